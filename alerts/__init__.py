@@ -1,0 +1,1 @@
+"""alerts — see DESIGN.md; built by its own issue."""

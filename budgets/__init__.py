@@ -1,0 +1,1 @@
+"""budgets — see DESIGN.md; built by its own issue."""

@@ -1,0 +1,1 @@
+"""Castiel's composition root: the `castiel` CLI, project config and the demo."""

@@ -1,0 +1,5 @@
+import sys
+
+from castiel.cli import main
+
+sys.exit(main())

@@ -1,0 +1,116 @@
+"""`castiel queue stats|retry-failed|pause|resume NAME`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from runtime.connection import connect
+from runtime.heartbeat import read_heartbeats
+from runtime.queue import Queue
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "queue",
+        help="inspect and operate a job queue",
+        description="Inspect and operate a Castiel job queue.",
+    )
+    qsub = p.add_subparsers(dest="queue_command", metavar="ACTION")
+    qsub.required = True
+
+    def action(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
+        a: argparse.ArgumentParser = qsub.add_parser(name, help=help_text, description=help_text)
+        a.add_argument("name", help="queue name")
+        a.add_argument("--redis", metavar="URL", help="Redis URL (default $CASTIEL_REDIS_URL)")
+        a.set_defaults(handler=handler)
+        return a
+
+    stats = action("stats", "jobs by state, completed/failed per minute, and live workers", _stats)
+    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    retry = action(
+        "retry-failed", "move failed jobs back to waiting with fresh attempts", _retry_failed
+    )
+    retry.add_argument("--limit", type=int, default=1000, help="at most this many (oldest first)")
+    retry.add_argument("ids", nargs="*", metavar="JOB_ID", help="only these jobs")
+    action("pause", "stop workers from fetching jobs of this queue", _pause)
+    action("resume", "let workers fetch again", _resume)
+
+
+def _queue(args: argparse.Namespace) -> Queue:
+    conn = connect(args.redis, retries=0, socket_timeout=5)
+    return Queue(conn.sync, args.name)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    q = _queue(args)
+    counts = q.counts()
+    per_minute = q.per_minute()
+    beats, dead = read_heartbeats(q.client)
+    workers = [b for b in beats if q.name in b.queues]
+    now_min = int(time.time() // 60 * 60)
+    recent = {
+        outcome: [per_minute[outcome].get(now_min - 60 * i, 0) for i in range(10, -1, -1)]
+        for outcome in ("completed", "failed")
+    }
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "queue": q.name,
+                    "counts": counts.as_dict(),
+                    "paused": counts.paused,
+                    "per_minute_last_10": recent,
+                    "workers": [
+                        {
+                            "id": b.id,
+                            "in_flight": b.in_flight,
+                            "processed": b.processed,
+                            "failed": b.failed,
+                        }
+                        for b in workers
+                    ],
+                    "workers_missing_heartbeat": dead,
+                },
+                indent=2,
+            )
+        )
+        return 0
+    console = Console()
+    table = Table(title=f"queue {q.name}" + (" (paused)" if counts.paused else ""))
+    for state in counts.as_dict():
+        table.add_column(state, justify="right")
+    table.add_row(*(str(v) for v in counts.as_dict().values()))
+    console.print(table)
+    console.print(f"completed/min (last 10, oldest first): {recent['completed']}")
+    console.print(f"failed/min    (last 10, oldest first): {recent['failed']}")
+    wt = Table(title=f"workers ({len(workers)} live, {len(dead)} without heartbeat)")
+    for col in ("id", "in flight", "processed", "failed", "concurrency"):
+        wt.add_column(col)
+    for b in workers:
+        wt.add_row(b.id, str(b.in_flight), str(b.processed), str(b.failed), str(b.concurrency))
+    console.print(wt)
+    return 0
+
+
+def _retry_failed(args: argparse.Namespace) -> int:
+    moved = _queue(args).retry_failed(args.ids, limit=args.limit)
+    print(f"moved {len(moved)} failed job(s) of {args.name!r} back to waiting")
+    return 0
+
+
+def _pause(args: argparse.Namespace) -> int:
+    _queue(args).pause()
+    print(f"queue {args.name!r} paused")
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    _queue(args).resume()
+    print(f"queue {args.name!r} resumed")
+    return 0

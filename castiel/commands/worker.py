@@ -1,0 +1,61 @@
+"""`castiel worker MODULE:Class`: run worker processes."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from runtime.supervisor import Supervisor, load_worker_class
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "worker",
+        help="run a worker class (subclass of runtime.BaseWorker)",
+        description="Run worker processes for a BaseWorker subclass. Settings not given here "
+        "come from CASTIEL_<SETTING> environment variables, then the class's attributes. "
+        "SIGTERM/SIGINT stop fetching, give in-flight jobs --grace seconds, then hand the rest "
+        "back to the queue; a second signal skips the grace period.",
+        epilog="example: castiel worker examples.jobs:DemoWorker --concurrency 20 --processes 2",
+    )
+    p.add_argument("worker", metavar="MODULE:Class", help="e.g. myapp.workers:EmailWorker")
+    p.add_argument("--redis", metavar="URL", help="Redis URL (default $CASTIEL_REDIS_URL)")
+    p.add_argument("--queue", help="queue name (default: the class's `queue`)")
+    p.add_argument("--concurrency", type=int, help="jobs processed at once per process")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="worker processes to run and keep alive (default 1)",
+    )
+    p.add_argument("--grace", type=float, help="seconds in-flight jobs get on shutdown")
+    p.add_argument("--lease", type=float, help="job lease in seconds (renewed while running)")
+    p.add_argument(
+        "--metrics-port", type=int, help="serve /metrics on 127.0.0.1:PORT (process i uses PORT+i)"
+    )
+    p.set_defaults(handler=run)
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    given = {
+        "redis_url": args.redis,
+        "queue": args.queue,
+        "concurrency": args.concurrency,
+        "grace": args.grace,
+        "lease": args.lease,
+        "metrics_port": args.metrics_port,
+    }
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.processes < 1:
+        from castiel.errors import UsageError  # noqa: PLC0415
+
+        raise UsageError(f"--processes must be >= 1, got {args.processes}")
+    settings = _settings(args)
+    if args.processes == 1:
+        cls = load_worker_class(args.worker)
+        cls(**settings).run()
+        return 0
+    return Supervisor(args.worker, settings, args.processes).run()

@@ -1,0 +1,189 @@
+"""Start and stop real redis-server processes on free loopback ports: the demo's embedded
+Redis and the test harness (standalone and a 3-master cluster), with fault injection."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+
+class RedisNotInstalled(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def require(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        raise RedisNotInstalled(
+            f"{binary} is not on PATH; install it with: apt-get install -y redis-server "
+            "redis-tools (make test and make demo do this for you)"
+        )
+    return path
+
+
+@dataclass
+class RedisServer:
+    """One redis-server bound to 127.0.0.1. `kill()` (SIGKILL) and `start()` again keep the
+    port and data directory, so a test can inject a crash and a restart."""
+
+    data_dir: Path
+    port: int = 0
+    appendonly: bool = False
+    appendfsync: str = "everysec"
+    extra: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.port = self.port or free_port()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def argv(self) -> list[str]:
+        return [
+            require("redis-server"),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.data_dir),
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            self.appendfsync,
+            "--maxmemory-policy",
+            "noeviction",
+            "--logfile",
+            str(self.data_dir / "redis.log"),
+            *self.extra,
+        ]
+
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        self.proc = subprocess.Popen(
+            self.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        client = redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            while True:
+                try:
+                    if client.ping():
+                        # With AOF on, LOADING answers errors until the data is back.
+                        return
+                except (redis.ConnectionError, redis.BusyLoadingError, redis.TimeoutError):
+                    pass
+                if self.proc is not None and self.proc.poll() is not None:
+                    log = self.data_dir / "redis.log"
+                    tail = log.read_text()[-2000:] if log.exists() else ""
+                    raise RuntimeError(f"redis-server on port {self.port} exited:\n{tail}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"redis-server on port {self.port} not ready")
+                time.sleep(0.02)
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """SIGKILL: an unclean crash; only what reached the AOF survives."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+
+@dataclass
+class RedisClusterServers:
+    """A real Redis Cluster: `masters` cluster-enabled redis-servers joined with
+    `redis-cli --cluster create`, no replicas."""
+
+    data_dir: Path
+    masters: int = 3
+    nodes: list[RedisServer] = field(default_factory=list)
+
+    @property
+    def startup_nodes(self) -> list[str]:
+        return [f"127.0.0.1:{n.port}" for n in self.nodes]
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(self.startup_nodes)
+
+    def start(self, timeout: float = 30.0) -> RedisClusterServers:
+        cli = require("redis-cli")
+        for i in range(self.masters):
+            node_dir = self.data_dir / f"node{i}"
+            node = RedisServer(
+                node_dir,
+                extra=[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    str(node_dir / "nodes.conf"),
+                    "--cluster-node-timeout",
+                    "2000",
+                ],
+            )
+            self.nodes.append(node.start())
+        subprocess.run(
+            [
+                cli,
+                "--cluster",
+                "create",
+                *self.startup_nodes,
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
+        deadline = time.monotonic() + timeout
+        for node in self.nodes:
+            client = redis.Redis(port=node.port)
+            try:
+                while client.cluster("info").get("cluster_state") != "ok":
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("redis cluster did not reach state ok")
+                    time.sleep(0.05)
+            finally:
+                client.close()
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()

@@ -1,0 +1,1 @@
+"""collectors — see DESIGN.md; built by its own issue."""

@@ -1,0 +1,1 @@
+"""The example service built on the runtime: target of the demo and the tests."""

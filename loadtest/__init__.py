@@ -1,0 +1,1 @@
+"""loadtest — see DESIGN.md; built by its own issue."""

@@ -1,0 +1,45 @@
+"""Castiel's runtime: what services embed. A Redis job queue and worker base, correlation ids
+and Prometheus metrics. Depends only on the standard library, redis and prometheus_client."""
+
+from runtime.backoff import Backoff
+from runtime.connection import RedisConnection, RedisSettings, connect
+from runtime.correlation import CorrelationFilter, correlation_scope, get_correlation_id
+from runtime.errors import (
+    CastielError,
+    ConfigError,
+    EvictionPolicyError,
+    JobTimeoutError,
+    PayloadError,
+    UnrecoverableError,
+)
+from runtime.job import Job, JobSpec, JobState
+from runtime.metrics import QueueDepthCollector, RuntimeMetrics, serve_metrics
+from runtime.queue import AsyncQueue, Counts, Queue, QueueOptions
+from runtime.worker import BaseWorker
+
+__all__ = [
+    "AsyncQueue",
+    "Backoff",
+    "BaseWorker",
+    "CastielError",
+    "ConfigError",
+    "CorrelationFilter",
+    "Counts",
+    "EvictionPolicyError",
+    "Job",
+    "JobSpec",
+    "JobState",
+    "JobTimeoutError",
+    "PayloadError",
+    "Queue",
+    "QueueDepthCollector",
+    "QueueOptions",
+    "RedisConnection",
+    "RedisSettings",
+    "RuntimeMetrics",
+    "UnrecoverableError",
+    "connect",
+    "correlation_scope",
+    "get_correlation_id",
+    "serve_metrics",
+]

@@ -1,0 +1,195 @@
+"""One call from a URL to configured sync and asyncio Redis clients.
+
+`connect("redis://127.0.0.1:7000/0")` gives a `RedisConnection` whose `.sync` and `.aio`
+clients share the settings: pooling, bounded retries with jittered backoff, health checks, and
+socket timeouts long enough for the blocking commands the worker issues (see
+`max_block_seconds`). Cluster: `redis+cluster://host:port,host:port` or a list of
+`"host:port"` nodes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.asyncio.retry
+import redis.cluster
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
+
+from runtime.errors import ConfigError
+
+SyncClient = redis.Redis | redis.cluster.RedisCluster
+AsyncClient = redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster
+
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+URL_ENV = "CASTIEL_REDIS_URL"
+_CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """How to reach Redis. Build one with `RedisSettings.from_url`."""
+
+    url: str = DEFAULT_URL
+    cluster_nodes: tuple[tuple[str, int], ...] = ()
+    socket_timeout: float = 10.0
+    connect_timeout: float = 5.0
+    retries: int = 3
+    backoff_base: float = 0.05
+    backoff_cap: float = 2.0
+    max_connections: int = 64
+    health_check_interval: int = 30
+    client_name: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_cluster(self) -> bool:
+        return bool(self.cluster_nodes)
+
+    @property
+    def max_block_seconds(self) -> float:
+        """Longest safe timeout for a blocking command: it must end before the socket times out."""
+        return max(0.1, self.socket_timeout / 2)
+
+    @classmethod
+    def from_url(cls, url: str | list[str] | None = None, **overrides: Any) -> RedisSettings:
+        """Parse a URL (or a list of cluster nodes); `None` reads `$CASTIEL_REDIS_URL`."""
+        if url is None:
+            url = os.environ.get(URL_ENV, DEFAULT_URL)
+        if isinstance(url, list):
+            return cls(url=f"redis+cluster://{','.join(url)}", **overrides)._with_nodes(url)
+        parts = urlsplit(url)
+        if parts.scheme in _CLUSTER_SCHEMES:
+            return cls(url=url, **overrides)._with_nodes(parts.netloc.rpartition("@")[2].split(","))
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError(
+                f"Redis URL {_redact(url)!r}: scheme must be redis://, rediss://, unix:// "
+                "or redis+cluster://"
+            )
+        query = parse_qs(parts.query)
+        if query.get("cluster", ["false"])[0].lower() in ("1", "true", "yes"):
+            host = parts.hostname or "127.0.0.1"
+            return cls(url=url, **overrides)._with_nodes([f"{host}:{parts.port or 6379}"])
+        return cls(url=url, **overrides)
+
+    def _with_nodes(self, nodes: list[str]) -> RedisSettings:
+        parsed = []
+        for node in nodes:
+            host, _, port = node.strip().rpartition(":")
+            if not host or not port.isdigit():
+                raise ConfigError(f"Redis cluster node {node!r} must look like host:port")
+            parsed.append((host, int(port)))
+        if not parsed:
+            raise ConfigError("a Redis cluster URL needs at least one host:port")
+        return replace(self, cluster_nodes=tuple(parsed))
+
+    def _common(self) -> dict[str, Any]:
+        return {
+            "socket_timeout": self.socket_timeout,
+            "socket_connect_timeout": self.connect_timeout,
+            "health_check_interval": self.health_check_interval,
+            "client_name": self.client_name,
+            **self.extra,
+        }
+
+    def _auth(self) -> dict[str, Any]:
+        parts = urlsplit(self.url)
+        auth: dict[str, Any] = {}
+        if parts.username:
+            auth["username"] = parts.username
+        if parts.password:
+            auth["password"] = parts.password
+        if parts.scheme.startswith("rediss"):
+            auth["ssl"] = True
+        return auth
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+def sync_client(settings: RedisSettings) -> SyncClient:
+    """A new pooled sync client with bounded, jittered retries."""
+    backoff = ExponentialWithJitterBackoff(base=settings.backoff_base, cap=settings.backoff_cap)
+    retry = Retry(backoff, settings.retries)
+    if settings.is_cluster:
+        nodes = [redis.cluster.ClusterNode(h, p) for h, p in settings.cluster_nodes]  # type: ignore[no-untyped-call]
+        return redis.cluster.RedisCluster(
+            startup_nodes=nodes,
+            retry=retry,
+            max_connections=settings.max_connections,
+            **settings._auth(),
+            **settings._common(),
+        )
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.url, max_connections=settings.max_connections, timeout=settings.connect_timeout
+    )
+    return redis.Redis(connection_pool=pool, retry=retry, **settings._common())
+
+
+def async_client(settings: RedisSettings) -> AsyncClient:
+    """A new pooled asyncio client; it belongs to the event loop that first uses it."""
+    backoff = ExponentialWithJitterBackoff(base=settings.backoff_base, cap=settings.backoff_cap)
+    retry = redis.asyncio.retry.Retry(backoff, settings.retries)
+    if settings.is_cluster:
+        nodes = [redis.asyncio.cluster.ClusterNode(h, p) for h, p in settings.cluster_nodes]
+        return redis.asyncio.cluster.RedisCluster(
+            startup_nodes=nodes,
+            retry=retry,
+            max_connections=settings.max_connections,
+            **settings._auth(),
+            **settings._common(),
+        )
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        settings.url, max_connections=settings.max_connections, timeout=settings.connect_timeout
+    )
+    return redis.asyncio.Redis(connection_pool=pool, retry=retry, **settings._common())
+
+
+class RedisConnection:
+    """Settings plus lazily created sync and asyncio clients built from them."""
+
+    def __init__(self, settings: RedisSettings) -> None:
+        self.settings = settings
+        self._sync: SyncClient | None = None
+        self._aio: AsyncClient | None = None
+
+    @property
+    def sync(self) -> SyncClient:
+        if self._sync is None:
+            self._sync = sync_client(self.settings)
+        return self._sync
+
+    @property
+    def aio(self) -> AsyncClient:
+        """The asyncio client; create it inside the event loop that will use it."""
+        if self._aio is None:
+            self._aio = async_client(self.settings)
+        return self._aio
+
+    def close(self) -> None:
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+
+    async def aclose(self) -> None:
+        if self._aio is not None:
+            await self._aio.aclose()
+            self._aio = None
+
+    def __repr__(self) -> str:
+        return f"RedisConnection({_redact(self.settings.url)!r})"
+
+
+def connect(url: str | list[str] | None = None, **overrides: Any) -> RedisConnection:
+    """`connect("redis://127.0.0.1:7000")` → a `RedisConnection` with `.sync` and `.aio`."""
+    return RedisConnection(RedisSettings.from_url(url, **overrides))

@@ -1,0 +1,125 @@
+"""Jobs as typed data, and their JSON encoding (never pickle)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from runtime.backoff import Backoff
+from runtime.errors import ConfigError, PayloadError
+
+MIN_PRIORITY, MAX_PRIORITY = -500, 500
+
+
+class JobState(StrEnum):
+    WAIT = "wait"
+    DELAYED = "delayed"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+def dumps(value: Any, what: str) -> str:
+    """Strict JSON: no NaN/Infinity, no objects json cannot represent; the error says what."""
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(f"{what} is not JSON-serialisable: {exc}") from None
+
+
+def loads(raw: bytes | str | None) -> Any:
+    return None if raw is None else json.loads(raw)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job to enqueue. `job_id` makes `add` idempotent: adding an id that exists is a no-op.
+
+    `priority` runs from -500 to 500, higher first (0 by default); `delay`, `timeout` and the
+    backoff are in seconds; `attempts` counts the first run."""
+
+    name: str
+    data: Any = None
+    job_id: str | None = None
+    delay: float = 0.0
+    priority: int = 0
+    attempts: int | None = None
+    backoff: Backoff | None = None
+    timeout: float | None = None
+    correlation_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ConfigError("a job needs a name")
+        if not MIN_PRIORITY <= self.priority <= MAX_PRIORITY:
+            raise ConfigError(f"priority must be between {MIN_PRIORITY} and {MAX_PRIORITY}")
+        if self.delay < 0:
+            raise ConfigError("delay must be >= 0 seconds")
+        if self.attempts is not None and self.attempts < 1:
+            raise ConfigError("attempts must be >= 1")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ConfigError("timeout must be > 0 seconds")
+        if self.job_id is not None and (not self.job_id or len(self.job_id) > 256):
+            raise ConfigError("job_id must be a non-empty string of at most 256 characters")
+
+
+def _ts(ms: Any) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+@dataclass
+class Job:
+    """A job as a worker or an operator sees it. Times come from the Redis server's clock."""
+
+    id: str
+    queue: str
+    name: str
+    data: Any
+    state: JobState
+    attempts_made: int
+    max_attempts: int
+    priority: int = 0
+    stalls: int = 0
+    timeout: float | None = None
+    correlation_id: str | None = None
+    backoff: Backoff = field(default_factory=Backoff)
+    added_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    worker: str | None = None
+    result: Any = None
+    error: dict[str, Any] | None = None
+
+    @classmethod
+    def from_meta(
+        cls,
+        queue: str,
+        job_id: str,
+        meta: dict[str, Any],
+        data: Any,
+        result: Any = None,
+        error: dict[str, Any] | None = None,
+    ) -> Job:
+        return cls(
+            id=job_id,
+            queue=queue,
+            name=meta["name"],
+            data=data,
+            state=JobState(meta.get("state", "wait")),
+            attempts_made=int(meta.get("made", 0)),
+            max_attempts=int(meta.get("att", 1)),
+            priority=int(meta.get("pri", 0)),
+            stalls=int(meta.get("stalls", 0)),
+            timeout=meta.get("to"),
+            correlation_id=meta.get("corr"),
+            backoff=Backoff.from_list(meta.get("bo")),
+            added_at=_ts(meta.get("added")),
+            started_at=_ts(meta.get("started")),
+            finished_at=_ts(meta.get("finished")),
+            worker=meta.get("worker"),
+            result=result,
+            error=error,
+        )

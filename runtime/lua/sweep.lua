@@ -1,0 +1,36 @@
+-- ARGV: max_stalls, limit, events_maxlen, keep_failed, keep_failed_age_ms, retention_min.
+-- Jobs whose lease expired (their worker died or froze) go back to waiting at once; a job
+-- that stalled more than max_stalls times fails. A stall does not use up an attempt.
+-- Returns {requeued_count, failed_count}.
+local max_stalls, limit, maxlen = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local keep, keep_age, retention = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local now = now_ms()
+local expired = redis.call('ZRANGEBYSCORE', K_ACTIVE, '-inf', now, 'LIMIT', 0, limit)
+local requeued, failed = 0, 0
+for _, id in ipairs(expired) do
+  redis.call('ZREM', K_ACTIVE, id)
+  redis.call('HDEL', K_LOCKS, id)
+  local m = load_meta(id)
+  if m then
+    m.stalls = (m.stalls or 0) + 1
+    m.made = math.max(0, m.made - 1)
+    if m.stalls > max_stalls then
+      m.state = 'failed'
+      m.finished = now
+      redis.call('HSET', K_ERRORS, id, cjson.encode({type = 'StalledJobError',
+        message = 'job stalled ' .. m.stalls .. ' times (its worker died or lost its lease)'}))
+      redis.call('ZADD', K_FAILED, now, id)
+      event(maxlen, 'failed', id, 'reason', 'stalled')
+      failed = failed + 1
+    else
+      to_wait(id, m, now)
+      event(maxlen, 'stalled', id, 'stalls', m.stalls)
+      requeued = requeued + 1
+    end
+    save_meta(id, m)
+  end
+end
+count_minute(K_STAT_FAIL, failed, now, retention)
+if failed > 0 then trim_finished(K_FAILED, keep, keep_age, now) end
+wake(requeued)
+return {requeued, failed}

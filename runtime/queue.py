@@ -1,0 +1,386 @@
+"""The Redis job queue: `Queue` for sync code (Flask/Django style) and `AsyncQueue` for asyncio.
+
+Every state change is one Lua script (runtime/lua/) whose keys are all declared, so the queue
+is atomic, at-least-once, and runs unchanged on Redis Cluster. Both classes share `QueueOps`,
+which builds script arguments and parses replies; they differ only in how they call Redis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.backoff import Backoff
+from runtime.correlation import correlation_id
+from runtime.errors import ConfigError
+from runtime.job import Job, JobSpec, JobState, dumps, loads
+from runtime.keys import QueueKeys, queues_key
+from runtime.safety import check_eviction_policy, check_eviction_policy_async
+from runtime.scripts import SCRIPT_NAMES, script_source
+
+BULK_CHUNK = 500  # jobs per add script call; a pipeline carries many chunks in one round trip
+
+
+@dataclass(frozen=True)
+class QueueOptions:
+    """Retention and defaults of one queue. Ages are seconds; -1 disables that bound."""
+
+    keep_completed: int = 1000
+    keep_completed_age: float = 24 * 3600
+    keep_failed: int = 10_000
+    keep_failed_age: float = 7 * 24 * 3600
+    events_maxlen: int = 10_000
+    stats_retention_minutes: int = 24 * 60
+    default_attempts: int = 1
+    default_backoff: Backoff = field(default_factory=Backoff)
+    default_timeout: float | None = None
+    allow_eviction: bool = False
+
+    def __post_init__(self) -> None:
+        if self.keep_completed < -1 or self.keep_failed < -1:
+            raise ConfigError("keep_completed/keep_failed must be >= 0 (or -1 for unbounded)")
+        if self.default_attempts < 1:
+            raise ConfigError("default_attempts must be >= 1")
+
+
+@dataclass(frozen=True)
+class Counts:
+    wait: int
+    delayed: int
+    active: int
+    completed: int
+    failed: int
+    paused: bool
+
+    def as_dict(self) -> dict[str, int]:
+        return {s.value: getattr(self, s.value) for s in JobState}
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A job handed to a worker, with the lease token that proves it still holds it."""
+
+    job: Job
+    token: str
+    wait_ms: int
+
+
+def _s(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _ms(seconds: float) -> int:
+    return -1 if seconds < 0 else int(seconds * 1000)
+
+
+class QueueOps:
+    """Pure argument building and reply parsing shared by the sync and async queues."""
+
+    def __init__(self, name: str, options: QueueOptions) -> None:
+        if not name or any(c in name for c in "{}: "):
+            raise ConfigError(f"queue name {name!r} must be non-empty without '{{', '}}', ':', ' '")
+        self.name = name
+        self.options = options
+        self.keys = QueueKeys(name)
+        self.key_list = self.keys.script_keys()
+
+    def spec_args(self, spec: JobSpec) -> list[Any]:
+        o = self.options
+        meta: dict[str, Any] = {
+            "name": spec.name,
+            "pri": spec.priority,
+            "att": spec.attempts or o.default_attempts,
+            "bo": (spec.backoff or o.default_backoff).to_list(),
+        }
+        timeout = spec.timeout if spec.timeout is not None else o.default_timeout
+        if timeout is not None:
+            meta["to"] = timeout
+        corr = spec.correlation_id or correlation_id.get()
+        if corr:
+            meta["corr"] = corr
+        data = dumps(spec.data, f"payload of job {spec.name!r} on queue {self.name!r}")
+        return [spec.job_id or "", dumps(meta, "job options"), data, int(spec.delay * 1000)]
+
+    def add_args(self, specs: list[JobSpec]) -> list[Any]:
+        args: list[Any] = [self.options.events_maxlen]
+        for spec in specs:
+            args.extend(self.spec_args(spec))
+        return args
+
+    @staticmethod
+    def parse_add(reply: list[Any]) -> list[str]:
+        return [_s(reply[i]) for i in range(0, len(reply), 2)]
+
+    def finish_args(self, failed: bool) -> list[Any]:
+        o = self.options
+        if failed:
+            return [
+                o.keep_failed,
+                _ms(o.keep_failed_age),
+                o.events_maxlen,
+                o.stats_retention_minutes,
+            ]
+        return [
+            o.keep_completed,
+            _ms(o.keep_completed_age),
+            o.events_maxlen,
+            o.stats_retention_minutes,
+        ]
+
+    def parse_fetch(self, reply: list[Any], token: str) -> tuple[list[Fetched], int, bool]:
+        """Returns (jobs, ms until the next delayed job is due or -1, paused)."""
+        next_delayed, paused = int(reply[0]), bool(int(reply[1]))
+        jobs = []
+        for i in range(2, len(reply), 4):
+            job_id = _s(reply[i])
+            job = Job.from_meta(self.name, job_id, loads(reply[i + 1]), loads(reply[i + 2]))
+            jobs.append(Fetched(job, token, int(reply[i + 3])))
+        return jobs, next_delayed, paused
+
+    def parse_job(self, job_id: str, raw: list[Any]) -> Job | None:
+        meta, data, result, error = raw
+        if meta is None:
+            return None
+        return Job.from_meta(
+            self.name, job_id, loads(meta), loads(data), loads(result), loads(error)
+        )
+
+    @staticmethod
+    def parse_counts(raw: list[Any]) -> Counts:
+        wait, delayed, active, completed, failed = (int(x) for x in raw[:5])
+        return Counts(wait, delayed, active, completed, failed, paused=raw[5] is not None)
+
+
+class _Base:
+    def __init__(
+        self, client: Any, name: str, options: QueueOptions | None = None, **option_overrides: Any
+    ) -> None:
+        opts = options or QueueOptions()
+        if option_overrides:
+            opts = QueueOptions(**{**opts.__dict__, **option_overrides})
+        self.ops = QueueOps(name, opts)
+        self.client = client
+        self._scripts = {n: client.register_script(script_source(n)) for n in SCRIPT_NAMES}
+        self._checked = False
+
+    @property
+    def name(self) -> str:
+        return self.ops.name
+
+    @property
+    def keys(self) -> QueueKeys:
+        return self.ops.keys
+
+    def _spec(self, name: str, data: Any, opts: dict[str, Any]) -> JobSpec:
+        return JobSpec(name=name, data=data, **opts)
+
+    def _counts_pipeline(self, pipe: Any) -> None:
+        k = self.keys
+        for key in (k.wait, k.delayed, k.active, k.completed, k.failed):
+            pipe.zcard(key)
+        pipe.hget(k.meta, "paused")
+
+    def _job_pipeline(self, pipe: Any, job_id: str) -> None:
+        k = self.keys
+        for key in (k.jobs, k.data, k.results, k.errors):
+            pipe.hget(key, job_id)
+
+
+class Queue(_Base):
+    """Sync queue client. `Queue(conn.sync, "emails").add("send", {"to": ...})`."""
+
+    def _ensure_safe(self) -> None:
+        if not self._checked:
+            check_eviction_policy(self.client, self.ops.options.allow_eviction)
+            self.client.sadd(queues_key(), self.name)
+            self._checked = True
+
+    def _run(self, script: str, args: list[Any], client: Any = None) -> Any:
+        return self._scripts[script](keys=self.ops.key_list, args=args, client=client)
+
+    def add(self, name: str, data: Any = None, **opts: Any) -> str:
+        """Enqueue one job; returns its id. Options as in `JobSpec`."""
+        self._ensure_safe()
+        reply = self._run("add", self.ops.add_args([self._spec(name, data, opts)]))
+        return QueueOps.parse_add(reply)[0]
+
+    def add_bulk(self, specs: Iterable[JobSpec]) -> list[str]:
+        """Enqueue many jobs in one pipelined round trip (chunks of BULK_CHUNK per script)."""
+        self._ensure_safe()
+        batch = list(specs)
+        if not batch:
+            return []
+        with self.client.pipeline(transaction=False) as pipe:
+            for i in range(0, len(batch), BULK_CHUNK):
+                self._run("add", self.ops.add_args(batch[i : i + BULK_CHUNK]), client=pipe)
+            replies = pipe.execute()
+        return [job_id for reply in replies for job_id in QueueOps.parse_add(reply)]
+
+    def get_job(self, job_id: str) -> Job | None:
+        with self.client.pipeline(transaction=False) as pipe:
+            self._job_pipeline(pipe, job_id)
+            return self.ops.parse_job(job_id, pipe.execute())
+
+    def counts(self) -> Counts:
+        with self.client.pipeline(transaction=False) as pipe:
+            self._counts_pipeline(pipe)
+            return QueueOps.parse_counts(pipe.execute())
+
+    def pause(self) -> None:
+        self._run("pause", ["1"])
+
+    def resume(self) -> None:
+        self._run("pause", ["0"])
+
+    def job_ids(self, state: JobState, start: int = 0, count: int = 100) -> list[str]:
+        """Ids in a state, oldest first (waiting: in the order they will run)."""
+        key = getattr(self.keys, state.value)
+        return [_s(x) for x in self.client.zrange(key, start, start + count - 1)]
+
+    def retry_failed(self, job_ids: Iterable[str] = (), limit: int = 1000) -> list[str]:
+        """Move failed jobs (the given ids, or up to `limit` oldest) back to waiting."""
+        args = [self.ops.options.events_maxlen, limit, *job_ids]
+        return [_s(x) for x in self._run("retry_failed", args)]
+
+    def per_minute(self) -> dict[str, dict[int, int]]:
+        """Completed and failed counts per minute (epoch seconds of the minute's start)."""
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.keys.completed_per_minute)
+            pipe.hgetall(self.keys.failed_per_minute)
+            done, failed = pipe.execute()
+        return {
+            "completed": {int(k): int(v) for k, v in done.items()},
+            "failed": {int(k): int(v) for k, v in failed.items()},
+        }
+
+    def obliterate(self) -> None:
+        """Delete every key of this queue (jobs in every state). Irreversible."""
+        self.client.delete(*self.ops.key_list)
+        self.client.srem(queues_key(), self.name)
+
+
+class AsyncQueue(_Base):
+    """asyncio queue client, plus the lease operations the worker uses."""
+
+    async def _ensure_safe(self) -> None:
+        if not self._checked:
+            await check_eviction_policy_async(self.client, self.ops.options.allow_eviction)
+            await self.client.sadd(queues_key(), self.name)
+            self._checked = True
+
+    async def _run(self, script: str, args: list[Any]) -> Any:
+        return await self._scripts[script](keys=self.ops.key_list, args=args)
+
+    async def _queue_script(self, pipe: Any, script: str, args: list[Any]) -> None:
+        """Adds a script call to an async pipeline (awaiting it only queues the command)."""
+        await self._scripts[script](keys=self.ops.key_list, args=args, client=pipe)
+
+    async def add(self, name: str, data: Any = None, **opts: Any) -> str:
+        await self._ensure_safe()
+        reply = await self._run("add", self.ops.add_args([self._spec(name, data, opts)]))
+        return QueueOps.parse_add(reply)[0]
+
+    async def add_bulk(self, specs: Iterable[JobSpec]) -> list[str]:
+        await self._ensure_safe()
+        batch = list(specs)
+        if not batch:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for i in range(0, len(batch), BULK_CHUNK):
+                await self._queue_script(pipe, "add", self.ops.add_args(batch[i : i + BULK_CHUNK]))
+            replies = await pipe.execute()
+        return [job_id for reply in replies for job_id in QueueOps.parse_add(reply)]
+
+    async def get_job(self, job_id: str) -> Job | None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            self._job_pipeline(pipe, job_id)
+            return self.ops.parse_job(job_id, await pipe.execute())
+
+    async def counts(self) -> Counts:
+        async with self.client.pipeline(transaction=False) as pipe:
+            self._counts_pipeline(pipe)
+            return QueueOps.parse_counts(await pipe.execute())
+
+    async def pause(self) -> None:
+        await self._run("pause", ["1"])
+
+    async def resume(self) -> None:
+        await self._run("pause", ["0"])
+
+    async def retry_failed(self, job_ids: Iterable[str] = (), limit: int = 1000) -> list[str]:
+        args = [self.ops.options.events_maxlen, limit, *job_ids]
+        return [_s(x) for x in await self._run("retry_failed", args)]
+
+    # -- lease operations used by BaseWorker -------------------------------------------------
+
+    async def settle_and_fetch(
+        self,
+        completed: list[tuple[str, str, str]],
+        failed: list[tuple[str, str, str, int]],
+        fetch: int,
+        token: str,
+        lease_ms: int,
+        worker_id: str,
+    ) -> tuple[list[int], list[tuple[str, int]], list[Fetched], int, bool]:
+        """Acknowledge finished jobs and fetch up to `fetch` new ones in one round trip.
+
+        completed: (id, token, result_json); failed: (id, token, error_json, retry_delay_ms).
+        Returns (processing ms per completed job or -1 if its lease was lost,
+        (outcome, processing ms) per failed job, fetched jobs, ms to next delayed, paused)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            if completed:
+                await self._queue_script(
+                    pipe,
+                    "complete",
+                    self.ops.finish_args(False) + [x for c in completed for x in c],
+                )
+            if failed:
+                await self._queue_script(
+                    pipe, "fail", self.ops.finish_args(True) + [x for f in failed for x in f]
+                )
+            await self._queue_script(
+                pipe, "fetch", [fetch, token, lease_ms, worker_id, self.ops.options.events_maxlen]
+            )
+            replies = list(await pipe.execute())
+        done_ms = [int(x) for x in replies.pop(0)] if completed else []
+        fail_out: list[tuple[str, int]] = []
+        if failed:
+            raw = replies.pop(0)
+            fail_out = [(_s(raw[i]), int(raw[i + 1])) for i in range(0, len(raw), 2)]
+        jobs, next_delayed, paused = self.ops.parse_fetch(replies[0], token)
+        return done_ms, fail_out, jobs, next_delayed, paused
+
+    async def extend(self, held: list[tuple[str, str]], lease_ms: int) -> list[str]:
+        """Renew leases in one call; returns ids whose lease was lost."""
+        if not held:
+            return []
+        reply = await self._run("extend", [lease_ms, *(x for pair in held for x in pair)])
+        return [_s(x) for x in reply]
+
+    async def sweep_stalled(self, max_stalls: int, limit: int = 1000) -> tuple[int, int]:
+        """Return expired leases to waiting (or fail them past max_stalls)."""
+        o = self.ops.options
+        requeued, failed = await self._run(
+            "sweep",
+            [
+                max_stalls,
+                limit,
+                o.events_maxlen,
+                o.keep_failed,
+                _ms(o.keep_failed_age),
+                o.stats_retention_minutes,
+            ],
+        )
+        return int(requeued), int(failed)
+
+    async def release(self, held: list[tuple[str, str]]) -> int:
+        if not held:
+            return 0
+        args = [self.ops.options.events_maxlen, *(x for pair in held for x in pair)]
+        return int(await self._run("release", args))
+
+    async def wait_for_work(self, timeout: float) -> bool:
+        """Block on Redis (not polling) until a job may be ready or `timeout` passes."""
+        reply = await self.client.blpop([self.keys.notify], timeout=max(0.01, timeout))
+        return reply is not None

@@ -1,0 +1,491 @@
+"""`BaseWorker`: subclass it, implement `process(job)`, call `run()`.
+
+One pump coroutine does all queue I/O: it acknowledges finished jobs and fetches new ones in a
+single round trip, so at full load one Redis call serves a whole batch. When there is nothing
+to fetch it blocks on Redis (BLPOP on the queue's notify list) instead of polling. A second
+coroutine renews leases (one call per tick for all held jobs) and sweeps expired leases of dead
+workers; a third publishes the heartbeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import inspect
+import logging
+import os
+import signal
+import socket
+import time
+import traceback
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from runtime.connection import RedisSettings, async_client, sync_client
+from runtime.correlation import correlation_id, current_job_id
+from runtime.errors import JobTimeoutError, PayloadError, UnrecoverableError
+from runtime.heartbeat import Heartbeat, publish, withdraw
+from runtime.job import Job, dumps
+from runtime.metrics import QueueDepthCollector, RuntimeMetrics, serve_metrics
+from runtime.queue import AsyncQueue, Fetched, QueueOptions
+from runtime.settings import WorkerSettings
+
+log = logging.getLogger("castiel.worker")
+
+REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
+@dataclass
+class _Held:
+    fetched: Fetched
+    task: asyncio.Task[None]
+    lost: bool = False
+
+
+class _Outage:
+    """Logs a Redis outage once when it starts and once when it ends, not per failed call."""
+
+    def __init__(self, component: str, metrics: RuntimeMetrics) -> None:
+        self.component = component
+        self.metrics = metrics
+        self.since: float | None = None
+        self.delay = 0.05
+
+    def failed(self, exc: BaseException) -> float:
+        self.metrics.redis_errors.labels(self.component).inc()
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning("%s: Redis unreachable (%s); retrying", self.component, exc)
+        self.delay = min(2.0, self.delay * 2)
+        return self.delay
+
+    def ok(self) -> None:
+        if self.since is not None:
+            log.warning(
+                "%s: Redis reachable again after %.1fs",
+                self.component,
+                time.monotonic() - self.since,
+            )
+            self.since = None
+        self.delay = 0.05
+
+
+class BaseWorker:
+    """Subclass, set `queue`, implement `async def process(self, job)` (or a sync `process`,
+    which runs in a thread pool). Return a JSON-serialisable result; raise to retry (per the
+    job's attempts and backoff) or raise `UnrecoverableError` to fail at once.
+
+    Settings (see `WorkerSettings`) come from keyword arguments, then `CASTIEL_<NAME>`
+    environment variables, then class attributes of the same name."""
+
+    queue: ClassVar[str] = "default"
+    queue_options: ClassVar[QueueOptions] = QueueOptions()
+
+    def __init__(self, metrics: RuntimeMetrics | None = None, **settings: Any) -> None:
+        defaults = {
+            f.name: getattr(type(self), f.name)
+            for f in fields(WorkerSettings)
+            if hasattr(type(self), f.name)
+        }
+        self.settings = WorkerSettings.resolve(defaults, settings)
+        self.metrics = metrics or RuntimeMetrics()
+        self.worker_id = self.settings.worker_id or (
+            f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        )
+        self.processed = 0
+        self.failed = 0
+        self._stopping = False
+        self._force = False
+        self._held: dict[str, _Held] = {}
+        self._completed: list[tuple[str, str, str]] = []
+        self._failures: list[tuple[str, str, str, int]] = []
+        self._wake: asyncio.Event | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._seq = 0
+        self._started = time.time()
+        self.metrics_port: int | None = None
+
+    # -- to override ---------------------------------------------------------------------
+
+    async def process(self, job: Job) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement process(job)")
+
+    async def on_startup(self) -> None:
+        """Called once before the first fetch (open your own clients here)."""
+
+    async def on_shutdown(self) -> None:
+        """Called once after the last job finished or was handed back."""
+
+    # -- running -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run until SIGTERM/SIGINT; blocks. A second signal skips the grace period."""
+        asyncio.run(self.main(install_signals=True))
+
+    def request_stop(self, force: bool = False) -> None:
+        """Stop fetching; in-flight jobs get `grace` seconds (none when forced)."""
+        if self._stopping:
+            force = True
+        self._stopping = True
+        self._force = self._force or force
+        if self._stop_event is not None:
+            self._stop_event.set()
+        if self._wake is not None:
+            self._wake.set()
+
+    async def main(self, install_signals: bool = False) -> None:
+        s = self.settings
+        self._wake = asyncio.Event()
+        self._stop_event = asyncio.Event()
+        if self._stopping:
+            self._stop_event.set()
+        loop = asyncio.get_running_loop()
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.request_stop)
+        redis_settings = RedisSettings.from_url(s.redis_url, client_name="castiel-worker")
+        self._block = min(s.block_timeout, redis_settings.max_block_seconds)
+        client = async_client(redis_settings)
+        # BLPOP holds its connection while blocked; give it a client of its own.
+        blocking_client = async_client(redis_settings)
+        opts = self.queue_options
+        if s.allow_eviction and not opts.allow_eviction:
+            opts = QueueOptions(**{**opts.__dict__, "allow_eviction": True})
+        self.q = AsyncQueue(client, s.queue, opts)
+        self._blocking_q = AsyncQueue(blocking_client, s.queue, opts)
+        self._bind_metrics()
+        metrics_server = None
+        depth_client = None
+        if s.metrics_port is not None:
+            depth_client = sync_client(redis_settings)
+            self.metrics.registry.register(QueueDepthCollector(depth_client, [s.queue]))
+            metrics_server, _, self.metrics_port = serve_metrics(
+                self.metrics.registry, s.metrics_port
+            )
+        if not inspect.iscoroutinefunction(self.process):
+            self._executor = ThreadPoolExecutor(s.concurrency, thread_name_prefix="castiel-job")
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await self._connect_and_check()
+            await self.on_startup()
+            log.info("worker %s: queue=%s concurrency=%d", self.worker_id, s.queue, s.concurrency)
+            tasks = [
+                asyncio.create_task(self._maintain(), name="castiel-maintain"),
+                asyncio.create_task(self._heartbeat(), name="castiel-heartbeat"),
+            ]
+            pump = asyncio.create_task(self._pump(), name="castiel-pump")
+            await self._stop_event.wait()
+            await self._drain()
+            self._wake.set()
+            await pump
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(*REDIS_DOWN):
+                await withdraw(client, self.worker_id)
+            await self.on_shutdown()
+            if self._executor is not None:
+                self._executor.shutdown(wait=False, cancel_futures=True)
+            if metrics_server is not None:
+                metrics_server.shutdown()
+            if depth_client is not None:
+                depth_client.close()
+            await client.aclose()
+            await blocking_client.aclose()
+            if install_signals:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+
+    async def _connect_and_check(self) -> None:
+        outage = _Outage("worker start", self.metrics)
+        while True:
+            try:
+                await self.q._ensure_safe()
+                outage.ok()
+                return
+            except REDIS_DOWN as exc:
+                if self._stopping:
+                    raise
+                await self._sleep(outage.failed(exc))
+
+    def _bind_metrics(self) -> None:
+        m, q = self.metrics, self.settings.queue
+        self._m_completed = m.jobs.labels(q, "completed")
+        self._m_failed = m.jobs.labels(q, "failed")
+        self._m_retried = m.jobs.labels(q, "retried")
+        self._m_lost = m.jobs.labels(q, "lease_lost")
+        self._m_retries = m.retries.labels(q)
+        self._m_processing = m.processing.labels(q)
+        self._m_wait = m.waiting.labels(q)
+        self._m_in_flight = m.in_flight.labels(q)
+        self._m_stall_requeued = m.stalls.labels(q, "requeued")
+        self._m_stall_failed = m.stalls.labels(q, "failed")
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep that a stop request cuts short."""
+        assert self._stop_event is not None
+        if self._stopping:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_event.wait(), seconds)
+
+    # -- the pump: acknowledge + fetch in one round trip -------------------------------------
+
+    async def _pump(self) -> None:
+        assert self._wake is not None
+        s = self.settings
+        lease_ms = int(s.lease * 1000)
+        outage = _Outage("worker", self.metrics)
+        blpop: asyncio.Task[bool] | None = None
+        woken: asyncio.Task[bool] | None = None
+        try:
+            while True:
+                self._wake.clear()
+                completed, self._completed = self._completed, []
+                failures, self._failures = self._failures, []
+                want = 0 if self._stopping else s.concurrency - len(self._held)
+                if not completed and not failures and want <= 0:
+                    if self._stopping and not self._held:
+                        return
+                    await self._wake.wait()
+                    continue
+                self._seq += 1
+                token = f"{self.worker_id}:{self._seq}"
+                try:
+                    (
+                        done_ms,
+                        failed_out,
+                        jobs,
+                        next_delayed,
+                        _paused,
+                    ) = await self.q.settle_and_fetch(
+                        completed, failures, max(0, want), token, lease_ms, self.worker_id
+                    )
+                except REDIS_DOWN as exc:
+                    self._completed[:0] = completed
+                    self._failures[:0] = failures
+                    await self._sleep(outage.failed(exc))
+                    if self._stopping and self._force:
+                        return
+                    continue
+                outage.ok()
+                self._record(done_ms, failed_out)
+                for fetched in jobs:
+                    self._start(fetched)
+                if jobs or want <= 0 or self._stopping or self._wake.is_set():
+                    continue
+                # Nothing to fetch: block on Redis until work may be ready, a job of ours
+                # finishes, a delayed job falls due, or we are asked to stop.
+                if blpop is None or blpop.done():
+                    blpop = asyncio.create_task(self._blocking_q.wait_for_work(self._block))
+                if woken is None or woken.done():
+                    woken = asyncio.create_task(self._wake.wait())
+                timeout = None if next_delayed < 0 else next_delayed / 1000 + 0.001
+                await asyncio.wait(
+                    {blpop, woken}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                if blpop.done() and not blpop.cancelled() and blpop.exception() is not None:
+                    await self._sleep(outage.failed(blpop.exception() or Exception()))
+        finally:
+            for t in (blpop, woken):
+                if t is not None and not t.done():
+                    t.cancel()
+
+    def _record(self, done_ms: list[int], failed_out: list[tuple[str, int]]) -> None:
+        lost = 0
+        for ms in done_ms:
+            if ms < 0:
+                lost += 1
+            else:
+                self._m_processing.observe(ms / 1000)
+        ok = len(done_ms) - lost
+        self.processed += ok
+        if ok:
+            self._m_completed.inc(ok)
+        for outcome, ms in failed_out:
+            if outcome == "lost":
+                lost += 1
+                continue
+            self._m_processing.observe(ms / 1000)
+            if outcome == "retry":
+                self._m_retried.inc()
+                self._m_retries.inc()
+            else:
+                self.failed += 1
+                self._m_failed.inc()
+        if lost:
+            self._m_lost.inc(lost)
+            log.warning(
+                "%d job(s) finished after their lease was reclaimed; the results "
+                "were discarded (another worker runs them again)",
+                lost,
+            )
+
+    def _start(self, fetched: Fetched) -> None:
+        self._m_wait.observe(fetched.wait_ms / 1000)
+        task = asyncio.create_task(self._run_job(fetched))
+        self._held[fetched.job.id] = _Held(fetched, task)
+        self._m_in_flight.inc()
+
+    async def _run_job(self, fetched: Fetched) -> None:
+        job = fetched.job
+        correlation_id.set(job.correlation_id)
+        current_job_id.set(job.id)
+        try:
+            try:
+                if job.timeout is not None:
+                    try:
+                        result = await asyncio.wait_for(self._call(job), job.timeout)
+                    except TimeoutError:
+                        raise JobTimeoutError(
+                            f"job {job.id} ran longer than its timeout of {job.timeout}s"
+                        ) from None
+                else:
+                    result = await self._call(job)
+                encoded = dumps(result, f"result of job {job.id} ({job.name})")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._failures.append(self._failure(fetched, exc))
+            else:
+                self._completed.append((job.id, fetched.token, encoded))
+        finally:
+            held = self._held.pop(job.id, None)
+            if held is not None:
+                self._m_in_flight.dec()
+            assert self._wake is not None
+            self._wake.set()
+
+    async def _call(self, job: Job) -> Any:
+        if self._executor is None:
+            return await self.process(job)
+        ctx = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, ctx.run, self.process, job
+        )
+
+    def _failure(self, fetched: Fetched, exc: Exception) -> tuple[str, str, str, int]:
+        job = fetched.job
+        unrecoverable = isinstance(exc, UnrecoverableError | PayloadError)
+        if unrecoverable or job.attempts_made >= job.max_attempts:
+            delay_ms = -1
+        else:
+            delay_ms = int(job.backoff.delay(job.attempts_made) * 1000)
+        if not unrecoverable and delay_ms >= 0:
+            log.warning(
+                "job %s (%s) attempt %d/%d failed: %r; retrying in %.2fs",
+                job.id,
+                job.name,
+                job.attempts_made,
+                job.max_attempts,
+                exc,
+                delay_ms / 1000,
+            )
+        else:
+            log.error(
+                "job %s (%s) failed after attempt %d/%d: %r",
+                job.id,
+                job.name,
+                job.attempts_made,
+                job.max_attempts,
+                exc,
+            )
+        error = {
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "traceback": "".join(traceback.format_exception(exc)),
+            "attempt": job.attempts_made,
+            "worker": self.worker_id,
+            "at": time.time(),
+        }
+        return job.id, fetched.token, dumps(error, "error record"), delay_ms
+
+    # -- shutdown --------------------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        """Give in-flight jobs `grace` seconds, then hand the rest back to waiting at once."""
+        s = self.settings
+        tasks = [h.task for h in self._held.values()]
+        if tasks and not self._force and s.grace > 0:
+            log.info("stopping: waiting up to %.1fs for %d job(s)", s.grace, len(tasks))
+            await asyncio.wait(tasks, timeout=s.grace)
+        leftover = list(self._held.values())
+        if not leftover:
+            return
+        for h in leftover:
+            h.task.cancel()
+        await asyncio.gather(*(h.task for h in leftover), return_exceptions=True)
+        held = [(h.fetched.job.id, h.fetched.token) for h in leftover]
+        try:
+            n = await self.q.release(held)
+            log.info("handed %d unfinished job(s) back to waiting", n)
+        except REDIS_DOWN as exc:
+            log.warning("could not hand back %d job(s) (%s); the stall sweep will", len(held), exc)
+
+    # -- leases, stalls and heartbeat ------------------------------------------------------
+
+    async def _maintain(self) -> None:
+        s = self.settings
+        lease_ms = int(s.lease * 1000)
+        tick = min(s.lease / 3, s.stall_interval)
+        outage = _Outage("lease renewal", self.metrics)
+        last_sweep = 0.0
+        while True:
+            await asyncio.sleep(tick)
+            try:
+                held = [(job_id, h.fetched.token) for job_id, h in self._held.items() if not h.lost]
+                for job_id in await self.q.extend(held, lease_ms):
+                    if job_id in self._held:
+                        self._held[job_id].lost = True
+                if time.monotonic() - last_sweep >= s.stall_interval:
+                    last_sweep = time.monotonic()
+                    requeued, failed = await self.q.sweep_stalled(s.max_stalls)
+                    if requeued or failed:
+                        log.warning(
+                            "recovered %d stalled job(s), failed %d past max_stalls=%d",
+                            requeued,
+                            failed,
+                            s.max_stalls,
+                        )
+                        self._m_stall_requeued.inc(requeued)
+                        self._m_stall_failed.inc(failed)
+                outage.ok()
+            except REDIS_DOWN as exc:
+                outage.failed(exc)
+
+    def heartbeat(self) -> Heartbeat:
+        s = self.settings
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics" if self.metrics_port else None
+        return Heartbeat(
+            id=self.worker_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            queues=[s.queue],
+            concurrency=s.concurrency,
+            started=self._started,
+            last_beat=time.time(),
+            in_flight=len(self._held),
+            processed=self.processed,
+            failed=self.failed,
+            metrics_url=url,
+            metrics=self.metrics.snapshot(),
+        )
+
+    async def _heartbeat(self) -> None:
+        s = self.settings
+        outage = _Outage("heartbeat", self.metrics)
+        while True:
+            try:
+                await publish(self.q.client, self.heartbeat(), ttl=s.heartbeat_interval * 3)
+                outage.ok()
+            except REDIS_DOWN as exc:
+                outage.failed(exc)
+            await asyncio.sleep(s.heartbeat_interval)
