@@ -18,10 +18,27 @@ class RedisNotInstalled(RuntimeError):
     pass
 
 
-def free_port() -> int:
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(also_free_offset: int | None = None) -> int:
+    """A free loopback port; with `also_free_offset`, port+offset must be free too (a cluster
+    node's bus port is its port + 10000, so it must also stay below 65536)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if also_free_offset is None:
+            return port
+        if port + also_free_offset < 65536 and _bindable(port + also_free_offset):
+            return port
+    raise RuntimeError("no free loopback port found")
 
 
 def require(binary: str) -> str:
@@ -47,8 +64,12 @@ class RedisServer:
     proc: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
-        self.port = self.port or free_port()
+        self._auto_port = not self.port
+        self.port = self.port or self._pick_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def _pick_port(self) -> int:
+        return free_port(10000 if "--cluster-enabled" in self.extra else None)
 
     @property
     def url(self) -> str:

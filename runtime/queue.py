@@ -11,6 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis.asyncio.cluster
+import redis.cluster
+
 from runtime.backoff import Backoff
 from runtime.correlation import correlation_id
 from runtime.errors import ConfigError
@@ -112,21 +115,35 @@ class QueueOps:
     def parse_add(reply: list[Any]) -> list[str]:
         return [_s(reply[i]) for i in range(0, len(reply), 2)]
 
-    def finish_args(self, failed: bool) -> list[Any]:
+    def settle_args(
+        self,
+        completed: list[tuple[str, str, str]],
+        failed: list[tuple[str, str, str, int]],
+        fetch: int,
+        token: str,
+        lease_ms: int,
+        worker_id: str,
+    ) -> list[Any]:
         o = self.options
-        if failed:
-            return [
-                o.keep_failed,
-                _ms(o.keep_failed_age),
-                o.events_maxlen,
-                o.stats_retention_minutes,
-            ]
-        return [
+        args: list[Any] = [
+            len(completed),
+            len(failed),
             o.keep_completed,
             _ms(o.keep_completed_age),
+            o.keep_failed,
+            _ms(o.keep_failed_age),
             o.events_maxlen,
             o.stats_retention_minutes,
+            fetch,
+            token,
+            lease_ms,
+            worker_id,
         ]
+        for c in completed:
+            args.extend(c)
+        for f in failed:
+            args.extend(f)
+        return args
 
     def parse_fetch(self, reply: list[Any], token: str) -> tuple[list[Fetched], int, bool]:
         """Returns (jobs, ms until the next delayed job is due or -1, paused)."""
@@ -163,6 +180,11 @@ class _Base:
         self.client = client
         self._scripts = {n: client.register_script(script_source(n)) for n in SCRIPT_NAMES}
         self._checked = False
+        # Redis Cluster pipelines refuse EVALSHA, so bulk script calls go one by one there
+        # (each carries BULK_CHUNK jobs, so this costs a round trip per chunk, not per job).
+        self._cluster = isinstance(
+            client, redis.cluster.RedisCluster | redis.asyncio.cluster.RedisCluster
+        )
 
     @property
     def name(self) -> str:
@@ -211,10 +233,16 @@ class Queue(_Base):
         batch = list(specs)
         if not batch:
             return []
-        with self.client.pipeline(transaction=False) as pipe:
-            for i in range(0, len(batch), BULK_CHUNK):
-                self._run("add", self.ops.add_args(batch[i : i + BULK_CHUNK]), client=pipe)
-            replies = pipe.execute()
+        chunks = [
+            self.ops.add_args(batch[i : i + BULK_CHUNK]) for i in range(0, len(batch), BULK_CHUNK)
+        ]
+        if self._cluster:
+            replies = [self._run("add", args) for args in chunks]
+        else:
+            with self.client.pipeline(transaction=False) as pipe:
+                for args in chunks:
+                    self._run("add", args, client=pipe)
+                replies = pipe.execute()
         return [job_id for reply in replies for job_id in QueueOps.parse_add(reply)]
 
     def get_job(self, job_id: str) -> Job | None:
@@ -286,10 +314,16 @@ class AsyncQueue(_Base):
         batch = list(specs)
         if not batch:
             return []
-        async with self.client.pipeline(transaction=False) as pipe:
-            for i in range(0, len(batch), BULK_CHUNK):
-                await self._queue_script(pipe, "add", self.ops.add_args(batch[i : i + BULK_CHUNK]))
-            replies = await pipe.execute()
+        chunks = [
+            self.ops.add_args(batch[i : i + BULK_CHUNK]) for i in range(0, len(batch), BULK_CHUNK)
+        ]
+        if self._cluster:
+            replies = [await self._run("add", args) for args in chunks]
+        else:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for args in chunks:
+                    await self._queue_script(pipe, "add", args)
+                replies = await pipe.execute()
         return [job_id for reply in replies for job_id in QueueOps.parse_add(reply)]
 
     async def get_job(self, job_id: str) -> Job | None:
@@ -323,33 +357,16 @@ class AsyncQueue(_Base):
         lease_ms: int,
         worker_id: str,
     ) -> tuple[list[int], list[tuple[str, int]], list[Fetched], int, bool]:
-        """Acknowledge finished jobs and fetch up to `fetch` new ones in one round trip.
+        """Acknowledge finished jobs and fetch up to `fetch` new ones in one script call.
 
         completed: (id, token, result_json); failed: (id, token, error_json, retry_delay_ms).
         Returns (processing ms per completed job or -1 if its lease was lost,
         (outcome, processing ms) per failed job, fetched jobs, ms to next delayed, paused)."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            if completed:
-                await self._queue_script(
-                    pipe,
-                    "complete",
-                    self.ops.finish_args(False) + [x for c in completed for x in c],
-                )
-            if failed:
-                await self._queue_script(
-                    pipe, "fail", self.ops.finish_args(True) + [x for f in failed for x in f]
-                )
-            await self._queue_script(
-                pipe, "fetch", [fetch, token, lease_ms, worker_id, self.ops.options.events_maxlen]
-            )
-            replies = list(await pipe.execute())
-        done_ms = [int(x) for x in replies.pop(0)] if completed else []
-        fail_out: list[tuple[str, int]] = []
-        if failed:
-            raw = replies.pop(0)
-            fail_out = [(_s(raw[i]), int(raw[i + 1])) for i in range(0, len(raw), 2)]
-        jobs, next_delayed, paused = self.ops.parse_fetch(replies[0], token)
-        return done_ms, fail_out, jobs, next_delayed, paused
+        args = self.ops.settle_args(completed, failed, fetch, token, lease_ms, worker_id)
+        done_raw, fail_raw, fetch_raw = await self._run("settle", args)
+        fail_out = [(_s(fail_raw[i]), int(fail_raw[i + 1])) for i in range(0, len(fail_raw), 2)]
+        jobs, next_delayed, paused = self.ops.parse_fetch(fetch_raw, token)
+        return [int(x) for x in done_raw], fail_out, jobs, next_delayed, paused
 
     async def extend(self, held: list[tuple[str, str]], lease_ms: int) -> list[str]:
         """Renew leases in one call; returns ids whose lease was lost."""

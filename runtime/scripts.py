@@ -7,9 +7,7 @@ from importlib.resources import files
 
 SCRIPT_NAMES = (
     "add",
-    "fetch",
-    "complete",
-    "fail",
+    "settle",
     "extend",
     "sweep",
     "release",

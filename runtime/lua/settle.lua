@@ -1,0 +1,120 @@
+-- One round trip for a worker: acknowledge completed jobs, record failed ones, fetch more.
+-- ARGV: n_completed, n_failed, keep_completed, keep_completed_age_ms, keep_failed,
+--       keep_failed_age_ms, events_maxlen, retention_min, fetch_count, token, lease_ms,
+--       worker_id, then n_completed x (id, token, result_json),
+--       then n_failed x (id, token, error_json, retry_delay_ms (-1: do not retry)).
+-- Returns {completed, failed, fetched}:
+--   completed: processing ms (Redis clock) per job, -1 when its lease was lost;
+--   failed: per job 'retry' | 'failed' | 'lost', then processing ms;
+--   fetched: {ms until next delayed job (-1 none), paused, id, meta, data, wait_ms, ...}.
+local n_done, n_fail = tonumber(ARGV[1]), tonumber(ARGV[2])
+local keep_c, keep_c_age = tonumber(ARGV[3]), tonumber(ARGV[4])
+local keep_f, keep_f_age = tonumber(ARGV[5]), tonumber(ARGV[6])
+local maxlen, retention = tonumber(ARGV[7]), tonumber(ARGV[8])
+local count, token, lease, worker = tonumber(ARGV[9]), ARGV[10], tonumber(ARGV[11]), ARGV[12]
+local now = now_ms()
+local base = 13
+
+-- Completed jobs.
+local done_out, done = {}, 0
+for i = base, base + 3 * n_done - 1, 3 do
+  local id, tok = ARGV[i], ARGV[i + 1]
+  if redis.call('HGET', K_LOCKS, id) == tok then
+    local m = load_meta(id)
+    redis.call('HDEL', K_LOCKS, id)
+    redis.call('ZREM', K_ACTIVE, id)
+    m.state = 'completed'
+    m.finished = now
+    save_meta(id, m)
+    redis.call('HSET', K_RESULTS, id, ARGV[i + 2])
+    redis.call('ZADD', K_COMPLETED, now, id)
+    event(maxlen, 'completed', id)
+    done = done + 1
+    done_out[#done_out + 1] = now - m.started
+  else
+    done_out[#done_out + 1] = -1
+  end
+end
+count_minute(K_STAT_DONE, done, now, retention)
+if done > 0 then trim_finished(K_COMPLETED, keep_c, keep_c_age, now) end
+base = base + 3 * n_done
+
+-- Failed jobs: retry (delayed by the backoff the worker computed) or fail for good.
+local fail_out, failed, ready = {}, 0, 0
+for i = base, base + 4 * n_fail - 1, 4 do
+  local id, tok, err, delay = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  if redis.call('HGET', K_LOCKS, id) == tok then
+    local m = load_meta(id)
+    redis.call('HDEL', K_LOCKS, id)
+    redis.call('ZREM', K_ACTIVE, id)
+    redis.call('HSET', K_ERRORS, id, err)
+    local took = now - m.started
+    if delay >= 0 and m.made < (m.att or 1) then
+      if delay > 0 then
+        m.state = 'delayed'
+        redis.call('ZADD', K_DELAYED, now + delay, id)
+      else
+        to_wait(id, m, now)
+        ready = ready + 1
+      end
+      event(maxlen, 'retrying', id, 'attempt', m.made, 'delay', delay)
+      fail_out[#fail_out + 1] = 'retry'
+    else
+      m.state = 'failed'
+      m.finished = now
+      redis.call('ZADD', K_FAILED, now, id)
+      event(maxlen, 'failed', id, 'attempt', m.made)
+      failed = failed + 1
+      fail_out[#fail_out + 1] = 'failed'
+    end
+    save_meta(id, m)
+    fail_out[#fail_out + 1] = took
+  else
+    fail_out[#fail_out + 1] = 'lost'
+    fail_out[#fail_out + 1] = -1
+  end
+end
+count_minute(K_STAT_FAIL, failed, now, retention)
+if failed > 0 then trim_finished(K_FAILED, keep_f, keep_f_age, now) end
+wake(ready)
+
+-- Fetch: promote due delayed jobs, then lease up to `count` waiting jobs.
+local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now, 'LIMIT', 0, 1000)
+for _, id in ipairs(due) do
+  redis.call('ZREM', K_DELAYED, id)
+  local m = load_meta(id)
+  if m then
+    to_wait(id, m, now)
+    save_meta(id, m)
+    event(maxlen, 'waiting', id)
+  end
+end
+local out = {-1, 0}
+local nxt = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
+if nxt[2] then out[1] = math.max(0, tonumber(nxt[2]) - now) end
+if redis.call('HGET', K_META, 'paused') == '1' then
+  out[2] = 1
+elseif count > 0 then
+  local popped = redis.call('ZPOPMIN', K_WAIT, count)
+  for i = 1, #popped, 2 do
+    local id = popped[i]
+    local m = load_meta(id)
+    if m then
+      m.state = 'active'
+      m.made = m.made + 1
+      m.started = now
+      m.worker = worker
+      local raw = cjson.encode(m)
+      redis.call('HSET', K_JOBS, id, raw)
+      redis.call('HSET', K_LOCKS, id, token)
+      redis.call('ZADD', K_ACTIVE, now + lease, id)
+      event(maxlen, 'active', id, 'worker', worker)
+      out[#out + 1] = id
+      out[#out + 1] = raw
+      out[#out + 1] = redis.call('HGET', K_DATA, id) or 'null'
+      out[#out + 1] = now - (m.ready or m.added)
+    end
+  end
+  if redis.call('ZCARD', K_WAIT) == 0 then redis.call('DEL', K_NOTIFY) end
+end
+return {done_out, fail_out, out}

@@ -1,0 +1,51 @@
+"""Worker classes the tests run in real subprocesses (`python -m castiel worker ...`).
+
+Each execution is recorded in Redis (HINCRBY runs <job id>), so a test can tell which jobs
+ran, and how often, after workers were killed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+import redis.asyncio
+
+from runtime import BaseWorker, Job
+from runtime.correlation import get_correlation_id
+
+RUNS_KEY = "castiel-test:runs"
+STARTS_KEY = "castiel-test:starts"
+
+
+class RecordingWorker(BaseWorker):
+    """Sleeps job.data["ms"] milliseconds, then records that the job ran to completion."""
+
+    queue = "work"
+
+    async def on_startup(self) -> None:
+        self.r = redis.asyncio.Redis.from_url(os.environ["CASTIEL_REDIS_URL"])
+
+    async def on_shutdown(self) -> None:
+        await self.r.aclose()
+
+    async def process(self, job: Job) -> Any:
+        await self.r.hincrby(STARTS_KEY, job.id, 1)
+        await asyncio.sleep(job.data.get("ms", 0) / 1000)
+        await self.r.hincrby(RUNS_KEY, job.id, 1)
+        return {"id": job.id, "corr": get_correlation_id()}
+
+
+class SyncRecordingWorker(BaseWorker):
+    """A sync `process`: runs in the worker's thread pool."""
+
+    queue = "work"
+
+    def process(self, job: Job) -> Any:  # type: ignore[override]
+        time.sleep(job.data.get("ms", 0) / 1000)
+        return {"corr": get_correlation_id(), "pid": os.getpid()}
+
+
+class NotAWorker:
+    pass
