@@ -130,10 +130,15 @@ def sync_client(settings: RedisSettings) -> SyncClient:
             **settings._auth(),
             **settings._common(),
         )
+    # Connection settings must go to the pool: a client built on a pool ignores its own.
     pool = redis.BlockingConnectionPool.from_url(
-        settings.url, max_connections=settings.max_connections, timeout=settings.connect_timeout
+        settings.url,
+        max_connections=settings.max_connections,
+        timeout=settings.connect_timeout,
+        retry=retry,
+        **settings._common(),
     )
-    return redis.Redis(connection_pool=pool, retry=retry, **settings._common())
+    return redis.Redis(connection_pool=pool)
 
 
 def async_client(settings: RedisSettings) -> AsyncClient:
@@ -150,9 +155,13 @@ def async_client(settings: RedisSettings) -> AsyncClient:
             **settings._common(),
         )
     pool = redis.asyncio.BlockingConnectionPool.from_url(
-        settings.url, max_connections=settings.max_connections, timeout=settings.connect_timeout
+        settings.url,
+        max_connections=settings.max_connections,
+        timeout=settings.connect_timeout,
+        retry=retry,
+        **settings._common(),
     )
-    return redis.asyncio.Redis(connection_pool=pool, retry=retry, **settings._common())
+    return redis.asyncio.Redis(connection_pool=pool)
 
 
 class RedisConnection:

@@ -62,7 +62,7 @@ class _Outage:
         if self.since is None:
             self.since = time.monotonic()
             log.warning("%s: Redis unreachable (%s); retrying", self.component, exc)
-        self.delay = min(2.0, self.delay * 2)
+        self.delay = min(1.0, self.delay * 2)
         return self.delay
 
     def ok(self) -> None:
