@@ -64,6 +64,7 @@ class RedisServer:
     proc: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
+        self.data_dir = self.data_dir.resolve()  # redis-server chdirs into --dir
         self._auto_port = not self.port
         self.port = self.port or self._pick_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
