@@ -19,6 +19,7 @@ from runtime.correlation import correlation_id
 from runtime.errors import ConfigError
 from runtime.job import Job, JobSpec, JobState, dumps, loads
 from runtime.keys import QueueKeys, queues_key
+from runtime.metrics import RuntimeMetrics
 from runtime.safety import check_eviction_policy, check_eviction_policy_async
 from runtime.scripts import SCRIPT_NAMES, script_source
 
@@ -115,6 +116,10 @@ class QueueOps:
     def parse_add(reply: list[Any]) -> list[str]:
         return [_s(reply[i]) for i in range(0, len(reply), 2)]
 
+    @staticmethod
+    def created(reply: list[Any]) -> int:
+        return sum(int(reply[i]) for i in range(1, len(reply), 2))
+
     def settle_args(
         self,
         completed: list[tuple[str, str, str]],
@@ -171,7 +176,13 @@ class QueueOps:
 
 class _Base:
     def __init__(
-        self, client: Any, name: str, options: QueueOptions | None = None, **option_overrides: Any
+        self,
+        client: Any,
+        name: str,
+        options: QueueOptions | None = None,
+        *,
+        metrics: RuntimeMetrics | None = None,
+        **option_overrides: Any,
     ) -> None:
         opts = options or QueueOptions()
         if option_overrides:
@@ -180,6 +191,7 @@ class _Base:
         self.client = client
         self._scripts = {n: client.register_script(script_source(n)) for n in SCRIPT_NAMES}
         self._checked = False
+        self._enqueued = metrics.enqueued.labels(name) if metrics is not None else None
         # Redis Cluster pipelines refuse EVALSHA, so bulk script calls go one by one there
         # (each carries BULK_CHUNK jobs, so this costs a round trip per chunk, not per job).
         self._cluster = isinstance(
@@ -203,6 +215,12 @@ class _Base:
             pipe.zcard(key)
         pipe.hget(k.meta, "paused")
 
+    def _added(self, replies: list[Any]) -> list[str]:
+        """Ids from add replies; counts the jobs that were new (not idempotent repeats)."""
+        if self._enqueued is not None:
+            self._enqueued.inc(sum(QueueOps.created(r) for r in replies))
+        return [job_id for reply in replies for job_id in QueueOps.parse_add(reply)]
+
     def _job_pipeline(self, pipe: Any, job_id: str) -> None:
         k = self.keys
         for key in (k.jobs, k.data, k.results, k.errors):
@@ -225,7 +243,7 @@ class Queue(_Base):
         """Enqueue one job; returns its id. Options as in `JobSpec`."""
         self._ensure_safe()
         reply = self._run("add", self.ops.add_args([self._spec(name, data, opts)]))
-        return QueueOps.parse_add(reply)[0]
+        return self._added([reply])[0]
 
     def add_bulk(self, specs: Iterable[JobSpec]) -> list[str]:
         """Enqueue many jobs in one pipelined round trip (chunks of BULK_CHUNK per script)."""
@@ -243,7 +261,7 @@ class Queue(_Base):
                 for args in chunks:
                     self._run("add", args, client=pipe)
                 replies = pipe.execute()
-        return [job_id for reply in replies for job_id in QueueOps.parse_add(reply)]
+        return self._added(replies)
 
     def get_job(self, job_id: str) -> Job | None:
         with self.client.pipeline(transaction=False) as pipe:
@@ -307,7 +325,7 @@ class AsyncQueue(_Base):
     async def add(self, name: str, data: Any = None, **opts: Any) -> str:
         await self._ensure_safe()
         reply = await self._run("add", self.ops.add_args([self._spec(name, data, opts)]))
-        return QueueOps.parse_add(reply)[0]
+        return self._added([reply])[0]
 
     async def add_bulk(self, specs: Iterable[JobSpec]) -> list[str]:
         await self._ensure_safe()
@@ -324,7 +342,7 @@ class AsyncQueue(_Base):
                 for args in chunks:
                     await self._queue_script(pipe, "add", args)
                 replies = await pipe.execute()
-        return [job_id for reply in replies for job_id in QueueOps.parse_add(reply)]
+        return self._added(replies)
 
     async def get_job(self, job_id: str) -> Job | None:
         async with self.client.pipeline(transaction=False) as pipe:

@@ -77,3 +77,12 @@ def test_snapshot_leaves_out_redis_reading_collectors(redis_url: str) -> None:
     names = {name for name, _, _ in metrics.snapshot()}
     assert "castiel_jobs_total" in names and "castiel_queue_jobs" not in names
     assert not any(n.endswith("_created") for n in names)
+
+
+def test_enqueued_counts_new_jobs_not_idempotent_repeats(redis_url: str) -> None:
+    metrics = RuntimeMetrics()
+    q = Queue(connect(redis_url).sync, "work", metrics=metrics)
+    q.add("x", job_id="a")
+    q.add("x", job_id="a")
+    q.add_bulk([JobSpec("x", job_id="a"), JobSpec("x"), JobSpec("x")])
+    assert metrics.registry.get_sample_value("castiel_jobs_enqueued_total", {"queue": "work"}) == 3

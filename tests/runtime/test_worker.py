@@ -294,3 +294,13 @@ def test_settings_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     w = Tuned(grace=1)
     assert (w.settings.concurrency, w.settings.lease, w.settings.grace) == (3, 6.0, 1)
     assert Tuned(lease=9).settings.lease == 9
+
+
+@pytest.mark.cluster
+def test_worker_on_redis_cluster(cluster_url: str) -> None:
+    q = _queue(cluster_url)
+    q.add_bulk(JobSpec("e", {"i": i, "ms": 1}) for i in range(200))
+    q.add("e", {"ms": 1}, job_id="later", delay=0.3)
+    w = Echo(redis_url=cluster_url, concurrency=10)
+    run_worker_until(w, _drained(q))
+    assert w.processed == 201 and q.counts().completed == 201
