@@ -86,3 +86,26 @@ local function wake(n)
     redis.call('LTRIM', K_NOTIFY, 0, 63)
   end
 end
+
+-- Creates a job unless its id exists (idempotent add). Returns id, created (1|0), ready (1|0).
+local function create_job(id, meta_json, data_json, delay, maxlen, now)
+  if id == '' then id = tostring(redis.call('HINCRBY', K_META, 'ids', 1)) end
+  if redis.call('HEXISTS', K_JOBS, id) == 1 then return id, 0, 0 end
+  local m = cjson.decode(meta_json)
+  m.added = now
+  m.made = 0
+  m.stalls = 0
+  redis.call('HSET', K_DATA, id, data_json)
+  local ready = 0
+  if delay > 0 then
+    m.state = 'delayed'
+    redis.call('ZADD', K_DELAYED, now + delay, id)
+    event(maxlen, 'delayed', id, 'delay', delay)
+  else
+    to_wait(id, m, now)
+    ready = 1
+    event(maxlen, 'added', id)
+  end
+  save_meta(id, m)
+  return id, 1, ready
+end

@@ -2,31 +2,15 @@
 -- Returns a flat list id, created(1|0) per job. An existing id is left untouched (idempotent).
 local maxlen = tonumber(ARGV[1])
 local now = now_ms()
-local out, ready = {}, 0
+local out, ready, delayed = {}, 0, 0
 for i = 2, #ARGV, 4 do
-  local id, delay = ARGV[i], tonumber(ARGV[i + 3])
-  if id == '' then id = tostring(redis.call('HINCRBY', K_META, 'ids', 1)) end
-  if redis.call('HEXISTS', K_JOBS, id) == 1 then
-    out[#out + 1] = id; out[#out + 1] = 0
-  else
-    local m = cjson.decode(ARGV[i + 1])
-    m.added = now
-    m.made = 0
-    m.stalls = 0
-    redis.call('HSET', K_DATA, id, ARGV[i + 2])
-    if delay > 0 then
-      m.state = 'delayed'
-      redis.call('ZADD', K_DELAYED, now + delay, id)
-      event(maxlen, 'delayed', id, 'delay', delay)
-    else
-      to_wait(id, m, now)
-      ready = ready + 1
-      event(maxlen, 'added', id)
-    end
-    save_meta(id, m)
-    out[#out + 1] = id; out[#out + 1] = 1
-  end
+  local id, created, is_ready = create_job(ARGV[i], ARGV[i + 1], ARGV[i + 2],
+    tonumber(ARGV[i + 3]), maxlen, now)
+  out[#out + 1] = id
+  out[#out + 1] = created
+  ready = ready + is_ready
+  delayed = delayed + created - is_ready
 end
--- A delayed job may be due sooner than what an idle worker sleeps for: wake one to re-plan.
-wake(math.max(ready, (#out > 0 and ready == 0) and 1 or 0))
+-- A new delayed job may fall due sooner than an idle worker sleeps: wake one to re-plan.
+wake(ready + math.min(delayed, 1))
 return out
