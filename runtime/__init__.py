@@ -12,20 +12,26 @@ from runtime.errors import (
     PayloadError,
     UnrecoverableError,
 )
+from runtime.flow import AsyncFlowProducer, FlowJob, FlowNode, FlowProducer
 from runtime.job import Job, JobSpec, JobState
 from runtime.metrics import QueueDepthCollector, RuntimeMetrics, serve_metrics
-from runtime.queue import AsyncQueue, Counts, Queue, QueueOptions
+from runtime.queue import AsyncQueue, ChildResults, Counts, Queue, QueueOptions
 from runtime.worker import BaseWorker
 
 __all__ = [
+    "AsyncFlowProducer",
     "AsyncQueue",
     "Backoff",
     "BaseWorker",
     "CastielError",
+    "ChildResults",
     "ConfigError",
     "CorrelationFilter",
     "Counts",
     "EvictionPolicyError",
+    "FlowJob",
+    "FlowNode",
+    "FlowProducer",
     "Job",
     "JobSpec",
     "JobState",

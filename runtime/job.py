@@ -15,6 +15,7 @@ MIN_PRIORITY, MAX_PRIORITY = -500, 500
 
 
 class JobState(StrEnum):
+    WAITING_CHILDREN = "waiting-children"
     WAIT = "wait"
     DELAYED = "delayed"
     ACTIVE = "active"
@@ -39,7 +40,14 @@ class JobSpec:
     """One job to enqueue. `job_id` makes `add` idempotent: adding an id that exists is a no-op.
 
     `priority` runs from -500 to 500, higher first (0 by default); `delay`, `timeout` and the
-    backoff are in seconds; `attempts` counts the first run."""
+    backoff are in seconds; `attempts` counts the first run.
+
+    `dedup_key`: while a job with this key has not started, another add with the key is
+    dropped (`dedup_mode="drop"`, the default) or replaces the waiting job's data
+    (`"replace"`; with a `delay` the delay restarts: a debounce). `dedup_window` (seconds)
+    keeps the key held that long after the add, even once the job ran (a throttle).
+    `group`: the job counts against its group's rate limit (e.g. a tenant id), see
+    `Queue.set_group_rate_limit`."""
 
     name: str
     data: Any = None
@@ -50,8 +58,16 @@ class JobSpec:
     backoff: Backoff | None = None
     timeout: float | None = None
     correlation_id: str | None = None
+    dedup_key: str | None = None
+    dedup_mode: str = "drop"
+    dedup_window: float | None = None
+    group: str | None = None
 
     def __post_init__(self) -> None:
+        if self.dedup_mode not in ("drop", "replace"):
+            raise ConfigError("dedup_mode must be 'drop' or 'replace'")
+        if self.dedup_window is not None and self.dedup_window <= 0:
+            raise ConfigError("dedup_window must be > 0 seconds")
         if not self.name:
             raise ConfigError("a job needs a name")
         if not MIN_PRIORITY <= self.priority <= MAX_PRIORITY:
@@ -92,6 +108,8 @@ class Job:
     worker: str | None = None
     result: Any = None
     error: dict[str, Any] | None = None
+    parent: str | None = None  # "queue:id" of the flow parent this job reports to
+    children: list[str] = field(default_factory=list)  # "queue:id" of this job's children
 
     @classmethod
     def from_meta(
@@ -122,4 +140,6 @@ class Job:
             worker=meta.get("worker"),
             result=result,
             error=error,
+            parent=meta.get("parent"),
+            children=list(meta.get("kids", ())),
         )

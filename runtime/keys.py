@@ -88,6 +88,38 @@ class QueueKeys:
     def failed_per_minute(self) -> str:
         return self._k("stats:failed")
 
+    @property
+    def dedup(self) -> str:
+        return self._k("dedup")
+
+    @property
+    def dedup_windows(self) -> str:
+        return self._k("dedup:windows")
+
+    @property
+    def rate_log(self) -> str:
+        return self._k("ratelimit")
+
+    @property
+    def group_rate_log(self) -> str:
+        return self._k("ratelimit:groups")
+
+    @property
+    def waiting_children(self) -> str:
+        return self._k("waiting-children")
+
+    @property
+    def child_results(self) -> str:
+        return self._k("child-results")
+
+    @property
+    def outbox(self) -> str:
+        return self._k("outbox")
+
+    @property
+    def parents(self) -> str:
+        return self._k("parents")
+
     def script_keys(self) -> list[str]:
         """KEYS for every queue script; the order matches runtime/lua/_prelude.lua."""
         return [
@@ -106,4 +138,12 @@ class QueueKeys:
             self.events,
             self.completed_per_minute,
             self.failed_per_minute,
+            self.dedup,
+            self.dedup_windows,
+            self.rate_log,
+            self.group_rate_log,
+            self.waiting_children,
+            self.child_results,
+            self.outbox,
+            self.parents,
         ]

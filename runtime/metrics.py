@@ -82,6 +82,25 @@ class RuntimeMetrics:
             ["queue", "outcome"],
             registry=r,
         )
+        self.rate_limited = Counter(
+            "castiel_rate_limited",
+            "Fetches that found the queue's global rate limit spent (jobs kept waiting).",
+            ["queue"],
+            registry=r,
+        )
+        self.group_limited = Counter(
+            "castiel_group_rate_limited",
+            "Jobs put back because their group was over its rate limit.",
+            ["queue"],
+            registry=r,
+        )
+        self.flow_events = Counter(
+            "castiel_flow_events",
+            "Flow child outcomes delivered to parents, by result (waiting, ready, failed, "
+            "dup, missing, gone).",
+            ["queue", "outcome"],
+            registry=r,
+        )
         self.redis_errors = Counter(
             "castiel_redis_errors",
             "Redis calls that failed (connection or timeout).",
@@ -96,6 +115,9 @@ class RuntimeMetrics:
             self.in_flight,
             self.retries,
             self.stalls,
+            self.rate_limited,
+            self.group_limited,
+            self.flow_events,
             self.redis_errors,
         ]
 
@@ -132,7 +154,7 @@ class QueueDepthCollector(Collector):
                 for q in self.queues:
                     keys = QueueKeys(q)
                     for state in states:
-                        pipe.zcard(getattr(keys, state.value))
+                        pipe.zcard(getattr(keys, state.value.replace("-", "_")))
                 counts = pipe.execute()
         except Exception:  # a scrape must not fail because Redis is briefly away
             counts = None

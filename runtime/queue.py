@@ -7,7 +7,8 @@ which builds script arguments and parses replies; they differ only in how they c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,9 +57,37 @@ class Counts:
     completed: int
     failed: int
     paused: bool
+    waiting_children: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {s.value: getattr(self, s.value) for s in JobState}
+        return {s.value: getattr(self, state_attr(s)) for s in JobState}
+
+
+def state_attr(state: JobState) -> str:
+    """Attribute (and QueueKeys property) name of a state: waiting-children → waiting_children."""
+    return state.value.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class ChildResults:
+    """What a flow parent's children produced, by child ref ("queue:id")."""
+
+    values: dict[str, Any]  # results of children that completed
+    failures: dict[str, Any]  # error records of children that failed (and were ignored)
+
+
+@dataclass(frozen=True)
+class SettleResult:
+    """What one settle-and-fetch round trip did."""
+
+    completed_ms: list[int]  # processing ms per acknowledged job, -1 when its lease was lost
+    failed: list[tuple[str, int]]  # ('retry'|'failed'|'lost', processing ms) per failure
+    jobs: list[Fetched]
+    next_delayed_ms: int  # -1 when nothing is delayed
+    paused: bool
+    rate_limited_ms: int  # > 0: the queue's rate limit frees a slot in this many ms
+    group_held: int  # jobs put back because their group was over its rate limit
+    flow_events: int  # outbox entries written for flow parents
 
 
 @dataclass(frozen=True)
@@ -89,7 +118,7 @@ class QueueOps:
         self.keys = QueueKeys(name)
         self.key_list = self.keys.script_keys()
 
-    def spec_args(self, spec: JobSpec) -> list[Any]:
+    def spec_args(self, spec: JobSpec, extra: dict[str, Any] | None = None) -> list[Any]:
         o = self.options
         meta: dict[str, Any] = {
             "name": spec.name,
@@ -103,13 +132,24 @@ class QueueOps:
         corr = spec.correlation_id or correlation_id.get()
         if corr:
             meta["corr"] = corr
+        if spec.dedup_key is not None:
+            meta["dd"] = spec.dedup_key
+            meta["ddm"] = spec.dedup_mode
+            if spec.dedup_window is not None:
+                meta["ddt"] = int(spec.dedup_window * 1000)
+        if spec.group is not None:
+            meta["grp"] = spec.group
+        if extra:
+            meta.update(extra)
         data = dumps(spec.data, f"payload of job {spec.name!r} on queue {self.name!r}")
         return [spec.job_id or "", dumps(meta, "job options"), data, int(spec.delay * 1000)]
 
-    def add_args(self, specs: list[JobSpec]) -> list[Any]:
+    def add_args(
+        self, specs: list[JobSpec], extras: list[dict[str, Any] | None] | None = None
+    ) -> list[Any]:
         args: list[Any] = [self.options.events_maxlen]
-        for spec in specs:
-            args.extend(self.spec_args(spec))
+        for i, spec in enumerate(specs):
+            args.extend(self.spec_args(spec, extras[i] if extras else None))
         return args
 
     @staticmethod
@@ -150,15 +190,13 @@ class QueueOps:
             args.extend(f)
         return args
 
-    def parse_fetch(self, reply: list[Any], token: str) -> tuple[list[Fetched], int, bool]:
-        """Returns (jobs, ms until the next delayed job is due or -1, paused)."""
-        next_delayed, paused = int(reply[0]), bool(int(reply[1]))
+    def parse_fetch(self, reply: list[Any], token: str) -> list[Fetched]:
         jobs = []
-        for i in range(2, len(reply), 4):
+        for i in range(4, len(reply), 4):
             job_id = _s(reply[i])
             job = Job.from_meta(self.name, job_id, loads(reply[i + 1]), loads(reply[i + 2]))
             jobs.append(Fetched(job, token, int(reply[i + 3])))
-        return jobs, next_delayed, paused
+        return jobs
 
     def parse_job(self, job_id: str, raw: list[Any]) -> Job | None:
         meta, data, result, error = raw
@@ -169,9 +207,51 @@ class QueueOps:
         )
 
     @staticmethod
+    def rate_limit_mapping(prefix: str, max_jobs: int, per_seconds: float) -> dict[str, int]:
+        if max_jobs < 1 or per_seconds <= 0:
+            raise ConfigError("a rate limit needs max_jobs >= 1 and per_seconds > 0")
+        return {f"{prefix}_max": max_jobs, f"{prefix}_ms": int(per_seconds * 1000)}
+
+    @staticmethod
+    def children_fields(job: Job) -> list[str]:
+        return [f"{job.id}|{ref}" for ref in job.children]
+
+    @staticmethod
+    def parse_children(job: Job, raw: list[Any]) -> ChildResults:
+        values: dict[str, Any] = {}
+        failures: dict[str, Any] = {}
+        for ref, value in zip(job.children, raw, strict=True):
+            if value is None:
+                continue
+            text = _s(value)
+            (values if text[0] == "1" else failures)[ref] = loads(text[1:])
+        return ChildResults(values, failures)
+
+    @staticmethod
     def parse_counts(raw: list[Any]) -> Counts:
-        wait, delayed, active, completed, failed = (int(x) for x in raw[:5])
-        return Counts(wait, delayed, active, completed, failed, paused=raw[5] is not None)
+        wait, delayed, active, completed, failed, parents = (int(x) for x in raw[:6])
+        return Counts(
+            wait,
+            delayed,
+            active,
+            completed,
+            failed,
+            paused=raw[6] is not None,
+            waiting_children=parents,
+        )
+
+    def parse_settle(self, reply: list[Any], token: str) -> SettleResult:
+        done_raw, fail_raw, fetch_raw, flow = reply
+        return SettleResult(
+            completed_ms=[int(x) for x in done_raw],
+            failed=[(_s(fail_raw[i]), int(fail_raw[i + 1])) for i in range(0, len(fail_raw), 2)],
+            jobs=self.parse_fetch(fetch_raw, token),
+            next_delayed_ms=int(fetch_raw[0]),
+            paused=bool(int(fetch_raw[1])),
+            rate_limited_ms=int(fetch_raw[2]),
+            group_held=int(fetch_raw[3]),
+            flow_events=int(flow),
+        )
 
 
 class _Base:
@@ -211,7 +291,7 @@ class _Base:
 
     def _counts_pipeline(self, pipe: Any) -> None:
         k = self.keys
-        for key in (k.wait, k.delayed, k.active, k.completed, k.failed):
+        for key in (k.wait, k.delayed, k.active, k.completed, k.failed, k.waiting_children):
             pipe.zcard(key)
         pipe.hget(k.meta, "paused")
 
@@ -279,9 +359,36 @@ class Queue(_Base):
     def resume(self) -> None:
         self._run("pause", ["0"])
 
+    def set_rate_limit(self, max_jobs: int, per_seconds: float) -> None:
+        """At most `max_jobs` jobs start per `per_seconds`, across all workers together.
+        Limited jobs wait (they do not fail)."""
+        self.client.hset(
+            self.keys.meta, mapping=QueueOps.rate_limit_mapping("rl", max_jobs, per_seconds)
+        )
+
+    def set_group_rate_limit(self, max_jobs: int, per_seconds: float) -> None:
+        """At most `max_jobs` jobs of one `group` (JobSpec.group) start per `per_seconds`."""
+        self.client.hset(
+            self.keys.meta, mapping=QueueOps.rate_limit_mapping("grl", max_jobs, per_seconds)
+        )
+
+    def clear_rate_limits(self) -> None:
+        self.client.hdel(self.keys.meta, "rl_max", "rl_ms", "grl_max", "grl_ms")
+
+    def children_results(self, job: Job) -> ChildResults:
+        if not job.children:
+            return ChildResults({}, {})
+        raw = self.client.hmget(self.keys.child_results, QueueOps.children_fields(job))
+        return QueueOps.parse_children(job, raw)
+
+    def add_raw(self, specs: list[JobSpec], extras: list[dict[str, Any] | None]) -> list[str]:
+        """Adds jobs with extra metadata (flows) in one script call: atomic within the queue."""
+        self._ensure_safe()
+        return self._added([self._run("add", self.ops.add_args(specs, extras))])
+
     def job_ids(self, state: JobState, start: int = 0, count: int = 100) -> list[str]:
         """Ids in a state, oldest first (waiting: in the order they will run)."""
-        key = getattr(self.keys, state.value)
+        key = getattr(self.keys, state_attr(state))
         return [_s(x) for x in self.client.zrange(key, start, start + count - 1)]
 
     def retry_failed(self, job_ids: Iterable[str] = (), limit: int = 1000) -> list[str]:
@@ -364,6 +471,73 @@ class AsyncQueue(_Base):
         args = [self.ops.options.events_maxlen, limit, *job_ids]
         return [_s(x) for x in await self._run("retry_failed", args)]
 
+    async def set_rate_limit(self, max_jobs: int, per_seconds: float) -> None:
+        await self.client.hset(
+            self.keys.meta, mapping=QueueOps.rate_limit_mapping("rl", max_jobs, per_seconds)
+        )
+
+    async def set_group_rate_limit(self, max_jobs: int, per_seconds: float) -> None:
+        await self.client.hset(
+            self.keys.meta, mapping=QueueOps.rate_limit_mapping("grl", max_jobs, per_seconds)
+        )
+
+    async def children_results(self, job: Job) -> ChildResults:
+        if not job.children:
+            return ChildResults({}, {})
+        raw = await self.client.hmget(self.keys.child_results, QueueOps.children_fields(job))
+        return QueueOps.parse_children(job, raw)
+
+    async def add_raw(self, specs: list[JobSpec], extras: list[dict[str, Any] | None]) -> list[str]:
+        await self._ensure_safe()
+        return self._added([await self._run("add", self.ops.add_args(specs, extras))])
+
+    async def deliver_outbox(
+        self, resolve: Callable[[str], AsyncQueue], limit: int = 200
+    ) -> dict[str, int]:
+        """Deliver this queue's flow outbox (children that finished) to the parents' queues.
+
+        Each delivery is idempotent (child_done.lua counts a child once), so concurrent
+        workers and retries after a crash are safe. A parent that fails because of a child
+        writes to its own queue's outbox, which is delivered next (grand-parents).
+        Returns counts by outcome."""
+        outcomes: dict[str, int] = {}
+        todo: list[AsyncQueue] = [self]
+        seen = 0
+        while todo and seen < 64:
+            queue = todo.pop()
+            seen += 1
+            entries = await queue.client.zrange(queue.keys.outbox, 0, limit - 1)
+            delivered = []
+            for raw in entries:
+                entry = json.loads(raw)
+                parent_queue, _, parent_id = entry["p"].partition(":")
+                target = resolve(parent_queue)
+                o = target.ops.options
+                status = _s(
+                    await target._run(
+                        "child_done",
+                        [
+                            parent_id,
+                            f"{queue.name}:{entry['c']}",
+                            entry["ok"],
+                            1 if entry["fp"] else 0,
+                            entry["r"],
+                            o.events_maxlen,
+                            o.keep_failed,
+                            _ms(o.keep_failed_age),
+                            o.stats_retention_minutes,
+                        ],
+                    )
+                )
+                outcomes[status] = outcomes.get(status, 0) + 1
+                if status != "missing":
+                    delivered.append(raw)
+                if status == "failed":
+                    todo.append(target)
+            if delivered:
+                await queue.client.zrem(queue.keys.outbox, *delivered)
+        return outcomes
+
     # -- lease operations used by BaseWorker -------------------------------------------------
 
     async def settle_and_fetch(
@@ -374,17 +548,12 @@ class AsyncQueue(_Base):
         token: str,
         lease_ms: int,
         worker_id: str,
-    ) -> tuple[list[int], list[tuple[str, int]], list[Fetched], int, bool]:
+    ) -> SettleResult:
         """Acknowledge finished jobs and fetch up to `fetch` new ones in one script call.
 
-        completed: (id, token, result_json); failed: (id, token, error_json, retry_delay_ms).
-        Returns (processing ms per completed job or -1 if its lease was lost,
-        (outcome, processing ms) per failed job, fetched jobs, ms to next delayed, paused)."""
+        completed: (id, token, result_json); failed: (id, token, error_json, retry_delay_ms)."""
         args = self.ops.settle_args(completed, failed, fetch, token, lease_ms, worker_id)
-        done_raw, fail_raw, fetch_raw = await self._run("settle", args)
-        fail_out = [(_s(fail_raw[i]), int(fail_raw[i + 1])) for i in range(0, len(fail_raw), 2)]
-        jobs, next_delayed, paused = self.ops.parse_fetch(fetch_raw, token)
-        return [int(x) for x in done_raw], fail_out, jobs, next_delayed, paused
+        return self.ops.parse_settle(await self._run("settle", args), token)
 
     async def extend(self, held: list[tuple[str, str]], lease_ms: int) -> list[str]:
         """Renew leases in one call; returns ids whose lease was lost."""
@@ -393,10 +562,11 @@ class AsyncQueue(_Base):
         reply = await self._run("extend", [lease_ms, *(x for pair in held for x in pair)])
         return [_s(x) for x in reply]
 
-    async def sweep_stalled(self, max_stalls: int, limit: int = 1000) -> tuple[int, int]:
-        """Return expired leases to waiting (or fail them past max_stalls)."""
+    async def sweep_stalled(self, max_stalls: int, limit: int = 1000) -> tuple[int, int, int]:
+        """Return expired leases to waiting (or fail them past max_stalls); close expired
+        dedup windows. Returns (requeued, failed, flow outbox entries pending)."""
         o = self.ops.options
-        requeued, failed = await self._run(
+        requeued, failed, outbox = await self._run(
             "sweep",
             [
                 max_stalls,
@@ -407,7 +577,7 @@ class AsyncQueue(_Base):
                 o.stats_retention_minutes,
             ],
         )
-        return int(requeued), int(failed)
+        return int(requeued), int(failed), int(outbox)
 
     async def release(self, held: list[tuple[str, str]]) -> int:
         if not held:

@@ -13,6 +13,7 @@ SCRIPT_NAMES = (
     "release",
     "retry_failed",
     "pause",
+    "child_done",
 )
 
 

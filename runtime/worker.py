@@ -33,7 +33,7 @@ from runtime.errors import JobTimeoutError, PayloadError, UnrecoverableError
 from runtime.heartbeat import Heartbeat, publish, withdraw
 from runtime.job import Job, dumps
 from runtime.metrics import QueueDepthCollector, RuntimeMetrics, serve_metrics
-from runtime.queue import AsyncQueue, Fetched, QueueOptions
+from runtime.queue import AsyncQueue, ChildResults, Fetched, QueueOptions
 from runtime.settings import WorkerSettings
 
 log = logging.getLogger("castiel.worker")
@@ -108,6 +108,7 @@ class BaseWorker:
         self._wake: asyncio.Event | None = None
         self._stop_event: asyncio.Event | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._other_queues: dict[str, AsyncQueue] = {}
         self._seq = 0
         self._started = time.time()
         self.metrics_port: int | None = None
@@ -228,6 +229,8 @@ class BaseWorker:
         self._m_in_flight = m.in_flight.labels(q)
         self._m_stall_requeued = m.stalls.labels(q, "requeued")
         self._m_stall_failed = m.stalls.labels(q, "failed")
+        self._m_rate_limited = m.rate_limited.labels(q)
+        self._m_group_held = m.group_limited.labels(q)
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep that a stop request cuts short."""
@@ -260,15 +263,11 @@ class BaseWorker:
                 self._seq += 1
                 token = f"{self.worker_id}:{self._seq}"
                 try:
-                    (
-                        done_ms,
-                        failed_out,
-                        jobs,
-                        next_delayed,
-                        _paused,
-                    ) = await self.q.settle_and_fetch(
+                    res = await self.q.settle_and_fetch(
                         completed, failures, max(0, want), token, lease_ms, self.worker_id
                     )
+                    if res.flow_events:
+                        await self._deliver_flow_events()
                 except REDIS_DOWN as exc:
                     self._completed[:0] = completed
                     self._failures[:0] = failures
@@ -277,10 +276,21 @@ class BaseWorker:
                         return
                     continue
                 outage.ok()
-                self._record(done_ms, failed_out)
-                for fetched in jobs:
+                self._record(res.completed_ms, res.failed)
+                if res.rate_limited_ms:
+                    self._m_rate_limited.inc()
+                if res.group_held:
+                    self._m_group_held.inc(res.group_held)
+                for fetched in res.jobs:
                     self._start(fetched)
-                if jobs or want <= 0 or self._stopping or self._wake.is_set():
+                if res.jobs or want <= 0 or self._stopping or self._wake.is_set():
+                    continue
+                next_delayed = res.next_delayed_ms
+                if res.rate_limited_ms:
+                    # Work is waiting but the rate limit is spent: a BLPOP would return at
+                    # once (the queue is not empty), so wait for the limit (or a job of ours).
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), res.rate_limited_ms / 1000)
                     continue
                 # Nothing to fetch: block on Redis until work may be ready, a job of ours
                 # finishes, a delayed job falls due, or we are asked to stop.
@@ -408,6 +418,25 @@ class BaseWorker:
         }
         return job.id, fetched.token, dumps(error, "error record"), delay_ms
 
+    # -- flows -------------------------------------------------------------------------------
+
+    def _queue_for(self, name: str) -> AsyncQueue:
+        """AsyncQueue of another queue (a flow parent's), sharing this worker's client."""
+        if name == self.q.name:
+            return self.q
+        if name not in self._other_queues:
+            self._other_queues[name] = AsyncQueue(self.q.client, name, self.queue_options)
+        return self._other_queues[name]
+
+    async def _deliver_flow_events(self) -> None:
+        outcomes = await self.q.deliver_outbox(self._queue_for)
+        for outcome, n in outcomes.items():
+            self.metrics.flow_events.labels(self.q.name, outcome).inc(n)
+
+    async def children(self, job: Job) -> ChildResults:
+        """Results (and ignored failures) of a flow parent's children, by "queue:id"."""
+        return await self.q.children_results(job)
+
     # -- shutdown --------------------------------------------------------------------------
 
     async def _drain(self) -> None:
@@ -447,7 +476,10 @@ class BaseWorker:
                         self._held[job_id].lost = True
                 if time.monotonic() - last_sweep >= s.stall_interval:
                     last_sweep = time.monotonic()
-                    requeued, failed = await self.q.sweep_stalled(s.max_stalls)
+                    requeued, failed, outbox = await self.q.sweep_stalled(s.max_stalls)
+                    if outbox:
+                        # Flow events a crashed worker wrote but never delivered.
+                        await self._deliver_flow_events()
                     if requeued or failed:
                         log.warning(
                             "recovered %d stalled job(s), failed %d past max_stalls=%d",

@@ -1,9 +1,12 @@
 -- Shared by every queue script (prepended by runtime/scripts.py). Every key a script may touch
--- is declared in KEYS in this fixed order, so no key name is ever built inside Lua.
+-- is declared in KEYS in this fixed order (runtime/keys.py: QueueKeys.script_keys), so no key
+-- name is ever built inside Lua and every script runs unchanged on Redis Cluster.
 local K_WAIT, K_DELAYED, K_ACTIVE, K_COMPLETED, K_FAILED = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local K_JOBS, K_DATA, K_RESULTS, K_ERRORS, K_LOCKS = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local K_META, K_NOTIFY, K_EVENTS = KEYS[11], KEYS[12], KEYS[13]
 local K_STAT_DONE, K_STAT_FAIL = KEYS[14], KEYS[15]
+local K_DEDUP, K_DEDUP_WIN, K_RATE, K_GROUP_RATE = KEYS[16], KEYS[17], KEYS[18], KEYS[19]
+local K_WAITING_CHILDREN, K_CHILD_RESULTS, K_OUTBOX, K_PARENTS = KEYS[20], KEYS[21], KEYS[22], KEYS[23]
 
 -- Redis TIME, so time-in-queue and processing time never depend on a worker's clock.
 local function now_ms()
@@ -41,6 +44,16 @@ local function to_wait(id, m, now)
   redis.call('ZADD', K_WAIT, wait_score(m.pri), id)
 end
 
+-- A flow child that finished for good tells its parent through this queue's outbox: the
+-- parent may live in another queue (another cluster slot), so the worker delivers the entry
+-- with child_done.lua on the parent's queue, idempotently, and the sweep retries leftovers.
+local function notify_parent(id, m, ok, payload, now)
+  if m.parent then
+    redis.call('ZADD', K_OUTBOX, now, cjson.encode({c = id, p = m.parent, ok = ok,
+      fp = (m.fp ~= false), r = payload}))
+  end
+end
+
 -- Drop finished jobs beyond a count and an age; their hashes go with them, so memory is bounded.
 local function trim_finished(zkey, keep_count, keep_age_ms, now)
   local doomed = {}
@@ -55,6 +68,14 @@ local function trim_finished(zkey, keep_count, keep_age_ms, now)
       for _, id in ipairs(extra) do doomed[#doomed + 1] = id end
     end
   end
+  for _, id in ipairs(doomed) do
+    if redis.call('SREM', K_PARENTS, id) == 1 then
+      local m = load_meta(id)
+      for _, kid in ipairs((m and m.kids) or {}) do
+        redis.call('HDEL', K_CHILD_RESULTS, id .. '|' .. kid)
+      end
+    end
+  end
   for i = 1, #doomed, 500 do
     local chunk = {unpack(doomed, i, math.min(i + 499, #doomed))}
     redis.call('ZREM', zkey, unpack(chunk))
@@ -63,6 +84,16 @@ local function trim_finished(zkey, keep_count, keep_age_ms, now)
     redis.call('HDEL', K_RESULTS, unpack(chunk))
     redis.call('HDEL', K_ERRORS, unpack(chunk))
   end
+end
+
+-- A job failed for good: into the failed set, its parent told.
+local function fail_job(id, m, err, maxlen, now, reason)
+  m.state = 'failed'
+  m.finished = now
+  redis.call('ZADD', K_FAILED, now, id)
+  redis.call('HSET', K_ERRORS, id, err)
+  event(maxlen, 'failed', id, 'reason', reason)
+  notify_parent(id, m, 0, err, now)
 end
 
 -- Per-minute counters (hash minute-epoch-seconds -> count), kept for retention_min minutes.
@@ -87,17 +118,63 @@ local function wake(n)
   end
 end
 
+local function is_pending(m)
+  return m and (m.state == 'wait' or m.state == 'delayed')
+end
+
+-- Deduplication: while the job holding a dedup key has not started (or, with a window, until
+-- the window closes) a new job with that key is dropped, or replaces the waiting job's data;
+-- with a delay, replace restarts the delay (debounce). Returns the id that holds the key, or nil.
+local function deduplicate(m, data_json, delay, maxlen, now)
+  local holder = redis.call('HGET', K_DEDUP, m.dd)
+  if not holder then return nil end
+  local hm = load_meta(holder)
+  local window = tonumber(redis.call('ZSCORE', K_DEDUP_WIN, m.dd) or '0')
+  if m.ddm == 'replace' and is_pending(hm) then
+    redis.call('HSET', K_DATA, holder, data_json)
+    if delay > 0 then
+      if hm.state == 'wait' then redis.call('ZREM', K_WAIT, holder) end
+      hm.state = 'delayed'
+      redis.call('ZADD', K_DELAYED, now + delay, holder)
+      save_meta(holder, hm)
+    end
+    if m.ddt then redis.call('ZADD', K_DEDUP_WIN, now + m.ddt, m.dd) end
+    event(maxlen, 'deduplicated', holder, 'mode', 'replace')
+    return holder
+  end
+  if is_pending(hm) or window > now then
+    event(maxlen, 'deduplicated', holder, 'mode', 'drop')
+    return holder
+  end
+  return nil
+end
+
 -- Creates a job unless its id exists (idempotent add). Returns id, created (1|0), ready (1|0).
 local function create_job(id, meta_json, data_json, delay, maxlen, now)
   if id == '' then id = tostring(redis.call('HINCRBY', K_META, 'ids', 1)) end
   if redis.call('HEXISTS', K_JOBS, id) == 1 then return id, 0, 0 end
   local m = cjson.decode(meta_json)
+  if m.dd then
+    local holder = deduplicate(m, data_json, delay, maxlen, now)
+    if holder then return holder, 0, 0 end
+    redis.call('HSET', K_DEDUP, m.dd, id)
+    if m.ddt then
+      redis.call('ZADD', K_DEDUP_WIN, now + m.ddt, m.dd)
+    else
+      redis.call('ZREM', K_DEDUP_WIN, m.dd)
+    end
+  end
   m.added = now
   m.made = 0
   m.stalls = 0
   redis.call('HSET', K_DATA, id, data_json)
   local ready = 0
-  if delay > 0 then
+  if (m.pending or 0) > 0 then
+    m.state = 'waiting-children'
+    redis.call('ZADD', K_WAITING_CHILDREN, now, id)
+    redis.call('SADD', K_PARENTS, id)
+    event(maxlen, 'waiting-children', id, 'children', m.pending)
+  elseif delay > 0 then
     m.state = 'delayed'
     redis.call('ZADD', K_DELAYED, now + delay, id)
     event(maxlen, 'delayed', id, 'delay', delay)
@@ -108,4 +185,15 @@ local function create_job(id, meta_json, data_json, delay, maxlen, now)
   end
   save_meta(id, m)
   return id, 1, ready
+end
+
+-- A job that starts no longer holds its dedup key, unless a dedup window is still open.
+local function release_dedup(id, m, now)
+  if m.dd and redis.call('HGET', K_DEDUP, m.dd) == id then
+    local window = tonumber(redis.call('ZSCORE', K_DEDUP_WIN, m.dd) or '0')
+    if window <= now then
+      redis.call('HDEL', K_DEDUP, m.dd)
+      redis.call('ZREM', K_DEDUP_WIN, m.dd)
+    end
+  end
 end

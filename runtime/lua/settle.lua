@@ -3,10 +3,12 @@
 --       keep_failed_age_ms, events_maxlen, retention_min, fetch_count, token, lease_ms,
 --       worker_id, then n_completed x (id, token, result_json),
 --       then n_failed x (id, token, error_json, retry_delay_ms (-1: do not retry)).
--- Returns {completed, failed, fetched}:
+-- Returns {completed, failed, fetched, flow}:
 --   completed: processing ms (Redis clock) per job, -1 when its lease was lost;
 --   failed: per job 'retry' | 'failed' | 'lost', then processing ms;
---   fetched: {ms until next delayed job (-1 none), paused, id, meta, data, wait_ms, ...}.
+--   fetched: {ms until next delayed job (-1 none), paused, ms until the rate limit frees a
+--             slot (0 not limited), jobs held back by group limits, id, meta, data, wait_ms, ...};
+--   flow: outbox entries written for parents (the worker delivers them next).
 local n_done, n_fail = tonumber(ARGV[1]), tonumber(ARGV[2])
 local keep_c, keep_c_age = tonumber(ARGV[3]), tonumber(ARGV[4])
 local keep_f, keep_f_age = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -14,6 +16,7 @@ local maxlen, retention = tonumber(ARGV[7]), tonumber(ARGV[8])
 local count, token, lease, worker = tonumber(ARGV[9]), ARGV[10], tonumber(ARGV[11]), ARGV[12]
 local now = now_ms()
 local base = 13
+local outbox_before = redis.call('ZCARD', K_OUTBOX)
 
 -- Completed jobs.
 local done_out, done = {}, 0
@@ -29,6 +32,7 @@ for i = base, base + 3 * n_done - 1, 3 do
     redis.call('HSET', K_RESULTS, id, ARGV[i + 2])
     redis.call('ZADD', K_COMPLETED, now, id)
     event(maxlen, 'completed', id)
+    notify_parent(id, m, 1, ARGV[i + 2], now)
     done = done + 1
     done_out[#done_out + 1] = now - m.started
   else
@@ -47,9 +51,9 @@ for i = base, base + 4 * n_fail - 1, 4 do
     local m = load_meta(id)
     redis.call('HDEL', K_LOCKS, id)
     redis.call('ZREM', K_ACTIVE, id)
-    redis.call('HSET', K_ERRORS, id, err)
     local took = now - m.started
     if delay >= 0 and m.made < (m.att or 1) then
+      redis.call('HSET', K_ERRORS, id, err)
       if delay > 0 then
         m.state = 'delayed'
         redis.call('ZADD', K_DELAYED, now + delay, id)
@@ -60,10 +64,7 @@ for i = base, base + 4 * n_fail - 1, 4 do
       event(maxlen, 'retrying', id, 'attempt', m.made, 'delay', delay)
       fail_out[#fail_out + 1] = 'retry'
     else
-      m.state = 'failed'
-      m.finished = now
-      redis.call('ZADD', K_FAILED, now, id)
-      event(maxlen, 'failed', id, 'attempt', m.made)
+      fail_job(id, m, err, maxlen, now, 'error')
       failed = failed + 1
       fail_out[#fail_out + 1] = 'failed'
     end
@@ -77,6 +78,7 @@ end
 count_minute(K_STAT_FAIL, failed, now, retention)
 if failed > 0 then trim_finished(K_FAILED, keep_f, keep_f_age, now) end
 wake(ready)
+local flow = redis.call('ZCARD', K_OUTBOX) - outbox_before
 
 -- Fetch: promote due delayed jobs, then lease up to `count` waiting jobs.
 local due = redis.call('ZRANGEBYSCORE', K_DELAYED, '-inf', now, 'LIMIT', 0, 1000)
@@ -89,25 +91,62 @@ for _, id in ipairs(due) do
     event(maxlen, 'waiting', id)
   end
 end
-local out = {-1, 0}
-local nxt = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
-if nxt[2] then out[1] = math.max(0, tonumber(nxt[2]) - now) end
+local out = {-1, 0, 0, 0}
 if redis.call('HGET', K_META, 'paused') == '1' then
   out[2] = 1
-elseif count > 0 then
+  count = 0
+end
+
+-- Global rate limit: a sliding log of fetch times shared by every worker of the queue.
+local limits = redis.call('HMGET', K_META, 'rl_max', 'rl_ms', 'grl_max', 'grl_ms')
+local rl_max, rl_ms = tonumber(limits[1] or '0'), tonumber(limits[2] or '0')
+local grl_max, grl_ms = tonumber(limits[3] or '0'), tonumber(limits[4] or '0')
+if rl_max > 0 and count > 0 then
+  redis.call('ZREMRANGEBYSCORE', K_RATE, '-inf', now - rl_ms)
+  local free = rl_max - redis.call('ZCARD', K_RATE)
+  if free < count and redis.call('ZCARD', K_WAIT) > math.max(free, 0) then
+    local oldest = redis.call('ZRANGE', K_RATE, 0, 0, 'WITHSCORES')
+    out[3] = oldest[2] and math.max(1, tonumber(oldest[2]) + rl_ms - now + 1) or 1
+  end
+  count = math.max(0, math.min(count, free))
+end
+
+if count > 0 then
   local popped = redis.call('ZPOPMIN', K_WAIT, count)
+  local held = 0
   for i = 1, #popped, 2 do
     local id = popped[i]
     local m = load_meta(id)
-    if m then
+    local allowed = m ~= nil
+    -- Per-group limit (e.g. per tenant): a job over its group's budget waits until it frees.
+    if allowed and m.grp and grl_max > 0 then
+      local raw = redis.call('HGET', K_GROUP_RATE, m.grp)
+      local log, kept = raw and cjson.decode(raw) or {}, {}
+      for _, t in ipairs(log) do
+        if t > now - grl_ms then kept[#kept + 1] = t end
+      end
+      if #kept >= grl_max then
+        allowed = false
+        m.state = 'delayed'
+        redis.call('ZADD', K_DELAYED, kept[1] + grl_ms + 1, id)
+        save_meta(id, m)
+        held = held + 1
+      else
+        kept[#kept + 1] = now
+        redis.call('HSET', K_GROUP_RATE, m.grp, cjson.encode(kept))
+      end
+    end
+    if allowed then
       m.state = 'active'
       m.made = m.made + 1
       m.started = now
       m.worker = worker
+      release_dedup(id, m, now)
       local raw = cjson.encode(m)
       redis.call('HSET', K_JOBS, id, raw)
       redis.call('HSET', K_LOCKS, id, token)
       redis.call('ZADD', K_ACTIVE, now + lease, id)
+      if rl_max > 0 then redis.call('ZADD', K_RATE, now, id .. '@' .. now) end
       event(maxlen, 'active', id, 'worker', worker)
       out[#out + 1] = id
       out[#out + 1] = raw
@@ -115,6 +154,9 @@ elseif count > 0 then
       out[#out + 1] = now - (m.ready or m.added)
     end
   end
+  out[4] = held
   if redis.call('ZCARD', K_WAIT) == 0 then redis.call('DEL', K_NOTIFY) end
 end
-return {done_out, fail_out, out}
+local nxt = redis.call('ZRANGE', K_DELAYED, 0, 0, 'WITHSCORES')
+if nxt[2] then out[1] = math.max(0, tonumber(nxt[2]) - now) end
+return {done_out, fail_out, out, flow}

@@ -1,7 +1,7 @@
 -- ARGV: max_stalls, limit, events_maxlen, keep_failed, keep_failed_age_ms, retention_min.
 -- Jobs whose lease expired (their worker died or froze) go back to waiting at once; a job
 -- that stalled more than max_stalls times fails. A stall does not use up an attempt.
--- Returns {requeued_count, failed_count}.
+-- Also closes expired dedup windows. Returns {requeued, failed, outbox entries pending}.
 local max_stalls, limit, maxlen = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local keep, keep_age, retention = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local now = now_ms()
@@ -15,12 +15,9 @@ for _, id in ipairs(expired) do
     m.stalls = (m.stalls or 0) + 1
     m.made = math.max(0, m.made - 1)
     if m.stalls > max_stalls then
-      m.state = 'failed'
-      m.finished = now
-      redis.call('HSET', K_ERRORS, id, cjson.encode({type = 'StalledJobError',
-        message = 'job stalled ' .. m.stalls .. ' times (its worker died or lost its lease)'}))
-      redis.call('ZADD', K_FAILED, now, id)
-      event(maxlen, 'failed', id, 'reason', 'stalled')
+      fail_job(id, m, cjson.encode({type = 'StalledJobError',
+        message = 'job stalled ' .. m.stalls .. ' times (its worker died or lost its lease)'}),
+        maxlen, now, 'stalled')
       failed = failed + 1
     else
       to_wait(id, m, now)
@@ -33,4 +30,10 @@ end
 count_minute(K_STAT_FAIL, failed, now, retention)
 if failed > 0 then trim_finished(K_FAILED, keep, keep_age, now) end
 wake(requeued)
-return {requeued, failed}
+
+for _, key in ipairs(redis.call('ZRANGEBYSCORE', K_DEDUP_WIN, '-inf', now, 'LIMIT', 0, 500)) do
+  redis.call('ZREM', K_DEDUP_WIN, key)
+  local holder = redis.call('HGET', K_DEDUP, key)
+  if holder and not is_pending(load_meta(holder)) then redis.call('HDEL', K_DEDUP, key) end
+end
+return {requeued, failed, redis.call('ZCARD', K_OUTBOX)}

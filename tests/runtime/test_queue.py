@@ -51,10 +51,8 @@ def aq_call(conn: RedisConnection, name: str, method: str, *args: Any, **opts: A
 def fetch(
     conn: RedisConnection, name: str, n: int, lease_ms: int = 30_000, token: str = "t1"
 ) -> tuple[list[Fetched], int, bool]:
-    _, _, jobs, next_ms, paused = aq_call(
-        conn, name, "settle_and_fetch", [], [], n, token, lease_ms, "w1"
-    )
-    return jobs, next_ms, paused
+    res = aq_call(conn, name, "settle_and_fetch", [], [], n, token, lease_ms, "w1")
+    return res.jobs, res.next_delayed_ms, res.paused
 
 
 def settle(
@@ -64,10 +62,15 @@ def settle(
     failed: list[tuple[str, str, str, int]] | None = None,
     **opts: Any,
 ) -> tuple[list[int], list[tuple[str, int]]]:
-    done, fails, _, _, _ = aq_call(
+    res = aq_call(
         conn, name, "settle_and_fetch", completed or [], failed or [], 0, "x", 1000, "w1", **opts
     )
-    return done, fails
+    return res.completed_ms, res.failed
+
+
+def sweep(conn: RedisConnection, name: str, max_stalls: int) -> tuple[int, int]:
+    requeued, failed, _ = aq_call(conn, name, "sweep_stalled", max_stalls)
+    return requeued, failed
 
 
 def test_add_then_get_job(conn: RedisConnection) -> None:
@@ -181,6 +184,7 @@ def test_complete_stores_result_and_times(conn: RedisConnection) -> None:
     job = q.get_job("j")
     assert job is not None and job.state == JobState.COMPLETED and job.result == {"ok": True}
     assert q.counts().as_dict() == {
+        "waiting-children": 0,
         "wait": 0,
         "delayed": 0,
         "active": 0,
@@ -245,7 +249,7 @@ def test_expired_lease_is_swept_back_to_waiting_then_failed(conn: RedisConnectio
     q.add("x", job_id="j", attempts=1)
     fetch(conn, "q", 1, lease_ms=100, token="t1")
     time.sleep(0.15)  # let the lease expire: this is the condition under test
-    assert aq_call(conn, "q", "sweep_stalled", 1) == (1, 0)
+    assert sweep(conn, "q", 1) == (1, 0)
     job = q.get_job("j")
     assert job is not None and job.state == JobState.WAIT and job.stalls == 1
     # A stall does not use up an attempt; the old holder's token no longer matches.
@@ -253,7 +257,7 @@ def test_expired_lease_is_swept_back_to_waiting_then_failed(conn: RedisConnectio
     assert settle(conn, "q", completed=[("j", "t1", "1")])[0] == [-1]
     fetch(conn, "q", 1, lease_ms=100, token="t2")
     time.sleep(0.15)
-    assert aq_call(conn, "q", "sweep_stalled", 1) == (0, 1)
+    assert sweep(conn, "q", 1) == (0, 1)
     job = q.get_job("j")
     assert job is not None and job.state == JobState.FAILED
     assert job.error is not None and job.error["type"] == "StalledJobError"
@@ -266,7 +270,7 @@ def test_extend_keeps_a_lease_alive(conn: RedisConnection) -> None:
     for _ in range(4):
         time.sleep(0.15)
         assert aq_call(conn, "q", "extend", [("j", "t1")], 300) == []
-        assert aq_call(conn, "q", "sweep_stalled", 1) == (0, 0)
+        assert sweep(conn, "q", 1) == (0, 0)
     assert aq_call(conn, "q", "extend", [("j", "wrong")], 300) == ["j"]
 
 

@@ -1,0 +1,115 @@
+"""Flows: a tree of jobs, across queues, added in one call. A parent becomes ready only when
+all its children finished, and reads their results (`BaseWorker.children(job)`).
+
+Atomicity: the jobs of one queue are created by one script call, so a flow inside one queue
+(or queues sharing a hash tag) is all-or-nothing. Across queues (different cluster slots) no
+Redis transaction can span them; instead every step is atomic inside its own queue and the
+steps are idempotent: job ids are assigned here, before anything is written, and adding the
+same tree again creates only what is missing. A child that finishes writes an outbox entry in
+its own queue in the same script that records its outcome; workers deliver it to the
+parent's queue with an idempotent script, right away and again from every stall sweep, so a
+worker killed at any point never leaves a parent waiting forever."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.job import JobSpec
+from runtime.metrics import RuntimeMetrics
+from runtime.queue import AsyncQueue, Queue
+
+
+@dataclass
+class FlowJob:
+    """One node of a flow. `fail_parent=False` lets the parent run even if this job fails
+    (its error is then visible in `ChildResults.failures`). `options` are JobSpec options."""
+
+    queue: str
+    name: str
+    data: Any = None
+    children: list[FlowJob] = field(default_factory=list)
+    fail_parent: bool = True
+    job_id: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FlowNode:
+    """Where each job of an added flow went."""
+
+    queue: str
+    id: str
+    children: list[FlowNode]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.queue}:{self.id}"
+
+
+@dataclass
+class _Planned:
+    specs: list[JobSpec] = field(default_factory=list)
+    extras: list[dict[str, Any] | None] = field(default_factory=list)
+
+
+def plan_flow(tree: FlowJob) -> tuple[FlowNode, dict[str, _Planned]]:
+    """Pure: assign ids and group the jobs by queue, parents before their children."""
+    plan: dict[str, _Planned] = {}
+
+    def visit(node: FlowJob, parent: FlowNode | None) -> FlowNode:
+        job_id = node.job_id or uuid.uuid4().hex
+        me = FlowNode(node.queue, job_id, [])
+        extra: dict[str, Any] = {}
+        if parent is not None:
+            extra["parent"] = parent.ref
+            extra["fp"] = node.fail_parent
+        kids = [FlowNode(c.queue, c.job_id or uuid.uuid4().hex, []) for c in node.children]
+        if kids:
+            extra["pending"] = len(kids)
+            extra["kids"] = [k.ref for k in kids]
+        planned = plan.setdefault(node.queue, _Planned())
+        planned.specs.append(JobSpec(node.name, node.data, job_id=job_id, **node.options))
+        planned.extras.append(extra or None)
+        for child, kid in zip(node.children, kids, strict=True):
+            child_with_id = FlowJob(
+                child.queue,
+                child.name,
+                child.data,
+                child.children,
+                child.fail_parent,
+                kid.id,
+                child.options,
+            )
+            me.children.append(visit(child_with_id, me))
+        return me
+
+    return visit(tree, None), plan
+
+
+class FlowProducer:
+    """Adds flows from sync code: `FlowProducer(conn.sync).add(FlowJob(...))`."""
+
+    def __init__(self, client: Any, metrics: RuntimeMetrics | None = None) -> None:
+        self.client = client
+        self.metrics = metrics
+
+    def add(self, tree: FlowJob) -> FlowNode:
+        root, plan = plan_flow(tree)
+        for queue, planned in plan.items():
+            Queue(self.client, queue, metrics=self.metrics).add_raw(planned.specs, planned.extras)
+        return root
+
+
+class AsyncFlowProducer:
+    def __init__(self, client: Any, metrics: RuntimeMetrics | None = None) -> None:
+        self.client = client
+        self.metrics = metrics
+
+    async def add(self, tree: FlowJob) -> FlowNode:
+        root, plan = plan_flow(tree)
+        for queue, planned in plan.items():
+            q = AsyncQueue(self.client, queue, metrics=self.metrics)
+            await q.add_raw(planned.specs, planned.extras)
+        return root
