@@ -48,6 +48,23 @@ async def await_until(
         await asyncio.sleep(interval)
 
 
+def run_workers_until(
+    workers: list[Any], done: Callable[[], Awaitable[bool]], timeout: float = 20.0
+) -> None:
+    """Run several workers in this process (one event loop) until `done()` is true."""
+
+    async def main() -> None:
+        tasks = [asyncio.create_task(w.main()) for w in workers]
+        try:
+            await await_until(done, timeout, message="workers to finish their work")
+        finally:
+            for w in workers:
+                w.request_stop()
+            await asyncio.wait_for(asyncio.gather(*tasks), 30)
+
+    asyncio.run(main())
+
+
 def run_worker_until(
     worker: Any, done: Callable[[], Awaitable[bool]], timeout: float = 20.0
 ) -> None:

@@ -49,3 +49,30 @@ class SyncRecordingWorker(BaseWorker):
 
 class NotAWorker:
     pass
+
+
+class FlowStep(BaseWorker):
+    """A flow node: returns its own value plus the sum of its children's results, and records
+    the order in which nodes ran. `fail` in the payload makes it fail for good."""
+
+    queue = "render"
+    max_stalls = 5
+
+    async def on_startup(self) -> None:
+        from runtime import connect
+
+        self.conn = connect(self.settings.redis_url)  # standalone or cluster alike
+        self.r = self.conn.aio
+
+    async def on_shutdown(self) -> None:
+        await self.conn.aclose()
+
+    async def process(self, job: Job) -> Any:
+        from runtime import UnrecoverableError
+
+        await asyncio.sleep(job.data.get("ms", 0) / 1000)
+        kids = await self.children(job)
+        await self.r.rpush("castiel-test:order", job.data["name"])
+        if job.data.get("fail"):
+            raise UnrecoverableError(f"{job.data['name']} fails")
+        return job.data.get("v", 0) + sum(kids.values.values())
