@@ -19,7 +19,7 @@ from runtime import (
     Queue,
     connect,
 )
-from runtime.connection import RedisConnection, async_client
+from runtime.connection import async_client
 from tests.helpers import run_workers_until, start_worker_process, wait_until
 from tests.runtime.workers import FlowStep
 
@@ -114,7 +114,7 @@ def test_ignored_child_failure_lets_the_parent_run(url: str) -> None:
     a = render.get_job(root.children[0].id)
     assert a is not None
     failures = render.children_results(a).failures
-    assert list(failures.values())[0]["message"] == "a1 fails"
+    assert next(iter(failures.values()))["message"] == "a1 fails"
 
 
 def test_adding_the_same_flow_again_creates_nothing(redis_url: str) -> None:
