@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from castiel.errors import UsageError
 from runtime.connection import connect
 from runtime.heartbeat import read_heartbeats
 from runtime.queue import Queue
@@ -38,6 +39,17 @@ def register(sub: Any) -> None:
     )
     retry.add_argument("--limit", type=int, default=1000, help="at most this many (oldest first)")
     retry.add_argument("ids", nargs="*", metavar="JOB_ID", help="only these jobs")
+    limit = action(
+        "rate-limit", "limit how many jobs start per period, across all workers", _rate_limit
+    )
+    limit.add_argument("max_jobs", type=int, nargs="?", help="jobs per period")
+    limit.add_argument("per_seconds", type=float, nargs="?", help="period in seconds")
+    limit.add_argument(
+        "--group",
+        action="store_true",
+        help="limit each JobSpec.group (e.g. tenant) instead of the queue",
+    )
+    limit.add_argument("--clear", action="store_true", help="remove all rate limits")
     action("pause", "stop workers from fetching jobs of this queue", _pause)
     action("resume", "let workers fetch again", _resume)
 
@@ -101,6 +113,21 @@ def _stats(args: argparse.Namespace) -> int:
 def _retry_failed(args: argparse.Namespace) -> int:
     moved = _queue(args).retry_failed(args.ids, limit=args.limit)
     print(f"moved {len(moved)} failed job(s) of {args.name!r} back to waiting")
+    return 0
+
+
+def _rate_limit(args: argparse.Namespace) -> int:
+    q = _queue(args)
+    if args.clear:
+        q.clear_rate_limits()
+        print(f"rate limits of {args.name!r} removed")
+        return 0
+    if args.max_jobs is None or args.per_seconds is None:
+        raise UsageError("give MAX_JOBS and PER_SECONDS, or --clear")
+    setter = q.set_group_rate_limit if args.group else q.set_rate_limit
+    setter(args.max_jobs, args.per_seconds)
+    scope = "per group" if args.group else "in total"
+    print(f"{args.name!r}: at most {args.max_jobs} job(s) per {args.per_seconds:g}s {scope}")
     return 0
 
 

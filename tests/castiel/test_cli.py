@@ -71,6 +71,13 @@ def test_queue_stats_json_and_retry_failed(redis_url: str) -> None:
     assert castiel("queue", "resume", "mail", "--redis", redis_url).returncode == 0
     result = castiel("queue", "retry-failed", "mail", "--redis", redis_url)
     assert result.returncode == 0 and "moved 0 failed job(s)" in result.stdout
+    result = castiel("queue", "rate-limit", "mail", "20", "1", "--redis", redis_url)
+    assert result.returncode == 0, result.stderr
+    assert q.client.hmget(q.keys.meta, "rl_max", "rl_ms") == [b"20", b"1000"]
+    bad = castiel("queue", "rate-limit", "mail", "0", "1", "--redis", redis_url)
+    assert bad.returncode == 2 and "max_jobs >= 1" in bad.stderr
+    assert castiel("queue", "rate-limit", "mail", "--clear", "--redis", redis_url).returncode == 0
+    assert q.client.hget(q.keys.meta, "rl_max") is None
 
 
 def test_unreachable_redis_exits_3() -> None:
