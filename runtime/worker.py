@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import faulthandler
 import inspect
 import logging
 import os
@@ -127,7 +128,9 @@ class BaseWorker:
     # -- running -----------------------------------------------------------------------
 
     def run(self) -> None:
-        """Run until SIGTERM/SIGINT; blocks. A second signal skips the grace period."""
+        """Run until SIGTERM/SIGINT; blocks. A second signal skips the grace period.
+        SIGUSR1 prints every thread's stack to stderr (for a worker that seems stuck)."""
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
         asyncio.run(self.main(install_signals=True))
 
     def request_stop(self, force: bool = False) -> None:

@@ -31,8 +31,12 @@ def _stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> str:
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
+        proc.send_signal(signal.SIGUSR1)  # the worker prints its stacks: say where it hangs
+        try:
+            out, _ = proc.communicate(timeout=2)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
         raise AssertionError(f"worker did not stop within {timeout}s:\n{out.decode()}") from None
     return out.decode()
 
