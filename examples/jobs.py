@@ -23,3 +23,28 @@ class ThumbnailWorker(BaseWorker):
         if random.random() < 0.03:
             raise ConnectionError("storage timed out (transient)")
         return {"image": job.data["image"], "size": [128, 128]}
+
+
+class StockWorker(BaseWorker):
+    """Reserves stock for one order item (a flow child)."""
+
+    queue = "stock"
+    concurrency = 20
+
+    async def process(self, job: Job) -> Any:
+        await asyncio.sleep(random.uniform(0.001, 0.005))
+        return {"sku": job.data["sku"], "reserved": job.data["qty"]}
+
+
+class OrderWorker(BaseWorker):
+    """Fulfils an order once every reservation (its children) is done."""
+
+    queue = "orders"
+    concurrency = 20
+
+    async def process(self, job: Job) -> Any:
+        reserved = await self.children(job)
+        return {
+            "order": job.data["order"],
+            "items": sum(r["reserved"] for r in reserved.values.values()),
+        }

@@ -66,9 +66,19 @@ class HttpMetrics:
 
 def route_template(scope: Scope) -> str:
     """The matched route's template (`/users/{user_id}`), never the raw path: raw paths
-    would make one series per user id."""
-    route = scope.get("route")
-    path = getattr(route, "path", None) or scope.get("route_template")
+    would make one series per user id. FastAPI puts the route in `scope["route"]`; Starlette
+    only leaves the matched `endpoint`, which we find among the app's routes."""
+    path = getattr(scope.get("route"), "path", None) or scope.get("route_template")
+    if not path and "endpoint" in scope:
+        routes = getattr(getattr(scope.get("app"), "router", None), "routes", ())
+        path = next(
+            (
+                getattr(r, "path", None)
+                for r in routes
+                if getattr(r, "endpoint", None) is scope["endpoint"]
+            ),
+            None,
+        )
     return str(path) if path else UNMATCHED
 
 

@@ -1,0 +1,200 @@
+"""The example service: an HTTP API built on the runtime. The demo's and the tests' target.
+
+Endpoints read through the cache (shard-type catalogue, user permissions), write to a real
+SQLite database (so database budgets have real query timings), and enqueue a flow (an order
+parent with one stock-reservation child per item) that workers in examples/jobs.py process.
+`python -m examples.service --port 8000 --redis URL [--no-cache] [--n-plus-one]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from prometheus_client import generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from examples.db import Database
+from runtime import FlowJob, FlowProducer, QueueDepthCollector, RuntimeMetrics, connect
+from runtime.asgi import ObservabilityMiddleware
+
+ORDERS_QUEUE, STOCK_QUEUE = "orders", "stock"
+
+
+class Lookup(Protocol):
+    """What the service needs from a cache: a read-through lookup."""
+
+    def get_or_load(self, key: str, loader: Callable[[], Any], ttl: float | None = None) -> Any: ...
+
+
+class NoCache:
+    """Cache switched off: every lookup goes to the database."""
+
+    def get_or_load(self, key: str, loader: Callable[[], Any], ttl: float | None = None) -> Any:
+        return loader()
+
+
+@dataclass
+class ServiceSettings:
+    redis_url: str
+    db_path: Path
+    cache_enabled: bool = True
+    n_plus_one: bool = False  # read order items one query each (the classic N+1)
+
+
+def create_app(
+    settings: ServiceSettings, metrics: RuntimeMetrics | None = None, cache: Lookup | None = None
+) -> Any:
+    metrics = metrics or RuntimeMetrics()
+    conn = connect(settings.redis_url)
+    db = Database(settings.db_path, metrics)
+    db.setup()
+    lookups: Lookup = cache if (cache is not None and settings.cache_enabled) else NoCache()
+    flows = FlowProducer(conn.sync, metrics=metrics)
+    metrics.registry.register(QueueDepthCollector(conn.sync, [ORDERS_QUEUE, STOCK_QUEUE]))
+
+    def counted(route: str, handler: Callable[[Request], Awaitable[Response]]) -> Route:
+        async def endpoint(request: Request) -> Response:
+            with db.counting(route):
+                return await handler(request)
+
+        return Route(route, endpoint, methods=["POST"] if route == "/orders" else ["GET"])
+
+    async def shard(request: Request) -> Response:
+        name = request.path_params["shard_type"]
+
+        def load() -> dict[str, Any] | None:
+            rows = db.query(
+                "shard_type", "SELECT name, replicas, tier FROM shard_types WHERE name = ?", (name,)
+            )
+            return dict(zip(("name", "replicas", "tier"), rows[0], strict=True)) if rows else None
+
+        found = lookups.get_or_load(f"shard:{name}", load, ttl=7200)
+        return JSONResponse(found) if found else JSONResponse({"error": "unknown"}, 404)
+
+    async def permissions(request: Request) -> Response:
+        user = int(request.path_params["user_id"])
+
+        def load() -> list[str]:
+            rows = db.query(
+                "permissions",
+                "SELECT permission FROM permissions WHERE user_id = ? ORDER BY permission",
+                (user,),
+            )
+            return [r[0] for r in rows]
+
+        return JSONResponse(
+            {"user": user, "permissions": lookups.get_or_load(f"perm:{user}", load, ttl=300)}
+        )
+
+    async def create_order(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body() or b"{}")
+            items = [(str(i["sku"]), int(i["qty"])) for i in body.get("items", [])]
+            user = int(body.get("user", 0))
+        except (ValueError, KeyError, TypeError) as exc:
+            return JSONResponse({"error": f"bad order: {exc}"}, 400)
+        if not items:
+            return JSONResponse({"error": "an order needs items"}, 400)
+        order_id = db.execute(
+            "insert_order",
+            "INSERT INTO orders (user_id, created) VALUES (?, ?)",
+            (user, time.time()),
+        )
+        for sku, qty in items:
+            db.execute(
+                "insert_item", "INSERT INTO order_items VALUES (?, ?, ?)", (order_id, sku, qty)
+            )
+        root = flows.add(
+            FlowJob(
+                ORDERS_QUEUE,
+                "fulfil",
+                {"order": order_id},
+                children=[
+                    FlowJob(STOCK_QUEUE, "reserve", {"order": order_id, "sku": sku, "qty": qty})
+                    for sku, qty in items
+                ],
+            )
+        )
+        return JSONResponse({"order": order_id, "job": root.id}, 201)
+
+    async def get_order(request: Request) -> Response:
+        order_id = int(request.path_params["order_id"])
+        rows = db.query("order", "SELECT id, user_id FROM orders WHERE id = ?", (order_id,))
+        if not rows:
+            return JSONResponse({"error": "no such order"}, 404)
+        if settings.n_plus_one:
+            skus = db.query(
+                "item_skus", "SELECT sku FROM order_items WHERE order_id = ?", (order_id,)
+            )
+            items = [
+                db.query(
+                    "item",
+                    "SELECT sku, qty FROM order_items WHERE order_id = ? AND sku = ?",
+                    (order_id, s[0]),
+                )[0]
+                for s in skus
+            ]
+        else:
+            items = db.query(
+                "items", "SELECT sku, qty FROM order_items WHERE order_id = ?", (order_id,)
+            )
+        return JSONResponse(
+            {
+                "order": order_id,
+                "user": rows[0][1],
+                "items": [{"sku": s, "qty": q} for s, q in items],
+            }
+        )
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def metrics_endpoint(_: Request) -> Response:
+        return Response(
+            generate_latest(metrics.registry), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    app = Starlette(
+        routes=[
+            counted("/shards/{shard_type}", shard),
+            counted("/users/{user_id:int}/permissions", permissions),
+            counted("/orders", create_order),
+            counted("/orders/{order_id:int}", get_order),
+            Route("/health", health),
+            Route("/metrics", metrics_endpoint),
+        ]
+    )
+    return ObservabilityMiddleware(app, metrics)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import uvicorn  # noqa: PLC0415 - only the CLI entry point needs the server
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--redis", default=os.environ.get("CASTIEL_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
+    parser.add_argument("--db", type=Path, default=Path(".castiel/example.db"))
+    parser.add_argument("--no-cache", action="store_true", help="switch the cache off")
+    parser.add_argument(
+        "--n-plus-one", action="store_true", help="read order items with one query each"
+    )
+    args = parser.parse_args(argv)
+    args.db.parent.mkdir(parents=True, exist_ok=True)
+    settings = ServiceSettings(args.redis, args.db, not args.no_cache, args.n_plus_one)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The example service for real: uvicorn in a subprocess, workers, redis-server, SQLite."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from castiel.redis_server import free_port
+from runtime import JobState, Queue, connect
+from tests.helpers import ROOT, start_worker_process, wait_until
+
+
+def http(
+    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+            return resp.status, dict(resp.headers), raw
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def start_service(redis_url: str, db: Path, *flags: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "examples.service",
+            "--port",
+            str(port),
+            "--redis",
+            redis_url,
+            "--db",
+            str(db),
+            *flags,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return http("GET", base + "/health")[0] == 200
+        except OSError:
+            assert proc.poll() is None, proc.communicate()[0].decode()
+            return False
+
+    wait_until(up, 20, interval=0.1, message="the example service to answer")
+    return proc, base
+
+
+@pytest.fixture
+def service(redis_url: str, tmp_path: Path) -> Iterator[str]:
+    proc, base = start_service(redis_url, tmp_path / "db.sqlite", "--no-cache")
+    yield base
+    proc.terminate()
+    proc.wait(10)
+
+
+def samples(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = http("GET", base + "/metrics")[2].decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
+
+
+def test_catalogue_and_permissions(service: str) -> None:
+    status, _, body = http("GET", service + "/shards/type-4")
+    assert status == 200 and json.loads(body) == {"name": "type-4", "replicas": 5, "tier": "warm"}
+    assert http("GET", service + "/shards/nope")[0] == 404
+    status, _, body = http("GET", service + "/users/5/permissions")
+    assert json.loads(body) == {"user": 5, "permissions": ["admin", "read", "write"]}
+    s = samples(service)
+    key = (
+        "castiel_http_requests_total",
+        (("method", "GET"), ("route", "/shards/{shard_type}"), ("status", "200")),
+    )
+    assert s[key] == 1
+    assert s[("castiel_db_query_duration_seconds_count", (("query", "shard_type"),))] == 2
+
+
+def test_order_flow_runs_on_workers_with_the_request_correlation_id(
+    service: str, redis_url: str
+) -> None:
+    status, headers, body = http(
+        "POST",
+        service + "/orders",
+        {"user": 3, "items": [{"sku": "a", "qty": 2}, {"sku": "b", "qty": 5}]},
+        {"X-Correlation-ID": "trace-123"},
+    )
+    assert status == 201 and headers["x-correlation-id"] == "trace-123"
+    job_id = json.loads(body)["job"]
+    orders = Queue(connect(redis_url).sync, "orders")
+    job = orders.get_job(job_id)
+    assert job is not None and job.correlation_id == "trace-123"
+    assert job.state == JobState.WAITING_CHILDREN and len(job.children) == 2
+    workers = [
+        start_worker_process(f"examples.jobs:{w}", redis_url)
+        for w in ("StockWorker", "OrderWorker")
+    ]
+    try:
+        wait_until(
+            lambda: (j := orders.get_job(job_id)) is not None and j.state == JobState.COMPLETED,
+            20,
+            message="the order flow",
+        )
+    finally:
+        for w in workers:
+            w.terminate()
+            w.wait(20)
+    done = orders.get_job(job_id)
+    assert done is not None and done.result == {"order": json.loads(body)["order"], "items": 7}
+    stock = Queue(connect(redis_url).sync, "stock")
+    child = stock.get_job(done.children[0].partition(":")[2])
+    assert child is not None and child.correlation_id == "trace-123"
+
+
+def test_bad_order_is_a_400(service: str) -> None:
+    assert http("POST", service + "/orders", {"items": [{"sku": "a"}]})[0] == 400
+    assert http("POST", service + "/orders", {"items": []})[0] == 400
+
+
+def test_queries_per_request_expose_n_plus_one(redis_url: str, tmp_path: Path) -> None:
+    proc, base = start_service(redis_url, tmp_path / "db.sqlite", "--no-cache", "--n-plus-one")
+    try:
+        items = [{"sku": f"s{i}", "qty": 1} for i in range(6)]
+        order = json.loads(http("POST", base + "/orders", {"items": items})[2])["order"]
+        assert http("GET", f"{base}/orders/{order}")[0] == 200
+        s = samples(base)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    per_request = s[("castiel_db_queries_per_request_sum", (("route", "/orders/{order_id:int}"),))]
+    assert per_request == 1 + 1 + 6  # the order, the sku list, then one query per item
