@@ -24,9 +24,9 @@ class ScenarioShape(LoadTestShape):
     """Replays a Profile; returning None ends the run."""
 
     def __init__(self, profile: Profile | None = None) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
+        super().__init__()
         self.profile = profile or profile_from_env()
 
     def tick(self) -> tuple[int, float] | None:
-        stage = self.profile.at(self.get_run_time())  # type: ignore[no-untyped-call]
+        stage = self.profile.at(self.get_run_time())
         return None if stage is None else (stage.users, stage.spawn_rate)

@@ -1,0 +1,72 @@
+"""How `castiel run` starts Locust: headless, in a process of its own (Locust monkey-patches
+the standard library with gevent, so it never shares a process with Redis or store clients),
+locally or distributed with Locust's own master/worker mode (`--processes N`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import loadtest
+
+PACKAGE_DIR = Path(loadtest.__file__).resolve().parent
+DEFAULT_LOCUSTFILE = PACKAGE_DIR / "locustfiles" / "example_service.py"
+
+
+@dataclass(frozen=True)
+class LocustOptions:
+    target: str
+    out_dir: Path
+    scenario: str = "normal"
+    users: int = 10
+    duration: float = 60.0
+    peak_multiplier: float = 3.0
+    locustfile: Path = DEFAULT_LOCUSTFILE
+    processes: int = 1
+
+    @property
+    def stats_file(self) -> Path:
+        return self.out_dir / "locust-stats.jsonl"
+
+    @property
+    def locust_json(self) -> Path:
+        return self.out_dir / "locust.json"
+
+
+def locust_command(o: LocustOptions) -> tuple[list[str], dict[str, str]]:
+    """argv and environment of the Locust process."""
+    files = ",".join(
+        str(p) for p in (o.locustfile, PACKAGE_DIR / "shape_plugin.py", PACKAGE_DIR / "reporter.py")
+    )
+    argv = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        files,
+        "--headless",
+        "-H",
+        o.target,
+        "--json-file",
+        str(o.locust_json.with_suffix("")),
+        "--only-summary",
+        "--stop-timeout",
+        "5",
+        "--loglevel",
+        "WARNING",
+    ]
+    if o.processes > 1:
+        argv += ["--processes", str(o.processes)]
+    root = str(PACKAGE_DIR.parent)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+        "CASTIEL_STATS_FILE": str(o.stats_file),
+        "CASTIEL_SCENARIO": o.scenario,
+        "CASTIEL_USERS": str(o.users),
+        "CASTIEL_DURATION": str(o.duration),
+        "CASTIEL_PEAK_MULTIPLIER": str(o.peak_multiplier),
+    }
+    return argv, env

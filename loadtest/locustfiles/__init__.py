@@ -1,0 +1,1 @@
+"""Locustfiles shipped with Castiel (each runs inside the Locust process only)."""

@@ -1,0 +1,51 @@
+"""The Locust stats stream → the collectors' model, checked by hand-computed values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from collectors.model import SeriesKey
+from loadtest.stream import DURATION, FAILURES, REQUESTS, LocustStream
+
+
+def line(**record: object) -> str:
+    return json.dumps(record) + "\n"
+
+
+def test_lines_become_increments_histograms_and_phases(tmp_path: Path) -> None:
+    path = tmp_path / "stats.jsonl"
+    ep = {
+        "name": "/a",
+        "method": "GET",
+        "requests": 4,
+        "failures": 1,
+        "rt_ms": {"10": 2, "20": 1, "120": 1},
+    }
+    path.write_text(
+        line(event="init", t=99.0)
+        + line(event="test_start", t=100.0)
+        + line(event="spawning_complete", t=101.5, users=5)
+        + line(event="tick", t=102.0, users=5, endpoints=[ep], total_requests=4, total_failures=1)
+        + '{"event": "tick", "t": 103'
+    )  # half-written: left for the next poll
+    stream = LocustStream(path)
+    batch = stream.poll()
+    assert stream.phases.started == 100.0 and stream.phases.spawning_complete == 101.5
+    key = {"name": "/a", "method": "GET"}
+    incs = {(s.key, s.point.value) for s in batch.scalars}
+    assert (SeriesKey.of(REQUESTS, key), 4.0) in incs and (SeriesKey.of(FAILURES, key), 1.0) in incs
+    (hist,) = batch.histograms
+    assert hist.key == SeriesKey.of(DURATION, key) and hist.point.histogram.count == 4
+    p50 = hist.point.histogram.percentile(50)
+    assert p50 is not None and abs(p50 - 0.010) < 0.0002  # nearest rank: the 2nd of 4 values
+    assert hist.point.end == 102.0 and hist.point.start == 101.0
+
+    with path.open("a") as fh:
+        fh.write(', "users": 5, "endpoints": [], "total_requests": 4, "total_failures": 1}\n')
+        fh.write(
+            line(event="final", t=103.5, users=0, endpoints=[], total_requests=4, total_failures=1)
+        )
+    batch = stream.poll()
+    assert stream.phases.finished == 103.5 and stream.total_requests == 4
+    assert len(batch.histograms) == 0
