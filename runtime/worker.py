@@ -21,11 +21,13 @@ import socket
 import time
 import traceback
 import uuid
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from runtime.connection import RedisSettings, async_client, sync_client
@@ -40,6 +42,9 @@ from runtime.settings import WorkerSettings
 log = logging.getLogger("castiel.worker")
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+# Any failed Redis call (also a refusal such as OOM or a read-only replica): the worker keeps
+# its buffers and retries with backoff instead of letting a loop die silently.
+REDIS_FAILED = (RedisError, *REDIS_DOWN)
 
 
 @dataclass
@@ -62,7 +67,8 @@ class _Outage:
         self.metrics.redis_errors.labels(self.component).inc()
         if self.since is None:
             self.since = time.monotonic()
-            log.warning("%s: Redis unreachable (%s); retrying", self.component, exc)
+            what = "unreachable" if isinstance(exc, REDIS_DOWN) else "refused a call"
+            log.warning("%s: Redis %s (%s); retrying", self.component, what, exc)
         self.delay = min(1.0, self.delay * 2)
         return self.delay
 
@@ -75,6 +81,15 @@ class _Outage:
             )
             self.since = None
         self.delay = 0.05
+
+
+async def _bounded(step: Awaitable[Any], what: str, timeout: float = 5.0) -> None:
+    try:
+        await asyncio.wait_for(step, timeout)
+    except TimeoutError:
+        log.warning("shutdown: could not %s within %.0fs; going on", what, timeout)
+    except (*REDIS_DOWN,) as exc:
+        log.warning("shutdown: could not %s (%s)", what, exc)
 
 
 class BaseWorker:
@@ -193,17 +208,17 @@ class BaseWorker:
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            with contextlib.suppress(*REDIS_DOWN):
-                await withdraw(client, self.worker_id)
-            await self.on_shutdown()
+            # Clean-up must never keep a stopping worker alive: each step is bounded.
+            await _bounded(withdraw(client, self.worker_id), "withdraw the heartbeat")
+            await _bounded(self.on_shutdown(), "on_shutdown", timeout=max(5.0, s.grace))
             if self._executor is not None:
                 self._executor.shutdown(wait=False, cancel_futures=True)
             if metrics_server is not None:
                 metrics_server.shutdown()
             if depth_client is not None:
                 depth_client.close()
-            await client.aclose()
-            await blocking_client.aclose()
+            await _bounded(client.aclose(), "close the Redis client")
+            await _bounded(blocking_client.aclose(), "close the blocking Redis client")
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
@@ -215,7 +230,7 @@ class BaseWorker:
                 await self.q._ensure_safe()
                 outage.ok()
                 return
-            except REDIS_DOWN as exc:
+            except REDIS_FAILED as exc:
                 if self._stopping:
                     raise
                 await self._sleep(outage.failed(exc))
@@ -271,7 +286,7 @@ class BaseWorker:
                     )
                     if res.flow_events:
                         await self._deliver_flow_events()
-                except REDIS_DOWN as exc:
+                except REDIS_FAILED as exc:
                     self._completed[:0] = completed
                     self._failures[:0] = failures
                     await self._sleep(outage.failed(exc))
@@ -308,9 +323,12 @@ class BaseWorker:
                 if blpop.done() and not blpop.cancelled() and blpop.exception() is not None:
                     await self._sleep(outage.failed(blpop.exception() or Exception()))
         finally:
-            for t in (blpop, woken):
-                if t is not None and not t.done():
-                    t.cancel()
+            pending = [t for t in (blpop, woken) if t is not None and not t.done()]
+            for t in pending:
+                t.cancel()
+            # Let a cancelled BLPOP hand its connection back before the pool is closed.
+            if pending:
+                await asyncio.wait(pending, timeout=2)
 
     def _record(self, done_ms: list[int], failed_out: list[tuple[str, int]]) -> None:
         lost = 0
@@ -493,7 +511,7 @@ class BaseWorker:
                         self._m_stall_requeued.inc(requeued)
                         self._m_stall_failed.inc(failed)
                 outage.ok()
-            except REDIS_DOWN as exc:
+            except REDIS_FAILED as exc:
                 outage.failed(exc)
 
     def heartbeat(self) -> Heartbeat:
@@ -521,6 +539,6 @@ class BaseWorker:
             try:
                 await publish(self.q.client, self.heartbeat(), ttl=s.heartbeat_interval * 3)
                 outage.ok()
-            except REDIS_DOWN as exc:
+            except REDIS_FAILED as exc:
                 outage.failed(exc)
             await asyncio.sleep(s.heartbeat_interval)

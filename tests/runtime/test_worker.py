@@ -304,3 +304,28 @@ def test_worker_on_redis_cluster(cluster_url: str) -> None:
     w = Echo(redis_url=cluster_url, concurrency=10)
     run_worker_until(w, _drained(q))
     assert w.processed == 201 and q.counts().completed == 201
+
+
+def test_worker_survives_redis_refusing_calls(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An out-of-memory Redis refuses writes: the worker keeps its state and carries on."""
+    q = _queue(redis_url)
+    q.add_bulk(JobSpec("e", {"ms": 1}) for _ in range(20))
+    admin = q.client
+    admin.config_set("maxmemory", "1")  # every write is now refused with OOM
+    w = Echo(redis_url=redis_url)
+    refused_seen: list[bool] = []
+
+    async def done() -> bool:
+        if not refused_seen and any("refused a call" in r.message for r in caplog.records):
+            refused_seen.append(True)
+            admin.config_set("maxmemory", "0")
+        return w.processed == 20
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="castiel.worker"):
+            run_worker_until(w, done)
+    finally:
+        admin.config_set("maxmemory", "0")
+    assert refused_seen and q.counts().completed == 20
