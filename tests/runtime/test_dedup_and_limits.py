@@ -6,7 +6,6 @@ import asyncio
 import bisect
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,14 +15,6 @@ from runtime import BaseWorker, Job, JobSpec, JobState, Queue, RuntimeMetrics, c
 from runtime.connection import RedisConnection
 from tests.helpers import run_worker_until, start_worker_process, wait_until
 from tests.runtime.test_queue import fetch, settle
-
-
-@pytest.fixture(params=["standalone", pytest.param("cluster", marks=pytest.mark.cluster)])
-def conn(request: pytest.FixtureRequest) -> Iterator[RedisConnection]:
-    url = request.getfixturevalue("redis_url" if request.param == "standalone" else "cluster_url")
-    c = connect(url)
-    yield c
-    c.close()
 
 
 def test_dedup_drops_while_the_first_is_waiting(conn: RedisConnection) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,11 +23,6 @@ from tests.helpers import run_workers_until, start_worker_process, wait_until
 from tests.runtime.workers import FlowStep
 
 ORDER = "castiel-test:order"
-
-
-@pytest.fixture(params=["standalone", pytest.param("cluster", marks=pytest.mark.cluster)])
-def url(request: pytest.FixtureRequest) -> Iterator[str]:
-    yield request.getfixturevalue("redis_url" if request.param == "standalone" else "cluster_url")
 
 
 def node(

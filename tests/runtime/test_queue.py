@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,14 +24,6 @@ from runtime import (
 from runtime.connection import RedisConnection, async_client
 from runtime.errors import ConfigError
 from runtime.queue import Fetched
-
-
-@pytest.fixture(params=["standalone", pytest.param("cluster", marks=pytest.mark.cluster)])
-def conn(request: pytest.FixtureRequest) -> Iterator[RedisConnection]:
-    url = request.getfixturevalue("redis_url" if request.param == "standalone" else "cluster_url")
-    c = connect(url)
-    yield c
-    c.close()
 
 
 def aq_call(conn: RedisConnection, name: str, method: str, *args: Any, **opts: Any) -> Any:
