@@ -170,8 +170,10 @@ def test_long_jobs_keep_their_lease(redis_url: str) -> None:
     try:
         wait_until(lambda: r.hget(RUNS_KEY, "long") == b"1", 15, message="job completion")
     finally:
-        _stop(a)
-        _stop(b)
+        try:
+            _stop(a)
+        finally:
+            _stop(b)
     assert r.hget(STARTS_KEY, "long") == b"1"
     job = q.get_job("long")
     assert job is not None and job.stalls == 0
