@@ -11,12 +11,12 @@ from collections.abc import Sequence
 
 import redis.exceptions
 
-from castiel.commands import demo, queue, worker
+from castiel.commands import budgets, check, demo, queue, worker
 from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, UsageError
 from runtime.errors import ConfigError
 
 # Add a command group here: one module with register(subparsers).
-COMMAND_GROUPS = (worker, queue, demo)
+COMMAND_GROUPS = (worker, queue, demo, budgets, check)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,495 @@
+"""The budget evaluator: a pure function of (budgets, series, run metadata[, baselines]) ->
+verdicts. No I/O, no clock (pass `now` for a live run), no globals; the CLI and the live
+monitor load data and hand it in.
+
+Per budget: select series, split them into groups (`group_by`), align each group on one time
+axis after the ramp-up, reduce over the scope's windows, compare with the thresholds, then
+(optionally) with the baseline. Missing data always yields an explicit verdict by policy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from budgets import windows as win
+from budgets.baseline import compare
+from budgets.model import THRESHOLD_LEVELS, AggKind, BaselineRef, BaselineSpec, Budget, Level
+from budgets.timeline import BOOL, F64, MixedKinds, RowsCache, Timeline, TimelineCache
+from budgets.verdict import BaselineResult, Verdict, Window
+from collectors.model import RunInfo, SeriesData, SeriesKey
+
+GroupKey = tuple[tuple[str, str], ...]
+TRACE_POINTS = 240
+
+
+@dataclass(frozen=True)
+class BaselineRun:
+    """A baseline handed to the evaluator: `label` says which one for people; `run` is None
+    when none was found (the label then says what was looked for)."""
+
+    label: str
+    run: RunInfo | None = None
+    series: Sequence[SeriesData] = ()
+
+
+def baseline_key(spec: BaselineSpec) -> str:
+    """The key under which the caller passes the baseline a budget asks for."""
+    if spec.ref is BaselineRef.NAMED:
+        return f"named:{spec.name}"
+    return "last_passing"
+
+
+def evaluate(
+    budgets: Sequence[Budget],
+    series: Sequence[SeriesData],
+    run: RunInfo,
+    baselines: Mapping[str, BaselineRun] | None = None,
+    *,
+    now: float | None = None,
+) -> list[Verdict]:
+    """One verdict per budget and group, in budget order then group order."""
+    ctx = _Ctx(run, now, TimelineCache(RowsCache()))
+    base_ctx: dict[str, _Ctx] = {}
+    for key, br in (baselines or {}).items():
+        if br.run is not None:
+            base_ctx[key] = _Ctx(br.run, None, TimelineCache(RowsCache()))
+    results: dict[tuple[int, int], Verdict] = {}
+    tasks: list[_Task] = []
+    for bi, budget in enumerate(budgets):
+        tasks.extend(_plan(bi, budget, series, baselines or {}, base_ctx, results))
+    # Visit groups series by series so their timelines are built once and shared.
+    tasks.sort(key=lambda t: t.order)
+    for task in tasks:
+        results[(task.budget_index, task.group_index)] = _run_task(task, ctx)
+    return [results[k] for k in sorted(results)]
+
+
+@dataclass
+class _Ctx:
+    run: RunInfo
+    now: float | None
+    cache: TimelineCache
+
+    def range(self, budget: Budget) -> tuple[float, float]:
+        t0 = self.run.started_at + budget.ramp_up
+        if self.run.ended_at is not None:
+            return t0, self.run.ended_at
+        return t0, self.now if self.now is not None else math.inf
+
+
+@dataclass(frozen=True)
+class _Measure:
+    observed: float | None
+    samples: int
+    window: Window | None
+    worst: Window | None = None
+    trace: tuple[tuple[float, float], ...] = ()
+    note: str = ""
+    missing: str | None = None
+    """Why there is no value (None when there is one)."""
+
+
+def _groups(
+    budget: Budget, series: Sequence[SeriesData]
+) -> dict[GroupKey, tuple[list[SeriesData], list[SeriesData]]]:
+    groups: dict[GroupKey, tuple[list[SeriesData], list[SeriesData]]] = {}
+
+    def key(s: SeriesData) -> GroupKey:
+        return tuple((label, s.key.label(label)) for label in budget.group_by)
+
+    for s in series:
+        if budget.selector.matches(s.key):
+            groups.setdefault(key(s), ([], []))[0].append(s)
+        if budget.denominator and any(d.matches(s.key) for d in budget.denominator):
+            groups.setdefault(key(s), ([], []))[1].append(s)
+    if budget.aggregation.kind is AggKind.RATIO:
+        # A group exists when its denominator has data: no error series simply means 0 errors.
+        groups = {k: v for k, v in groups.items() if v[1]}
+    return groups
+
+
+@dataclass(frozen=True)
+class _Task:
+    budget_index: int
+    group_index: int
+    budget: Budget
+    group: GroupKey
+    num: list[SeriesData]
+    den: list[SeriesData]
+    baseline: BaselineRun | None
+    baseline_ctx: _Ctx | None
+    baseline_group: tuple[list[SeriesData], list[SeriesData]] | None
+
+    @property
+    def order(self) -> tuple[tuple[SeriesKey, ...], tuple[SeriesKey, ...], int, int]:
+        return (
+            tuple(s.key for s in self.num),
+            tuple(s.key for s in self.den),
+            self.budget_index,
+            self.group_index,
+        )
+
+
+def _plan(
+    bi: int,
+    budget: Budget,
+    series: Sequence[SeriesData],
+    baselines: Mapping[str, BaselineRun],
+    base_ctx: Mapping[str, _Ctx],
+    results: dict[tuple[int, int], Verdict],
+) -> list[_Task]:
+    groups = _groups(budget, series)
+    if not groups:
+        what = f"no series match {budget.selector}"
+        if budget.denominator:
+            what = f"no series match the denominator {', '.join(map(str, budget.denominator))}"
+        results[(bi, 0)] = _verdict(budget, (), _Measure(None, 0, None, missing=what), 0, None)
+        return []
+    base_groups: dict[GroupKey, tuple[list[SeriesData], list[SeriesData]]] = {}
+    br: BaselineRun | None = None
+    bctx: _Ctx | None = None
+    if budget.baseline is not None:
+        bkey = baseline_key(budget.baseline)
+        br = baselines.get(bkey)
+        bctx = base_ctx.get(bkey)
+        if br is not None and br.run is not None:
+            base_groups = _groups(budget, br.series)
+    return [
+        _Task(bi, gi, budget, gk, *groups[gk], br, bctx, base_groups.get(gk))
+        for gi, gk in enumerate(sorted(groups))
+    ]
+
+
+def _run_task(task: _Task, ctx: _Ctx) -> Verdict:
+    budget = task.budget
+    try:
+        measure = _measure(budget, task.num, task.den, ctx)
+        result = None
+        if budget.baseline is not None and measure.missing is None:
+            result = _baseline(
+                budget,
+                budget.baseline,
+                task.num,
+                task.den,
+                ctx,
+                task.baseline,
+                task.baseline_ctx,
+                task.baseline_group,
+            )
+    except (win.Undefined, MixedKinds) as exc:
+        return _error_verdict(budget, task.group, str(exc), len(task.num))
+    return _verdict(budget, task.group, measure, len(task.num), result)
+
+
+def _value_fn(
+    budget: Budget,
+    num: Sequence[SeriesData],
+    den: Sequence[SeriesData],
+    ctx: _Ctx,
+    t0: float,
+    t1: float,
+) -> tuple[Timeline, Callable[[win.Windows], tuple[F64, F64]]]:
+    if budget.aggregation.kind is AggKind.RATIO:
+        both = [*num, *den]
+        ntl = ctx.cache.get(num, t0, t1, axis_series=both)
+        dtl = ctx.cache.get(den, t0, t1, axis_series=both)
+        return dtl, lambda w: win.ratio(ntl, dtl, w)
+    tl = ctx.cache.get(num, t0, t1)
+    agg = budget.aggregation
+    return tl, lambda w: win.reduce(agg, tl, w)
+
+
+def _measure(
+    budget: Budget, num: Sequence[SeriesData], den: Sequence[SeriesData], ctx: _Ctx
+) -> _Measure:
+    t0, t1 = ctx.range(budget)
+    tl, fn = _value_fn(budget, num, den, ctx, t0, t1)
+    if len(tl) == 0:
+        after = f" after the {budget.ramp_up:g}s ramp-up" if budget.ramp_up else ""
+        return _Measure(None, 0, None, missing=f"no data points in the run{after}")
+    end = t1 if math.isfinite(t1) else float(tl.ts[-1])
+    span = Window(t0, end)
+    worse = budget.higher_is_worse
+    need = budget.min_samples
+    scope = budget.scope
+    if scope.kind == "run":
+        vals, samp = fn(win.whole(tl, t0, end))
+        trace, worst = _run_trace(tl, fn, t0, end, worse)
+        if not (samp[0] >= need and math.isfinite(vals[0])):
+            return _Measure(
+                None, int(samp[0]), span, trace=trace, missing=_too_few(int(samp[0]), need)
+            )
+        return _Measure(float(vals[0]), int(samp[0]), span, worst, trace)
+    length = scope.window if scope.window is not None else tl.step
+    ws = win.sliding(tl, length)
+    note = ""
+    if len(ws) == 0:
+        if scope.kind == "sustained":
+            return _Measure(None, 0, span, missing=f"the run is shorter than {scope}")
+        ws = win.whole(tl, t0, end)
+        note = f"the run is shorter than the {scope}; evaluated the whole run"
+    vals, samp = fn(ws)
+    valid = (samp >= need) & np.isfinite(vals)
+    trace = _downsample(ws.end, np.where(valid, vals, np.nan), worse)
+    if not valid.any():
+        best = int(samp.max()) if samp.size else 0
+        return _Measure(
+            None,
+            best,
+            span,
+            trace=trace,
+            missing=f"no window of {length:g}s had enough data ({_too_few(best, need)})",
+        )
+    if scope.kind == "window":
+        i = (
+            int(np.nanargmax(vals if worse else -vals))
+            if valid.all()
+            else _worst_valid(vals, valid, worse)
+        )
+        return _Measure(
+            float(vals[i]),
+            int(samp[i]),
+            span,
+            Window(float(ws.start[i]), float(ws.end[i])),
+            trace,
+            note,
+        )
+    return _sustained(budget, tl, fn, ws, vals, valid, span, trace)
+
+
+def _sustained(
+    budget: Budget,
+    tl: Timeline,
+    fn: Callable[[win.Windows], tuple[F64, F64]],
+    ws: win.Windows,
+    vals: F64,
+    valid: BOOL,
+    span: Window,
+    trace: tuple[tuple[float, float], ...],
+) -> _Measure:
+    """The worst value that held for `for` without a break: for a ceiling, the maximum over
+    time of the minimum over the trailing `for` (a floor mirrors it). Windows without enough
+    data break a stretch: a sustained breach must be proven by data."""
+    assert budget.scope.sustained is not None
+    hold = budget.scope.sustained
+    worse = budget.higher_is_worse
+    g = np.where(valid, vals if worse else -vals, -np.inf)
+    we = ws.end
+    complete = we - hold >= we[0] - tl.step - win.EPS
+    idx = np.nonzero(complete)[0]
+    if idx.size == 0:
+        return _Measure(
+            None, 0, span, trace=trace, missing=f"the run is shorter than {budget.scope}"
+        )
+    j = np.searchsorted(we, we[idx] - hold + win.EPS, side="left").astype(np.int64)
+    held = win.range_reduce(g, j, idx + 1, np.minimum, np.inf)
+    k = int(np.argmax(held))
+    if not math.isfinite(held[k]):
+        return _Measure(
+            None,
+            0,
+            span,
+            trace=trace,
+            missing=f"no {budget.scope} stretch had enough data in every window",
+        )
+    end_t = float(we[idx[k]])
+    stretch = Window(end_t - hold, end_t)
+    rows = win.Windows(
+        np.array([np.searchsorted(tl.ts, end_t - hold + win.EPS)], np.int64),
+        np.array([np.searchsorted(tl.ts, end_t + win.EPS)], np.int64),
+        np.array([end_t - hold]),
+        np.array([end_t]),
+    )
+    _, samp = fn(rows)
+    observed = float(held[k]) if worse else -float(held[k])
+    return _Measure(observed, int(samp[0]), span, stretch, trace)
+
+
+def _worst_valid(vals: F64, valid: BOOL, worse: bool) -> int:
+    masked = np.where(valid, vals if worse else -vals, -np.inf)
+    return int(np.argmax(masked))
+
+
+def _too_few(samples: int, need: int) -> str:
+    return f"{samples} samples, min_samples is {need}"
+
+
+def _run_trace(
+    tl: Timeline,
+    fn: Callable[[win.Windows], tuple[F64, F64]],
+    t0: float,
+    end: float,
+    worse: bool,
+) -> tuple[tuple[tuple[float, float], ...], Window | None]:
+    chunk = max(tl.step, (end - t0) / 120.0)
+    ws = win.tumbling(tl, chunk, t0)
+    vals, samp = fn(ws)
+    ok = (samp > 0) & np.isfinite(vals)
+    trace = tuple((float(t), float(v)) for t, v, good in zip(ws.end, vals, ok, strict=True) if good)
+    if not ok.any():
+        return trace, None
+    i = _worst_valid(vals, ok, worse)
+    return trace, Window(float(ws.start[i]), float(ws.end[i]))
+
+
+def _downsample(t: F64, v: F64, worse: bool) -> tuple[tuple[float, float], ...]:
+    """At most TRACE_POINTS points, keeping each block's worst value so peaks stay visible."""
+    n = t.size
+    if n == 0:
+        return ()
+    block = max(1, math.ceil(n / TRACE_POINTS))
+    rows = math.ceil(n / block)
+    padded = np.full(rows * block, np.nan)
+    padded[:n] = v if worse else -v
+    grid = padded.reshape(rows, block)
+    filled = np.where(np.isnan(grid), -np.inf, grid)
+    pick = np.argmax(filled, axis=1)
+    keep = np.isfinite(filled[np.arange(rows), pick])
+    idx = np.arange(rows)[keep] * block + pick[keep]
+    return tuple(zip(t[idx].tolist(), v[idx].tolist(), strict=True))
+
+
+def _baseline(
+    budget: Budget,
+    spec: BaselineSpec,
+    num: Sequence[SeriesData],
+    den: Sequence[SeriesData],
+    ctx: _Ctx,
+    br: BaselineRun | None,
+    bctx: _Ctx | None,
+    base_group: tuple[list[SeriesData], list[SeriesData]] | None,
+) -> BaselineResult:
+    worse = budget.higher_is_worse
+    cur_value, cur_chunks = _whole_and_chunks(budget, spec, num, den, ctx)
+    label = br.label if br is not None else "no baseline was loaded"
+    if br is None or br.run is None or bctx is None:
+        return compare(
+            spec,
+            higher_is_worse=worse,
+            current_value=cur_value,
+            current_chunks=cur_chunks,
+            baseline_value=None,
+            baseline_chunks=np.zeros(0),
+            baseline_label=label,
+            baseline_run=None,
+        )
+    if base_group is None:
+        return compare(
+            spec,
+            higher_is_worse=worse,
+            current_value=cur_value,
+            current_chunks=cur_chunks,
+            baseline_value=None,
+            baseline_chunks=np.zeros(0),
+            baseline_label=label,
+            baseline_run=br.run.id,
+        )
+    b_value, b_chunks = _whole_and_chunks(budget, spec, base_group[0], base_group[1], bctx)
+    return compare(
+        spec,
+        higher_is_worse=worse,
+        current_value=cur_value,
+        current_chunks=cur_chunks,
+        baseline_value=b_value,
+        baseline_chunks=b_chunks,
+        baseline_label=label,
+        baseline_run=br.run.id,
+    )
+
+
+def _whole_and_chunks(
+    budget: Budget,
+    spec: BaselineSpec,
+    num: Sequence[SeriesData],
+    den: Sequence[SeriesData],
+    ctx: _Ctx,
+) -> tuple[float | None, F64]:
+    t0, t1 = ctx.range(budget)
+    tl, fn = _value_fn(budget, num, den, ctx, t0, t1)
+    if len(tl) == 0:
+        return None, np.zeros(0)
+    end = t1 if math.isfinite(t1) else float(tl.ts[-1])
+    vals, samp = fn(win.whole(tl, t0, end))
+    value = float(vals[0]) if samp[0] >= budget.min_samples and math.isfinite(vals[0]) else None
+    cv, cs = fn(win.tumbling(tl, spec.chunk, t0))
+    chunks: F64 = cv[(cs > 0) & np.isfinite(cv)]
+    return value, chunks
+
+
+def _status(budget: Budget, observed: float) -> tuple[Level, str | None]:
+    for level in reversed(THRESHOLD_LEVELS):
+        cond = budget.condition(level)
+        if cond is not None and not cond.holds(observed):
+            return level, f"{level.label}: {cond}"
+    return Level.PASS, None
+
+
+def _verdict(
+    budget: Budget, group: GroupKey, m: _Measure, nseries: int, baseline: BaselineResult | None
+) -> Verdict:
+    thresholds = tuple((lv, str(c)) for lv, c in budget.thresholds)
+    if m.missing is not None or m.observed is None:
+        policy = budget.on_missing
+        return Verdict(
+            budget=budget.name,
+            status=policy.level,
+            aggregation=str(budget.aggregation),
+            observed=None,
+            thresholds=thresholds,
+            sample_count=m.samples,
+            window=m.window,
+            scope=str(budget.scope),
+            group=group,
+            missing=True,
+            message=f"missing data: {m.missing}; on_missing: {policy.value}",
+            series=nseries,
+            trace=m.trace,
+            description=budget.description,
+            metric=str(budget.selector),
+        )
+    status, breached = _status(budget, m.observed)
+    messages = [m.note] if m.note else []
+    if baseline is not None:
+        messages.append(f"baseline {baseline.outcome.value}: {baseline.reason}")
+        status = max(status, baseline.level)
+    return Verdict(
+        budget=budget.name,
+        status=status,
+        aggregation=str(budget.aggregation),
+        observed=m.observed,
+        thresholds=thresholds,
+        sample_count=m.samples,
+        window=m.window,
+        scope=str(budget.scope),
+        group=group,
+        breached=breached,
+        worst=m.worst,
+        message="; ".join(messages),
+        baseline=baseline,
+        series=nseries,
+        trace=m.trace,
+        description=budget.description,
+        metric=str(budget.selector),
+    )
+
+
+def _error_verdict(budget: Budget, group: GroupKey, message: str, nseries: int) -> Verdict:
+    return Verdict(
+        budget=budget.name,
+        status=Level.FAIL,
+        aggregation=str(budget.aggregation),
+        observed=None,
+        thresholds=tuple((lv, str(c)) for lv, c in budget.thresholds),
+        sample_count=0,
+        window=None,
+        scope=str(budget.scope),
+        group=group,
+        message=f"cannot evaluate: {message}",
+        series=nseries,
+        description=budget.description,
+        metric=str(budget.selector),
+    )

@@ -1,0 +1,290 @@
+"""The budget spec as typed data: what `budgets.spec` produces from YAML and the evaluator reads."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+
+from budgets.selectors import Selector
+
+
+class Level(Enum):
+    """Verdict severity, ordered. `ABORT` is for live runs: the monitor stops the load test."""
+
+    PASS = 0
+    WARN = 1
+    FAIL = 2
+    ABORT = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Level:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown level {text!r} (pass, warn, fail, abort)") from None
+
+    def __lt__(self, other: Level) -> bool:
+        return self.value < other.value
+
+    def __le__(self, other: Level) -> bool:
+        return self.value <= other.value
+
+    def __gt__(self, other: Level) -> bool:
+        return self.value > other.value
+
+    def __ge__(self, other: Level) -> bool:
+        return self.value >= other.value
+
+
+THRESHOLD_LEVELS = (Level.WARN, Level.FAIL, Level.ABORT)
+
+
+class AggKind(StrEnum):
+    PERCENTILE = "percentile"
+    AVG = "avg"
+    MIN = "min"
+    MAX = "max"
+    RATE = "rate"
+    RATIO = "ratio"
+    COUNT = "count"
+    SUM = "sum"
+    LAST = "last"
+
+
+_PCT = re.compile(r"^(?:p|p\()(\d+(?:\.\d+)?)\)?$")
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    kind: AggKind
+    q: float | None = None
+    """The percentile (0-100) when kind is PERCENTILE."""
+
+    @classmethod
+    def parse(cls, text: str) -> Aggregation:
+        """`p95`, `p99.9`, `p(95)`, `med` (= p50), `avg`, `min`, `max`, `rate`, `ratio`,
+        `count`, `sum`, `last`. Raises ValueError."""
+        t = text.strip().lower()
+        if t in ("med", "median"):
+            return cls(AggKind.PERCENTILE, 50.0)
+        m = _PCT.match(t)
+        if m:
+            q = float(m.group(1))
+            if not 0 < q <= 100:
+                raise ValueError(f"percentile {q} is outside (0, 100]")
+            return cls(AggKind.PERCENTILE, q)
+        try:
+            kind = AggKind(t)
+        except ValueError:
+            raise ValueError(
+                f"unknown aggregation {text!r} (p50..p99.9, avg, min, max, rate, ratio, count, "
+                "sum, last)"
+            ) from None
+        if kind is AggKind.PERCENTILE:
+            raise ValueError("write a percentile as p95 or p(95)")
+        return cls(kind)
+
+    def __str__(self) -> str:
+        if self.kind is AggKind.PERCENTILE:
+            assert self.q is not None
+            return f"p{self.q:g}"
+        return self.kind.value
+
+
+class Op(StrEnum):
+    LT = "<"
+    LE = "<="
+    GT = ">"
+    GE = ">="
+
+
+@dataclass(frozen=True)
+class Condition:
+    """What must hold for a level *not* to be reached, k6 style: `fail: "< 0.3"` means the
+    budget fails unless the observed value is below 0.3."""
+
+    op: Op
+    value: float
+
+    def holds(self, observed: float) -> bool:
+        match self.op:
+            case Op.LT:
+                return observed < self.value
+            case Op.LE:
+                return observed <= self.value
+            case Op.GT:
+                return observed > self.value
+            case Op.GE:
+                return observed >= self.value
+
+    @property
+    def higher_is_worse(self) -> bool:
+        return self.op in (Op.LT, Op.LE)
+
+    def __str__(self) -> str:
+        return f"{self.op.value} {self.value:g}"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """`window=None, sustained=None`: the whole run. `window`: the worst sliding window of that
+    length. `sustained`: a level is reached only when it holds for that long without a break
+    (per-interval values, or per sliding window when `window` is set too)."""
+
+    window: float | None = None
+    sustained: float | None = None
+
+    @property
+    def kind(self) -> str:
+        if self.sustained is not None:
+            return "sustained"
+        if self.window is not None:
+            return "window"
+        return "run"
+
+    def __str__(self) -> str:
+        parts = []
+        if self.window is not None:
+            parts.append(f"window {format_duration(self.window)}")
+        if self.sustained is not None:
+            parts.append(f"for {format_duration(self.sustained)}")
+        return ", ".join(parts) or "whole run"
+
+
+class MissingPolicy(StrEnum):
+    """What a budget says when it has no (or not enough) data. There is no silent default:
+    `pass` must be written out, and the verdict still says the data was missing."""
+
+    FAIL = "fail"
+    WARN = "warn"
+    PASS = "pass"  # noqa: S105
+
+    @property
+    def level(self) -> Level:
+        return Level.parse(self.value)
+
+
+class BaselineRef(StrEnum):
+    LAST_PASSING = "last_passing"
+    NAMED = "named"
+
+
+@dataclass(frozen=True)
+class BaselineSpec:
+    """Compare with an earlier run: fail only when the value is worse by more than
+    `max_regression` (relative) *and* a one-sided Mann-Whitney U test over per-chunk values
+    says so at `alpha`. Otherwise PASS, or INCONCLUSIVE (noise, too little data, no baseline)."""
+
+    ref: BaselineRef = BaselineRef.LAST_PASSING
+    name: str | None = None
+    max_regression: float = 0.10
+    alpha: float = 0.05
+    chunk: float = 10.0
+    min_chunks: int = 5
+    on_regression: Level = Level.FAIL
+    on_inconclusive: Level = Level.WARN
+    higher_is_worse: bool | None = None
+    """None: taken from the thresholds (or True when there are none)."""
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    selector: Selector
+    aggregation: Aggregation
+    thresholds: tuple[tuple[Level, Condition], ...] = ()
+    scope: Scope = field(default_factory=Scope)
+    ramp_up: float = 0.0
+    group_by: tuple[str, ...] = ()
+    min_samples: int = 1
+    on_missing: MissingPolicy = MissingPolicy.FAIL
+    denominator: tuple[Selector, ...] = ()
+    baseline: BaselineSpec | None = None
+    description: str = ""
+    location: Location | None = None
+
+    @property
+    def higher_is_worse(self) -> bool:
+        if self.thresholds:
+            return self.thresholds[0][1].higher_is_worse
+        if self.baseline is not None and self.baseline.higher_is_worse is not None:
+            return self.baseline.higher_is_worse
+        return True
+
+    def condition(self, level: Level) -> Condition | None:
+        return dict(self.thresholds).get(level)
+
+
+@dataclass(frozen=True)
+class BudgetFile:
+    path: str
+    budgets: tuple[Budget, ...]
+    version: int = 1
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_PARTS = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str | float) -> float:
+    """`30s`, `5m`, `1h30m`, `250ms`, or a plain number of seconds. Raises ValueError."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        s = str(text).strip().lower()
+        m = _DURATION.match(s)
+        if m:
+            seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+        elif s and _DURATION_PARTS.sub("", s) == "":
+            seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION_PARTS.findall(s))
+        else:
+            raise ValueError(f"not a duration: {text!r} (examples: 30s, 5m, 1h30m, 250ms)")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"duration must be a non-negative number of seconds, got {text!r}")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g}h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g}m"
+    if seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    return f"{seconds:g}s"
+
+
+_NUMBER = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(ms|us|s|%)?\s*$")
+
+
+def parse_number(text: str | float) -> float:
+    """A threshold value: `0.25`, `250ms` (= 0.25, metrics are in seconds), `1%` (= 0.01)."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        m = _NUMBER.match(str(text))
+        if m is None:
+            raise ValueError(f"not a number: {text!r} (examples: 0.25, 250ms, 1%)")
+        value = (
+            float(m.group(1)) * {None: 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "%": 0.01}[m.group(2)]
+        )
+    if not math.isfinite(value):
+        raise ValueError(f"threshold must be finite, got {text!r}")
+    return value

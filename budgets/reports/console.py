@@ -1,0 +1,54 @@
+"""The console table (rich). Colours on a terminal; plain ASCII when piped (CI logs)."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from budgets.model import Level
+from budgets.reports.report import Report, evidence, format_thresholds, format_value
+
+STYLES = {
+    Level.PASS: "green",
+    Level.WARN: "yellow",
+    Level.FAIL: "bold red",
+    Level.ABORT: "bold red",
+}
+
+
+def render_console(report: Report, console: Console) -> None:
+    tty = console.is_terminal
+    table = Table(
+        title=f"Budgets for run {report.run.id}",
+        box=box.ROUNDED if tty else box.ASCII,
+        show_lines=False,
+    )
+    for name, justify in (
+        ("Status", "left"),
+        ("Budget", "left"),
+        ("Observed", "right"),
+        ("Thresholds", "left"),
+        ("Samples", "right"),
+        ("Evidence", "left"),
+    ):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for v in report.verdicts:
+        style = STYLES[v.status] if tty else ""
+        # Text, not markup: titles like "api [route=/x]" would read as rich tags.
+        table.add_row(
+            Text(v.status.label.upper(), style=style),
+            Text(v.title),
+            Text(f"{format_value(v.observed, v)} {v.aggregation}"),
+            Text(format_thresholds(v)),
+            Text(str(v.sample_count)),
+            Text(evidence(v)),
+        )
+    console.print(table)
+    if report.baselines:
+        console.print(Text("Baselines: " + "; ".join(report.baselines)))
+    summary = ", ".join(f"{report.count(lv)} {lv.label}" for lv in Level if report.count(lv))
+    status = report.status
+    label = f"[{STYLES[status]}]{status.label.upper()}[/]" if tty else status.label.upper()
+    console.print(f"Result: {label} ({summary or 'no budgets'})", highlight=False)

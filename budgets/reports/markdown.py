@@ -1,0 +1,43 @@
+"""Markdown summary (for pull requests and `$GITHUB_STEP_SUMMARY`)."""
+
+from __future__ import annotations
+
+from budgets.model import Level
+from budgets.reports.report import Report, evidence, format_thresholds, format_value
+
+ICONS = {Level.PASS: "✅", Level.WARN: "⚠️", Level.FAIL: "❌", Level.ABORT: "🛑"}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: Report) -> str:
+    run = report.run
+    status = report.status
+    lines = [
+        f"## {ICONS[status]} Castiel budgets: {status.label.upper()}",
+        "",
+        f"Run `{run.id}`"
+        + (f" · scenario `{run.scenario}`" if run.scenario else "")
+        + (f" · branch `{run.git_branch}`" if run.git_branch else "")
+        + (f" · commit `{run.git_commit[:12]}`" if run.git_commit else ""),
+        "",
+        " · ".join(f"{report.count(lv)} {lv.label}" for lv in Level if report.count(lv))
+        or "no budgets",
+        "",
+    ]
+    if report.baselines:
+        lines += ["Baselines: " + "; ".join(report.baselines), ""]
+    lines += [
+        "| | Budget | Observed | Thresholds | Samples | Evidence |",
+        "|---|---|---|---|---:|---|",
+    ]
+    order = sorted(report.verdicts, key=lambda v: -v.status.value)
+    for v in order:
+        lines.append(
+            f"| {ICONS[v.status]} | {_cell(v.title)} | {_cell(format_value(v.observed, v))} "
+            f"({v.aggregation}) | {_cell(format_thresholds(v))} | {v.sample_count} | "
+            f"{_cell(evidence(v))} |"
+        )
+    return "\n".join(lines) + "\n"

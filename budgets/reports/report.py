@@ -1,0 +1,96 @@
+"""The report model shared by every format, and value formatting."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from budgets.model import Level
+from budgets.verdict import Verdict, overall
+from collectors.model import RunInfo
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Report:
+    run: RunInfo
+    budgets_file: str
+    verdicts: tuple[Verdict, ...]
+    generated_at: float
+    baselines: tuple[str, ...] = field(default=())
+    """Human descriptions of the baselines used."""
+
+    @property
+    def status(self) -> Level:
+        return overall(list(self.verdicts))
+
+    def count(self, level: Level) -> int:
+        return sum(1 for v in self.verdicts if v.status is level)
+
+
+def build_report(
+    run: RunInfo,
+    budgets_file: str,
+    verdicts: Sequence[Verdict],
+    generated_at: float,
+    baselines: Sequence[str] = (),
+) -> Report:
+    return Report(run, budgets_file, tuple(verdicts), generated_at, tuple(baselines))
+
+
+def format_value(value: float | None, verdict: Verdict) -> str:
+    """Seconds as ms/s, ratios as percentages, everything else with 4 significant digits."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    agg = verdict.aggregation
+    if agg == "ratio":
+        return f"{value * 100:.3g}%"
+    if agg == "rate":
+        return f"{value:.4g}/s"
+    name = verdict.metric.split("{", 1)[0]
+    if name.endswith("_seconds") and agg not in ("count", "sum"):
+        if abs(value) < 1.0:
+            return f"{value * 1000:.4g} ms"
+        return f"{value:.4g} s"
+    return f"{value:.4g}"
+
+
+def format_thresholds(verdict: Verdict) -> str:
+    """Thresholds in the same units as the observed value: "warn < 200 ms, fail < 250 ms"."""
+    parts = []
+    for lv, cond in verdict.thresholds:
+        op, _, number = cond.partition(" ")
+        try:
+            shown = format_value(float(number), verdict)
+        except ValueError:
+            shown = number
+        parts.append(f"{lv.label} {op} {shown}")
+    return ", ".join(parts) or "—"
+
+
+def evidence(verdict: Verdict) -> str:
+    """One line of evidence for people: what was observed where, against what."""
+    parts = []
+    if verdict.missing:
+        parts.append(verdict.message)
+    else:
+        parts.append(
+            f"{verdict.aggregation} = {format_value(verdict.observed, verdict)} "
+            f"over {verdict.scope} ({verdict.sample_count} samples, {verdict.series} series)"
+        )
+        if verdict.breached:
+            parts.append(f"breaks {verdict.breached}")
+        if verdict.worst is not None:
+            parts.append(f"worst {_span(verdict.worst.start, verdict.worst.end)}")
+        if verdict.message:
+            parts.append(verdict.message)
+    return "; ".join(parts)
+
+
+def _span(start: float, end: float) -> str:
+    a = datetime.fromtimestamp(start, UTC).strftime("%H:%M:%S")
+    b = datetime.fromtimestamp(end, UTC).strftime("%H:%M:%S")
+    return f"{a}-{b} UTC"

@@ -1,0 +1,133 @@
+"""Verdicts: the evaluator's output, each with the evidence behind it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from budgets.model import Level
+
+
+class BaselineOutcome(StrEnum):
+    PASS = "pass"  # noqa: S105
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float
+    end: float
+
+    def to_json(self) -> dict[str, float]:
+        return {"start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class BaselineResult:
+    outcome: BaselineOutcome
+    reason: str
+    baseline: str
+    """Which baseline was used, for people: "last passing run 2026... on main/peak"."""
+    baseline_run: str | None = None
+    baseline_value: float | None = None
+    current_value: float | None = None
+    change: float | None = None
+    """Relative change in the bad direction: 0.12 = 12% worse, negative = better."""
+    max_regression: float = 0.0
+    p_value: float | None = None
+    alpha: float = 0.05
+    n_current: int = 0
+    n_baseline: int = 0
+    level: Level = Level.PASS
+    """What this outcome contributes to the verdict's status."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome.value,
+            "reason": self.reason,
+            "baseline": self.baseline,
+            "baseline_run": self.baseline_run,
+            "baseline_value": _num(self.baseline_value),
+            "current_value": _num(self.current_value),
+            "change": _num(self.change),
+            "max_regression": self.max_regression,
+            "p_value": _num(self.p_value),
+            "alpha": self.alpha,
+            "n_current": self.n_current,
+            "n_baseline": self.n_baseline,
+            "level": self.level.label,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    budget: str
+    status: Level
+    aggregation: str
+    observed: float | None
+    thresholds: tuple[tuple[Level, str], ...]
+    sample_count: int
+    window: Window | None
+    """The part of the run that was evaluated (after ramp-up)."""
+    scope: str
+    group: tuple[tuple[str, str], ...] = ()
+    breached: str | None = None
+    """The condition that did not hold, e.g. "fail: < 0.3"."""
+    worst: Window | None = None
+    """The worst window (window scope), the sustained stretch, or the worst interval."""
+    missing: bool = False
+    message: str = ""
+    baseline: BaselineResult | None = None
+    series: int = 0
+    """How many series the selector matched for this group."""
+    trace: tuple[tuple[float, float], ...] = field(default=(), compare=False)
+    """(time, value) of the aggregation over the run, for charts."""
+    description: str = ""
+    metric: str = ""
+    """The budget's selector, as written."""
+
+    @property
+    def group_label(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in self.group)
+
+    @property
+    def title(self) -> str:
+        return f"{self.budget} [{self.group_label}]" if self.group else self.budget
+
+    def to_json(self, with_trace: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "budget": self.budget,
+            "group": dict(self.group),
+            "status": self.status.label,
+            "aggregation": self.aggregation,
+            "observed": _num(self.observed),
+            "thresholds": {lv.label: cond for lv, cond in self.thresholds},
+            "breached": self.breached,
+            "sample_count": self.sample_count,
+            "scope": self.scope,
+            "window": self.window.to_json() if self.window else None,
+            "worst": self.worst.to_json() if self.worst else None,
+            "missing": self.missing,
+            "message": self.message,
+            "series": self.series,
+            "baseline": self.baseline.to_json() if self.baseline else None,
+            "description": self.description,
+            "metric": self.metric,
+        }
+        if with_trace:
+            out["trace"] = [[t, _num(v)] for t, v in self.trace]
+        return out
+
+
+def overall(verdicts: list[Verdict]) -> Level:
+    return max((v.status for v in verdicts), default=Level.PASS, key=lambda lv: lv.value)
+
+
+def _num(value: float | None) -> float | None:
+    """JSON has no inf/nan: report them as null (the message says why)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return value
