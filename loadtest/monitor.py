@@ -1,0 +1,117 @@
+"""The monitor loop of a run: collect → store → evaluate → (alerts). One tick a second.
+
+It runs inside `castiel run` (with a Locust stream) and `castiel monitor` (without). Budgets
+are evaluated live over everything collected so far; a verdict at level `abort` stops the
+load test. The collected data is also kept in memory (`SeriesAccumulator`) so the live
+evaluation never re-reads the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from budgets.evaluate import evaluate
+from budgets.model import Budget, Level
+from budgets.verdict import Verdict
+from collectors.base import Collector, collect_all
+from collectors.model import (
+    Batch,
+    HistogramPoint,
+    MetricKind,
+    Point,
+    RunInfo,
+    SeriesData,
+    SeriesKey,
+)
+from collectors.store import Store
+from loadtest.stream import LocustStream
+
+
+@dataclass
+class _Series:
+    kind: MetricKind
+    points: list[Point] = field(default_factory=list)
+    histograms: list[HistogramPoint] = field(default_factory=list)
+
+
+class SeriesAccumulator:
+    """Everything collected in this run, as the evaluator reads it."""
+
+    def __init__(self) -> None:
+        self._series: dict[SeriesKey, _Series] = {}
+
+    def add(self, batch: Batch) -> None:
+        for s in batch.scalars:
+            self._series.setdefault(s.key, _Series(s.kind)).points.append(s.point)
+        for h in batch.histograms:
+            self._series.setdefault(h.key, _Series(MetricKind.HISTOGRAM)).histograms.append(h.point)
+
+    def snapshot(self) -> list[SeriesData]:
+        return [
+            SeriesData(k, s.kind, tuple(s.points), tuple(s.histograms))
+            for k, s in self._series.items()
+        ]
+
+    def __len__(self) -> int:
+        return len(self._series)
+
+
+def abort_reason(verdicts: Sequence[Verdict]) -> str | None:
+    """Pure: why the run must stop now, or None."""
+    hits = [v for v in verdicts if v.status is Level.ABORT]
+    if not hits:
+        return None
+    v = hits[0]
+    group = ", ".join(f"{k}={val}" for k, val in v.group)
+    where = f" [{group}]" if group else ""
+    return (
+        f"budget {v.budget!r}{where} reached its abort threshold: {v.aggregation} = "
+        f"{v.observed:g} ({v.breached or 'abort'})"
+    )
+
+
+@dataclass
+class TickResult:
+    now: float
+    samples: int
+    verdicts: list[Verdict]
+    errors: dict[str, str]
+    abort: str | None
+
+
+@dataclass
+class Monitor:
+    store: Store
+    run: RunInfo
+    budgets: Sequence[Budget]
+    collectors: Sequence[Collector] = ()
+    locust: LocustStream | None = None
+    on_verdicts: Callable[[list[Verdict], float], None] | None = None
+    evaluate_every: float = 1.0
+    series: SeriesAccumulator = field(default_factory=SeriesAccumulator)
+    last_verdicts: list[Verdict] = field(default_factory=list)
+    _last_eval: float = 0.0
+
+    def tick(self, now: float) -> TickResult:
+        batch = Batch()
+        if self.locust is not None:
+            batch.extend(self.locust.poll())
+        collected = collect_all(self.collectors, now)
+        batch.extend(collected.batch)
+        if len(batch):
+            self.store.write(self.run.id, batch)
+            self.series.add(batch)
+        if now - self._last_eval >= self.evaluate_every:
+            self._last_eval = now
+            self.last_verdicts = evaluate(
+                self.budgets, self.series.snapshot(), self.live_run(), now=now
+            )
+            if self.on_verdicts is not None:
+                self.on_verdicts(self.last_verdicts, now)
+        return TickResult(
+            now, len(batch), self.last_verdicts, collected.errors, abort_reason(self.last_verdicts)
+        )
+
+    def live_run(self) -> RunInfo:
+        """The run as the evaluator should see it while it is still going."""
+        return replace(self.run, ended_at=None)
