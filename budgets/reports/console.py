@@ -48,6 +48,8 @@ def render_console(report: Report, console: Console) -> None:
     console.print(table)
     if report.baselines:
         console.print(Text("Baselines: " + "; ".join(report.baselines)))
+    for note in report.notes:
+        console.print(Text(f"Note: {note}", style="bold"))
     summary = ", ".join(f"{report.count(lv)} {lv.label}" for lv in Level if report.count(lv))
     status = report.status
     label = f"[{STYLES[status]}]{status.label.upper()}[/]" if tty else status.label.upper()

@@ -107,6 +107,8 @@ def render_html(report: Report) -> str:
     )
     baselines = (
         f"<p>Baselines: {html.escape('; '.join(report.baselines))}</p>" if report.baselines else ""
+    ) + "".join(
+        f'<p class="note"><strong>Note:</strong> {html.escape(n)}</p>' for n in report.notes
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -27,6 +27,7 @@ def report_dict(report: Report, with_trace: bool = True) -> dict[str, Any]:
             "environment": dict(run.environment),
         },
         "baselines": list(report.baselines),
+        "notes": list(report.notes),
         "summary": {lv.label: report.count(lv) for lv in Level},
         "verdicts": [v.to_json(with_trace) for v in report.verdicts],
     }
@@ -70,6 +71,7 @@ REPORT_SCHEMA: dict[str, Any] = {
             },
         },
         "baselines": {"type": "array", "items": {"type": "string"}},
+        "notes": {"type": "array", "items": {"type": "string"}},
         "summary": {
             "type": "object",
             "properties": {lv.label: {"type": "integer"} for lv in Level},

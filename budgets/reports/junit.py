@@ -32,6 +32,7 @@ def render_junit(report: Report) -> str:
         ("git_branch", report.run.git_branch or ""),
         ("status", report.status.label),
         *(("baseline", b) for b in report.baselines),
+        *(("note", n) for n in report.notes),
     ):
         ET.SubElement(props, "property", name=name, value=value)
     for v in report.verdicts:

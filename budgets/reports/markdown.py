@@ -29,6 +29,7 @@ def render_markdown(report: Report) -> str:
     ]
     if report.baselines:
         lines += ["Baselines: " + "; ".join(report.baselines), ""]
+    lines += [f"> **Note:** {note}\n" for note in report.notes]
     lines += [
         "| | Budget | Observed | Thresholds | Samples | Evidence |",
         "|---|---|---|---|---:|---|",

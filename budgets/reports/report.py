@@ -22,6 +22,8 @@ class Report:
     generated_at: float
     baselines: tuple[str, ...] = field(default=())
     """Human descriptions of the baselines used."""
+    notes: tuple[str, ...] = field(default=())
+    """What else a reader must know about the run (e.g. why it was stopped early)."""
 
     @property
     def status(self) -> Level:
@@ -37,8 +39,9 @@ def build_report(
     verdicts: Sequence[Verdict],
     generated_at: float,
     baselines: Sequence[str] = (),
+    notes: Sequence[str] = (),
 ) -> Report:
-    return Report(run, budgets_file, tuple(verdicts), generated_at, tuple(baselines))
+    return Report(run, budgets_file, tuple(verdicts), generated_at, tuple(baselines), tuple(notes))
 
 
 def format_value(value: float | None, verdict: Verdict) -> str:
