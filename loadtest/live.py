@@ -121,10 +121,11 @@ def render(title: str, stats: LiveStats, verdicts: list[Verdict]) -> Any:
 
 
 def plain_line(elapsed: float, stats: LiveStats, verdicts: list[Verdict]) -> str:
-    counts = {lvl: 0 for lvl in Level}
+    counts = {lvl.label: 0 for lvl in Level}
+    counts["no data"] = 0
     for v in verdicts:
-        counts[v.status] += 1
-    budgets = ", ".join(f"{n} {lvl.label}" for lvl, n in counts.items() if n)
+        counts["no data" if v.missing else v.status.label] += 1
+    budgets = ", ".join(f"{n} {label}" for label, n in counts.items() if n)
     return (
         f"[{elapsed:6.1f}s] users={stats.users} rps={stats.rps:,.1f} "
         f"requests={stats.requests} failures={stats.failures} budgets: {budgets or '-'}"
