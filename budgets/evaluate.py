@@ -76,6 +76,13 @@ class _Ctx:
 
     def range(self, budget: Budget) -> tuple[float, float]:
         t0 = self.run.started_at + budget.ramp_up
+        if budget.ramp_up_phase is not None:
+            phase = self.run.phases.get(budget.ramp_up_phase)
+            if phase is not None:
+                t0 = phase + budget.ramp_up
+            elif self.run.ended_at is None:
+                # Live, and the phase has not come yet: everything so far is ramp-up.
+                t0 = self.now if self.now is not None else math.inf
         if self.run.ended_at is not None:
             return t0, self.run.ended_at
         return t0, self.now if self.now is not None else math.inf

@@ -211,6 +211,9 @@ class Budget:
     thresholds: tuple[tuple[Level, Condition], ...] = ()
     scope: Scope = field(default_factory=Scope)
     ramp_up: float = 0.0
+    ramp_up_phase: str | None = None
+    """Exclude everything before this phase of the run (e.g. `spawning_complete`), then
+    `ramp_up` more seconds."""
     group_by: tuple[str, ...] = ()
     min_samples: int = 1
     on_missing: MissingPolicy = MissingPolicy.FAIL

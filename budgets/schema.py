@@ -67,7 +67,9 @@ _GROUP_BY = {
     ]
 }
 _COMMON = {
-    "ramp_up": _DURATION,
+    "ramp_up": {
+        "oneOf": [_DURATION, {"enum": ["spawn", "spawned", "spawning", "spawning_complete"]}]
+    },
     "min_samples": {"type": "integer", "minimum": 0},
     "on_missing": {"enum": ["fail", "warn", "pass"]},
     "scope": _SCOPE,

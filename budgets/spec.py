@@ -226,9 +226,13 @@ def _version(value: Any) -> int:
     return value
 
 
+SPAWN_PHASE = "spawning_complete"
+_SPAWN_WORDS = ("spawn", "spawned", "spawning", "spawning_complete")
+
+
 @dataclass(frozen=True)
 class _Defaults:
-    ramp_up: float = 0.0
+    ramp_up: float | str = 0.0
     min_samples: int = 1
     on_missing: MissingPolicy = MissingPolicy.FAIL
     scope: Scope = field(default_factory=Scope)
@@ -248,8 +252,19 @@ def _defaults(ctx: _Ctx, node: Node) -> _Defaults:
     return d
 
 
-def _ramp_up(ctx: _Ctx, node: Node, key: str) -> float:
-    return ctx.convert(node, key, parse_duration, "a duration such as 30s or 2m")
+def _ramp_up(ctx: _Ctx, node: Node, key: str) -> float | str:
+    """A duration, or `spawn`: exclude everything until the load generator reports that all
+    users have spawned (the run's real phase, not a guess)."""
+    value = ctx.scalar(node, key)
+    if isinstance(value, str) and value.strip().lower() in _SPAWN_WORDS:
+        return SPAWN_PHASE
+    return ctx.convert(node, key, parse_duration, "a duration such as 30s or 2m, or spawn")
+
+
+def _ramp_fields(value: float | str) -> dict[str, Any]:
+    if isinstance(value, str):
+        return {"ramp_up": 0.0, "ramp_up_phase": value}
+    return {"ramp_up": value}
 
 
 def _min_samples(ctx: _Ctx, node: Node, key: str) -> int:
@@ -424,7 +439,8 @@ def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
         if "description" in m
         else "",
         location=ctx.location(node),
-        **fields,
+        **{k: v for k, v in fields.items() if k != "ramp_up"},
+        **_ramp_fields(fields["ramp_up"]),
     )
 
 
@@ -623,7 +639,7 @@ def _k6_thresholds(ctx: _Ctx, node: Node, defaults: _Defaults) -> Iterator[Budge
                 selector=selector,
                 aggregation=agg,
                 thresholds=((Level.FAIL, cond),),
-                ramp_up=defaults.ramp_up,
+                **_ramp_fields(defaults.ramp_up),
                 min_samples=defaults.min_samples,
                 on_missing=defaults.on_missing,
                 scope=defaults.scope,

@@ -95,6 +95,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         );
         """,
     ),
+    Migration(
+        3,
+        "run phases (e.g. when spawning completed) for ramp-up exclusion",
+        """
+        ALTER TABLE runs ADD COLUMN phases TEXT NOT NULL DEFAULT '{}';
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -481,3 +481,6 @@ class RunInfo:
     """running, finished or broken."""
     verdict: str | None = None
     """pass, warn or fail once `castiel check` evaluated the run's budgets."""
+    phases: Mapping[str, float] = field(default_factory=dict)
+    """When the run's phases began, as the load generator reported them (e.g.
+    `spawning_complete`): ramp-up exclusion uses them instead of a guess."""

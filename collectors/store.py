@@ -257,6 +257,16 @@ class Store:
             ):
                 raise UnknownRun(run_id)
 
+    def set_phase(self, run_id: str, phase: str, at: float) -> None:
+        """Record when a phase of the run began (first report wins)."""
+        with self._write() as c:
+            row = c.execute("SELECT phases FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise UnknownRun(run_id)
+            phases = json.loads(row[0])
+            phases.setdefault(phase, at)
+            c.execute("UPDATE runs SET phases = ? WHERE id = ?", (json.dumps(phases), run_id))
+
     @staticmethod
     def _run_from_row(row: Sequence[Any]) -> RunInfo:
         return RunInfo(
@@ -270,12 +280,13 @@ class Store:
             environment=json.loads(row[7]),
             status=row[8],
             verdict=row[9],
+            phases=json.loads(row[10]),
         )
 
     def get_run(self, run_id: str) -> RunInfo:
         rows = self._read(
             "SELECT id, started_at, ended_at, scenario, git_commit, git_branch, config_hash, "
-            "environment, status, verdict FROM runs WHERE id = ?",
+            "environment, status, verdict, phases FROM runs WHERE id = ?",
             (run_id,),
         )
         if not rows:
@@ -285,14 +296,16 @@ class Store:
     def latest_run(self) -> RunInfo | None:
         rows = self._read(
             "SELECT id, started_at, ended_at, scenario, git_commit, git_branch, config_hash, "
-            "environment, status, verdict FROM runs ORDER BY started_at DESC, pk DESC LIMIT 1"
+            "environment, status, verdict, phases FROM runs "
+            "ORDER BY started_at DESC, pk DESC LIMIT 1"
         )
         return self._run_from_row(rows[0]) if rows else None
 
     def runs(self, limit: int = 50) -> list[RunInfo]:
         rows = self._read(
             "SELECT id, started_at, ended_at, scenario, git_commit, git_branch, config_hash, "
-            "environment, status, verdict FROM runs ORDER BY started_at DESC, pk DESC LIMIT ?",
+            "environment, status, verdict, phases FROM runs "
+            "ORDER BY started_at DESC, pk DESC LIMIT ?",
             (limit,),
         )
         return [self._run_from_row(r) for r in rows]
@@ -304,7 +317,7 @@ class Store:
         recorded verdict passed (warnings allowed)."""
         rows = self._read(
             "SELECT id, started_at, ended_at, scenario, git_commit, git_branch, config_hash, "
-            "environment, status, verdict FROM runs WHERE git_branch IS ? AND scenario = ? "
+            "environment, status, verdict, phases FROM runs WHERE git_branch IS ? AND scenario = ? "
             "AND started_at < ? AND verdict IN ('pass', 'warn') AND id IS NOT ? "
             "ORDER BY started_at DESC, pk DESC LIMIT 1",
             (branch, scenario, before, exclude),

@@ -96,6 +96,7 @@ class Monitor:
         batch = Batch()
         if self.locust is not None:
             batch.extend(self.locust.poll())
+            self._record_phases()
         collected = collect_all(self.collectors, now)
         batch.extend(collected.batch)
         if len(batch):
@@ -111,6 +112,13 @@ class Monitor:
         return TickResult(
             now, len(batch), self.last_verdicts, collected.errors, abort_reason(self.last_verdicts)
         )
+
+    def _record_phases(self) -> None:
+        assert self.locust is not None
+        spawned = self.locust.phases.spawning_complete
+        if spawned is not None and "spawning_complete" not in self.run.phases:
+            self.store.set_phase(self.run.id, "spawning_complete", spawned)
+            self.run = replace(self.run, phases={**self.run.phases, "spawning_complete": spawned})
 
     def live_run(self) -> RunInfo:
         """The run as the evaluator should see it while it is still going."""
