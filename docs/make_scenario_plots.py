@@ -1,6 +1,6 @@
 """Draws docs/images/scenarios.png: the user count over time of every scenario profile.
 
-    .venv/bin/python docs/make_scenario_plots.py
+.venv/bin/python docs/make_scenario_plots.py
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
