@@ -103,13 +103,20 @@ def measure(name: str, url: str, n: int, console: Console) -> Result:
         first = max(1, n // 100)
         _wait(lambda: peer.remaining(url) <= n - first, timeout=120)
         t0, left0 = time.perf_counter(), peer.remaining(url)
-        _wait(lambda: peer.remaining(url) == 0, timeout=600)
-        result.processing = left0 / (time.perf_counter() - t0)
+        try:
+            _wait(lambda: peer.remaining(url) == 0, timeout=max(60.0, n / 100))
+        except TimeoutError:
+            left = peer.remaining(url)
+            result.error = f"stalled with {left} of {n} jobs left; rate until then"
+            console.print(f"[red]  {name}: {result.error}[/red]")
+            result.processing = (left0 - left) / (time.perf_counter() - t0)
+        else:
+            result.processing = left0 / (time.perf_counter() - t0)
         console.print(f"  {name}: processing {result.processing:,.0f} jobs/s")
     except TimeoutError:
         log.seek(0)
         result.error = log.read().decode(errors="replace")[-1500:]
-        console.print(f"[red]  {name}: worker did not finish[/red]\n{result.error}")
+        console.print(f"[red]  {name}: worker did not start[/red]\n{result.error}")
     finally:
         if worker.poll() is None:
             worker.terminate()

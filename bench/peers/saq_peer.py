@@ -10,7 +10,7 @@ from typing import Any
 from saq import Queue
 
 NAME = "saq"
-CONCURRENCY = 100
+CONCURRENCY = 10  # SAQ's default; at 100 it stalled with jobs left active
 SETTINGS = f"concurrency {CONCURRENCY}"
 
 
