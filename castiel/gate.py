@@ -23,10 +23,11 @@ from budgets.reports.json_report import render_json
 from budgets.reports.junit import render_junit
 from budgets.reports.markdown import render_markdown
 from budgets.reports.report import Report
-from budgets.verdict import Verdict, overall
+from budgets.verdict import overall
 from castiel.errors import EXIT_BUDGET_FAILED, EXIT_PASS, UsageError
 from collectors.model import RunInfo, SeriesData, SeriesKey
-from collectors.store import Store, UnknownRun, VerdictRecord
+from collectors.store import Store, UnknownRun
+from loadtest.monitor import verdict_record
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def gate(
     status = overall(verdicts)
     passed = status <= Level.WARN
     if record:
-        store.record_verdicts(run_info.id, [_record(v, now) for v in verdicts])
+        store.record_verdicts(run_info.id, [verdict_record(v, now) for v in verdicts])
         store.set_run_verdict(run_info.id, status.label if passed else "fail")
         if save_baseline and passed:
             store.set_baseline(save_baseline, run_info.id, now)
@@ -172,16 +173,6 @@ def _load(store: Store, run_info: RunInfo, budgets: Iterable[Budget]) -> list[Se
         key for key, _ in store.series(run_info.id) if any(s.matches(key) for s in selectors)
     ]
     return store.load_series(run_info.id, keys) if keys else []
-
-
-def _record(v: Verdict, now: float) -> VerdictRecord:
-    return VerdictRecord(
-        budget=v.budget,
-        group=dict(v.group),
-        status=v.status.label,
-        payload=v.to_json(with_trace=False),
-        evaluated_at=now,
-    )
 
 
 def _write_reports(paths: ReportPaths, report: Report) -> None:

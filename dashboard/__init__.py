@@ -1,1 +1,1 @@
-"""dashboard — see DESIGN.md; built by its own issue."""
+"""The Streamlit dashboard: reads the store, never computes verdicts or fires alerts."""

@@ -23,7 +23,7 @@ from collectors.model import (
     SeriesData,
     SeriesKey,
 )
-from collectors.store import Store
+from collectors.store import Store, VerdictRecord
 from loadtest.stream import LocustStream
 
 
@@ -54,6 +54,17 @@ class SeriesAccumulator:
 
     def __len__(self) -> int:
         return len(self._series)
+
+
+def verdict_record(v: Verdict, now: float) -> VerdictRecord:
+    """A verdict as the store keeps it (the store does not interpret verdicts)."""
+    return VerdictRecord(
+        budget=v.budget,
+        group=dict(v.group),
+        status=v.status.label,
+        payload=v.to_json(with_trace=False),
+        evaluated_at=now,
+    )
 
 
 def abort_reason(verdicts: Sequence[Verdict]) -> str | None:

@@ -1,0 +1,126 @@
+"""Plotly figures for the dashboard: pure functions of DataFrames, one colour per endpoint
+everywhere, budget thresholds drawn as lines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+PALETTE = px.colors.qualitative.Safe + px.colors.qualitative.Vivid
+
+
+def colours(names: Iterable[str]) -> dict[str, str]:
+    """The same endpoint gets the same colour on every chart (sorted order)."""
+    return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(sorted(set(names)))}
+
+
+def latency_chart(
+    df: pd.DataFrame,
+    label: str,
+    column: str = "p95",
+    thresholds: Mapping[str, float] | None = None,
+    worst: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+) -> go.Figure:
+    fig = px.line(
+        df,
+        x="t",
+        y=column,
+        color=label,
+        color_discrete_map=colours(df[label]),
+        labels={column: f"{column} (ms)", "t": ""},
+    )
+    for level, value in (thresholds or {}).items():
+        fig.add_hline(
+            y=value,
+            line_dash="dash",
+            annotation_text=f"{level} {value:g} ms",
+            line_color="#d1242f" if level in ("fail", "abort") else "#bf8700",
+        )
+    if worst is not None:
+        fig.add_vrect(
+            x0=worst[0],
+            x1=worst[1],
+            fillcolor="#d1242f",
+            opacity=0.12,
+            line_width=0,
+            annotation_text="worst interval",
+        )
+    fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend_title_text="")
+    return fig
+
+
+def rate_chart(df: pd.DataFrame, label: str, title: str = "requests/s") -> go.Figure:
+    fig = px.line(
+        df,
+        x="t",
+        y="per_s",
+        color=label,
+        color_discrete_map=colours(df[label]),
+        labels={"per_s": title, "t": ""},
+    )
+    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend_title_text="")
+    return fig
+
+
+def gauge_chart(df: pd.DataFrame, label: str, title: str) -> go.Figure:
+    fig = px.line(
+        df,
+        x="t",
+        y="value",
+        color=label,
+        color_discrete_map=colours(df[label]),
+        labels={"value": title, "t": ""},
+    )
+    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend_title_text="")
+    return fig
+
+
+def cdf_chart(frames: Mapping[str, pd.DataFrame], label: str) -> go.Figure:
+    """Overlaid latency distributions of several runs (solid, dashed, ...)."""
+    fig = go.Figure()
+    names = {n for df in frames.values() if not df.empty for n in df[label]}
+    cmap = colours(names)
+    for dash, (run, df) in zip(("solid", "dash", "dot"), frames.items(), strict=False):
+        for name, part in df.groupby(label) if not df.empty else ():
+            fig.add_trace(
+                go.Scatter(
+                    x=part["ms"],
+                    y=part["fraction"],
+                    mode="lines",
+                    name=f"{name} · {run}",
+                    line={"color": cmap[name], "dash": dash},
+                )
+            )
+    fig.update_layout(
+        height=380,
+        xaxis_title="latency (ms)",
+        yaxis_title="fraction of requests",
+        xaxis_type="log",
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    )
+    return fig
+
+
+def verdict_history_chart(df: pd.DataFrame) -> go.Figure:
+    fig = px.bar(
+        df,
+        x="run",
+        y="budgets",
+        color="status",
+        color_discrete_map={
+            "pass": "#1a7f37",
+            "warn": "#bf8700",
+            "fail": "#d1242f",
+            "abort": "#8250df",
+        },
+    )
+    fig.update_layout(
+        height=300,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis_title="",
+        yaxis_title="budgets",
+    )
+    return fig
