@@ -118,6 +118,10 @@ class Monitor:
             self.last_verdicts = evaluate(
                 self.budgets, self.series.snapshot(), self.live_run(), now=now
             )
+            # The dashboard's live page reads these; `castiel check` records its own.
+            self.store.record_verdicts(
+                self.run.id, [verdict_record(v, now) for v in self.last_verdicts], source="live"
+            )
             if self.on_verdicts is not None:
                 self.on_verdicts(self.last_verdicts, now)
         return TickResult(

@@ -15,11 +15,14 @@ from budgets.spec import BudgetSpecError, load_budget_file
 from castiel.errors import EXIT_BROKEN, UsageError
 from castiel.gate import ReportPaths, gate
 from collectors.base import Collector
+from collectors.prometheus_scrape import PrometheusScrapeCollector
+from collectors.runtime import RuntimeCollector
 from collectors.store import DEFAULT_PATH, Store
 from loadtest.launch import DEFAULT_LOCUSTFILE
 from loadtest.orchestrator import RunPlan, execute
 from loadtest.preflight import RunBroken
 from loadtest.profiles import SCENARIOS
+from runtime.connection import connect
 
 
 def _duration(text: str) -> float:
@@ -97,8 +100,20 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
+def collectors_for(redis_url: str | None, metrics: list[str]) -> list[Collector]:
+    """Redis alone gives queues, workers and every heartbeat's metrics; /metrics URLs (and
+    those the workers' heartbeats advertise) are scraped too."""
+    out: list[Collector] = []
+    client = connect(redis_url).sync if redis_url else None
+    if client is not None:
+        out.append(RuntimeCollector(client))
+    if metrics or client is not None:
+        out.append(PrometheusScrapeCollector(metrics, discover_from=client))
+    return out
+
+
 def _collectors(args: argparse.Namespace) -> list[Collector]:
-    return []
+    return collectors_for(args.redis, args.metrics)
 
 
 def run(args: argparse.Namespace) -> int:

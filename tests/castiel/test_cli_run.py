@@ -96,8 +96,22 @@ def only_run_dir(runs: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_short_run_passes_and_writes_every_report(service: str, tmp_path: Path) -> None:
-    result, runs = castiel_run(tmp_path, service, PASSING, "--duration", "6s", "--users", "4")
+def test_short_run_passes_and_writes_every_report(
+    service: str, redis_url: str, tmp_path: Path
+) -> None:
+    result, runs = castiel_run(
+        tmp_path,
+        service,
+        PASSING,
+        "--duration",
+        "6s",
+        "--users",
+        "4",
+        "--redis",
+        redis_url,
+        "--metrics",
+        service + "/metrics",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     run_dir = only_run_dir(runs)
     for name in ("report.json", "junit.xml", "report.md", "report.html", "locust.json"):
@@ -107,6 +121,16 @@ def test_short_run_passes_and_writes_every_report(service: str, tmp_path: Path) 
     with Store.open(tmp_path / "store.db", readonly=True) as store:
         run = store.get_run(run_dir.name)
         assert run.status == "finished" and run.ended_at is not None
+        assert "spawning_complete" in run.phases
+        names = {k.name for k, _ in store.series(run.id)}
+    # Runtime and service metrics were collected alongside Locust's.
+    assert {
+        "castiel_queue_jobs",
+        "castiel_workers",
+        "castiel_http_request_duration_seconds",
+        "castiel_db_query_duration_seconds",
+        "locust_requests_total",
+    } <= names
 
 
 @pytest.mark.slow
