@@ -89,10 +89,34 @@ def test_unreachable_redis_exits_3() -> None:
 
 
 @pytest.mark.slow
-def test_demo_runs_and_cleans_up(tmp_path: object) -> None:
-    result = castiel("demo", "--duration", "3", "--data-dir", str(tmp_path), timeout=120)
+def test_runtime_demo_runs_and_cleans_up(tmp_path: object) -> None:
+    result = castiel(
+        "demo", "--runtime", "--duration", "3", "--data-dir", str(tmp_path), timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "done:" in result.stdout and "jobs enqueued" in result.stdout
+    leftovers = subprocess.run(
+        ["pgrep", "-f", str(tmp_path)], capture_output=True, text=True, check=False
+    )
+    assert leftovers.stdout.strip() == "", "the demo left processes behind"
+
+
+@pytest.mark.slow
+def test_platform_demo_runs_everything_and_cleans_up(tmp_path: object) -> None:
+    result = castiel(
+        "demo", "--duration", "8", "--users", "5", "--data-dir", str(tmp_path), timeout=240
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for line in (
+        "example service http://127.0.0.1:",
+        "dashboard       http://127.0.0.1:",
+        "verdict:",
+    ):
+        assert line in result.stdout, result.stdout
+    from pathlib import Path
+
+    (run_dir,) = list((Path(str(tmp_path)) / "runs").iterdir())
+    assert (run_dir / "report.html").exists() and (run_dir / "junit.xml").exists()
     leftovers = subprocess.run(
         ["pgrep", "-f", str(tmp_path)], capture_output=True, text=True, check=False
     )
