@@ -11,12 +11,22 @@ from collections.abc import Sequence
 
 import redis.exceptions
 
-from castiel.commands import budgets, check, dashboard, demo, monitor, queue, run, worker
+from castiel.commands import (
+    budgets,
+    check,
+    dashboard,
+    demo,
+    monitor,
+    queue,
+    run,
+    schedule,
+    worker,
+)
 from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, UsageError
 from runtime.errors import ConfigError
 
 # Add a command group here: one module with register(subparsers).
-COMMAND_GROUPS = (worker, queue, run, monitor, check, budgets, dashboard, demo)
+COMMAND_GROUPS = (worker, queue, schedule, run, monitor, check, budgets, dashboard, demo)
 
 
 class _Parser(argparse.ArgumentParser):

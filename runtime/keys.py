@@ -120,6 +120,18 @@ class QueueKeys:
     def parents(self) -> str:
         return self._k("parents")
 
+    @property
+    def schedules(self) -> str:
+        return self._k("schedules")
+
+    @property
+    def schedule_state(self) -> str:
+        return self._k("schedules:fired")
+
+    def schedule_keys(self) -> list[str]:
+        """KEYS of schedule_fire.lua: the queue's keys, then the schedules' own two."""
+        return [*self.script_keys(), self.schedules, self.schedule_state]
+
     def script_keys(self) -> list[str]:
         """KEYS for every queue script; the order matches runtime/lua/_prelude.lua."""
         return [

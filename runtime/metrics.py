@@ -101,6 +101,18 @@ class RuntimeMetrics:
             ["queue", "outcome"],
             registry=r,
         )
+        self.schedule_fires = Counter(
+            "castiel_schedule_fires",
+            "Jobs created by schedules (each tick once, however many schedulers run).",
+            ["queue", "schedule"],
+            registry=r,
+        )
+        self.schedule_missed = Counter(
+            "castiel_schedule_missed",
+            "Ticks dropped by a schedule's missed-tick policy after downtime.",
+            ["queue", "schedule"],
+            registry=r,
+        )
         self.redis_errors = Counter(
             "castiel_redis_errors",
             "Redis calls that failed (connection or timeout).",
@@ -118,6 +130,8 @@ class RuntimeMetrics:
             self.rate_limited,
             self.group_limited,
             self.flow_events,
+            self.schedule_fires,
+            self.schedule_missed,
             self.redis_errors,
         ]
 

@@ -14,6 +14,7 @@ SCRIPT_NAMES = (
     "retry_failed",
     "pause",
     "child_done",
+    "schedule_fire",
 )
 
 

@@ -1,0 +1,139 @@
+"""`castiel schedule add|remove|list|run`: cron and interval schedules of a queue."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from castiel.errors import UsageError
+from runtime.connection import connect
+from runtime.schedule import Schedule
+from runtime.scheduler import Scheduler, Schedules
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "schedule",
+        help="cron and interval schedules",
+        description="Schedules create jobs on a cron expression or every N "
+        "seconds. Every tick fires exactly once however many `castiel "
+        "schedule run` processes run.",
+    )
+    ssub = p.add_subparsers(dest="schedule_command", metavar="ACTION")
+    ssub.required = True
+
+    def action(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
+        a: argparse.ArgumentParser = ssub.add_parser(name, help=help_text, description=help_text)
+        a.add_argument("queue", help="queue the jobs go to")
+        a.add_argument("--redis", metavar="URL", help="Redis URL (default $CASTIEL_REDIS_URL)")
+        a.set_defaults(handler=handler)
+        return a
+
+    add = action("add", "create or replace a schedule", _add)
+    add.add_argument("id", help="schedule id")
+    when = add.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", help="cron expression, e.g. '*/5 * * * *'")
+    when.add_argument("--every", type=float, metavar="SECONDS", help="fixed interval")
+    add.add_argument("--tz", default="UTC", help="time zone of the cron expression (UTC)")
+    add.add_argument("--job", required=True, help="job name")
+    add.add_argument("--data", default="null", help="job payload as JSON")
+    add.add_argument(
+        "--missed",
+        default="skip",
+        metavar="skip|catchup:N",
+        help="ticks missed while no scheduler ran: fire the latest only (skip), or up to N of them",
+    )
+    rm = action("remove", "delete a schedule", _remove)
+    rm.add_argument("id")
+    ls = action("list", "list schedules with their last and next fire times", _list)
+    ls.add_argument("--json", action="store_true")
+    action("run", "run a scheduler for this queue until SIGTERM/SIGINT", _run)
+
+
+def _add(args: argparse.Namespace) -> int:
+    try:
+        data = json.loads(args.data)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--data is not JSON: {exc}") from None
+    missed, _, n = args.missed.partition(":")
+    if missed not in ("skip", "catchup") or (missed == "catchup" and not n.isdigit()):
+        raise UsageError("--missed must be skip or catchup:N")
+    schedule = Schedule(
+        args.id,
+        args.job,
+        cron=args.cron,
+        every=args.every,
+        tz=args.tz,
+        data=data,
+        missed=missed,
+        catchup_max=int(n or 0),
+    )
+    Schedules(connect(args.redis).sync, args.queue).upsert(schedule)
+    print(f"schedule {args.id!r} on queue {args.queue!r} saved")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    found = Schedules(connect(args.redis).sync, args.queue).remove(args.id)
+    print(f"schedule {args.id!r} " + ("removed" if found else "did not exist"))
+    return 0
+
+
+def _ts(t: float | None) -> str:
+    return "-" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _list(args: argparse.Namespace) -> int:
+    items = Schedules(connect(args.redis).sync, args.queue).list()
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": i.schedule.id,
+                        "job": i.schedule.job,
+                        "cron": i.schedule.cron,
+                        "every": i.schedule.every,
+                        "tz": i.schedule.tz,
+                        "last_fired": i.last_fired,
+                        "next_fire": i.next_fire,
+                    }
+                    for i in items
+                ],
+                indent=2,
+            )
+        )
+        return 0
+    table = Table(title=f"schedules of {args.queue!r}")
+    for col in ("id", "job", "when", "tz", "last fired (UTC)", "next (UTC)"):
+        table.add_column(col)
+    for i in items:
+        s = i.schedule
+        table.add_row(
+            s.id, s.job, s.cron or f"every {s.every:g}s", s.tz, _ts(i.last_fired), _ts(i.next_fire)
+        )
+    Console().print(table)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    async def main() -> None:
+        conn = connect(args.redis, client_name="castiel-scheduler")
+        scheduler = Scheduler(conn.aio, [args.queue])
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, scheduler.stop)
+        try:
+            await scheduler.run()
+        finally:
+            await conn.aclose()
+
+    asyncio.run(main())
+    return 0
