@@ -20,6 +20,9 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
 
+from redis.exceptions import RedisError
+
+from runtime.autoscale import Autoscaler, ScalingPolicy
 from runtime.errors import ConfigError
 
 log = logging.getLogger("castiel.supervisor")
@@ -67,15 +70,23 @@ def _child(spec: str, settings: dict[str, Any], index: int) -> None:
 
 @dataclass
 class Supervisor:
+    """Runs `processes` worker processes, or between MIN and MAX of them by the queue's
+    scaling signal when `autoscale` is set (runtime/autoscale.py)."""
+
     spec: str
     settings: dict[str, Any]
-    processes: int
+    processes: int = 1
     restart_backoff: float = 1.0
+    autoscale: ScalingPolicy | None = None
+    decide_every: float = 2.0
 
     def __post_init__(self) -> None:
         self._ctx = multiprocessing.get_context("spawn")
         self._children: dict[int, BaseProcess] = {}
+        self._retiring: set[int] = set()
+        self._failures: dict[int, int] = {}
         self._stopping = False
+        self._code = 0
 
     def _spawn(self, index: int) -> None:
         proc = self._ctx.Process(
@@ -84,37 +95,104 @@ class Supervisor:
         proc.start()
         self._children[index] = proc
 
+    def _signal(self, index: int, signum: int) -> None:
+        proc = self._children.get(index)
+        if proc is not None and proc.pid is not None and proc.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signum)
+
     def _forward(self, signum: int, _frame: FrameType | None) -> None:
         self._stopping = True
-        for proc in self._children.values():
-            if proc.pid is not None and proc.is_alive():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(proc.pid, signum)
+        for index in list(self._children):
+            self._signal(index, signum)
+
+    def _reap(self) -> None:
+        for index, proc in list(self._children.items()):
+            proc.join(timeout=0.05)
+            if proc.exitcode is None:
+                continue
+            del self._children[index]
+            if index in self._retiring:
+                self._retiring.discard(index)  # scaled down on purpose
+            elif proc.exitcode == EXIT_CONFIG:
+                self._code = EXIT_CONFIG
+                self._forward(signal.SIGTERM, None)
+            elif not self._stopping:
+                self._failures[index] = self._failures.get(index, 0) + 1
+                delay = min(30.0, self.restart_backoff * 2 ** (self._failures[index] - 1))
+                log.warning(
+                    "worker %d exited with %s; restarting in %.1fs", index, proc.exitcode, delay
+                )
+                time.sleep(delay)
+                if not self._stopping:
+                    self._spawn(index)
+
+    def _scale(self, autoscaler: Autoscaler) -> None:
+        active = sorted(i for i in self._children if i not in self._retiring)
+        d = autoscaler.decide(len(active))
+        if d.desired == len(active):
+            return
+        log.warning(
+            "autoscale %s: %d -> %d worker(s) (backlog %d, %.1f jobs/s per worker, "
+            "recommendation %d)",
+            autoscaler.queue,
+            len(active),
+            d.desired,
+            d.backlog,
+            d.per_worker_rate,
+            d.recommendation,
+        )
+        if d.desired > len(active):
+            free = (i for i in range(10_000) if i not in self._children)
+            for _ in range(d.desired - len(active)):
+                self._spawn(next(free))
+        else:
+            for index in active[d.desired :]:
+                self._retiring.add(index)  # graceful: SIGTERM, jobs finish or go back
+                self._signal(index, signal.SIGTERM)
+
+    def _autoscaler(self, cls: type[Any]) -> Autoscaler:
+        from runtime.autoscale import AutoscaleCollector  # noqa: PLC0415
+        from runtime.connection import connect  # noqa: PLC0415
+        from runtime.metrics import RuntimeMetrics, serve_metrics  # noqa: PLC0415
+
+        assert self.autoscale is not None
+        queue = self.settings.get("queue") or cls.queue
+        client = connect(self.settings.get("redis_url")).sync
+        autoscaler = Autoscaler(client, queue, self.autoscale)
+        port = self.settings.get("metrics_port")
+        if port:
+            # The supervisor serves the scaling signal; its workers use the ports after it.
+            metrics = RuntimeMetrics()
+            metrics.registry.register(AutoscaleCollector(autoscaler))
+            serve_metrics(metrics.registry, port)
+            self.settings = {**self.settings, "metrics_port": port + 1}
+        return autoscaler
 
     def run(self) -> int:
-        load_worker_class(self.spec)  # fail fast (exit 2) before spawning anything
+        cls = load_worker_class(self.spec)  # fail fast (exit 2) before spawning anything
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._forward)
-        for i in range(self.processes):
+        autoscaler = self._autoscaler(cls) if self.autoscale is not None else None
+        initial = self.autoscale.min_workers if self.autoscale is not None else self.processes
+        for i in range(initial):
             self._spawn(i)
-        failures: dict[int, int] = {}
-        code = 0
-        while self._children:
-            for index, proc in list(self._children.items()):
-                proc.join(timeout=0.2)
-                if proc.exitcode is None:
-                    continue
-                del self._children[index]
-                if proc.exitcode == EXIT_CONFIG:
-                    code = EXIT_CONFIG
-                    self._forward(signal.SIGTERM, None)
-                elif not self._stopping:
-                    failures[index] = failures.get(index, 0) + 1
-                    delay = min(30.0, self.restart_backoff * 2 ** (failures[index] - 1))
+        next_decision = time.monotonic() + self.decide_every
+        while self._children or (autoscaler is not None and not self._stopping):
+            self._reap()
+            if (
+                autoscaler is not None
+                and not self._stopping
+                and time.monotonic() >= (next_decision)
+            ):
+                next_decision = time.monotonic() + self.decide_every
+                try:
+                    self._scale(autoscaler)
+                except (RedisError, OSError) as exc:
                     log.warning(
-                        "worker %d exited with %s; restarting in %.1fs", index, proc.exitcode, delay
+                        "autoscale: cannot read the queue (%s); keeping %d worker(s)",
+                        exc,
+                        len(self._children),
                     )
-                    time.sleep(delay)
-                    if not self._stopping:
-                        self._spawn(index)
-        return code
+            time.sleep(0.15)
+        return self._code

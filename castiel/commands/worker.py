@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from castiel.errors import UsageError
+from runtime.autoscale import ScalingPolicy
 from runtime.supervisor import Supervisor, load_worker_class
 
 
@@ -31,6 +33,26 @@ def register(sub: Any) -> None:
     p.add_argument("--grace", type=float, help="seconds in-flight jobs get on shutdown")
     p.add_argument("--lease", type=float, help="job lease in seconds (renewed while running)")
     p.add_argument(
+        "--autoscale",
+        metavar="MIN:MAX",
+        help="run between MIN and MAX processes, scaled by the queue's backlog and measured "
+        "throughput (HPA formula, stabilised); replaces --processes",
+    )
+    p.add_argument(
+        "--target-drain",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="--autoscale: drain the backlog within this long (30)",
+    )
+    p.add_argument(
+        "--scale-down-window",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="--autoscale: scale down only to the highest recommendation of this window (300)",
+    )
+    p.add_argument(
         "--metrics-port", type=int, help="serve /metrics on 127.0.0.1:PORT (process i uses PORT+i)"
     )
     p.set_defaults(handler=run)
@@ -50,10 +72,17 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     if args.processes < 1:
-        from castiel.errors import UsageError  # noqa: PLC0415
-
         raise UsageError(f"--processes must be >= 1, got {args.processes}")
     settings = _settings(args)
+    if args.autoscale:
+        if args.processes != 1:
+            raise UsageError("--autoscale replaces --processes: give one of them")
+        policy = ScalingPolicy.parse(
+            args.autoscale,
+            target_drain_seconds=args.target_drain,
+            scale_down_window=args.scale_down_window,
+        )
+        return Supervisor(args.worker, settings, autoscale=policy).run()
     if args.processes == 1:
         cls = load_worker_class(args.worker)
         cls(**settings).run()
