@@ -52,30 +52,25 @@ def latency_chart(
     return fig
 
 
-def rate_chart(df: pd.DataFrame, label: str, title: str = "requests/s") -> go.Figure:
+def _lines(df: pd.DataFrame, label: str, y: str, title: str) -> go.Figure:
     fig = px.line(
         df,
         x="t",
-        y="per_s",
+        y=y,
         color=label,
         color_discrete_map=colours(df[label]),
-        labels={"per_s": title, "t": ""},
+        labels={y: title, "t": ""},
     )
     fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend_title_text="")
     return fig
+
+
+def rate_chart(df: pd.DataFrame, label: str, title: str = "requests/s") -> go.Figure:
+    return _lines(df, label, "per_s", title)
 
 
 def gauge_chart(df: pd.DataFrame, label: str, title: str) -> go.Figure:
-    fig = px.line(
-        df,
-        x="t",
-        y="value",
-        color=label,
-        color_discrete_map=colours(df[label]),
-        labels={"value": title, "t": ""},
-    )
-    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend_title_text="")
-    return fig
+    return _lines(df, label, "value", title)
 
 
 def cdf_chart(frames: Mapping[str, pd.DataFrame], label: str) -> go.Figure:

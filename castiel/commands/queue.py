@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from castiel.commands import queue_action
 from castiel.errors import UsageError
 from runtime.connection import connect
 from runtime.heartbeat import read_heartbeats
@@ -26,11 +27,7 @@ def register(sub: Any) -> None:
     qsub.required = True
 
     def action(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
-        a: argparse.ArgumentParser = qsub.add_parser(name, help=help_text, description=help_text)
-        a.add_argument("name", help="queue name")
-        a.add_argument("--redis", metavar="URL", help="Redis URL (default $CASTIEL_REDIS_URL)")
-        a.set_defaults(handler=handler)
-        return a
+        return queue_action(qsub, name, help_text, handler)
 
     stats = action("stats", "jobs by state, completed/failed per minute, and live workers", _stats)
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -56,7 +53,7 @@ def register(sub: Any) -> None:
 
 def _queue(args: argparse.Namespace) -> Queue:
     conn = connect(args.redis, retries=0, socket_timeout=5)
-    return Queue(conn.sync, args.name)
+    return Queue(conn.sync, args.queue)
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -112,7 +109,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 def _retry_failed(args: argparse.Namespace) -> int:
     moved = _queue(args).retry_failed(args.ids, limit=args.limit)
-    print(f"moved {len(moved)} failed job(s) of {args.name!r} back to waiting")
+    print(f"moved {len(moved)} failed job(s) of {args.queue!r} back to waiting")
     return 0
 
 
@@ -120,24 +117,24 @@ def _rate_limit(args: argparse.Namespace) -> int:
     q = _queue(args)
     if args.clear:
         q.clear_rate_limits()
-        print(f"rate limits of {args.name!r} removed")
+        print(f"rate limits of {args.queue!r} removed")
         return 0
     if args.max_jobs is None or args.per_seconds is None:
         raise UsageError("give MAX_JOBS and PER_SECONDS, or --clear")
     setter = q.set_group_rate_limit if args.group else q.set_rate_limit
     setter(args.max_jobs, args.per_seconds)
     scope = "per group" if args.group else "in total"
-    print(f"{args.name!r}: at most {args.max_jobs} job(s) per {args.per_seconds:g}s {scope}")
+    print(f"{args.queue!r}: at most {args.max_jobs} job(s) per {args.per_seconds:g}s {scope}")
     return 0
 
 
 def _pause(args: argparse.Namespace) -> int:
     _queue(args).pause()
-    print(f"queue {args.name!r} paused")
+    print(f"queue {args.queue!r} paused")
     return 0
 
 
 def _resume(args: argparse.Namespace) -> int:
     _queue(args).resume()
-    print(f"queue {args.name!r} resumed")
+    print(f"queue {args.queue!r} resumed")
     return 0

@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from castiel.commands import queue_action
 from castiel.errors import UsageError
 from runtime.connection import connect
 from runtime.schedule import Schedule
@@ -30,11 +31,7 @@ def register(sub: Any) -> None:
     ssub.required = True
 
     def action(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
-        a: argparse.ArgumentParser = ssub.add_parser(name, help=help_text, description=help_text)
-        a.add_argument("queue", help="queue the jobs go to")
-        a.add_argument("--redis", metavar="URL", help="Redis URL (default $CASTIEL_REDIS_URL)")
-        a.set_defaults(handler=handler)
-        return a
+        return queue_action(ssub, name, help_text, handler)
 
     add = action("add", "create or replace a schedule", _add)
     add.add_argument("id", help="schedule id")

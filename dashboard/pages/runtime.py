@@ -11,28 +11,23 @@ if store is not None and run is not None:
     path = str(common.store_path())
     start, end = common.run_window(run)
     names = data.runtime_names(store, run.id)
-    shown = False
-    if "castiel_queue_jobs" in names:
-        depth = data.gauge_timeline(
-            common.series(store, path, run.id, ("castiel_queue_jobs",)), "state", start, end
-        )
-        st.subheader("Jobs by state")
-        st.plotly_chart(charts.gauge_chart(depth, "state", "jobs"), width="stretch")
-        shown = True
-    if "castiel_jobs_total" in names:
-        done = data.rate_timeline(
-            common.series(store, path, run.id, ("castiel_jobs_total",)), "outcome", start, end
-        )
-        st.subheader("Jobs finished per second, by outcome")
-        st.plotly_chart(charts.rate_chart(done, "outcome", "jobs/s"), width="stretch")
-        shown = True
-    if "castiel_workers" in names:
-        workers = data.gauge_timeline(
-            common.series(store, path, run.id, ("castiel_workers",)), "state", start, end
-        )
-        st.subheader("Workers")
-        st.plotly_chart(charts.gauge_chart(workers, "state", "workers"), width="stretch")
-        shown = True
+    # (metric, label to split by, title, how to draw it)
+    panels = (
+        ("castiel_queue_jobs", "state", "Jobs by state", "gauge"),
+        ("castiel_jobs_total", "outcome", "Jobs finished per second, by outcome", "rate"),
+        ("castiel_workers", "state", "Workers", "gauge"),
+        ("castiel_cache_hits_total", "layer", "Cache hits per second, by layer", "rate"),
+    )
+    shown = [p for p in panels if p[0] in names]
+    for metric, label, title, kind in shown:
+        series = common.series(store, path, run.id, (metric,))
+        st.subheader(title)
+        if kind == "gauge":
+            frame = data.gauge_timeline(series, label, start, end)
+            st.plotly_chart(charts.gauge_chart(frame, label, title), width="stretch")
+        else:
+            frame = data.rate_timeline(series, label, start, end)
+            st.plotly_chart(charts.rate_chart(frame, label, "per s"), width="stretch")
     if not shown:
         st.info(
             "This run has no runtime metrics. Collect them with "
