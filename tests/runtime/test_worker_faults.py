@@ -242,7 +242,9 @@ def test_redis_restart_mid_run_loses_no_acknowledged_add(fresh_redis: RedisServe
             message="every acknowledged job to run",
         )
         assert worker.poll() is None, "the worker survived the outage"
-        assert spinning < 0.3, f"worker used {spinning:.0%} CPU while Redis was down"
+        # A retry loop without backoff burns a whole core (~100 %); backing off measured
+        # 8-32 % over this window (the in-flight jobs failing and being buffered included).
+        assert spinning < 0.5, f"worker used {spinning:.0%} CPU while Redis was down"
     finally:
         stop.set()
         producer.join()
