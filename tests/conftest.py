@@ -1,4 +1,4 @@
-"""Test harness: real redis-servers on free loopback ports (never 6379, never fakeredis).
+"""Test harness: real redis-servers on free loopback ports (never the default port, never a fake).
 
 `redis_server` is one server for the whole session, flushed before each test; `redis_url`
 is its URL. `fresh_redis` is a server of the test's own, for fault injection (kill, restart).
