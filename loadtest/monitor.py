@@ -39,18 +39,23 @@ class SeriesAccumulator:
 
     def __init__(self) -> None:
         self._series: dict[SeriesKey, _Series] = {}
+        self._snapshot: list[SeriesData] | None = None
 
     def add(self, batch: Batch) -> None:
+        self._snapshot = None
         for s in batch.scalars:
             self._series.setdefault(s.key, _Series(s.kind)).points.append(s.point)
         for h in batch.histograms:
             self._series.setdefault(h.key, _Series(MetricKind.HISTOGRAM)).histograms.append(h.point)
 
     def snapshot(self) -> list[SeriesData]:
-        return [
-            SeriesData(k, s.kind, tuple(s.points), tuple(s.histograms))
-            for k, s in self._series.items()
-        ]
+        """Built once per change: the evaluator and the live view share it."""
+        if self._snapshot is None:
+            self._snapshot = [
+                SeriesData(k, s.kind, tuple(s.points), tuple(s.histograms))
+                for k, s in self._series.items()
+            ]
+        return self._snapshot
 
     def __len__(self) -> int:
         return len(self._series)
