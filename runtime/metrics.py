@@ -113,6 +113,14 @@ class RuntimeMetrics:
             ["queue", "schedule"],
             registry=r,
         )
+        # Not in the heartbeat snapshot: collectors sum gauges over processes, and a sum of
+        # timestamps means nothing. Prometheus scrapes it per process.
+        self.schedule_next_fire = Gauge(
+            "castiel_schedule_next_fire_timestamp_seconds",
+            "When the schedule fires next (epoch seconds), as this scheduler computed it.",
+            ["queue", "schedule"],
+            registry=r,
+        )
         self.redis_errors = Counter(
             "castiel_redis_errors",
             "Redis calls that failed (connection or timeout).",

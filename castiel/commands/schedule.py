@@ -15,6 +15,7 @@ from rich.table import Table
 from castiel.commands import queue_action
 from castiel.errors import UsageError
 from runtime.connection import connect
+from runtime.metrics import RuntimeMetrics, serve_metrics
 from runtime.schedule import Schedule
 from runtime.scheduler import Scheduler, Schedules
 
@@ -42,6 +43,12 @@ def register(sub: Any) -> None:
     add.add_argument("--job", required=True, help="job name")
     add.add_argument("--data", default="null", help="job payload as JSON")
     add.add_argument(
+        "--options",
+        default="{}",
+        metavar="JSON",
+        help='job options as a JSON object, e.g. \'{"attempts": 3, "priority": 10}\'',
+    )
+    add.add_argument(
         "--missed",
         default="skip",
         metavar="skip|catchup:N",
@@ -51,17 +58,27 @@ def register(sub: Any) -> None:
     rm.add_argument("id")
     ls = action("list", "list schedules with their last and next fire times", _list)
     ls.add_argument("--json", action="store_true")
-    action("run", "run a scheduler for this queue until SIGTERM/SIGINT", _run)
+    run = action("run", "run a scheduler for this queue until SIGTERM/SIGINT", _run)
+    run.add_argument(
+        "--metrics-port", type=int, metavar="PORT", help="serve /metrics on 127.0.0.1:PORT"
+    )
+
+
+def _json_arg(flag: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{flag} is not JSON: {exc}") from None
 
 
 def _add(args: argparse.Namespace) -> int:
-    try:
-        data = json.loads(args.data)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"--data is not JSON: {exc}") from None
-    missed, _, n = args.missed.partition(":")
-    if missed not in ("skip", "catchup") or (missed == "catchup" and not n.isdigit()):
-        raise UsageError("--missed must be skip or catchup:N")
+    data = _json_arg("--data", args.data)
+    options = _json_arg("--options", args.options)
+    if not isinstance(options, dict):
+        raise UsageError("--options must be a JSON object, e.g. '{\"attempts\": 3}'")
+    missed, colon, n = args.missed.partition(":")
+    if not ((missed == "skip" and not colon) or (missed == "catchup" and colon and n.isdigit())):
+        raise UsageError(f"--missed must be skip or catchup:N, not {args.missed!r}")
     schedule = Schedule(
         args.id,
         args.job,
@@ -69,6 +86,7 @@ def _add(args: argparse.Namespace) -> int:
         every=args.every,
         tz=args.tz,
         data=data,
+        options=options,
         missed=missed,
         catchup_max=int(n or 0),
     )
@@ -99,8 +117,11 @@ def _list(args: argparse.Namespace) -> int:
                         "cron": i.schedule.cron,
                         "every": i.schedule.every,
                         "tz": i.schedule.tz,
+                        "missed": i.schedule.missed,
+                        "catchup_max": i.schedule.catchup_max,
                         "last_fired": i.last_fired,
                         "next_fire": i.next_fire,
+                        "next_fire_utc": _ts(i.next_fire),
                     }
                     for i in items
                 ],
@@ -121,9 +142,18 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    metrics = RuntimeMetrics()
+    server = None
+    url = None
+    if args.metrics_port is not None:
+        server, _, port = serve_metrics(metrics.registry, args.metrics_port)
+        url = f"http://127.0.0.1:{port}/metrics"
+
     async def main() -> None:
         conn = connect(args.redis, client_name="castiel-scheduler")
-        scheduler = Scheduler(conn.aio, [args.queue])
+        scheduler = Scheduler(
+            conn.aio, [args.queue], metrics, heartbeat_interval=5.0, metrics_url=url
+        )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, scheduler.stop)
@@ -132,5 +162,9 @@ def _run(args: argparse.Namespace) -> int:
         finally:
             await conn.aclose()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        if server is not None:
+            server.shutdown()
     return 0
