@@ -5,9 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Debian packages the suite and the demo start for real: redis-server (+ redis-cli for the
-# cluster fixture) and promtool (lints our Prometheus exposition).
-APT_PACKAGES := redis-server redis-tools prometheus
-NEEDED_COMMANDS := redis-server redis-cli promtool
+# cluster fixture), promtool (lints our Prometheus exposition) and Alertmanager (the alerts
+# tests post to a real one).
+APT_PACKAGES := redis-server redis-tools prometheus prometheus-alertmanager
+NEEDED_COMMANDS := redis-server redis-cli promtool prometheus-alertmanager
 
 .PHONY: test test-quick demo lint system-deps bench clean
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -113,6 +114,15 @@ def measure(name: str, url: str, n: int, console: Console) -> Result:
         else:
             result.processing = left0 / (time.perf_counter() - t0)
         console.print(f"  {name}: processing {result.processing:,.0f} jobs/s")
+        # A no-op that raises still empties the queue: count failures, or the rate measured
+        # would be that of failing jobs.
+        failed = getattr(peer, "failures", lambda _url: 0)(url)
+        log.seek(0)
+        tracebacks = log.read().count(b"Traceback")
+        if failed or tracebacks:
+            note = f"{failed} job(s) failed, {tracebacks} traceback(s) in the worker log"
+            result.error = f"{result.error}; {note}" if result.error else note
+            console.print(f"[red]  {name}: {note}[/red]")
     except TimeoutError:
         log.seek(0)
         result.error = log.read().decode(errors="replace")[-1500:]
@@ -126,6 +136,31 @@ def measure(name: str, url: str, n: int, console: Console) -> Result:
                 worker.kill()
         log.close()
     return result
+
+
+def versions() -> dict[str, str]:
+    """Versions of what was measured; arq's come from its own venv."""
+    found = {}
+    for dist in ("redis", "hiredis", "rq", "saq", "dramatiq", "celery", "kombu"):
+        try:
+            found[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            found[dist] = "not installed"
+    arq_python = ROOT / ".venv" / "peers" / "arq" / "bin" / "python"
+    if arq_python.exists():
+        script = (
+            "import importlib.metadata as m\n"
+            "for d in ('arq', 'redis', 'hiredis'):\n"
+            "    try: print(d, m.version(d))\n"
+            "    except m.PackageNotFoundError: print(d, 'not-installed')"
+        )
+        out = subprocess.run(
+            [str(arq_python), "-c", script], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+        for line in out.splitlines():
+            dist, _, version = line.partition(" ")
+            found[f"arq venv: {dist}"] = version
+    return found
 
 
 def _ratio(castiel: float | None, peer: float | None) -> str:
@@ -195,11 +230,23 @@ def main() -> None:
     )
     try:
         results = [measure(name, server.url, args.jobs, console) for name in names]
+        redis_version = redis.Redis.from_url(server.url).info("server")["redis_version"]
     finally:
         server.stop()
     report(results, console)
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "jobs": args.jobs,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "redis_server": redis_version,
+        "versions": versions(),
+    }
+    console.print("versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
     if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))
+        args.json.write_text(
+            json.dumps({**meta, "results": [asdict(r) for r in results]}, indent=2)
+        )
 
 
 if __name__ == "__main__":

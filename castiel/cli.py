@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import redis.exceptions
 
 from castiel.commands import (
+    alerts,
     budgets,
     check,
     dashboard,
@@ -20,13 +21,26 @@ from castiel.commands import (
     queue,
     run,
     schedule,
+    sources,
     worker,
 )
 from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, UsageError
 from runtime.errors import ConfigError
 
 # Add a command group here: one module with register(subparsers).
-COMMAND_GROUPS = (worker, queue, schedule, run, monitor, check, budgets, dashboard, demo)
+COMMAND_GROUPS = (
+    worker,
+    queue,
+    schedule,
+    run,
+    monitor,
+    check,
+    budgets,
+    dashboard,
+    demo,
+    sources,
+    alerts,
+)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import redis
+
 NAME = "arq"
 SETTINGS = "max_jobs 100, burst"
 SELF_TIMED = True
@@ -57,4 +59,6 @@ def worker_env() -> dict[str, str]:
 
 
 def remaining(url: str) -> int:
-    return int(_run(url, "remaining"))
+    # arq's own key: a job stays in this zset until it finished. Read with this venv's
+    # redis-py: starting an arq-venv interpreter per poll would steal CPU from the worker.
+    return int(redis.Redis.from_url(url).zcard("arq:queue"))

@@ -43,16 +43,6 @@ async def _enqueue(n, concurrent):
     return elapsed
 
 
-async def _remaining():
-    pool = await create_pool(_settings())
-    n = await pool.zcard("arq:queue")
-    await pool.aclose()
-    return n
-
-
 if __name__ == "__main__":
-    cmd, n = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0
-    if cmd == "remaining":
-        print(asyncio.run(_remaining()))
-    else:
-        print(asyncio.run(_enqueue(n, concurrent=cmd == "bulk")))
+    cmd, n = sys.argv[1], int(sys.argv[2])
+    print(asyncio.run(_enqueue(n, concurrent=cmd == "bulk")))

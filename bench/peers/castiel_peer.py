@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -9,7 +10,8 @@ from runtime import BaseWorker, Job, JobSpec, Queue, connect
 
 NAME = "castiel"
 QUEUE = "bench"
-CONCURRENCY = 100
+# 100 was the best of 50/100/200 (docs/benchmarks.md); the variable is for trying others.
+CONCURRENCY = int(os.environ.get("BENCH_CASTIEL_CONCURRENCY", "100"))
 
 
 class NoopWorker(BaseWorker):
@@ -48,6 +50,10 @@ def worker_argv(url: str) -> list[str]:
 def remaining(url: str) -> int:
     c = Queue(connect(url).sync, QUEUE).counts()
     return c.wait + c.active + c.delayed
+
+
+def failures(url: str) -> int:
+    return Queue(connect(url).sync, QUEUE).counts().failed
 
 
 SETTINGS = f"concurrency {CONCURRENCY}, asyncio worker"

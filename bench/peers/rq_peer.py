@@ -6,14 +6,14 @@ import sys
 
 import redis
 from rq import Queue
-from rq.registry import StartedJobRegistry
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 NAME = "rq"
 QUEUE = "bench"
 SETTINGS = "SimpleWorker, burst"
 
 
-def noop() -> None:
+def noop(i: int) -> None:
     return None
 
 
@@ -52,3 +52,7 @@ def remaining(url: str) -> int:
     conn = redis.Redis.from_url(url)
     q = Queue(QUEUE, connection=conn)
     return q.count + StartedJobRegistry(QUEUE, connection=conn).count
+
+
+def failures(url: str) -> int:
+    return int(FailedJobRegistry(QUEUE, connection=redis.Redis.from_url(url)).count)

@@ -1,0 +1,96 @@
+"""Email over SMTP (smtplib): a plain-text body with an HTML alternative, STARTTLS or implicit
+TLS, optional login. SMTP 4xx replies and dropped connections are retried, 5xx are not."""
+
+from __future__ import annotations
+
+import html
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from alerts.channel_config import EmailConfig
+from alerts.channels.base import Outcome, SendContext, SendResult, missing_secret
+from alerts.channels.text import facts, limit, plain_text, state_word
+from alerts.model import Notification
+from alerts.secrets import MissingSecret
+
+
+def build(n: Notification, cfg: EmailConfig) -> EmailMessage:
+    shown, left_out = limit(n.alerts, cfg.max_alerts)
+    left_out += n.truncated
+    msg = EmailMessage()
+    msg["Subject"] = n.title()
+    msg["From"] = cfg.from_addr
+    msg["To"] = ", ".join(cfg.to)
+    msg["Date"] = formatdate(n.created_at, usegmt=True)
+    msg["Message-ID"] = make_msgid(domain="castiel.local")
+    msg["X-Castiel-Group"] = n.group_key
+    if n.test:
+        msg["X-Castiel-Test"] = "true"
+    intro = "This is a test notification from `castiel alerts test`. Nothing is wrong.\n\n"
+    more = f"\n\n{left_out} more alert(s) not shown." if left_out else ""
+    msg.set_content((intro if n.test else "") + plain_text(shown) + more + "\n")
+    parts = []
+    for a in shown:
+        rows = "".join(
+            f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in facts(a)
+        )
+        link = (
+            f"<p><a href='{html.escape(a.link, quote=True)}'>Open in dashboard</a></p>"
+            if a.link
+            else ""
+        )
+        parts.append(
+            f"<h3>{html.escape(state_word(a))}: {html.escape(a.evidence.summary())}</h3>"
+            f"<table>{rows}</table>{link}"
+        )
+    head = f"<p><b>{html.escape(intro.strip())}</b></p>" if n.test else ""
+    tail = f"<p>{left_out} more alert(s) not shown.</p>" if left_out else ""
+    msg.add_alternative(f"<html><body>{head}{''.join(parts)}{tail}</body></html>", subtype="html")
+    return msg
+
+
+def send(n: Notification, cfg: EmailConfig, ctx: SendContext) -> SendResult:
+    try:
+        password = ctx.reveal(cfg.password) if cfg.password else None
+    except MissingSecret as exc:
+        return missing_secret(exc)
+    msg = build(n, cfg)
+    try:
+        smtp: smtplib.SMTP
+        if cfg.tls:
+            smtp = smtplib.SMTP_SSL(
+                cfg.smarthost, cfg.port, timeout=ctx.timeout, context=ssl.create_default_context()
+            )
+        else:
+            smtp = smtplib.SMTP(cfg.smarthost, cfg.port, timeout=ctx.timeout)
+        with smtp:
+            if cfg.starttls and not cfg.tls:
+                smtp.starttls(context=ssl.create_default_context())
+            if cfg.username and password is not None:
+                smtp.login(cfg.username, password)
+            smtp.send_message(msg)
+    except smtplib.SMTPResponseException as exc:
+        return _smtp_code(ctx, exc.smtp_code, exc.smtp_error)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        worst = max(codes) if codes else 550
+        return _smtp_code(ctx, worst, b"recipients refused")
+    except smtplib.SMTPNotSupportedError as exc:
+        return SendResult(Outcome.FAILED, ctx.redact(f"smtp: {exc}"))
+    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, TimeoutError):
+        return SendResult(Outcome.RETRY, "smtp: connection lost or timed out")
+    except smtplib.SMTPException as exc:
+        return SendResult(Outcome.RETRY, ctx.redact(f"smtp: {type(exc).__name__}"))
+    except OSError as exc:
+        return SendResult(Outcome.RETRY, ctx.redact(f"connect error: {exc.strerror or exc}"))
+    return SendResult(Outcome.DELIVERED, "smtp 250")
+
+
+def _smtp_code(ctx: SendContext, code: int, message: bytes | str) -> SendResult:
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    reason = ctx.redact(f"smtp {code}: {' '.join(text.split())[:120]}")
+    outcome = Outcome.RETRY if 400 <= code < 500 else Outcome.FAILED
+    return SendResult(outcome, reason, code)

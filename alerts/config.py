@@ -1,0 +1,713 @@
+"""`alerts.yaml` (or the `alerts:` section of `castiel.yaml`) -> typed `AlertsConfig`, every
+problem located by file, line, column and key path (docs/alerts.md has the full guide).
+
+Secrets (`webhook_url`, `routing_key`, `api_key`, `hmac_secret`, `password`) are `Secret`s:
+`${VAR}` references are resolved from the environment at send time only, and unset variables
+are warnings here (the monitor's environment is what counts), never errors."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from yaml.nodes import Node
+
+from alerts.channel_config import ReceiverConfig, parse_receivers
+from alerts.inhibit import InhibitRule
+from alerts.matchers import LabelMatcher, parse_matcher
+from alerts.model import Evidence, Severity
+from alerts.mute import MONTHS, WEEKDAYS, TimeInterval, TimeRange, parse_range, parse_time
+from alerts.routing import (
+    DEFAULT_GROUP_INTERVAL,
+    DEFAULT_GROUP_WAIT,
+    DEFAULT_REPEAT_INTERVAL,
+    Route,
+)
+from alerts.state import NoDataPolicy, Timing
+from alerts.yamlnodes import Ctx, Invalid, choice, compose, duration, fields, positive, url
+from budgets.model import Aggregation, Budget, Level, Scope
+from budgets.selectors import parse_selector
+from budgets.shorthand import parse_condition
+from budgets.spec import SpecIssue
+
+SUPPORTED_VERSIONS = (1,)
+
+
+class AlertsConfigError(Exception):
+    """One or more problems in an alerts config; `str()` is the first, `issues` has them all."""
+
+    def __init__(self, issues: list[SpecIssue]) -> None:
+        self.issues = issues
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        super().__init__(f"{issues[0]}{more}")
+
+
+# --- rules, delivery, the whole file --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """Per-budget (or default) alert settings; None = inherit."""
+
+    enabled: bool | None = None
+    for_: float | None = None
+    keep_firing_for: float | None = None
+    nodata: NoDataPolicy | None = None
+    nodata_for: float | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """A standalone rule on any metric selector: evaluated like a budget (same evaluator),
+    but it only alerts, it never gates CI."""
+
+    budget: Budget
+    settings: RuleSettings = field(default_factory=RuleSettings)
+
+    @property
+    def name(self) -> str:
+        return self.budget.name
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    max_attempts: int = 6
+    initial_backoff: float = 1.0
+    max_backoff: float = 300.0
+    max_age: float = 3600.0
+    """Give up (and use fallbacks) after this long even if attempts remain."""
+    max_retry_after: float = 3600.0
+    """A Retry-After longer than this is capped."""
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    url: str | None = None
+    path: str = "/review?run={run}&budget={rule}"
+
+    def link(self, evidence: Evidence) -> str | None:
+        if not self.url:
+            return None
+        q = urllib.parse.quote
+        return self.url.rstrip("/") + self.path.format(
+            run=q(evidence.run, safe=""), rule=q(evidence.rule, safe="")
+        )
+
+
+DEFAULT_SEVERITY = (("abort", "critical"), ("fail", "critical"), ("warn", "warning"))
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    path: str
+    route: Route
+    receivers: Mapping[str, ReceiverConfig]
+    inhibit_rules: tuple[InhibitRule, ...] = ()
+    time_intervals: Mapping[str, tuple[TimeInterval, ...]] = field(default_factory=dict)
+    rules: tuple[AlertRule, ...] = ()
+    defaults: RuleSettings = field(default_factory=RuleSettings)
+    budgets: Mapping[str, RuleSettings] = field(default_factory=dict)
+    severity: tuple[tuple[str, str], ...] = DEFAULT_SEVERITY
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
+    delivery: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    deployment: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    warnings: tuple[SpecIssue, ...] = ()
+
+    def settings(self, rule: str) -> RuleSettings:
+        for r in self.rules:
+            if r.name == rule:
+                return _merge(self.defaults, r.settings)
+        return _merge(self.defaults, self.budgets.get(rule, RuleSettings()))
+
+    def timing(self, rule: str) -> Timing:
+        s = self.settings(rule)
+        return Timing(
+            for_=s.for_ or 0.0,
+            keep_firing_for=s.keep_firing_for or 0.0,
+            nodata=s.nodata or NoDataPolicy.NODATA,
+            nodata_for=s.nodata_for,
+        )
+
+    def enabled(self, rule: str) -> bool:
+        return self.settings(rule).enabled is not False
+
+    def severity_of(self, level: str) -> str:
+        return dict(self.severity).get(level, "critical")
+
+    def routes(self) -> dict[str, Route]:
+        return {r.id: r for r in self.route.walk()}
+
+
+def _merge(base: RuleSettings, over: RuleSettings) -> RuleSettings:
+    def pick(name: str) -> Any:
+        v = getattr(over, name)
+        return getattr(base, name) if v is None else v
+
+    return RuleSettings(
+        enabled=pick("enabled"),
+        for_=pick("for_"),
+        keep_firing_for=pick("keep_firing_for"),
+        nodata=pick("nodata"),
+        nodata_for=pick("nodata_for"),
+        labels=tuple(sorted({**dict(base.labels), **dict(over.labels)}.items())),
+        annotations=tuple(sorted({**dict(base.annotations), **dict(over.annotations)}.items())),
+    )
+
+
+def _matcher(value: Any) -> LabelMatcher:
+    return parse_matcher(str(value))
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+def load_alerts_config(path: str | Path) -> AlertsConfig:
+    """Read and validate. Raises AlertsConfigError (also for unreadable files)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise AlertsConfigError([SpecIssue(str(p), 0, 0, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AlertsConfigError([SpecIssue(str(p), 0, 0, "", f"cannot read: {exc}")]) from None
+    return parse_alerts_config(text, str(p))
+
+
+TOP_KEYS = (
+    "version",
+    "route",
+    "receivers",
+    "inhibit_rules",
+    "time_intervals",
+    "rules",
+    "defaults",
+    "budgets",
+    "severity",
+    "dashboard",
+    "delivery",
+    "deployment",
+    "labels",
+)
+
+
+def parse_alerts_config(text: str, filename: str = "<alerts>") -> AlertsConfig:
+    root, problem = compose(text, filename)
+    if problem is not None:
+        raise AlertsConfigError([problem])
+    if root is None:
+        raise AlertsConfigError([SpecIssue(filename, 1, 1, "", "the file is empty")])
+    ctx = Ctx(filename)
+    prefix = ""
+    try:
+        top = ctx.mapping(root, "")
+        if "alerts" in top and "route" not in top:
+            # castiel.yaml: only the `alerts:` section is ours.
+            root, prefix = top["alerts"][1], "alerts"
+        config = _config(ctx, root, prefix)
+    except Invalid:
+        config = None
+    if ctx.issues or config is None:
+        raise AlertsConfigError(ctx.issues or [ctx.issue(root, "", "invalid")])
+    return config
+
+
+def _p(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _config(ctx: Ctx, root: Node, prefix: str) -> AlertsConfig | None:
+    top = ctx.mapping(root, prefix, TOP_KEYS)
+    g = ctx.guard
+    if "version" in top:
+        g(lambda: _version(ctx, top["version"][1], _p(prefix, "version")))
+    intervals = (
+        g(lambda: _time_intervals(ctx, top["time_intervals"][1], _p(prefix, "time_intervals")))
+        if "time_intervals" in top
+        else {}
+    ) or {}
+    receivers: dict[str, ReceiverConfig] = {}
+    receiver_nodes: dict[str, Node] = {}
+    if "receivers" not in top:
+        ctx.error(root, _p(prefix, "receivers"), "missing", "list at least one receiver")
+    else:
+        g(
+            lambda: parse_receivers(
+                ctx, top["receivers"][1], _p(prefix, "receivers"), receivers, receiver_nodes
+            )
+        )
+    route: Route | None = None
+    route_nodes: dict[str, Node] = {}
+    if "route" not in top:
+        ctx.error(root, _p(prefix, "route"), "missing", "a root route names the default receiver")
+    else:
+        route = g(lambda: _route(ctx, top["route"][1], _p(prefix, "route"), None, "0", route_nodes))
+    _check_references(ctx, route, route_nodes, receivers, receiver_nodes, intervals, prefix)
+    inhibit = (
+        g(lambda: _inhibit_rules(ctx, top["inhibit_rules"][1], _p(prefix, "inhibit_rules")))
+        if "inhibit_rules" in top
+        else ()
+    ) or ()
+    rules = (
+        g(lambda: _rules(ctx, top["rules"][1], _p(prefix, "rules"))) if "rules" in top else ()
+    ) or ()
+    defaults = (
+        g(lambda: _settings(ctx, top["defaults"][1], _p(prefix, "defaults")))
+        if "defaults" in top
+        else None
+    ) or RuleSettings()
+    budgets: dict[str, RuleSettings] = {}
+    if "budgets" in top:
+        bkey = _p(prefix, "budgets")
+        bm = g(lambda: ctx.mapping(top["budgets"][1], bkey)) or {}
+        for name, (_, vnode) in bm.items():
+            s = g(_settings, ctx, vnode, f"{bkey}.{name}")
+            if s is not None:
+                budgets[name] = s
+    severity = (
+        g(lambda: _severity(ctx, top["severity"][1], _p(prefix, "severity")))
+        if "severity" in top
+        else None
+    ) or DEFAULT_SEVERITY
+    dashboard = (
+        g(lambda: _dashboard(ctx, top["dashboard"][1], _p(prefix, "dashboard")))
+        if "dashboard" in top
+        else None
+    ) or DashboardConfig()
+    delivery = (
+        g(lambda: _delivery(ctx, top["delivery"][1], _p(prefix, "delivery")))
+        if "delivery" in top
+        else None
+    ) or DeliveryPolicy()
+    deployment = (
+        g(lambda: ctx.text(top["deployment"][1], _p(prefix, "deployment")))
+        if "deployment" in top
+        else None
+    )
+    labels = (
+        g(lambda: ctx.string_map(top["labels"][1], _p(prefix, "labels"))) if "labels" in top else ()
+    ) or ()
+    if route is None or ctx.issues:
+        return None
+    return AlertsConfig(
+        path=ctx.file,
+        route=route,
+        receivers=receivers,
+        inhibit_rules=tuple(inhibit),
+        time_intervals=intervals,
+        rules=tuple(rules),
+        defaults=defaults,
+        budgets=budgets,
+        severity=severity,
+        dashboard=dashboard,
+        delivery=delivery,
+        deployment=deployment,
+        labels=labels,
+        warnings=tuple(ctx.warnings),
+    )
+
+
+def _version(ctx: Ctx, node: Node, key: str) -> int:
+    v = ctx.scalar(node, key)
+    if v not in SUPPORTED_VERSIONS:
+        raise ctx.error(node, key, f"unsupported version {v!r}", "this Castiel reads version: 1")
+    return int(v)
+
+
+def _matchers(ctx: Ctx, node: Node, key: str) -> tuple[LabelMatcher, ...]:
+    out = []
+    for i, n in enumerate(ctx.items(node, key)):
+        parsed = ctx.guard(ctx.convert, n, f"{key}[{i}]", _matcher)
+        if parsed is not None:
+            out.append(parsed)
+    return tuple(out)
+
+
+ROUTE_KEYS = (
+    "receiver",
+    "matchers",
+    "continue",
+    "group_by",
+    "group_wait",
+    "group_interval",
+    "repeat_interval",
+    "mute_time_intervals",
+    "active_time_intervals",
+    "routes",
+)
+
+
+def _route(
+    ctx: Ctx, node: Node, key: str, parent: Route | None, rid: str, nodes: dict[str, Node]
+) -> Route:
+    m = ctx.mapping(node, key, ROUTE_KEYS)
+    g = ctx.guard
+
+    def get(name: str, fn: Callable[[Node, str], Any], inherited: Any) -> Any:
+        if name not in m:
+            return inherited
+        value = g(lambda: fn(m[name][1], f"{key}.{name}"))
+        return inherited if value is None else value
+
+    if parent is None:
+        if "matchers" in m:
+            ctx.error(m["matchers"][0], f"{key}.matchers", "the root route matches every alert")
+        if "continue" in m:
+            ctx.error(m["continue"][0], f"{key}.continue", "the root route cannot continue")
+        for name in ("mute_time_intervals", "active_time_intervals"):
+            if name in m:
+                ctx.error(
+                    m[name][0],
+                    f"{key}.{name}",
+                    "the root route cannot be muted",
+                    "put it on a child route",
+                )
+        if "receiver" not in m:
+            raise ctx.error(node, f"{key}.receiver", "missing", "the root route needs a receiver")
+    receiver = get("receiver", ctx.text, parent.receiver if parent else "")
+    group_by = get("group_by", ctx.texts, parent.group_by if parent else ())
+    if "..." in group_by and len(group_by) > 1:
+        ctx.error(m["group_by"][1], f"{key}.group_by", "'...' (every label) stands alone")
+    route = Route(
+        id=rid,
+        receiver=receiver,
+        matchers=get("matchers", lambda n, k: _matchers(ctx, n, k), ()),
+        continue_=get("continue", ctx.boolean, False),
+        group_by=tuple(group_by),
+        group_wait=get(
+            "group_wait",
+            lambda n, k: duration(ctx, n, k),
+            parent.group_wait if parent else DEFAULT_GROUP_WAIT,
+        ),
+        group_interval=get(
+            "group_interval",
+            lambda n, k: positive(ctx, n, k),
+            parent.group_interval if parent else DEFAULT_GROUP_INTERVAL,
+        ),
+        repeat_interval=get(
+            "repeat_interval",
+            lambda n, k: positive(ctx, n, k),
+            parent.repeat_interval if parent else DEFAULT_REPEAT_INTERVAL,
+        ),
+        # As in Alertmanager, time intervals belong to one route and are not inherited.
+        mute_time_intervals=get("mute_time_intervals", ctx.texts, ()),
+        active_time_intervals=get("active_time_intervals", ctx.texts, ()),
+    )
+    children: list[Route] = []
+    if "routes" in m:
+        items = g(lambda: ctx.items(m["routes"][1], f"{key}.routes")) or []
+        for i, child in enumerate(items):
+            r = g(_route, ctx, child, f"{key}.routes[{i}]", route, f"{rid}.{i}", nodes)
+            if r is not None:
+                children.append(r)
+    nodes[rid] = node
+    return replace(route, routes=tuple(children))
+
+
+def _check_references(
+    ctx: Ctx,
+    route: Route | None,
+    route_nodes: Mapping[str, Node],
+    receivers: Mapping[str, ReceiverConfig],
+    receiver_nodes: Mapping[str, Node],
+    intervals: Mapping[str, Any],
+    prefix: str,
+) -> None:
+    if route is not None and receiver_nodes:
+        for r in route.walk():
+            where = f"{_p(prefix, 'route')}" + "".join(f".routes[{i}]" for i in r.id.split(".")[1:])
+            node = route_nodes.get(r.id)
+            if r.receiver not in receiver_nodes:
+                ctx.error(
+                    node,
+                    f"{where}.receiver",
+                    f"unknown receiver {r.receiver!r}",
+                    f"receivers: {', '.join(receiver_nodes)}",
+                )
+            for name in (*r.mute_time_intervals, *r.active_time_intervals):
+                if name not in intervals:
+                    ctx.error(
+                        node,
+                        where,
+                        f"unknown time interval {name!r}",
+                        "define it under time_intervals",
+                    )
+    for name, rc in receivers.items():
+        for fb in rc.fallback:
+            if fb not in receiver_nodes:
+                ctx.error(
+                    receiver_nodes[name],
+                    f"{_p(prefix, 'receivers')}.{name}.fallback",
+                    f"unknown receiver {fb!r}",
+                )
+            elif fb == name:
+                ctx.error(
+                    receiver_nodes[name],
+                    f"{_p(prefix, 'receivers')}.{name}.fallback",
+                    "a receiver cannot be its own fallback",
+                )
+
+
+def _inhibit_rules(ctx: Ctx, node: Node, key: str) -> tuple[InhibitRule, ...]:
+    out = []
+    for i, rnode in enumerate(ctx.items(node, key)):
+        k = f"{key}[{i}]"
+        f = ctx.guard(
+            fields,
+            ctx,
+            rnode,
+            k,
+            {
+                "source_matchers": lambda n, kk: _matchers(ctx, n, kk),
+                "target_matchers": lambda n, kk: _matchers(ctx, n, kk),
+                "equal": ctx.texts,
+            },
+            ("source_matchers", "target_matchers"),
+        )
+        if f is not None:
+            out.append(
+                InhibitRule(f["source_matchers"], f["target_matchers"], tuple(f.get("equal", ())))
+            )
+    return tuple(out)
+
+
+def _time_intervals(ctx: Ctx, node: Node, key: str) -> dict[str, tuple[TimeInterval, ...]]:
+    out: dict[str, tuple[TimeInterval, ...]] = {}
+    for i, inode in enumerate(ctx.items(node, key)):
+        k = f"{key}[{i}]"
+        m = ctx.guard(ctx.mapping, inode, k, ("name", "time_intervals"))
+        if m is None:
+            continue
+        if "name" not in m or "time_intervals" not in m:
+            ctx.error(inode, k, "needs name and time_intervals")
+            continue
+        name = ctx.guard(ctx.text, m["name"][1], f"{k}.name")
+        items = ctx.guard(ctx.items, m["time_intervals"][1], f"{k}.time_intervals") or []
+        parsed = [
+            ctx.guard(_interval, ctx, n, f"{k}.time_intervals[{j}]") for j, n in enumerate(items)
+        ]
+        if name is not None and all(p is not None for p in parsed):
+            out[name] = tuple(p for p in parsed if p is not None)
+    return out
+
+
+def _interval(ctx: Ctx, node: Node, key: str) -> TimeInterval:
+    def ranges(names: tuple[str, ...] | None, lo: int, hi: int) -> Callable[[Node, str], Any]:
+        def fn(n: Node, k: str) -> tuple[tuple[int, int], ...]:
+            return tuple(
+                ctx.convert(x, f"{k}[{i}]", lambda v: parse_range(v, names, lo, hi))
+                for i, x in enumerate(ctx.items(n, k))
+            )
+
+        return fn
+
+    def times(n: Node, k: str) -> tuple[TimeRange, ...]:
+        out = []
+        for i, x in enumerate(ctx.items(n, k)):
+            f = fields(
+                ctx,
+                x,
+                f"{k}[{i}]",
+                {
+                    "start_time": lambda nn, kk: ctx.convert(nn, kk, lambda v: parse_time(str(v))),
+                    "end_time": lambda nn, kk: ctx.convert(nn, kk, lambda v: parse_time(str(v))),
+                },
+                ("start_time", "end_time"),
+            )
+            if f["end_time"] <= f["start_time"]:
+                raise ctx.error(x, f"{k}[{i}].end_time", "must be after start_time")
+            out.append(TimeRange(f["start_time"], f["end_time"]))
+        return tuple(out)
+
+    def location(n: Node, k: str) -> str:
+        name = ctx.text(n, k)
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ctx.error(
+                n, k, f"unknown time zone {name!r}", "e.g. Europe/Berlin, UTC"
+            ) from None
+        return name
+
+    f = fields(
+        ctx,
+        node,
+        key,
+        {
+            "times": times,
+            "weekdays": ranges(WEEKDAYS, 0, 6),
+            "days_of_month": ranges(None, -31, 31),
+            "months": ranges(MONTHS, 1, 12),
+            "years": ranges(None, 1970, 9999),
+            "location": location,
+        },
+        (),
+    )
+    return TimeInterval(**f)
+
+
+SETTINGS_KEYS = (
+    "enabled",
+    "for",
+    "keep_firing_for",
+    "nodata",
+    "nodata_for",
+    "labels",
+    "annotations",
+)
+
+
+def _nodata(ctx: Ctx, n: Node, k: str) -> NoDataPolicy:
+    policy: NoDataPolicy = ctx.convert(n, k, lambda v: choice(NoDataPolicy, v, "nodata policy"))
+    return policy
+
+
+def _settings_from(ctx: Ctx, m: Mapping[str, tuple[Node, Node]], key: str) -> RuleSettings:
+    g = ctx.guard
+
+    def get(name: str, fn: Callable[[Node, str], Any]) -> Any:
+        return g(lambda: fn(m[name][1], f"{key}.{name}")) if name in m else None
+
+    return RuleSettings(
+        enabled=get("enabled", ctx.boolean),
+        for_=get("for", lambda n, k: duration(ctx, n, k)),
+        keep_firing_for=get("keep_firing_for", lambda n, k: duration(ctx, n, k)),
+        nodata=get("nodata", lambda n, k: _nodata(ctx, n, k)),
+        nodata_for=get("nodata_for", lambda n, k: duration(ctx, n, k)),
+        labels=get("labels", ctx.string_map) or (),
+        annotations=get("annotations", ctx.string_map) or (),
+    )
+
+
+def _settings(ctx: Ctx, node: Node, key: str) -> RuleSettings:
+    return _settings_from(ctx, ctx.mapping(node, key, SETTINGS_KEYS), key)
+
+
+RULE_KEYS = (
+    "name",
+    "metric",
+    "aggregation",
+    "warn",
+    "fail",
+    "abort",
+    "window",
+    "group_by",
+    "min_samples",
+    "description",
+    *SETTINGS_KEYS,
+)
+
+
+def _rules(ctx: Ctx, node: Node, key: str) -> tuple[AlertRule, ...]:
+    out: list[AlertRule] = []
+    for i, rnode in enumerate(ctx.items(node, key)):
+        k = f"{key}[{i}]"
+        r = ctx.guard(_rule, ctx, rnode, k)
+        if r is None:
+            continue
+        if any(x.name == r.name for x in out):
+            ctx.error(rnode, f"{k}.name", f"duplicate rule {r.name!r}")
+            continue
+        out.append(r)
+    return tuple(out)
+
+
+def _rule(ctx: Ctx, node: Node, key: str) -> AlertRule:
+    m = ctx.mapping(node, key, RULE_KEYS)
+    for req in ("name", "metric", "aggregation"):
+        if req not in m:
+            ctx.error(node, f"{key}.{req}", "missing")
+    levels = [lv for lv in ("warn", "fail", "abort") if lv in m]
+    if not levels:
+        ctx.error(node, key, "a rule needs a condition", 'e.g. fail: "< 0.3" (what must hold)')
+    if ctx.issues and any(i.key.startswith(key) for i in ctx.issues):
+        raise Invalid()
+    name = ctx.text(m["name"][1], f"{key}.name")
+    selector = ctx.convert(m["metric"][1], f"{key}.metric", lambda v: parse_selector(str(v)))
+    agg = ctx.convert(
+        m["aggregation"][1], f"{key}.aggregation", lambda v: Aggregation.parse(str(v))
+    )
+    thresholds = tuple(
+        (Level.parse(lv), ctx.convert(m[lv][1], f"{key}.{lv}", lambda v: parse_condition(str(v))))
+        for lv in levels
+    )
+    window = positive(ctx, m["window"][1], f"{key}.window") if "window" in m else None
+    group_by = ctx.texts(m["group_by"][1], f"{key}.group_by") if "group_by" in m else ()
+    min_samples = (
+        ctx.integer(m["min_samples"][1], f"{key}.min_samples", 1) if "min_samples" in m else 1
+    )
+    description = ctx.text(m["description"][1], f"{key}.description") if "description" in m else ""
+    budget = Budget(
+        name=name,
+        selector=selector,
+        aggregation=agg,
+        thresholds=thresholds,
+        scope=Scope(window=window),
+        group_by=tuple(group_by),
+        min_samples=min_samples,
+        description=description,
+    )
+    return AlertRule(
+        budget, _settings_from(ctx, {k: v for k, v in m.items() if k in SETTINGS_KEYS}, key)
+    )
+
+
+def _severity(ctx: Ctx, node: Node, key: str) -> tuple[tuple[str, str], ...]:
+    m = ctx.mapping(node, key, ("warn", "fail", "abort"))
+    out = dict(DEFAULT_SEVERITY)
+    for lv, (_, vnode) in m.items():
+        out[lv] = ctx.convert(
+            vnode,
+            f"{key}.{lv}",
+            lambda v: choice(Severity, v, "severity").value,
+            "critical, error, warning or info",
+        )
+    return tuple(sorted(out.items()))
+
+
+def _dashboard(ctx: Ctx, node: Node, key: str) -> DashboardConfig:
+    f = fields(ctx, node, key, {"url": lambda n, k: url(ctx, n, k), "path": ctx.text}, ())
+    d = DashboardConfig(**f)
+    try:
+        d.path.format(run="r", rule="b")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ctx.error(
+            node, f"{key}.path", f"bad template: {exc}", "placeholders: {run}, {rule}"
+        ) from None
+    return d
+
+
+def _delivery(ctx: Ctx, node: Node, key: str) -> DeliveryPolicy:
+    f = fields(
+        ctx,
+        node,
+        key,
+        {
+            "max_attempts": lambda n, k: ctx.integer(n, k, 1),
+            "initial_backoff": lambda n, k: positive(ctx, n, k),
+            "max_backoff": lambda n, k: positive(ctx, n, k),
+            "max_age": lambda n, k: positive(ctx, n, k),
+            "max_retry_after": lambda n, k: positive(ctx, n, k),
+            "timeout": lambda n, k: positive(ctx, n, k),
+        },
+        (),
+    )
+    return DeliveryPolicy(**f)
+
+
+def unset_variables(config: AlertsConfig, env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(receiver, variable) for every `${VAR}` not set in `env`."""
+    return [
+        (name, var)
+        for name, rc in config.receivers.items()
+        for s in rc.secrets()
+        for var in s.variables
+        if not env.get(var)
+    ]

@@ -1,0 +1,119 @@
+"""Silences: matchers plus a time range. Matching is pure (`silenced_by`); storage sits behind
+the small `SilenceStore` interface, with a SQLite implementation in the alerts database, so
+the CLI, the monitor and the dashboard see the same silences across processes and restarts."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from alerts.db import AlertsDB
+from alerts.matchers import LabelMatcher, matches_all, parse_matcher
+
+
+@dataclass(frozen=True)
+class Silence:
+    id: str
+    matchers: tuple[LabelMatcher, ...]
+    starts_at: float
+    ends_at: float
+    created_at: float
+    created_by: str = ""
+    comment: str = ""
+
+    def active(self, now: float) -> bool:
+        return self.starts_at <= now < self.ends_at
+
+    def state(self, now: float) -> str:
+        if now < self.starts_at:
+            return "pending"
+        return "active" if now < self.ends_at else "expired"
+
+
+def silenced_by(
+    labels: Mapping[str, str], silences: Sequence[Silence], now: float
+) -> tuple[str, ...]:
+    """Ids of the active silences whose matchers all match `labels`."""
+    return tuple(s.id for s in silences if s.active(now) and matches_all(s.matchers, labels))
+
+
+def new_silence(
+    matchers: Sequence[str],
+    *,
+    starts_at: float,
+    ends_at: float,
+    now: float,
+    created_by: str = "",
+    comment: str = "",
+) -> Silence:
+    """Raises ValueError for bad matchers or times. A silence needs at least one matcher that
+    cannot match the empty string, so it can never silence everything by accident."""
+    parsed = tuple(parse_matcher(m) for m in matchers)
+    if not parsed:
+        raise ValueError('a silence needs at least one matcher, e.g. budget="api-latency"')
+    if all(m.matches({}) for m in parsed):
+        raise ValueError("these matchers match every alert; add one that names something")
+    if ends_at <= starts_at:
+        raise ValueError("a silence must end after it starts")
+    return Silence(uuid.uuid4().hex[:12], parsed, starts_at, ends_at, now, created_by, comment)
+
+
+class SilenceStore(Protocol):
+    def add(self, silence: Silence) -> None: ...
+
+    def list(self, now: float, include_expired: bool = False) -> list[Silence]: ...
+
+    def expire(self, silence_id: str, now: float) -> bool: ...
+
+
+class SqliteSilenceStore:
+    def __init__(self, db: AlertsDB) -> None:
+        self._db = db
+
+    def add(self, silence: Silence) -> None:
+        with self._db.write() as c:
+            c.execute(
+                "INSERT INTO alert_silences (id, matchers, starts_at, ends_at, created_at, "
+                "created_by, comment) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    silence.id,
+                    json.dumps([str(m) for m in silence.matchers]),
+                    silence.starts_at,
+                    silence.ends_at,
+                    silence.created_at,
+                    silence.created_by,
+                    silence.comment,
+                ),
+            )
+
+    def list(self, now: float, include_expired: bool = False) -> list[Silence]:
+        rows = self._db.read(
+            "SELECT id, matchers, starts_at, ends_at, created_at, created_by, comment "
+            "FROM alert_silences WHERE ?1 OR ends_at > ?2 ORDER BY starts_at, id",
+            (include_expired, now),
+        )
+        return [
+            Silence(
+                r[0],
+                tuple(parse_matcher(m) for m in json.loads(r[1])),
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+            )
+            for r in rows
+        ]
+
+    def expire(self, silence_id: str, now: float) -> bool:
+        """End a silence now; False when there is no such silence that is still running."""
+        with self._db.write() as c:
+            cur = c.execute(
+                "UPDATE alert_silences SET starts_at = MIN(starts_at, ?1), ends_at = ?1 "
+                "WHERE id = ?2 AND ends_at > ?1",
+                (now, silence_id),
+            )
+            return cur.rowcount > 0

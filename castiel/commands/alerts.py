@@ -1,0 +1,251 @@
+"""`castiel alerts …`: validate an alerts config, send a test notification, manage silences,
+and look at delivery attempts. Silences and attempts live in the alerts database beside the
+metrics store (`--store`, default .castiel/castiel.db -> .castiel/alerts.db)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alerts.channels.base import HttpxClient, Outcome
+from alerts.config import AlertsConfig, AlertsConfigError, load_alerts_config, unset_variables
+from alerts.db import AlertsDB, AlertsDBError, db_path_for
+from alerts.delivery import Attempt, Outbox, send_now
+from alerts.pipeline import test_notification
+from alerts.silences import SqliteSilenceStore, new_silence
+from budgets.model import parse_duration
+from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, EXIT_PASS, UsageError
+from collectors.store import DEFAULT_PATH
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "alerts",
+        help="alert routing: validate config, test receivers, silences",
+        description="Alerting: budget violations routed to on-call channels (docs/alerts.md).",
+    )
+    asub = p.add_subparsers(dest="alerts_command", metavar="ACTION")
+    asub.required = True
+
+    v = asub.add_parser(
+        "validate",
+        help="check an alerts config (alerts.yaml or castiel.yaml)",
+        description="Check FILE; every problem is reported with file:line:column and key. "
+        "Warnings (secrets written into the file, ${VAR}s unset here) do not fail it.",
+    )
+    v.add_argument("file", type=Path, metavar="FILE")
+    v.set_defaults(handler=_validate)
+
+    t = asub.add_parser(
+        "test",
+        help="send a clearly marked test notification to RECEIVER",
+        description="Send one test notification (marked [TEST]) to RECEIVER now, without "
+        "retries or fallbacks, and record the attempt. Exit 0 delivered, 2 bad config or "
+        "unknown receiver, 3 the receiver did not accept it.",
+    )
+    t.add_argument("receiver", metavar="RECEIVER")
+    t.add_argument("--config", required=True, type=Path, metavar="FILE")
+    t.add_argument(
+        "--store",
+        type=Path,
+        default=DEFAULT_PATH,
+        help="metrics store (its folder holds alerts.db)",
+    )
+    t.set_defaults(handler=_test)
+
+    s = asub.add_parser("silence", help="add, list and expire silences")
+    ssub = s.add_subparsers(dest="silence_command", metavar="ACTION")
+    ssub.required = True
+    add = ssub.add_parser(
+        "add",
+        help="silence alerts matching all MATCHERs",
+        description='Silence alerts whose labels match every MATCHER (budget="api-latency", '
+        'group=~"route=/api/.*", severity!="critical"). Prints the silence id.',
+    )
+    add.add_argument("matchers", nargs="+", metavar="MATCHER")
+    length = add.add_mutually_exclusive_group(required=True)
+    length.add_argument("--duration", metavar="DURATION", help="e.g. 2h, 30m")
+    length.add_argument("--until", metavar="TIME", help="ISO time, e.g. 2026-12-01T08:00Z")
+    add.add_argument("--starts", metavar="TIME", help="ISO time (default now)")
+    add.add_argument("--comment", required=True, help="why (shown to everyone)")
+    add.add_argument("--author", default=None, help="who (default: your user name)")
+    add.add_argument("--store", type=Path, default=DEFAULT_PATH)
+    add.set_defaults(handler=_silence_add)
+    ls = ssub.add_parser("list", help="list active and pending silences")
+    ls.add_argument("--all", action="store_true", help="include expired ones")
+    ls.add_argument("--store", type=Path, default=DEFAULT_PATH)
+    ls.set_defaults(handler=_silence_list)
+    ex = ssub.add_parser("expire", help="end a silence now")
+    ex.add_argument("silence_id", metavar="ID")
+    ex.add_argument("--store", type=Path, default=DEFAULT_PATH)
+    ex.set_defaults(handler=_silence_expire)
+
+    at = asub.add_parser("attempts", help="recent delivery attempts and pending notifications")
+    at.add_argument("--limit", type=int, default=20)
+    at.add_argument("--store", type=Path, default=DEFAULT_PATH)
+    at.set_defaults(handler=_attempts)
+
+
+def _load(path: Path) -> AlertsConfig:
+    try:
+        return load_alerts_config(path)
+    except AlertsConfigError as exc:
+        for issue in exc.issues[1:]:
+            print(f"castiel: {issue}", file=sys.stderr)
+        raise UsageError(str(exc.issues[0])) from None
+
+
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        cfg = load_alerts_config(args.file)
+    except AlertsConfigError as exc:
+        for issue in exc.issues:
+            print(f"{issue}", file=sys.stderr)
+        print(f"{args.file}: {len(exc.issues)} problem(s)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for w in cfg.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    for receiver, var in unset_variables(cfg, os.environ):
+        print(
+            f"warning: receiver {receiver!r}: ${var} is not set in this environment",
+            file=sys.stderr,
+        )
+    routes = len(cfg.route.walk())
+    print(
+        f"{args.file}: ok ({len(cfg.receivers)} receivers, {routes} routes, "
+        f"{len(cfg.inhibit_rules)} inhibit rules, {len(cfg.rules)} alert rules)"
+    )
+    return EXIT_PASS
+
+
+def _db(store: Path) -> AlertsDB:
+    try:
+        return AlertsDB.open(db_path_for(store))
+    except AlertsDBError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _test(args: argparse.Namespace) -> int:
+    cfg = _load(args.config)
+    if args.receiver not in cfg.receivers:
+        raise UsageError(
+            f"{args.config}: no receiver {args.receiver!r} (receivers: {', '.join(cfg.receivers)})"
+        )
+    now = time.time()
+    n = test_notification(cfg, args.receiver, now)
+    http = HttpxClient()
+    try:
+        result, duration = send_now(cfg, n, http, os.environ, now)
+    finally:
+        http.close()
+    with _db(args.store) as db:
+        Outbox(db).record_attempt(
+            Attempt(
+                None,
+                now,
+                args.receiver,
+                cfg.receivers[args.receiver].kind,
+                result.outcome.value,
+                result.status_code,
+                result.reason,
+                duration,
+                n.group_key,
+                test=True,
+            )
+        )
+    if result.outcome is Outcome.DELIVERED:
+        print(f"test notification delivered to {args.receiver} ({result.reason})")
+        return EXIT_PASS
+    print(
+        f"castiel: test notification to {args.receiver} {result.outcome.value}: {result.reason}",
+        file=sys.stderr,
+    )
+    return EXIT_BAD_INPUT if result.reason.startswith("config:") else EXIT_BROKEN
+
+
+def _time(text: str, what: str) -> float:
+    t = text.strip()
+    if t.endswith(("Z", "z")):
+        t = t[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(t)
+    except ValueError:
+        raise UsageError(f"{what}: not an ISO time: {text!r} (e.g. 2026-12-01T08:00Z)") from None
+    if dt.tzinfo is None:
+        dt = dt.astimezone()  # local time, as people type it
+    return dt.timestamp()
+
+
+def _silence_add(args: argparse.Namespace) -> int:
+    now = time.time()
+    starts = _time(args.starts, "--starts") if args.starts else now
+    if args.duration:
+        try:
+            ends = starts + parse_duration(args.duration)
+        except ValueError as exc:
+            raise UsageError(f"--duration: {exc}") from None
+    else:
+        ends = _time(args.until, "--until")
+    author = args.author or os.environ.get("USER") or getpass.getuser()
+    try:
+        silence = new_silence(
+            args.matchers,
+            starts_at=starts,
+            ends_at=ends,
+            now=now,
+            created_by=author,
+            comment=args.comment,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    with _db(args.store) as db:
+        SqliteSilenceStore(db).add(silence)
+    print(silence.id)
+    return EXIT_PASS
+
+
+def _fmt(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _silence_list(args: argparse.Namespace) -> int:
+    now = time.time()
+    with _db(args.store) as db:
+        silences = SqliteSilenceStore(db).list(now, include_expired=args.all)
+    if not silences:
+        print("no silences")
+        return EXIT_PASS
+    for s in silences:
+        matchers = " ".join(str(m) for m in s.matchers)
+        print(
+            f"{s.id}  {s.state(now):8}  {_fmt(s.starts_at)} -> {_fmt(s.ends_at)}  "
+            f"{matchers}  by {s.created_by or '?'}: {s.comment}"
+        )
+    return EXIT_PASS
+
+
+def _silence_expire(args: argparse.Namespace) -> int:
+    with _db(args.store) as db:
+        if not SqliteSilenceStore(db).expire(args.silence_id, time.time()):
+            raise UsageError(f"no active or pending silence {args.silence_id!r}")
+    print(f"expired {args.silence_id}")
+    return EXIT_PASS
+
+
+def _attempts(args: argparse.Namespace) -> int:
+    with _db(args.store) as db:
+        outbox = Outbox(db)
+        attempts = outbox.attempts(limit=100_000)[-args.limit :]
+        pending = outbox.items("pending")
+    for a in attempts:
+        code = f" {a.status_code}" if a.status_code is not None else ""
+        test = " [test]" if a.test else ""
+        print(f"{_fmt(a.at)}  {a.receiver:16} {a.outcome:9}{code}  {a.reason}{test}")
+    print(f"{len(pending)} notification(s) waiting to be sent")
+    return EXIT_PASS

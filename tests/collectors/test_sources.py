@@ -1,0 +1,229 @@
+"""The `sources:` section of castiel.yaml: typed config, located errors, `${VAR}` secrets,
+collectors built from it, and checks against real sources (redis-server, a real /metrics
+endpoint, a closed port)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, Counter, start_http_server
+
+from castiel.redis_server import free_port
+from collectors.azure_monitor import AzureMetricsCollector, AzureMonitorCollector
+from collectors.prometheus_scrape import PrometheusScrapeCollector
+from collectors.promql import CountMethod, NamedQuery, PromQLCollector, QueryKind
+from collectors.runtime import RuntimeCollector
+from collectors.sources import (
+    SourcesConfigError,
+    build_collectors,
+    check_sources,
+    load_sources,
+    parse_sources,
+)
+from runtime.connection import connect
+from runtime.errors import ConfigError
+
+FULL = """\
+store: .castiel/metrics.db        # another section: not ours, left alone
+sources:
+  redis:
+    url: ${REDIS_URL}
+    queues: [orders, stock]
+  scrape:
+    endpoints: [http://127.0.0.1:8000/metrics]
+    discover: true
+    timeout: 1500ms
+  prometheus:
+    url: http://127.0.0.1:9090
+    match: '{job="shop", env=~"prod.*"}'
+    method: increase
+    quantiles: [0.5, 0.999]
+    headers: {Authorization: "Bearer ${PROM_TOKEN}"}
+    queries:
+      checkout_5xx: 'sum(rate(castiel_http_requests_total{status=~"5.."}[$__interval]))'
+      orders: {expr: 'sum(increase(castiel_jobs_total[$__interval]))', kind: counter}
+  azure:
+    workspace_id: ${WORKSPACE:-ws-default}
+    roles: shop-api
+    on_partial: no-data
+    timeout: 2m
+    metrics:
+      endpoint: https://westeurope.metrics.monitor.azure.com
+      namespace: Microsoft.Cache/redis
+      resources: [/subscriptions/s/resourceGroups/rg/providers/Microsoft.Cache/Redis/c1]
+      names: [serverLoad]
+"""
+ENV = {"REDIS_URL": "redis://127.0.0.1:6390/0", "PROM_TOKEN": "s3cret"}
+
+
+def test_a_full_sources_section() -> None:
+    c = parse_sources(FULL, "castiel.yaml", ENV)
+    assert c.redis is not None and c.redis.url == "redis://127.0.0.1:6390/0"
+    assert c.redis.queues == ("orders", "stock")
+    assert c.scrape is not None and c.scrape.discover and c.scrape.timeout == 1.5
+    p = c.prometheus
+    assert p is not None and p.match == 'job="shop", env=~"prod.*"'
+    assert p.method is CountMethod.INCREASE and p.quantiles == (0.5, 0.999)
+    assert p.headers == (("Authorization", "Bearer s3cret"),)
+    assert "s3cret" not in repr(p)  # headers carry secrets: kept out of reprs and logs
+    assert p.queries == (
+        NamedQuery(
+            "checkout_5xx",
+            'sum(rate(castiel_http_requests_total{status=~"5.."}[$__interval]))',
+        ),
+        NamedQuery("orders", "sum(increase(castiel_jobs_total[$__interval]))", QueryKind.COUNTER),
+    )
+    a = c.azure
+    assert a is not None and a.workspace_id == "ws-default" and a.schema == "workspace"
+    assert a.roles == ("shop-api",) and a.on_partial == "no-data" and a.timeout == 120
+    assert a.metrics is not None and a.metrics.names == ("serverLoad",)
+    assert a.metrics.aggregation == "Maximum"
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        (
+            "sources:\n  promethus: {url: http://x}\n",
+            "2:3: sources.promethus:",
+            "did you mean 'prometheus'",
+        ),
+        (
+            "sources:\n  prometheus:\n    url: ftp://x\n",
+            "3:10: sources.prometheus.url:",
+            "not an http",
+        ),
+        (
+            "sources:\n  prometheus:\n    timeout: 5s\n",
+            "3:5: sources.prometheus.url:",
+            "missing url",
+        ),
+        (
+            "sources:\n  prometheus:\n    url: http://x\n    match: job=shop\n",
+            "4:12: sources.prometheus.match:",
+            "label matchers",
+        ),
+        (
+            "sources:\n  prometheus:\n    url: http://x\n    queries:\n      a-b: up\n",
+            "5:12: sources.prometheus.queries.a-b:",
+            "not a metric name",
+        ),
+        (
+            "sources:\n  prometheus:\n    url: http://x\n"
+            "    queries:\n      q: {expr: up, kind: histo}\n",
+            "5:27: sources.prometheus.queries.q.kind:",
+            "not one of gauge, counter, histogram",
+        ),
+        ("sources:\n  redis:\n    url: ${NOPE}\n", "3:10: sources.redis.url:", "NOPE is not set"),
+        ("sources:\n  redis:\n    url: http://x\n", "3:10: sources.redis.url:", "scheme must be"),
+        (
+            "sources:\n  scrape:\n    endpoints: [http://a/metrics]\n    timeout: soon\n",
+            "4:14: sources.scrape.timeout:",
+            "not a duration",
+        ),
+        ("sources:\n  scrape: {}\n", "2:11: sources.scrape:", "endpoints"),
+        (
+            "sources:\n  azure:\n    workspace_id: w\n    resource_id: /subscriptions/x\n",
+            "3:5: sources.azure:",
+            "exactly one of workspace_id",
+        ),
+        (
+            "sources:\n  azure:\n    resource_id: app\n",
+            "3:18: sources.azure.resource_id:",
+            "/subscriptions/",
+        ),
+        (
+            "sources:\n  azure:\n    workspace_id: w\n    metrics: {endpoint: https://m}\n",
+            "4:14: sources.azure.metrics.namespace:",
+            "missing namespace",
+        ),
+        ("sources:\n  redis: {url: [a]\n", "3:1:", "not valid YAML"),
+    ],
+)
+def test_errors_name_file_line_column_and_key(text: str, where: str, message: str) -> None:
+    with pytest.raises(SourcesConfigError) as err:
+        parse_sources(text, "castiel.yaml", {})
+    assert str(err.value).startswith(f"castiel.yaml:{where}"), str(err.value)
+    assert message in str(err.value)
+    assert isinstance(err.value, ConfigError)  # the CLI turns it into exit 2
+
+
+def test_every_problem_is_reported_and_secrets_are_not(tmp_path: Path) -> None:
+    path = tmp_path / "castiel.yaml"
+    path.write_text(
+        "sources:\n  prometheus:\n    url: ${URL}\n    metrics: '('\n  redis: {url: nope}\n"
+    )
+    with pytest.raises(SourcesConfigError) as err:
+        load_sources(path, {"URL": "http://user:hunter2@prom:9090"})
+    assert len(err.value.issues) == 2
+    assert "hunter2" not in str(err.value)
+    assert "(and 1 more)" in str(err.value)
+    with pytest.raises(SourcesConfigError, match="file not found"):
+        load_sources(tmp_path / "missing.yaml")
+    assert parse_sources("other: 1\n", "c.yaml", {}).empty
+
+
+def test_collectors_built_from_the_config() -> None:
+    c = parse_sources(FULL, "castiel.yaml", ENV)
+    redis_client = connect(ENV["REDIS_URL"]).sync  # not connected until used
+    built = build_collectors(c, redis_client=redis_client, azure_credential=object())
+    kinds = [type(x) for x in built]
+    assert kinds == [
+        RuntimeCollector,
+        PrometheusScrapeCollector,
+        PromQLCollector,
+        AzureMonitorCollector,
+        AzureMetricsCollector,
+    ]
+    promql = built[2]
+    assert isinstance(promql, PromQLCollector)
+    assert promql.matchers == 'job="shop", env=~"prod.*"'
+    assert promql.client.headers == {"Authorization": "Bearer s3cret"}
+    azure = built[3]
+    assert isinstance(azure, AzureMonitorCollector)
+    assert azure.workspace_id == "ws-default" and azure.server_timeout == 120
+
+
+@pytest.fixture
+def metrics_endpoint() -> Iterator[str]:
+    registry = CollectorRegistry()
+    Counter("demo_requests", "demo", registry=registry).inc(3)
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    yield f"http://127.0.0.1:{server.server_port}/metrics"
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_check_tells_which_sources_answer(redis_url: str, metrics_endpoint: str) -> None:
+    closed = free_port()
+    text = f"""
+sources:
+  redis: {{url: "{redis_url}"}}
+  scrape: {{endpoints: ["{metrics_endpoint}", "http://127.0.0.1:{closed}/metrics"]}}
+  prometheus: {{url: "http://127.0.0.1:{closed}"}}
+"""
+    results = check_sources(parse_sources(text, "castiel.yaml", {}), timeout=2)
+    table = {(r.source, r.target): r for r in results}
+    assert [r.source for r in results] == ["redis", "scrape", "scrape", "prometheus"]
+    assert table[("redis", redis_url)].ok
+    assert "workers alive" in table[("redis", redis_url)].detail
+    good = table[("scrape", metrics_endpoint)]
+    assert good.ok and "samples" in good.detail
+    bad = table[("scrape", f"http://127.0.0.1:{closed}/metrics")]
+    assert not bad.ok and "refused" in bad.detail.lower()
+    prom = table[("prometheus", f"http://127.0.0.1:{closed}")]
+    assert not prom.ok and "does not answer" in prom.detail
+
+
+@pytest.mark.parametrize("scheme", ["redis", "redis+cluster"])
+def test_check_of_a_dead_redis_is_a_failed_row_not_an_exception(scheme: str) -> None:
+    nodes = f"127.0.0.1:{free_port()}" + (
+        f",127.0.0.1:{free_port()}" if "cluster" in scheme else ""
+    )
+    text = f'sources:\n  redis: {{url: "{scheme}://:pw@{nodes}"}}\n'
+    (result,) = check_sources(parse_sources(text, "castiel.yaml", {}), timeout=1)
+    assert not result.ok and "does not answer" in result.detail
+    assert result.target == f"{scheme}://{nodes}"  # no password in the table
