@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from collectors.base import CollectorError
 from collectors.exposition import IntervalTracker, Sample
 from collectors.model import Batch, SeriesKey
-from runtime.heartbeat import read_heartbeats
+from runtime.heartbeat import kind_of_id, read_heartbeats
 from runtime.job import JobState
 from runtime.keys import QueueKeys, queues_key
 
@@ -72,8 +72,11 @@ class RuntimeCollector:
                         SeriesKey.of(f"castiel_queue_{outcome}_total", {"queue": q}), now, inc
                     )
         beats, missing = read_heartbeats(self.client)
-        batch.add_gauge(SeriesKey.of("castiel_workers", {"state": "healthy"}), now, len(beats))
-        batch.add_gauge(SeriesKey.of("castiel_workers", {"state": "unhealthy"}), now, len(missing))
+        for kind, series in (("worker", "castiel_workers"), ("scheduler", "castiel_schedulers")):
+            healthy = sum(1 for b in beats if b.kind == kind)
+            unhealthy = sum(1 for i in missing if kind_of_id(i) == kind)
+            batch.add_gauge(SeriesKey.of(series, {"state": "healthy"}), now, healthy)
+            batch.add_gauge(SeriesKey.of(series, {"state": "unhealthy"}), now, unhealthy)
         for b in beats:
             for q in b.queues:
                 batch.add_gauge(

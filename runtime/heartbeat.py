@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from runtime.keys import WORKERS_KEY, worker_key
@@ -23,13 +23,27 @@ class Heartbeat:
     failed: int = 0
     metrics_url: str | None = None
     metrics: list[list[Any]] = field(default_factory=list)
+    # "worker" processes jobs; "scheduler" only fires schedules. Health counts keep them apart so
+    # a scheduler does not pass for a healthy worker.
+    kind: str = "worker"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Heartbeat:
-        return cls(**json.loads(raw))
+        # Unknown keys are ignored: during a rolling upgrade newer processes may write fields
+        # that older readers do not know.
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in json.loads(raw).items() if k in known})
+
+
+SCHEDULER_ID_PREFIX = "scheduler:"
+
+
+def kind_of_id(process_id: str) -> str:
+    """The kind of a process whose heartbeat has expired (only its id is left)."""
+    return "scheduler" if process_id.startswith(SCHEDULER_ID_PREFIX) else "worker"
 
 
 async def publish(client: Any, beat: Heartbeat, ttl: float) -> None:

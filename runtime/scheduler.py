@@ -22,7 +22,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from runtime.errors import CastielError, ConfigError
-from runtime.heartbeat import Heartbeat, publish, withdraw
+from runtime.heartbeat import SCHEDULER_ID_PREFIX, Heartbeat, publish, withdraw
 from runtime.keys import QueueKeys, queues_key
 from runtime.metrics import RuntimeMetrics
 from runtime.queue import QueueOps, QueueOptions
@@ -134,7 +134,7 @@ class Scheduler:
         self.clock = clock
         self.heartbeat_interval = heartbeat_interval
         self.metrics_url = metrics_url
-        self.id = f"scheduler:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.id = f"{SCHEDULER_ID_PREFIX}{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._ops = {q: QueueOps(q, QueueOptions()) for q in queues}
         self._fire = client.register_script(script_source("schedule_fire"))
         self._stop = asyncio.Event()
@@ -229,6 +229,7 @@ class Scheduler:
             last_beat=time.time(),
             metrics_url=self.metrics_url,
             metrics=self.metrics.snapshot(),
+            kind="scheduler",
         )
 
     async def _beat(self, interval: float) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from dataclasses import asdict
 
 from collectors.model import MetricKind
 from collectors.runtime import RuntimeCollector
 from runtime import JobSpec, Queue, connect
+from runtime.heartbeat import SCHEDULER_ID_PREFIX, Heartbeat, publish
 from tests.helpers import await_until, start_worker_process, wait_until
 from tests.runtime.test_worker import Echo
 
@@ -103,3 +106,41 @@ def test_heartbeat_histograms_become_interval_histograms(redis_url: str) -> None
         ),
         10,
     )
+
+
+def test_schedulers_are_counted_apart_from_workers(redis_url: str) -> None:
+    conn = connect(redis_url)
+    now = time.time()
+
+    def beat(process_id: str, kind: str) -> Heartbeat:
+        return Heartbeat(process_id, "h", 1, [], 0, now, now, kind=kind)
+
+    async def publish_all() -> None:
+        await publish(conn.aio, beat("w-1", "worker"), ttl=30)
+        await publish(conn.aio, beat(f"{SCHEDULER_ID_PREFIX}h:1:a", "scheduler"), ttl=30)
+        # A scheduler whose heartbeat expired: only its id is left in the registry.
+        await publish(conn.aio, beat(f"{SCHEDULER_ID_PREFIX}h:2:b", "scheduler"), ttl=0.05)
+        await conn.aio.aclose()
+
+    asyncio.run(publish_all())
+    collector = RuntimeCollector(conn.sync)
+
+    def gauges() -> dict[tuple[str, str | None], float]:
+        return {
+            (s.key.name, s.key.label("state")): s.point.value
+            for s in collector.collect(time.time()).scalars
+            if s.key.name in ("castiel_workers", "castiel_schedulers")
+        }
+
+    wait_until(lambda: gauges()[("castiel_schedulers", "unhealthy")] == 1, 5)
+    assert gauges() == {
+        ("castiel_workers", "healthy"): 1,
+        ("castiel_workers", "unhealthy"): 0,
+        ("castiel_schedulers", "healthy"): 1,
+        ("castiel_schedulers", "unhealthy"): 1,
+    }
+
+
+def test_heartbeat_ignores_fields_it_does_not_know() -> None:
+    raw = json.dumps({**asdict(Heartbeat("w", "h", 1, ["q"], 2, 1.0, 2.0)), "future": 1})
+    assert Heartbeat.from_json(raw).kind == "worker"
