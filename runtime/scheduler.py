@@ -134,7 +134,8 @@ class Scheduler:
         self.clock = clock
         self.heartbeat_interval = heartbeat_interval
         self.metrics_url = metrics_url
-        self.id = f"{SCHEDULER_ID_PREFIX}{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        suffix = uuid.uuid4().hex[:6]
+        self.id = f"{SCHEDULER_ID_PREFIX}{socket.gethostname()}:{os.getpid()}:{suffix}"
         self._ops = {q: QueueOps(q, QueueOptions()) for q in queues}
         self._fire = client.register_script(script_source("schedule_fire"))
         self._stop = asyncio.Event()
