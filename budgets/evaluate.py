@@ -152,6 +152,12 @@ def _plan(
     groups = _groups(budget, series)
     if not groups:
         what = f"no series match {budget.selector}"
+        if budget.promql is not None:
+            what = (
+                f"no data for the PromQL expression {budget.promql.expr!r} (series "
+                f"{budget.promql.series}): it is collected only from a Prometheus source "
+                "(sources.prometheus in castiel.yaml)"
+            )
         if budget.denominator:
             what = f"no series match the denominator {', '.join(map(str, budget.denominator))}"
         results[(bi, 0)] = _verdict(budget, (), _Measure(None, 0, None, missing=what), 0, None)

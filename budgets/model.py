@@ -203,6 +203,31 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+class PromQLKind(StrEnum):
+    """What a PromQL expression's values are (the series kind it becomes)."""
+
+    GAUGE = "gauge"
+    """A reading at each evaluation (a rate, a ratio, `histogram_quantile`, a depth)."""
+    COUNTER = "counter"
+    """An increase during the collection interval: the expression uses `$__interval`."""
+    HISTOGRAM = "histogram"
+    """Per-`le` increases during the interval (`sum by (le) (increase(x_bucket[$__interval]))`)."""
+
+
+INTERVAL_PLACEHOLDER = "$__interval"
+
+
+@dataclass(frozen=True)
+class PromQLExpr:
+    """A budget over a PromQL expression instead of a selector (`promql:` in the file). A
+    Prometheus source evaluates it at every collection into the series `series`, which the
+    budget's selector names, so the evaluator reads it like any other series."""
+
+    expr: str
+    kind: PromQLKind = PromQLKind.GAUGE
+    series: str = ""
+
+
 @dataclass(frozen=True)
 class Budget:
     name: str
@@ -221,6 +246,8 @@ class Budget:
     baseline: BaselineSpec | None = None
     description: str = ""
     location: Location | None = None
+    promql: PromQLExpr | None = None
+    """Set when the budget names a PromQL expression; `selector` then names its series."""
 
     @property
     def higher_is_worse(self) -> bool:

@@ -12,6 +12,10 @@ Layout of a file (docs/budgets.md has the full guide):
         warn: "< 200ms"
         fail: "< 300ms"
         group_by: [route]
+      - name: checkout-p95            # or name a PromQL expression (a Prometheus source
+        promql: histogram_quantile(0.95, sum by (le) (rate(x_bucket{route="/checkout"}[1m])))
+        aggregation: max              #  in castiel.yaml evaluates it at every collection)
+        fail: "< 300ms"
     thresholds:                       # k6 form: each string is one fail-level budget
       castiel_db_query_duration_seconds: ["p(95)<50ms"]
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import hashlib
 import itertools
 import re
 from collections.abc import Callable, Iterator
@@ -33,6 +38,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from budgets.model import (
+    INTERVAL_PLACEHOLDER,
     THRESHOLD_LEVELS,
     AggKind,
     Aggregation,
@@ -44,6 +50,8 @@ from budgets.model import (
     Level,
     Location,
     MissingPolicy,
+    PromQLExpr,
+    PromQLKind,
     Scope,
     parse_duration,
     parse_number,
@@ -332,6 +340,7 @@ _BUDGET_KEYS = (
     "name",
     "description",
     "metric",
+    "promql",
     "labels",
     "aggregation",
     "threshold",
@@ -364,7 +373,12 @@ def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
         if opt in m:
             with contextlib.suppress(_Invalid):
                 fields[opt] = fn(ctx, m[opt][1], f"{key}.{opt}")
-    selector = _guard(lambda: _metric(ctx, m, node, key))
+    promql: PromQLExpr | None = None
+    if "promql" in m:
+        promql = _guard(lambda: _promql(ctx, m, name, key))
+        selector = Selector(Matcher.exact(promql.series)) if promql is not None else None
+    else:
+        selector = _guard(lambda: _metric(ctx, m, node, key))
     aggregation: Aggregation | None = None
     if "aggregation" in m:
         aggregation = _guard(
@@ -426,6 +440,8 @@ def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
             )
         if denominator and aggregation.kind is not AggKind.RATIO:
             ctx.error(m["denominator"][0], f"{key}.denominator", "only ratio uses a denominator")
+    if promql is not None and aggregation is not None and len(ctx.issues) == start_issues:
+        _check_promql_aggregation(ctx, m["promql"][1], f"{key}.promql", promql, aggregation)
     if len(ctx.issues) > start_issues or selector is None or aggregation is None:
         raise _Invalid()
     return Budget(
@@ -439,6 +455,7 @@ def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
         if "description" in m
         else "",
         location=ctx.location(node),
+        promql=promql,
         **{k: v for k, v in fields.items() if k != "ramp_up"},
         **_ramp_fields(fields["ramp_up"]),
     )
@@ -454,13 +471,131 @@ def _guard(fn: Callable[[], T]) -> T | None:
 def _metric(ctx: _Ctx, m: dict[str, tuple[Node, Node]], node: Node, key: str) -> Selector:
     if "metric" not in m:
         raise ctx.error(
-            node, f"{key}.metric", "missing metric", "metric: castiel_http_requests_total"
+            node,
+            f"{key}.metric",
+            "missing metric",
+            "metric: castiel_http_requests_total (or promql: an expression)",
         )
     selector = ctx.parse_text(m["metric"][1], f"{key}.metric", parse_selector)
     if "labels" in m:
         extra = _labels(ctx, m["labels"][1], f"{key}.labels")
         selector = Selector(selector.name, selector.labels + extra)
     return selector
+
+
+PROMQL_SERIES_PREFIX = "castiel_promql:"
+_PROMQL_KEYS = ("expr", "kind")
+_SERIES_SAFE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def promql_series_name(budget: str) -> str:
+    """The series a budget's PromQL expression is collected into: readable, a valid metric
+    name, and distinct for distinct budget names (a hash is added when characters had to be
+    replaced)."""
+    if _SERIES_SAFE.match(budget):
+        return PROMQL_SERIES_PREFIX + budget
+    slug = re.sub(r"[^A-Za-z0-9_]+", "_", budget).strip("_")[:60]
+    digest = hashlib.sha256(budget.encode()).hexdigest()[:8]
+    return f"{PROMQL_SERIES_PREFIX}{slug}_{digest}"
+
+
+def _promql(ctx: _Ctx, m: dict[str, tuple[Node, Node]], name: str, key: str) -> PromQLExpr:
+    knode, vnode = m["promql"]
+    path = f"{key}.promql"
+    if "metric" in m:
+        raise ctx.error(knode, path, "give metric: or promql:, not both")
+    if "labels" in m:
+        raise ctx.error(
+            m["labels"][0],
+            f"{key}.labels",
+            "labels: narrows a metric: selector; a promql: budget has none",
+            "put the label matchers inside the PromQL expression",
+        )
+    kind = PromQLKind.GAUGE
+    expr_node = vnode
+    if isinstance(vnode, MappingNode):
+        spec = ctx.mapping(vnode, path, _PROMQL_KEYS)
+        if "expr" not in spec:
+            raise ctx.error(vnode, f"{path}.expr", "missing expr", "expr: a PromQL expression")
+        expr_node = spec["expr"][1]
+        path_expr = f"{path}.expr"
+        if "kind" in spec:
+            kind = ctx.convert(spec["kind"][1], f"{path}.kind", _promql_kind)
+    else:
+        path_expr = path
+    expr = ctx.text(expr_node, path_expr).strip()
+    ctx.attempt(expr_node, path_expr, partial(check_promql_syntax, expr))
+    if kind is not PromQLKind.GAUGE and INTERVAL_PLACEHOLDER not in expr:
+        raise ctx.error(
+            expr_node,
+            path_expr,
+            f"a {kind.value} expression must measure the collection interval",
+            f"write e.g. increase(x_total[{INTERVAL_PLACEHOLDER}]); Castiel substitutes it",
+        )
+    return PromQLExpr(expr, kind, promql_series_name(name))
+
+
+def _promql_kind(value: Any) -> PromQLKind:
+    try:
+        return PromQLKind(str(value).lower())
+    except ValueError:
+        raise ValueError(f"unknown kind {value!r} (gauge, counter or histogram)") from None
+
+
+def check_promql_syntax(expr: str) -> None:
+    """What can be checked without a Prometheus server: text, closed strings, balanced
+    brackets. The server checks the rest when the monitor starts (`castiel monitor`)."""
+    if not expr:
+        raise ValueError("the PromQL expression is empty")
+    pairs = {")": "(", "]": "[", "}": "{"}
+    stack: list[tuple[str, int]] = []
+    quote: str | None = None
+    escaped = False
+    for i, c in enumerate(expr):
+        if quote is not None:
+            if escaped:
+                escaped = False
+            elif c == "\\" and quote != "`":
+                escaped = True
+            elif c == quote:
+                quote = None
+            continue
+        if c in "\"'`":
+            quote = c
+        elif c == "#":
+            break  # a PromQL comment runs to the end of the line
+        elif c in "([{":
+            stack.append((c, i))
+        elif c in pairs:
+            if not stack or stack[-1][0] != pairs[c]:
+                raise ValueError(f"unbalanced {c!r} at character {i + 1} of the expression")
+            stack.pop()
+    if quote is not None:
+        raise ValueError(f"unterminated string (opened with {quote}) in the expression")
+    if stack:
+        c, i = stack[-1]
+        raise ValueError(f"{c!r} at character {i + 1} is never closed")
+
+
+def _check_promql_aggregation(
+    ctx: _Ctx, node: Node, key: str, promql: PromQLExpr, agg: Aggregation
+) -> None:
+    if agg.kind is AggKind.RATIO:
+        ctx.error(
+            node,
+            key,
+            "ratio needs two selectors; a promql: budget has one expression",
+            "compute the ratio in PromQL (a / b) and use aggregation: max, avg or last",
+        )
+    elif agg.kind is AggKind.RATE and promql.kind is PromQLKind.GAUGE:
+        ctx.error(
+            node,
+            key,
+            "rate is not defined for a gauge expression (readings, not events)",
+            "use rate() inside the expression and max/avg/last here, or kind: counter",
+        )
+    elif agg.kind is AggKind.LAST and promql.kind is PromQLKind.HISTOGRAM:
+        ctx.error(node, key, "last is not defined for a histogram expression", "use p95, avg")
 
 
 _MATCH_KEYS = ("exact", "glob", "regex", "not", "not_glob", "not_regex")

@@ -41,15 +41,22 @@ class PrometheusScrapeCollector:
     discover_from: Any = None  # a sync Redis client: also scrape every worker's metrics_url
     timeout: float = 2.0
     name: str = "scrape"
+    # Set when a RuntimeCollector reads the same heartbeats: the series a heartbeat already
+    # carries are dropped from that process's scrape, or every job would be counted twice.
+    skip_heartbeat_series: bool = False
     _tracker: IntervalTracker = field(default_factory=lambda: IntervalTracker("instance"))
     _down: set[str] = field(default_factory=set)
     _last: float | None = None
 
-    def targets(self) -> list[str]:
-        urls = list(self.urls)
+    def targets(self) -> dict[str, frozenset[str]]:
+        """url -> names of the samples to drop from it."""
+        urls = dict.fromkeys(self.urls, frozenset[str]())
         if self.discover_from is not None:
             beats, _ = read_heartbeats(self.discover_from)
-            urls += [b.metrics_url for b in beats if b.metrics_url and b.metrics_url not in urls]
+            for b in beats:
+                if b.metrics_url and b.metrics_url not in urls:
+                    carried = {m[0] for m in b.metrics} if self.skip_heartbeat_series else set()
+                    urls[b.metrics_url] = frozenset(carried)
         return urls
 
     def fetch(self, url: str) -> str:
@@ -59,10 +66,10 @@ class PrometheusScrapeCollector:
     def collect(self, now: float) -> Batch:
         readings: dict[str, list[Sample]] = {}
         up: dict[str, float] = {}
-        for url in self.targets():
+        for url, skip in self.targets().items():
             instance = instance_of(url)
             try:
-                readings[instance] = parse(self.fetch(url))
+                readings[instance] = [x for x in parse(self.fetch(url)) if x[0] not in skip]
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 up[instance] = 0.0
                 if instance not in self._down:

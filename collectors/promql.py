@@ -475,14 +475,20 @@ class PromQLCollector:
     defaults: bool = True
     """False: only the named `queries` (and `castiel_scrape_up`)."""
     min_window: float = 10.0
-    """Rates and quantiles look back at least this long (they may overlap, counts never do)."""
+    """Rates and quantiles look back at least this long (they may overlap); counts PromQL
+    computes (`increase` method, counter and histogram queries) are taken every this long,
+    each over the time since the previous ones, so windows never overlap and always hold
+    the two samples `increase` needs. Make it at least two scrape intervals."""
     name: str = "promql"
     _last: float | None = None
+    _counts_from: float | None = None
     _tracker: IntervalTracker = field(default_factory=lambda: IntervalTracker("instance"))
 
     def collect(self, now: float) -> Batch:
         """Gauges at `now`; increments and histograms for `(previous now, now]` (none on the
-        first call: it only sets where the next window starts)."""
+        first call: it only sets where the next window starts). Counts computed by the
+        server (method `increase`, counter and histogram queries) come every `min_window`
+        instead, covering the time since their previous evaluation."""
         first = self._last is None
         window = now - self._last if self._last is not None else self.min_window
         if window <= 0:
@@ -492,7 +498,12 @@ class PromQLCollector:
             return retime(self.client.query(expr, at=now), lambda _: now)
 
         lookback = max(window, self.min_window)
-        batch = self._common(run, window, lookback, counts=not first)
+        counts_from = now if self._counts_from is None else self._counts_from
+        count_window = now - counts_from
+        # Server-side increases over one tick (often shorter than a scrape interval) would
+        # see fewer than two samples and return nothing: gather them every min_window.
+        counts = count_window >= self.min_window
+        batch = self._common(run, count_window if counts else window, lookback, counts=counts)
         if self.defaults and self.method is CountMethod.EXACT:
             readings = readings_by_time(run(self._raw_selector()))
             merged: dict[str, list[Sample]] = {}
@@ -502,8 +513,10 @@ class PromQLCollector:
             batch.extend(self._tracker.batch(merged, now - window, now))
         elif self.defaults:
             names = self.client.metric_names(names_matcher(self.metrics, self.matchers))
-            self._increase(batch, run, classify(names), window, counts=not first)
+            self._increase(batch, run, classify(names), count_window, counts=counts)
         self._last = now
+        if first or counts:
+            self._counts_from = now
         return batch
 
     def collect_range(self, start: float, end: float, step: float) -> Batch:

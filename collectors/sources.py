@@ -15,6 +15,7 @@ own loaders.
         url: http://prometheus:9090
         match: 'job="shop"'                # label matchers added to every default query
         method: exact                      # or increase (server-side, for large fleets)
+        window: 10s                        # shortest PromQL window: >= 2 scrape intervals
         headers: {Authorization: "Bearer ${PROMETHEUS_TOKEN}"}
         queries:                           # named PromQL expressions -> series
           checkout_5xx: 'sum(rate(castiel_http_requests_total{status=~"5.."}[$__interval]))'
@@ -98,6 +99,8 @@ class PrometheusSource:
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     queries: tuple[NamedQuery, ...] = ()
     defaults: bool = True
+    window: float = 10.0
+    """Shortest PromQL window (rates, quantiles, server-side increases): >= 2 scrape intervals."""
 
 
 @dataclass(frozen=True)
@@ -129,10 +132,16 @@ class SourcesConfig:
     scrape: ScrapeSource | None = None
     prometheus: PrometheusSource | None = None
     azure: AzureSource | None = None
+    locations: Mapping[str, tuple[int, int]] = field(default_factory=dict, compare=False)
+    """(line, column) of each section (`redis`, `prometheus` ...), for later messages."""
 
     @property
     def empty(self) -> bool:
         return not (self.redis or self.scrape or self.prometheus or self.azure)
+
+    def issue(self, section: str, key: str, message: str) -> SourceIssue:
+        line, column = self.locations.get(section, (0, 0))
+        return SourceIssue(self.path, line, column, key, message)
 
 
 @dataclass(frozen=True)
@@ -336,6 +345,7 @@ _PROM_KEYS = (
     "headers",
     "queries",
     "defaults",
+    "window",
 )
 
 
@@ -363,6 +373,8 @@ def _prometheus(ctx: _Ctx, node: Node, key: str) -> PrometheusSource:
         kw["error_status"] = ctx.convert(m["error_status"], f"{key}.error_status", _regex)
     if "defaults" in m:
         kw["defaults"] = ctx.flag(m["defaults"], f"{key}.defaults")
+    if "window" in m:
+        kw["window"] = ctx.convert(m["window"], f"{key}.window", duration)
     if "headers" in m:
         headers = ctx.mapping(m["headers"], f"{key}.headers", ())
         kw["headers"] = tuple((h, ctx.text(v, f"{key}.headers.{h}")) for h, v in headers.items())
@@ -501,12 +513,14 @@ def parse_sources(
     if root is None:
         return SourcesConfig(filename)
     sections: dict[str, Any] = {}
+    locations: dict[str, tuple[int, int]] = {}
     try:
         top = ctx.mapping(root, "", ())
         if "sources" in top and not (
             isinstance(top["sources"], ScalarNode) and top["sources"].tag.endswith(":null")
         ):
             for name, node in ctx.mapping(top["sources"], "sources", tuple(_SECTIONS)).items():
+                locations[name] = (node.start_mark.line + 1, node.start_mark.column + 1)
                 try:
                     sections[name] = _SECTIONS[name](ctx, node, f"sources.{name}")
                 except _Invalid:
@@ -515,7 +529,33 @@ def parse_sources(
         pass
     if ctx.issues:
         raise SourcesConfigError(ctx.issues)
-    return SourcesConfig(filename, **sections)
+    return SourcesConfig(filename, **sections, locations=locations)
+
+
+def metric_overlap(config: SourcesConfig) -> SourceIssue | None:
+    """Pure: two sources that would both deliver the services' `castiel_*` series, so every
+    budget would count each request twice. Redis and scrape endpoints are one local view (they
+    complement each other, as in `castiel run --redis --metrics`); a Prometheus server with
+    its default queries is another; Application Insights a third. None when there is at
+    most one."""
+    views: list[tuple[str, str]] = []
+    if config.redis is not None or config.scrape is not None:
+        views.append(("redis" if config.redis is not None else "scrape", "sources.redis/scrape"))
+    if config.prometheus is not None and config.prometheus.defaults:
+        views.append(("prometheus", "sources.prometheus"))
+    if config.azure is not None:
+        views.append(("azure", "sources.azure"))
+    if len(views) < 2:
+        return None
+    (_, first), (section, second) = views[0], views[1]
+    return config.issue(
+        section,
+        second,
+        f"{second} and {first} both deliver the services' castiel_* metrics, so budgets "
+        "would count every request twice: keep one of them for a monitor (`castiel sources "
+        "check` may list them all), or set prometheus.defaults: false to collect only the "
+        "named queries and promql: budgets from Prometheus",
+    )
 
 
 def load_sources(path: str | Path, env: Mapping[str, str] | None = None) -> SourcesConfig:
@@ -550,6 +590,7 @@ def _promql(src: PrometheusSource) -> Any:
         error_status=src.error_status,
         queries=src.queries,
         defaults=src.defaults,
+        min_window=src.window,
     )
 
 
@@ -595,13 +636,19 @@ def build_collectors(
     from collectors.runtime import RuntimeCollector  # noqa: PLC0415
 
     out: list[Collector] = []
+    reads_heartbeats = False
     if config.redis is not None and redis_client is not None:
         queues = list(config.redis.queues) if config.redis.queues is not None else None
         out.append(RuntimeCollector(redis_client, queues))
+        reads_heartbeats = True
     if config.scrape is not None:
         s = config.scrape
         discover = redis_client if s.discover else None
-        out.append(PrometheusScrapeCollector(s.endpoints, discover, s.timeout))
+        out.append(
+            PrometheusScrapeCollector(
+                s.endpoints, discover, s.timeout, skip_heartbeat_series=reads_heartbeats
+            )
+        )
     if config.prometheus is not None:
         out.append(_promql(config.prometheus))
     if config.azure is not None:

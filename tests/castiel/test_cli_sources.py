@@ -53,7 +53,12 @@ def test_bad_config_exit_2_with_file_line_and_key(
     assert "did you mean 'method'" in err
     assert main(["sources", "check", "--config", str(tmp_path / "none.yaml")]) == 2
     assert "file not found" in capsys.readouterr().err
-    empty = write(tmp_path, "store: x\n")
+    typo = write(tmp_path, "source:\n  redis: {url: redis://127.0.0.1:1}\n")
+    assert main(["sources", "check", "--config", str(typo)]) == 2
+    assert f"{typo}:1:1: source: unknown section 'source' (did you mean 'sources'?)" in (
+        capsys.readouterr().err
+    )
+    empty = write(tmp_path, "alerts:\n")
     assert main(["sources", "check", "--config", str(empty)]) == 2
     assert "no sources configured" in capsys.readouterr().err
     assert main(["sources", "check", "--config", str(empty), "--timeout", "0"]) == 2

@@ -8,10 +8,13 @@ import urllib.request
 from pathlib import Path
 
 from castiel.redis_server import free_port
-from collectors.model import MetricKind
+from collectors.model import HistogramSample, MetricKind
 from collectors.prometheus_scrape import PrometheusScrapeCollector
-from runtime import RuntimeMetrics, serve_metrics
+from collectors.sources import RedisSource, ScrapeSource, SourcesConfig, build_collectors
+from runtime import JobSpec, Queue, RuntimeMetrics, connect, serve_metrics
+from runtime.heartbeat import read_heartbeats
 from tests.examples.test_service import start_service
+from tests.helpers import start_worker_process, wait_until
 
 
 def test_counters_histograms_and_a_down_endpoint() -> None:
@@ -73,3 +76,45 @@ def test_the_example_service_is_scraped(redis_url: str, tmp_path: Path) -> None:
         if s.key.name == "castiel_queue_jobs" and s.key.label("queue") == "orders"
     }
     assert depth["waiting-children"] == 1
+
+
+def test_worker_metrics_are_counted_once_with_redis_and_discovery(redis_url: str) -> None:
+    """A worker's heartbeat carries its metrics and its /metrics serves them too: with both the
+    runtime collector and discovery on, every job must still be counted once."""
+    conn = connect(redis_url)
+    collectors = build_collectors(
+        SourcesConfig(redis=RedisSource(redis_url), scrape=ScrapeSource(discover=True)),
+        redis_client=conn.sync,
+    )
+    proc = start_worker_process(
+        "tests.runtime.workers:RecordingWorker",
+        redis_url,
+        "--metrics-port",
+        str(free_port()),
+        env={"CASTIEL_HEARTBEAT_INTERVAL": "0.2"},
+    )
+    seen: list[HistogramSample] = []
+
+    def collect() -> None:
+        for c in collectors:
+            seen.extend(
+                h
+                for h in c.collect(time.time()).histograms
+                if h.key.name == "castiel_job_processing_seconds"
+            )
+
+    try:
+        wait_until(lambda: any(b.metrics_url for b in read_heartbeats(conn.sync)[0]), 15)
+        collect()  # the first scrape is the baseline of the interval tracker
+        Queue(conn.sync, "work").add_bulk(JobSpec("j", {"ms": 1}) for _ in range(10))
+
+        def all_counted() -> bool:
+            collect()
+            return sum(h.point.histogram.count for h in seen) >= 10
+
+        wait_until(all_counted, 20, interval=0.3)
+        collect()  # one more round: a double count would show up here at the latest
+    finally:
+        proc.kill()
+        proc.wait()
+    assert sum(h.point.histogram.count for h in seen) == 10

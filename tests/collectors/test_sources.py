@@ -20,6 +20,7 @@ from collectors.sources import (
     build_collectors,
     check_sources,
     load_sources,
+    metric_overlap,
     parse_sources,
 )
 from runtime.connection import connect
@@ -184,6 +185,22 @@ def test_collectors_built_from_the_config() -> None:
     azure = built[3]
     assert isinstance(azure, AzureMonitorCollector)
     assert azure.workspace_id == "ws-default" and azure.server_timeout == 120
+
+
+def test_two_views_of_the_same_series_are_found_and_located() -> None:
+    full = parse_sources(FULL, "castiel.yaml", ENV)
+    issue = metric_overlap(full)
+    assert issue is not None and (issue.line, issue.column) == (11, 5)  # sources.prometheus
+    assert "count every request twice" in str(issue)
+    text = (
+        "sources:\n  redis: {url: 'redis://127.0.0.1:1'}\n"
+        "  azure: {workspace_id: ws}\n"
+        "  prometheus: {url: 'http://p:9090', defaults: false}\n"
+    )
+    issue = metric_overlap(parse_sources(text, "c.yaml", {}))
+    assert issue is not None and str(issue).startswith("c.yaml:3:10: sources.azure:")
+    only_queries = text.replace("  azure: {workspace_id: ws}\n", "")
+    assert metric_overlap(parse_sources(only_queries, "c.yaml", {})) is None
 
 
 @pytest.fixture

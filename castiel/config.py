@@ -1,0 +1,129 @@
+"""`castiel.yaml`, the project config: one loader, one typed dataclass per section.
+
+    sources:   where metrics come from (collectors.sources: Redis, scrape endpoints, a
+               Prometheus server, Azure Monitor); docs/fleet.md
+    alerts:    alert routing (alerts.config); docs/alerts.md
+
+Each section is parsed by the package that owns its model, straight from the same text, so
+every message names file, line, column and key. A top-level key no section claims is an
+error too (a misspelt `source:` must not silently mean "no sources"). To add a section: a
+field on `ProjectConfig`, its name in `SECTIONS`, and one line in `parse_project_config`.
+
+`castiel.yaml` in the working directory is read when it exists; `--config FILE` names another
+(which then must exist).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from yaml.nodes import MappingNode, ScalarNode
+
+from collectors.sources import SourceIssue, SourcesConfig, SourcesConfigError, parse_sources
+from runtime.errors import ConfigError
+
+DEFAULT_CONFIG = Path("castiel.yaml")
+SECTIONS = ("version", "sources", "alerts")
+"""Top-level keys of castiel.yaml. `alerts` is parsed by alerts.config (its own command)."""
+
+
+class ProjectConfigError(ConfigError):
+    """Problems in castiel.yaml outside any section's own loader; exit 2."""
+
+    def __init__(self, issues: list[SourceIssue]) -> None:
+        self.issues = issues
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        super().__init__(f"{issues[0]}{more}")
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    path: str = ""
+    sources: SourcesConfig = field(default_factory=SourcesConfig)
+    found: bool = False
+    """False when there was no castiel.yaml (every section then has its defaults)."""
+
+
+def parse_project_config(
+    text: str, filename: str = "castiel.yaml", env: Mapping[str, str] | None = None
+) -> ProjectConfig:
+    """Raises a ConfigError (SourcesConfigError, ProjectConfigError) with file:line:column."""
+    _check_top_level(text, filename)
+    sources = parse_sources(text, filename, os.environ if env is None else env)
+    return ProjectConfig(filename, sources, found=True)
+
+
+def _check_top_level(text: str, filename: str) -> None:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return  # parse_sources reports it, with its position
+    if root is None:
+        return
+    if not isinstance(root, MappingNode):
+        mark = root.start_mark
+        raise ProjectConfigError(
+            [
+                SourceIssue(
+                    filename, mark.line + 1, mark.column + 1, "", "expected a mapping of sections"
+                )
+            ]
+        )
+    issues = []
+    for knode, _ in root.value:
+        name = knode.value if isinstance(knode, ScalarNode) else None
+        if name in SECTIONS:
+            continue
+        close = difflib.get_close_matches(str(name), SECTIONS, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"sections: {', '.join(SECTIONS)}"
+        mark = knode.start_mark
+        issues.append(
+            SourceIssue(
+                filename,
+                mark.line + 1,
+                mark.column + 1,
+                str(name),
+                f"unknown section {name!r} ({hint})",
+            )
+        )
+    if issues:
+        raise ProjectConfigError(issues)
+
+
+def load_project_config(
+    path: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> ProjectConfig:
+    """`path=None`: ./castiel.yaml if it exists, else an empty config. A named file must
+    exist."""
+    if path is None:
+        if not DEFAULT_CONFIG.is_file():
+            return ProjectConfig()
+        path = DEFAULT_CONFIG
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SourcesConfigError([SourceIssue(str(p), 0, 0, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourcesConfigError([SourceIssue(str(p), 0, 0, "", f"cannot read: {exc}")]) from None
+    return parse_project_config(text, str(p), env)
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    """`--config FILE` on a command; safe to call twice (several features read castiel.yaml)."""
+    # argparse has no public way to ask whether an option exists.
+    if "--config" in parser._option_string_actions:
+        return
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="project config (default: ./castiel.yaml when it exists)",
+    )
