@@ -1,7 +1,33 @@
-"""The alerts database: a small SQLite file (WAL) of its own beside the metrics store, holding
-silences, the delivery outbox and every delivery attempt. The collectors store has no API for
-these tables; keeping them apart means neither schema constrains the other. The dashboard reads
-this file through `alerts.silences` and `alerts.delivery`."""
+"""The alert tables in the metrics store's own SQLite file (DESIGN.md: "the store holds ...
+alerts and notification attempts"), default `.castiel/castiel.db`.
+
+The collectors store owns its schema through `PRAGMA user_version` migrations and never looks
+at tables it did not create, so alerting keeps its own `alert_*` tables in the same file,
+created idempotently (`CREATE ... IF NOT EXISTS`) whenever a writer opens it. Before creating
+them, a writer opens the file once as a `collectors.store.Store`, so the file is always a
+migrated store (a read-only dashboard can open it) and a store written by a newer Castiel is
+refused here too.
+
+Tables: `alert_silences`, `alert_outbox` (the durable delivery queue), `alert_attempts` (every
+delivery attempt), `alert_events` (alert state transitions, `alerts.history`) and
+`alert_engine_state` (the engine's state per scope, so a restarted `castiel monitor` carries
+on where it stopped). Nothing in them is ever a secret: notifications hold evidence and labels,
+and attempt reasons are redacted before they are written (alerts.secrets).
+
+Old rows are pruned (`prune`, run when an engine opens): 30 days, like the store's runs.
+
+Read API (every function takes an `AlertsDB` or a store path; with a path it opens the file
+read-only, and returns empty results when no alert table exists yet):
+
+* `alerts.history.events(db, since=None, run_id=None, limit=500)` -> `list[AlertEvent]`
+  (newest first) and `alerts.history.firing_now(db)` -> `list[AlertEvent]`;
+* `alerts.delivery.recent_attempts(db, since=None, receiver=None, failures_only=False,
+  limit=200)` -> `list[Attempt]` (newest first) and `alerts.delivery.waiting(db)` ->
+  `list[OutboxItem]` (notifications not delivered yet);
+* `alerts.silences.list_silences(db, now=None, include_expired=False)`,
+  `alerts.silences.create_silence(store_path, matchers, ...)` and
+  `alerts.silences.expire_silence(store_path, silence_id)` (these two open it for writing).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +39,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-FILENAME = "alerts.db"
+from collectors.store import DEFAULT_PATH, Store, StoreError
+
+__all__ = ["DEFAULT_PATH", "AlertsDB", "AlertsDBError", "using"]
+
+TABLES = (
+    "alert_silences",
+    "alert_outbox",
+    "alert_attempts",
+    "alert_events",
+    "alert_engine_state",
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_silences (
@@ -54,44 +90,106 @@ CREATE TABLE IF NOT EXISTS alert_attempts (
     test INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS alert_attempts_at ON alert_attempts (at);
+CREATE TABLE IF NOT EXISTS alert_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    dedup_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    level TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    group_labels TEXT NOT NULL,
+    state TEXT NOT NULL,
+    value REAL,
+    threshold TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    run_verdict TEXT,
+    suppressed TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS alert_events_at ON alert_events (at);
+CREATE INDEX IF NOT EXISTS alert_events_key ON alert_events (dedup_key, id);
+CREATE INDEX IF NOT EXISTS alert_events_run ON alert_events (run_id, at);
+CREATE TABLE IF NOT EXISTS alert_engine_state (
+    scope TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    run_scoped INTEGER NOT NULL DEFAULT 1
+);
 """
 
 
 class AlertsDBError(Exception):
-    """The alerts database cannot be opened or written."""
-
-
-def db_path_for(store_path: str | os.PathLike[str]) -> Path:
-    """`.castiel/castiel.db` -> `.castiel/alerts.db`."""
-    return Path(store_path).parent / FILENAME
+    """The store file cannot be opened, read or written for alerting."""
 
 
 class AlertsDB:
     """One connection, usable from several threads of one process (a lock serialises them);
     other processes open their own. Every write is one short IMMEDIATE transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path, readonly: bool = False, ready: bool = True
+    ) -> None:
         self._conn = conn
         self._lock = threading.RLock()
         self.path = path
+        self.readonly = readonly
+        self.ready = ready
+        """False for a read-only handle on a store without alert tables: reads return []."""
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], busy_timeout: float = 30.0) -> AlertsDB:
+    def open(
+        cls,
+        path: str | os.PathLike[str] = DEFAULT_PATH,
+        *,
+        readonly: bool = False,
+        busy_timeout: float = 30.0,
+    ) -> AlertsDB:
+        """`path` is the metrics store (e.g. .castiel/castiel.db)."""
         p = Path(path)
+        if readonly:
+            return cls._open_readonly(p, busy_timeout)
         try:
-            p.parent.mkdir(parents=True, exist_ok=True)
+            Store.open(p, busy_timeout=busy_timeout).close()  # creates/migrates the store
             conn = sqlite3.connect(
                 p, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
-            conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript(SCHEMA)
+        except StoreError as exc:
+            raise AlertsDBError(str(exc)) from exc
         except (sqlite3.Error, OSError) as exc:
             raise AlertsDBError(f"{p}: {exc}") from exc
         return cls(conn, p)
 
+    @classmethod
+    def _open_readonly(cls, p: Path, busy_timeout: float) -> AlertsDB:
+        if not p.exists():
+            raise AlertsDBError(f"{p}: no such store")
+        try:
+            conn = sqlite3.connect(
+                f"{p.resolve().as_uri()}?mode=ro",
+                uri=True,
+                timeout=busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            have = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'alert_%'"
+                )
+            }
+        except sqlite3.Error as exc:
+            raise AlertsDBError(f"{p}: {exc}") from exc
+        return cls(conn, p, readonly=True, ready=set(TABLES) <= have)
+
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
+        if self.readonly:
+            raise AlertsDBError(f"{self.path}: opened read-only")
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
@@ -105,6 +203,8 @@ class AlertsDB:
             self._conn.execute("COMMIT")
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        if not self.ready:
+            return []
         with self._lock:
             try:
                 return self._conn.execute(sql, params).fetchall()
@@ -120,3 +220,39 @@ class AlertsDB:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+RETENTION = 30 * 86400.0
+"""Alert history, attempts and finished outbox items are kept this long (like runs)."""
+
+
+def prune(db: AlertsDB, now: float, max_age: float = RETENTION) -> int:
+    """Delete old history, attempts, finished notifications and expired silences; the
+    latest event of every alert stays (an alert firing for months is still firing now).
+    Returns how many rows went."""
+    before = now - max_age
+    with db.write() as c:
+        n = c.execute(
+            "DELETE FROM alert_events WHERE at < ? AND id NOT IN "
+            "(SELECT MAX(id) FROM alert_events GROUP BY dedup_key)",
+            (before,),
+        ).rowcount
+        n += c.execute("DELETE FROM alert_attempts WHERE at < ?", (before,)).rowcount
+        n += c.execute(
+            "DELETE FROM alert_outbox WHERE state != 'pending' AND updated_at < ?", (before,)
+        ).rowcount
+        n += c.execute("DELETE FROM alert_silences WHERE ends_at < ?", (before,)).rowcount
+    return n
+
+
+@contextmanager
+def using(db: AlertsDB | str | os.PathLike[str], *, readonly: bool = True) -> Iterator[AlertsDB]:
+    """An open AlertsDB as is, or a store path opened (read-only by default) and closed after."""
+    if isinstance(db, AlertsDB):
+        yield db
+        return
+    opened = AlertsDB.open(db, readonly=readonly)
+    try:
+        yield opened
+    finally:
+        opened.close()

@@ -1,4 +1,5 @@
-"""Delivery: a durable outbox in the alerts database and a worker thread that sends from it.
+"""Delivery: a durable outbox in the store's alert tables (alerts.db) and a worker thread
+that sends from it.
 
 * `Outbox.enqueue` is one short SQLite insert: the monitor never waits for a network.
 * The worker claims due items with a lease (so a second worker, or a restarted monitor after a
@@ -13,6 +14,10 @@
 * Items still pending survive a restart: a new worker on the same database sends them.
 Delivery is at least once: a crash between a send and its record re-sends it after restart
 (PagerDuty and Opsgenie deduplicate such repeats by key).
+
+Read API (`db` is an AlertsDB or a store path, opened read-only): `recent_attempts(db,
+since=None, receiver=None, failures_only=False, limit=200)` -> `list[Attempt]`, newest first;
+`waiting(db)` -> `list[OutboxItem]`, the notifications not delivered yet.
 """
 
 from __future__ import annotations
@@ -21,15 +26,17 @@ import json
 import logging
 import os
 import random
+import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from alerts.channels import send as channel_send
 from alerts.channels.base import HttpClient, Outcome, SendContext, SendResult
 from alerts.config import AlertsConfig, DeliveryPolicy
-from alerts.db import AlertsDB
+from alerts.db import AlertsDB, using
 from alerts.metrics import AlertMetrics
 from alerts.model import Notification
 
@@ -136,31 +143,27 @@ class Outbox:
         primary: str | None = None,
     ) -> int:
         with self.db.write() as c:
-            cur = c.execute(
-                "INSERT INTO alert_outbox (receiver, primary_receiver, fallback_of, chain, "
-                "notification, created_at, next_attempt_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    n.receiver,
-                    primary or n.receiver,
-                    fallback_of,
-                    json.dumps(list(chain or (n.receiver,))),
-                    json.dumps(n.to_json(), separators=(",", ":"), allow_nan=False),
-                    now,
-                    now,
-                    now,
-                ),
+            return insert_notification(
+                c, n, now, chain=chain, fallback_of=fallback_of, primary=primary
             )
-            assert cur.lastrowid is not None
-            return cur.lastrowid
 
-    def claim_due(self, now: float, lease: float, limit: int = 20) -> list[OutboxItem]:
-        """Due pending items, leased to the caller until now + lease."""
+    def claim_due(
+        self,
+        now: float,
+        lease: float,
+        limit: int = 20,
+        receivers: Collection[str] | None = None,
+    ) -> list[OutboxItem]:
+        """Due pending items, leased to the caller until now + lease. With `receivers`, only
+        items for those: a `castiel run` and a `castiel monitor` sharing a store each send
+        their own config's notifications, never each other's."""
         with self.db.write() as c:
             rows = c.execute(
-                _SELECT + "WHERE state = ? AND next_attempt_at <= ? "
+                _SELECT  # noqa: S608 (fixed columns)
+                + "WHERE state = ? AND next_attempt_at <= ? AND "
+                "(? IS NULL OR receiver IN (SELECT value FROM json_each(?))) "
                 "ORDER BY next_attempt_at, id LIMIT ?",
-                (PENDING, now, limit),
+                (PENDING, now, *_names(receivers), limit),
             ).fetchall()
             c.executemany(
                 "UPDATE alert_outbox SET next_attempt_at = ? WHERE id = ?",
@@ -168,16 +171,30 @@ class Outbox:
             )
         return [_item(r) for r in rows]
 
-    def next_due_at(self) -> float | None:
+    def next_due_at(self, receivers: Collection[str] | None = None) -> float | None:
         rows = self.db.read(
-            "SELECT MIN(next_attempt_at) FROM alert_outbox WHERE state = ?", (PENDING,)
+            "SELECT MIN(next_attempt_at) FROM alert_outbox WHERE state = ? AND "
+            "(? IS NULL OR receiver IN (SELECT value FROM json_each(?)))",
+            (PENDING, *_names(receivers)),
         )
         return None if not rows or rows[0][0] is None else float(rows[0][0])
 
-    def record(self, item: OutboxItem, attempt: Attempt, decision: Decision) -> None:
-        """The attempt and the item's new state, in one transaction."""
+    def record(
+        self,
+        item: OutboxItem,
+        attempt: Attempt,
+        decision: Decision,
+        remaining: Notification | None = None,
+    ) -> None:
+        """The attempt and the item's new state, in one transaction; `remaining` replaces the
+        stored notification when part of it was accepted already."""
         with self.db.write() as c:
             _insert_attempt(c, attempt)
+            if remaining is not None:
+                c.execute(
+                    "UPDATE alert_outbox SET notification = ? WHERE id = ?",
+                    (_notification_json(remaining), item.id),
+                )
             c.execute(
                 "UPDATE alert_outbox SET attempts = attempts + 1, state = ?, "
                 "next_attempt_at = COALESCE(?, next_attempt_at), last_reason = ?, "
@@ -204,9 +221,86 @@ class Outbox:
             "ORDER BY id LIMIT ?2",
             (receiver, limit),
         )
-        return [
-            Attempt(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9])) for r in rows
-        ]
+        return [_attempt_row(r) for r in rows]
+
+
+def _names(receivers: Collection[str] | None) -> tuple[str | None, str | None]:
+    text = None if receivers is None else json.dumps(sorted(receivers))
+    return text, text
+
+
+def insert_notification(
+    c: sqlite3.Connection,
+    n: Notification,
+    now: float,
+    *,
+    chain: tuple[str, ...] = (),
+    fallback_of: int | None = None,
+    primary: str | None = None,
+) -> int:
+    """Queue `n` inside the caller's transaction; returns the outbox id."""
+    cur = c.execute(
+        "INSERT INTO alert_outbox (receiver, primary_receiver, fallback_of, chain, "
+        "notification, created_at, next_attempt_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            n.receiver,
+            primary or n.receiver,
+            fallback_of,
+            json.dumps(list(chain or (n.receiver,))),
+            _notification_json(n),
+            now,
+            now,
+            now,
+        ),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def _notification_json(n: Notification) -> str:
+    return json.dumps(n.to_json(), separators=(",", ":"), allow_nan=False)
+
+
+def _attempt_row(r: Sequence[Any]) -> Attempt:
+    return Attempt(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9]))
+
+
+def recent_attempts(
+    db: AlertsDB | str | os.PathLike[str],
+    since: float | None = None,
+    receiver: str | None = None,
+    failures_only: bool = False,
+    limit: int = 200,
+) -> list[Attempt]:
+    """Delivery attempts, newest first (`outcome` is delivered, retry or failed; `reason` is
+    classified and redacted). With a store path the file is opened read-only."""
+    where: list[str] = []
+    params: list[object] = []  # only fixed column names are spliced into the SQL
+    if since is not None:
+        where.append("at >= ?")
+        params.append(since)
+    if receiver is not None:
+        where.append("receiver = ?")
+        params.append(receiver)
+    if failures_only:
+        where.append("outcome != 'delivered'")
+    sql = (
+        "SELECT outbox_id, at, receiver, channel, outcome, status_code, reason, duration, "
+        "group_key, test FROM alert_attempts"
+    )
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    with using(db) as d:
+        rows = d.read(sql + " ORDER BY at DESC, id DESC LIMIT ?", (*params, int(limit)))
+    return [_attempt_row(r) for r in rows]
+
+
+def waiting(db: AlertsDB | str | os.PathLike[str], limit: int = 1000) -> list[OutboxItem]:
+    """Notifications not delivered yet (pending in the outbox), oldest first."""
+    with using(db) as d:
+        rows = d.read(_SELECT + "WHERE state = ? ORDER BY id LIMIT ?", (PENDING, int(limit)))
+    return [_item(r) for r in rows]
 
 
 def _insert_attempt(c: object, a: Attempt) -> None:
@@ -279,7 +373,7 @@ class DeliveryWorker:
         """Attempt every due item once; returns how many were attempted."""
         done = 0
         while not self._stop.is_set():
-            items = self.outbox.claim_due(self.clock(), self.lease)
+            items = self.outbox.claim_due(self.clock(), self.lease, receivers=self.config.receivers)
             if not items:
                 break
             for item in items:
@@ -312,7 +406,16 @@ class DeliveryWorker:
             item.notification.group_key,
             item.notification.test,
         )
-        self.outbox.record(item, attempt, decision)
+        remaining = None
+        if result.outcome is not Outcome.DELIVERED and 0 < result.done < len(
+            item.notification.alerts
+        ):
+            # Part of it went through (one request per alert): retries and fallbacks only
+            # carry the rest, so a rate-limited storm makes progress.
+            n = item.notification
+            remaining = replace(n, alerts=n.alerts[result.done :])
+            item = replace(item, notification=remaining)
+        self.outbox.record(item, attempt, decision, remaining)
         if self.metrics is not None:
             self.metrics.attempt(item.receiver, result.outcome.value)
         if result.outcome is Outcome.DELIVERED:
@@ -368,7 +471,7 @@ class DeliveryWorker:
         """Stop the thread; with `drain`, first give pending items up to that long."""
         deadline = time.monotonic() + drain
         while drain and time.monotonic() < deadline:
-            nxt = self.outbox.next_due_at()
+            nxt = self.outbox.next_due_at(self.config.receivers)
             if nxt is None or nxt > self.clock() + (deadline - time.monotonic()):
                 break
             self.wake()
@@ -384,7 +487,7 @@ class DeliveryWorker:
             wait = self.poll_interval
             try:
                 self.process_due()
-                nxt = self.outbox.next_due_at()
+                nxt = self.outbox.next_due_at(self.config.receivers)
                 if nxt is not None:
                     wait = min(wait, max(0.0, nxt - self.clock()))
             except Exception:  # the worker must outlive a bad row or a locked database

@@ -1,6 +1,7 @@
 """Inhibition (Alertmanager's `inhibit_rules`): while an alert matching `source_matchers` is
 active, alerts matching `target_matchers` that have the same values for every label in
-`equal` are not notified. An alert never inhibits itself. Pure."""
+`equal` are not notified. An alert never inhibits itself, and (as in Alertmanager) an alert
+matching both sides is not inhibited by another one matching both sides. Pure."""
 
 from __future__ import annotations
 
@@ -33,8 +34,12 @@ def inhibited(
         for key, labels in active.items():
             if key in out or not matches_all(rule.target_matchers, labels):
                 continue
+            # Alertmanager: an alert matching both sides cannot be inhibited by another
+            # alert that matches both sides too (so two such alerts never mute each other).
+            both = matches_all(rule.source_matchers, labels)
             for skey in sources.get(tuple(labels.get(e, "") for e in rule.equal), ()):
-                if skey != key:
-                    out[key] = skey
-                    break
+                if skey == key or (both and matches_all(rule.target_matchers, active[skey])):
+                    continue
+                out[key] = skey
+                break
     return out

@@ -49,11 +49,20 @@ class EngineState:
 
 
 @dataclass(frozen=True)
+class Transition:
+    """An alert that changed state in this tick (what alerts.history records)."""
+
+    previous: AlertState
+    record: AlertRecord
+
+
+@dataclass(frozen=True)
 class TickResult:
     state: EngineState
     notifications: tuple[Notification, ...]
     suppressed: Mapping[str, str]
     """{dedup key: why} for active alerts that are silenced or inhibited."""
+    transitions: tuple[Transition, ...] = ()
 
 
 def observations(
@@ -166,6 +175,13 @@ def tick(
                 rec, status=end_of_run(rec.status, now), evidence=ev, annotations=annotations
             )
 
+    transitions = []
+    for dk, rec in records.items():
+        before = state.alerts.get(dk)
+        was = before.status.state if before is not None else AlertState.INACTIVE
+        if rec.status.state is not was:
+            transitions.append(Transition(was, rec))
+
     active = {dk: dict(r.labels) for dk, r in records.items() if r.status.state.active}
     suppressed: dict[str, str] = {
         dk: f"inhibited by {src}" for dk, src in inhibited(config.inhibit_rules, active).items()
@@ -234,7 +250,9 @@ def tick(
         or (r.status.missing_since is not None and dk in observed)
         or (r.status.state is AlertState.RESOLVED and dk in in_groups)
     }
-    return TickResult(EngineState(kept, groups), tuple(notifications), suppressed)
+    return TickResult(
+        EngineState(kept, groups), tuple(notifications), suppressed, tuple(transitions)
+    )
 
 
 def _notification(

@@ -1,16 +1,28 @@
 """Silences: matchers plus a time range. Matching is pure (`silenced_by`); storage sits behind
-the small `SilenceStore` interface, with a SQLite implementation in the alerts database, so
-the CLI, the monitor and the dashboard see the same silences across processes and restarts."""
+the small `SilenceStore` interface, with a SQLite implementation in the store's
+`alert_silences` table, so the CLI, the monitor and the dashboard see the same silences across
+processes and restarts (a running monitor reads them every tick).
+
+API for the CLI and the dashboard (`db` is an AlertsDB or the store path):
+
+    list_silences(db, now=None, include_expired=False) -> list[Silence]   (read-only)
+    create_silence(db, ["budget=\"api-latency\"", ...], duration=3600.0 | ends_at=...,
+                   starts_at=None, created_by="", comment="") -> Silence
+        raises ValueError for bad matchers or times (the message says which)
+    expire_silence(db, silence_id) -> bool   (False: no such silence still running)
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from alerts.db import AlertsDB
+from alerts.db import AlertsDB, using
 from alerts.matchers import LabelMatcher, matches_all, parse_matcher
 
 
@@ -117,3 +129,46 @@ class SqliteSilenceStore:
                 (now, silence_id),
             )
             return cur.rowcount > 0
+
+
+def list_silences(
+    db: AlertsDB | str | os.PathLike[str], now: float | None = None, include_expired: bool = False
+) -> list[Silence]:
+    """Active and pending silences (and expired ones with `include_expired`)."""
+    at = time.time() if now is None else now
+    with using(db) as d:
+        return SqliteSilenceStore(d).list(at, include_expired=include_expired)
+
+
+def create_silence(
+    db: AlertsDB | str | os.PathLike[str],
+    matchers: Sequence[str],
+    *,
+    duration: float | None = None,
+    ends_at: float | None = None,
+    starts_at: float | None = None,
+    created_by: str = "",
+    comment: str = "",
+    now: float | None = None,
+) -> Silence:
+    """Store a new silence (give `duration` seconds or `ends_at`); raises ValueError."""
+    at = time.time() if now is None else now
+    start = at if starts_at is None else starts_at
+    if (duration is None) == (ends_at is None):
+        raise ValueError("give a silence either a duration or an end time")
+    end = start + duration if duration is not None else ends_at
+    assert end is not None
+    silence = new_silence(
+        matchers, starts_at=start, ends_at=end, now=at, created_by=created_by, comment=comment
+    )
+    with using(db, readonly=False) as d:
+        SqliteSilenceStore(d).add(silence)
+    return silence
+
+
+def expire_silence(
+    db: AlertsDB | str | os.PathLike[str], silence_id: str, now: float | None = None
+) -> bool:
+    at = time.time() if now is None else now
+    with using(db, readonly=False) as d:
+        return SqliteSilenceStore(d).expire(silence_id, at)

@@ -5,6 +5,7 @@ locally or distributed with Locust's own master/worker mode (`--processes N`).""
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ class LocustOptions:
     peak_multiplier: float = 3.0
     locustfile: Path = DEFAULT_LOCUSTFILE
     processes: int = 1
+    master_port: int | None = None  # distributed runs: None picks a free loopback port
 
     @property
     def stats_file(self) -> Path:
@@ -33,6 +35,12 @@ class LocustOptions:
     @property
     def locust_json(self) -> Path:
         return self.out_dir / "locust.json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def locust_command(o: LocustOptions) -> tuple[list[str], dict[str, str]]:
@@ -58,7 +66,11 @@ def locust_command(o: LocustOptions) -> tuple[list[str], dict[str, str]]:
         "WARNING",
     ]
     if o.processes > 1:
-        argv += ["--processes", str(o.processes)]
+        # Locust's master binds every interface on 5557 by default: two runs on one CI machine
+        # would collide, and the port would be open to the network. Loopback and a free port.
+        port = str(o.master_port or free_port())
+        argv += ["--processes", str(o.processes), "--master-bind-host", "127.0.0.1"]
+        argv += ["--master-bind-port", port, "--master-host", "127.0.0.1", "--master-port", port]
     root = str(PACKAGE_DIR.parent)
     env = {
         **os.environ,

@@ -1,4 +1,4 @@
-"""The monitor loop of a run: collect → store → evaluate → (alerts). One tick a second.
+"""The monitor loop of a run: collect → store → evaluate → alerts. One tick a second.
 
 It runs inside `castiel run` (with a Locust stream) and `castiel monitor` (without). Budgets
 are evaluated live over everything collected so far; a verdict at level `abort` stops the
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from alerts.engine import AlertEngine
 from budgets.evaluate import evaluate
 from budgets.model import Budget, Level
 from budgets.verdict import Verdict
@@ -103,6 +104,8 @@ class Monitor:
     collectors: Sequence[Collector] = ()
     locust: LocustStream | None = None
     on_verdicts: Callable[[list[Verdict], float], None] | None = None
+    alerts: AlertEngine | None = None
+    """Gets every evaluation (budget verdicts, and its own rules over the same series)."""
     evaluate_every: float = 1.0
     series: SeriesAccumulator = field(default_factory=SeriesAccumulator)
     last_verdicts: list[Verdict] = field(default_factory=list)
@@ -129,6 +132,11 @@ class Monitor:
             )
             if self.on_verdicts is not None:
                 self.on_verdicts(self.last_verdicts, now)
+            if self.alerts is not None:
+                # One short SQLite write; sending happens in the engine's own thread.
+                self.alerts.evaluate(
+                    self.last_verdicts, self.series.snapshot(), self.live_run(), now
+                )
         return TickResult(
             now, len(batch), self.last_verdicts, collected.errors, abort_reason(self.last_verdicts)
         )

@@ -19,6 +19,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 
+from alerts.config import AlertsConfig
+from alerts.engine import AlertEngine
+from alerts.metrics import AlertMetrics
 from budgets.model import Budget
 from budgets.verdict import Verdict
 from collectors.base import Collector
@@ -47,6 +50,10 @@ class RunPlan:
     runs_dir: Path = Path(".castiel/runs")
     redis_url: str | None = None
     interval: float = 1.0
+    alerts: AlertsConfig | None = None
+    alerts_drain: float = 15.0
+    """At the end, how long undelivered notifications get before the process exits (they
+    stay in the store's outbox for the next `castiel run`/`castiel monitor` after that)."""
 
 
 @dataclass
@@ -58,6 +65,9 @@ class RunResult:
     total_requests: int
     total_failures: int
     live_verdicts: list[Verdict] = field(default_factory=list)
+    alerts: AlertEngine | None = None
+    """Still open: the CLI resolves the run's alerts with the final verdict
+    (`alerts.finish(verdict, drain)`) once the gate has decided it."""
 
 
 def git_info() -> tuple[str | None, str | None]:
@@ -131,9 +141,21 @@ def execute(
         )
         locust = LocustProcess(options, out_dir / "locust.log")
         stream = LocustStream(options.stats_file)
-        monitor = Monitor(store, run, plan.budgets, collectors, stream, on_verdicts)
+        engine = None
+        if plan.alerts is not None:
+            metrics = AlertMetrics()  # collected like any source: its series is in the store
+            engine = AlertEngine.open(
+                plan.alerts, store_path=plan.store_path, run_id=run.id, metrics=metrics
+            )
+            collectors = [*collectors, metrics]
+        monitor = Monitor(store, run, plan.budgets, collectors, stream, on_verdicts, engine)
         aborted: str | None = None
-        locust.start()
+        try:
+            locust.start()
+        except BaseException:
+            if engine is not None:
+                engine.finish("broken", plan.alerts_drain)
+            raise
         title = f"castiel run {run.id} - {plan.scenario}, {plan.users} users, {plan.duration:g}s"
         live = Live(console=console, refresh_per_second=2) if console.is_terminal else None
         next_line = 0.0
@@ -161,6 +183,12 @@ def execute(
             locust.stop()
             locust.wait()
             monitor.tick(clock())
+            if engine is not None:
+                engine.finish("interrupted", plan.alerts_drain)
+            raise
+        except BaseException:
+            if engine is not None:
+                engine.finish("broken", plan.alerts_drain)
             raise
         finally:
             code = locust.wait()
@@ -170,6 +198,8 @@ def execute(
                 status = "broken"
             store.finish_run(run.id, ended, status)
         if status == "broken":
+            if engine is not None:
+                engine.finish("broken", plan.alerts_drain)
             raise RunBroken(
                 f"Locust sent no request (exit {code}); its log "
                 f"({locust.log_path}) ends with:\n{locust.log_tail(1500)}"
@@ -182,4 +212,5 @@ def execute(
             stream.total_requests,
             stream.total_failures,
             monitor.last_verdicts,
+            engine,
         )

@@ -34,6 +34,10 @@ class SendResult:
     """Classified and redacted: `http 503`, `http 400: invalid_payload`, `connect error`..."""
     status_code: int | None = None
     retry_after: float | None = None
+    done: int = 0
+    """Channels that send one request per alert (PagerDuty, Opsgenie): how many leading alerts
+    of the notification were accepted before this failure. A retry sends only the rest, so a
+    storm that hits a rate limit makes progress instead of starting over every time."""
 
 
 @dataclass(frozen=True)

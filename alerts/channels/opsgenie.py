@@ -7,6 +7,7 @@ alias 512, description 15000, details values are strings."""
 from __future__ import annotations
 
 import urllib.parse
+from dataclasses import replace
 from typing import Any
 
 from alerts.channel_config import OpsgenieConfig
@@ -88,8 +89,9 @@ def send(n: Notification, cfg: OpsgenieConfig, ctx: SendContext) -> SendResult:
         return missing_secret(exc)
     headers = {"Authorization": f"GenieKey {key}"}
     result = SendResult(Outcome.DELIVERED, "nothing to send")
-    for path, body in build(n, cfg):
+    per_alert = cfg.dedup != "group"  # then one request per alert, in the alerts' order
+    for i, (path, body) in enumerate(build(n, cfg)):
         result = post_json(ctx, cfg.api_url.rstrip("/") + path, body, headers)
         if result.outcome is not Outcome.DELIVERED:
-            return result
+            return replace(result, done=i) if per_alert else result
     return result

@@ -6,6 +6,7 @@ idempotent on PagerDuty's side, so a retried notification never opens a second i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from alerts.channel_config import PagerDutyConfig
@@ -94,8 +95,9 @@ def send(n: Notification, cfg: PagerDutyConfig, ctx: SendContext) -> SendResult:
     except MissingSecret as exc:
         return missing_secret(exc)
     result = SendResult(Outcome.DELIVERED, "nothing to send")
-    for event in build(n, cfg, routing_key):
+    per_alert = cfg.dedup != "group"  # then one event per alert, in the alerts' order
+    for i, event in enumerate(build(n, cfg, routing_key)):
         result = post_json(ctx, cfg.url, event)
         if result.outcome is not Outcome.DELIVERED:
-            return result
+            return replace(result, done=i) if per_alert else result
     return result

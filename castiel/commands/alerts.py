@@ -1,6 +1,6 @@
 """`castiel alerts …`: validate an alerts config, send a test notification, manage silences,
-and look at delivery attempts. Silences and attempts live in the alerts database beside the
-metrics store (`--store`, default .castiel/castiel.db -> .castiel/alerts.db)."""
+and look at delivery attempts. Silences and attempts live in the store's alert tables
+(`--store`, default .castiel/castiel.db)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from alerts.channels.base import HttpxClient, Outcome
 from alerts.config import AlertsConfig, AlertsConfigError, load_alerts_config, unset_variables
-from alerts.db import AlertsDB, AlertsDBError, db_path_for
+from alerts.db import AlertsDB, AlertsDBError
 from alerts.delivery import Attempt, Outbox, send_now
+from alerts.engine import AlertEngine
 from alerts.pipeline import test_notification
 from alerts.silences import SqliteSilenceStore, new_silence
 from budgets.model import parse_duration
+from castiel.config import DEFAULT_CONFIG
 from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, EXIT_PASS, UsageError
 from collectors.store import DEFAULT_PATH
 
@@ -50,20 +54,26 @@ def register(sub: Any) -> None:
         "unknown receiver, 3 the receiver did not accept it.",
     )
     t.add_argument("receiver", metavar="RECEIVER")
-    t.add_argument("--config", required=True, type=Path, metavar="FILE")
+    t.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="alerts.yaml or castiel.yaml (default: ./castiel.yaml's `alerts:` section)",
+    )
     t.add_argument(
         "--store",
         type=Path,
         default=DEFAULT_PATH,
-        help="metrics store (its folder holds alerts.db)",
+        help="metrics store, where the attempt is recorded (.castiel/castiel.db)",
     )
     t.set_defaults(handler=_test)
 
-    s = asub.add_parser("silence", help="add, list and expire silences")
+    s = asub.add_parser("silence", help="create, list and expire silences")
     ssub = s.add_subparsers(dest="silence_command", metavar="ACTION")
     ssub.required = True
     add = ssub.add_parser(
-        "add",
+        "create",
+        aliases=["add"],
         help="silence alerts matching all MATCHERs",
         description='Silence alerts whose labels match every MATCHER (budget="api-latency", '
         'group=~"route=/api/.*", severity!="critical"). Prints the silence id.',
@@ -126,16 +136,22 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _db(store: Path) -> AlertsDB:
     try:
-        return AlertsDB.open(db_path_for(store))
+        return AlertsDB.open(store)
     except AlertsDBError as exc:
         raise UsageError(str(exc)) from None
 
 
 def _test(args: argparse.Namespace) -> int:
-    cfg = _load(args.config)
+    if args.config is not None:
+        cfg = _load(args.config)
+    else:
+        found = alerts_config_for(None, str(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else "")
+        if found is None:
+            raise UsageError("no alerts config: give --config FILE (alerts.yaml or castiel.yaml)")
+        cfg = found
     if args.receiver not in cfg.receivers:
         raise UsageError(
-            f"{args.config}: no receiver {args.receiver!r} (receivers: {', '.join(cfg.receivers)})"
+            f"{cfg.path}: no receiver {args.receiver!r} (receivers: {', '.join(cfg.receivers)})"
         )
     now = time.time()
     n = test_notification(cfg, args.receiver, now)
@@ -249,3 +265,60 @@ def _attempts(args: argparse.Namespace) -> int:
         print(f"{_fmt(a.at)}  {a.receiver:16} {a.outcome:9}{code}  {a.reason}{test}")
     print(f"{len(pending)} notification(s) waiting to be sent")
     return EXIT_PASS
+
+
+# --- used by `castiel run` and `castiel monitor` ---------------------------------------------
+
+
+def add_alerts_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--alerts",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="alert routing (alerts.yaml; default: the `alerts:` section of castiel.yaml)",
+    )
+
+
+def alerts_config_for(path: Path | None, project_path: str = "") -> AlertsConfig | None:
+    """The alerts config of a run or monitor: `--alerts FILE`, else the `alerts:` section of
+    the project's castiel.yaml (`project_path`, "" when there is none), else None (no
+    alerting). Problems raise UsageError (exit 2) before anything runs; every problem is
+    printed with file:line:column and key."""
+    if path is not None:
+        return _warn_unset(_load(path))
+    if not project_path:
+        return None
+    try:
+        text = Path(project_path).read_text(encoding="utf-8")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None  # the project config loader has already reported such a file
+    if not isinstance(root, yaml.MappingNode) or not any(
+        isinstance(k, yaml.ScalarNode) and k.value == "alerts" for k, _ in root.value
+    ):
+        return None
+    return _warn_unset(_load(Path(project_path)))
+
+
+def _warn_unset(cfg: AlertsConfig) -> AlertsConfig:
+    for receiver, var in unset_variables(cfg, os.environ):
+        print(
+            f"castiel: warning: alerts receiver {receiver!r}: ${var} is not set; its "
+            "notifications will fail (and go to its fallbacks)",
+            file=sys.stderr,
+        )
+    return cfg
+
+
+def finish_alerts(engine: AlertEngine, verdict: str, drain: float) -> None:
+    """The run is over: resolve its alerts with `verdict`, give delivery up to `drain`
+    seconds, and say what is left for the next monitor."""
+    left = engine.finish(verdict, drain)
+    if left:
+        print(
+            f"castiel: {left} alert notification(s) not delivered yet; they stay in the store "
+            "and the next `castiel run` or `castiel monitor` on it sends them "
+            "(`castiel alerts attempts` shows why)",
+            file=sys.stderr,
+        )

@@ -1,5 +1,6 @@
 """`castiel monitor`: the same monitor loop as `castiel run`, without a load generator:
-windowed budgets over the runtime's metrics (Redis) and /metrics endpoints, continuously."""
+windowed budgets over the runtime's metrics (Redis) and /metrics endpoints, or over the
+sources of castiel.yaml (a Prometheus server, Azure Monitor: docs/fleet.md), continuously."""
 
 from __future__ import annotations
 
@@ -11,8 +12,14 @@ from typing import Any
 
 from rich.console import Console
 
+from alerts.engine import AlertEngine
+from alerts.metrics import AlertMetrics
+from budgets.model import Level
 from budgets.spec import BudgetSpecError, load_budget_file
-from castiel.commands.run import collectors_for
+from budgets.verdict import Verdict
+from castiel.commands.alerts import add_alerts_argument, alerts_config_for, finish_alerts
+from castiel.commands.sources import SourcesBroken, wire_sources
+from castiel.config import add_config_argument, load_project_config
 from castiel.errors import EXIT_BROKEN, EXIT_PASS, UsageError
 from collectors.store import DEFAULT_PATH, Store
 from loadtest.live import live_stats, plain_line
@@ -39,6 +46,8 @@ def register(sub: Any) -> None:
         metavar="URL",
         help="a /metrics endpoint to scrape (repeatable)",
     )
+    add_config_argument(p)  # its `sources:` section: Prometheus, Azure Monitor, ...
+    add_alerts_argument(p)  # or castiel.yaml's `alerts:` section
     p.add_argument("--store", type=Path, default=DEFAULT_PATH)
     p.add_argument("--interval", type=float, default=1.0, help="seconds between ticks (1)")
     p.add_argument(
@@ -51,21 +60,35 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
+def _stop_alerts(engine: AlertEngine, verdicts: list[Verdict]) -> None:
+    """With a `deployment` name the alerts outlive this process (the next monitor on the store
+    carries on with them); without one they belong to this monitor's run and resolve now."""
+    if engine.config.deployment:
+        left = engine.close(drain=10.0)
+        if left:
+            print(f"castiel: {left} alert notification(s) wait for the next monitor", flush=True)
+        return
+    worst = max((v.status for v in verdicts), default=Level.PASS)
+    finish_alerts(engine, worst.label, drain=10.0)
+
+
 def run(args: argparse.Namespace) -> int:
-    if not args.redis and not args.metrics:
-        raise UsageError("give --redis URL and/or --metrics URL: there is nothing to watch")
     if args.interval <= 0:
         raise UsageError("--interval must be > 0")
     try:
         spec = load_budget_file(args.budgets)
     except BudgetSpecError as exc:
         raise UsageError(str(exc)) from None
-    if args.redis:
-        try:
-            check_redis(args.redis)
-        except RunBroken as exc:
-            print(f"castiel: {exc}")
-            return EXIT_BROKEN
+    project = load_project_config(args.config)  # a ConfigError: exit 2
+    alerts = alerts_config_for(args.alerts, project.path if project.found else "")
+    try:
+        # Bad combinations and rejected promql: expressions exit 2 before anything runs.
+        wiring = wire_sources(project, spec.budgets, args.redis, args.metrics)
+        if wiring.redis_url:
+            check_redis(wiring.redis_url)
+    except (RunBroken, SourcesBroken) as exc:
+        print(f"castiel: {exc}")
+        return EXIT_BROKEN
     stop = {"now": False}
 
     def request_stop(*_: object) -> None:
@@ -83,8 +106,20 @@ def run(args: argparse.Namespace) -> int:
             git_branch=branch,
             environment=fingerprint(),
         )
-        monitor = Monitor(store, info, spec.budgets, collectors_for(args.redis, args.metrics))
-        print(f"monitoring as run {info.id} (store {args.store}); Ctrl-C to stop", flush=True)
+        collectors = list(wiring.collectors)
+        engine = None
+        if alerts is not None:
+            metrics = AlertMetrics()  # collected like any source: its series is in the store
+            engine = AlertEngine.open(
+                alerts, store_path=args.store, run_id=info.id, metrics=metrics
+            )
+            collectors.append(metrics)
+        monitor = Monitor(store, info, spec.budgets, collectors, alerts=engine)
+        print(
+            f"monitoring as run {info.id} (store {args.store}, sources: {wiring.described}); "
+            "Ctrl-C to stop",
+            flush=True,
+        )
         next_line = 0.0
         try:
             while not stop["now"]:
@@ -101,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
                 time.sleep(max(0.0, args.interval - (time.time() - result.now)))
         finally:
             store.finish_run(info.id, time.time(), "finished")
+            if engine is not None:
+                _stop_alerts(engine, monitor.last_verdicts)
         if monitor.last_verdicts:
             console.print(f"last verdicts: {len(monitor.last_verdicts)} budget(s) evaluated")
     return EXIT_PASS

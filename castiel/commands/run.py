@@ -12,17 +12,16 @@ from rich.console import Console
 
 from budgets.model import parse_duration
 from budgets.spec import BudgetSpecError, load_budget_file
+from castiel.commands.alerts import add_alerts_argument, alerts_config_for, finish_alerts
+from castiel.commands.sources import SourcesBroken, wire_sources
+from castiel.config import add_config_argument, load_project_config
 from castiel.errors import EXIT_BROKEN, UsageError
 from castiel.gate import ReportPaths, gate
-from collectors.base import Collector
-from collectors.prometheus_scrape import PrometheusScrapeCollector
-from collectors.runtime import RuntimeCollector
 from collectors.store import DEFAULT_PATH, Store
 from loadtest.launch import DEFAULT_LOCUSTFILE
 from loadtest.orchestrator import RunPlan, execute
 from loadtest.preflight import RunBroken
 from loadtest.profiles import SCENARIOS
-from runtime.connection import connect
 
 
 def _duration(text: str) -> float:
@@ -84,6 +83,8 @@ def register(sub: Any) -> None:
         metavar="URL",
         help="a /metrics endpoint to scrape every second (repeatable)",
     )
+    add_config_argument(p)  # its `sources:` section adds Prometheus, Azure Monitor, ...
+    add_alerts_argument(p)  # or castiel.yaml's `alerts:` section
     p.add_argument("--store", type=Path, default=DEFAULT_PATH, help="metrics store")
     p.add_argument(
         "--runs-dir",
@@ -100,22 +101,6 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run)
 
 
-def collectors_for(redis_url: str | None, metrics: list[str]) -> list[Collector]:
-    """Redis alone gives queues, workers and every heartbeat's metrics; /metrics URLs (and
-    those the workers' heartbeats advertise) are scraped too."""
-    out: list[Collector] = []
-    client = connect(redis_url).sync if redis_url else None
-    if client is not None:
-        out.append(RuntimeCollector(client))
-    if metrics or client is not None:
-        out.append(PrometheusScrapeCollector(metrics, discover_from=client))
-    return out
-
-
-def _collectors(args: argparse.Namespace) -> list[Collector]:
-    return collectors_for(args.redis, args.metrics)
-
-
 def run(args: argparse.Namespace) -> int:
     if args.users < 1 or args.processes < 1 or args.peak_multiplier < 1:
         raise UsageError("--users and --processes must be >= 1, --peak-multiplier >= 1")
@@ -125,6 +110,14 @@ def run(args: argparse.Namespace) -> int:
         spec = load_budget_file(args.budgets)
     except BudgetSpecError as exc:
         raise UsageError(str(exc)) from None
+    project = load_project_config(args.config)  # a ConfigError: exit 2
+    alerts = alerts_config_for(args.alerts, project.path if project.found else "")
+    try:
+        # Without castiel.yaml or flags, Locust's own numbers are the only source.
+        wiring = wire_sources(project, spec.budgets, args.redis, args.metrics, allow_empty=True)
+    except SourcesBroken as exc:
+        print(f"castiel: the run broke: {exc}", file=sys.stderr)
+        return EXIT_BROKEN
     plan = RunPlan(
         target=args.target,
         budgets=spec.budgets,
@@ -137,13 +130,14 @@ def run(args: argparse.Namespace) -> int:
         processes=args.processes,
         store_path=args.store,
         runs_dir=args.runs_dir,
-        redis_url=args.redis,
+        redis_url=wiring.redis_url,
+        alerts=alerts,
     )
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)  # CI logs: wide enough that tables do not fold
     try:
-        result = execute(plan, _collectors(args), console)
+        result = execute(plan, wiring.collectors, console)
     except RunBroken as exc:
         print(f"castiel: the run broke: {exc}", file=sys.stderr)
         return EXIT_BROKEN
@@ -153,20 +147,27 @@ def run(args: argparse.Namespace) -> int:
         f"{result.total_failures} failures"
         + (f"; stopped early: {result.aborted}" if result.aborted else "")
     )
-    with Store.open(args.store) as store:
-        return gate(
-            store,
-            result.run,
-            list(spec.budgets),
-            spec.path,
-            console,
-            baseline=args.baseline,
-            save_baseline=args.save_baseline,
-            reports=ReportPaths(
-                json=out / "report.json",
-                junit=out / "junit.xml",
-                markdown=out / "report.md",
-                html=out / "report.html",
-            ),
-            notes=[f"stopped early: {result.aborted}"] if result.aborted else [],
-        )
+    verdict = "error"
+    try:
+        with Store.open(args.store) as store:
+            code = gate(
+                store,
+                result.run,
+                list(spec.budgets),
+                spec.path,
+                console,
+                baseline=args.baseline,
+                save_baseline=args.save_baseline,
+                reports=ReportPaths(
+                    json=out / "report.json",
+                    junit=out / "junit.xml",
+                    markdown=out / "report.md",
+                    html=out / "report.html",
+                ),
+                notes=[f"stopped early: {result.aborted}"] if result.aborted else [],
+            )
+            verdict = store.get_run(result.run.id).verdict or ("pass" if code == 0 else "fail")
+        return code
+    finally:
+        if result.alerts is not None:  # resolved with the run's verdict, on every channel
+            finish_alerts(result.alerts, verdict, plan.alerts_drain)

@@ -29,7 +29,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[AlertsDB]:
-    d = AlertsDB.open(tmp_path / "alerts.db")
+    d = AlertsDB.open(tmp_path / "castiel.db")
     yield d
     d.close()
 

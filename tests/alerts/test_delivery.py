@@ -156,6 +156,29 @@ def test_retry_after_is_honoured(db: AlertsDB, receiver: Receiver, http: HttpxCl
     assert [r.status for r in receiver.all()] == [429, 200]
 
 
+def test_a_rate_limited_storm_to_pagerduty_resumes_where_it_stopped(
+    db: AlertsDB, receiver: Receiver, http: HttpxClient
+) -> None:
+    cfg = config(
+        f"""
+route: {{receiver: pd}}
+receivers: [{{name: pd, pagerduty: {{routing_key: "${{PD_KEY}}", url: "{receiver.url}/pd"}}}}]
+"""
+    )
+    receiver.script(Reply(202), Reply(202), Reply(429, {"Retry-After": "30"}))
+    clock = Clock()
+    w = DeliveryWorker(Outbox(db), cfg, http, clock=clock, env={"PD_KEY": "k1"})
+    w.outbox.enqueue(notification(receiver="pd", firing=5), clock.now)
+    w.process_due()
+    (item,) = w.outbox.items()
+    assert item.state == PENDING and len(item.notification.alerts) == 3  # 2 accepted
+    clock.now += 30
+    w.process_due()
+    keys = [r.json()["dedup_key"] for r in receiver.delivered()]
+    assert len(keys) == 5 == len(set(keys))  # each alert's trigger accepted exactly once
+    assert [a.outcome for a in w.outbox.attempts()] == ["retry", "delivered"]
+
+
 def test_backoff_is_exponential_capped_and_jittered() -> None:
     policy = DeliveryPolicy(initial_backoff=1, max_backoff=10)
     rng = random.Random(3)
@@ -178,7 +201,7 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
 def test_undelivered_notifications_survive_a_restart(
     tmp_path: Path, receiver: Receiver, http: HttpxClient
 ) -> None:
-    path = tmp_path / "alerts.db"
+    path = tmp_path / "castiel.db"
     cfg = make_config(receiver.url)
     clock = Clock()
     with AlertsDB.open(path) as db:
@@ -192,6 +215,27 @@ def test_undelivered_notifications_survive_a_restart(
         clock.now += w.lease  # ...until the lease expires
         assert w.process_due() == 1
     assert len(receiver.delivered()) == 1
+
+
+def test_monitors_sharing_a_store_send_only_their_own_receivers(
+    db: AlertsDB, receiver: Receiver, http: HttpxClient
+) -> None:
+    mine = make_config(receiver.url + "/mine")
+    other = config(
+        f"""
+route: {{receiver: elsewhere}}
+receivers: [{{name: elsewhere, webhook: {{url: "{receiver.url}/other"}}}}]
+"""
+    )
+    clock = Clock()
+    Outbox(db).enqueue(notification(receiver="primary"), clock.now)
+    Outbox(db).enqueue(notification(receiver="elsewhere"), clock.now)
+    w_other = worker(db, other, http, clock)
+    assert w_other.process_due() == 1
+    assert w_other.outbox.next_due_at(other.receivers) is None  # nothing of its own left
+    assert worker(db, mine, http, clock).process_due() == 1
+    assert sorted(r.path for r in receiver.delivered()) == ["/mine", "/other"]
+    assert all(a.outcome == "delivered" for a in Outbox(db).attempts())
 
 
 def test_the_worker_thread_never_blocks_the_caller(
@@ -263,7 +307,7 @@ delivery: {{max_attempts: 2, initial_backoff: 1s}}
     for s in secrets:
         assert not any(s in t for t in texts), s
         assert not any(s in t for t in stored), s
-    raw = b"".join(p.read_bytes() for p in Path(db.path).parent.glob("alerts.db*"))
+    raw = b"".join(p.read_bytes() for p in Path(db.path).parent.glob("castiel.db*"))
     assert not any(s.encode() in raw for s in secrets)
     # the error a missing variable raises names the variable, never a value
     w2 = DeliveryWorker(Outbox(db), cfg, http, clock=clock, env={})

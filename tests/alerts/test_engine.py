@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from alerts.channels.base import HttpxClient
 from alerts.config import AlertsConfig
-from alerts.db import AlertsDB, db_path_for
+from alerts.db import AlertsDB
 from alerts.delivery import DELIVERED, DeliveryWorker, Outbox
 from alerts.engine import AlertEngine
 from alerts.silences import SqliteSilenceStore, new_silence
@@ -64,7 +64,7 @@ def test_a_run_that_ends_resolves_its_alerts_on_every_channel(
     inbox, smtp_port = smtp
     receiver.default = Reply(202, body=b"{}")
     cfg = config(EVERY_CHANNEL.format(url=receiver.url, smtp=smtp_port, am=alertmanager.url))
-    db = AlertsDB.open(tmp_path / "alerts.db")
+    db = AlertsDB.open(tmp_path / "castiel.db")
     http = HttpxClient()
     worker = DeliveryWorker(Outbox(db), cfg, http, env={"PD_KEY": "pdkey1", "OG_KEY": "ogkey1"})
     engine = AlertEngine(cfg, Outbox(db), SqliteSilenceStore(db), run_id="run-1", worker=worker)
@@ -175,7 +175,7 @@ budgets:
     assert alert["labels"]["budget"] == "backlog" and alert["labels"]["queue"] == "q"
     assert alert["evidence"]["observed"] == 500.0 and alert["evidence"]["threshold"] == "< 100"
     assert alert["generatorURL"] == f"http://127.0.0.1:8501/review?run={run.id}&budget=backlog"
-    assert db_path_for(store_path).exists()
+    assert store_path.exists()
 
 
 def test_a_silence_added_elsewhere_mutes_the_next_tick(tmp_path: Path) -> None:
@@ -190,7 +190,7 @@ def test_a_silence_added_elsewhere_mutes_the_next_tick(tmp_path: Path) -> None:
     engine = AlertEngine.open(
         cfg, store_path=store_path, run_id="r", registry=CollectorRegistry(), start=False
     )
-    with AlertsDB.open(db_path_for(store_path)) as other:  # e.g. `castiel alerts silence add`
+    with AlertsDB.open(store_path) as other:  # e.g. `castiel alerts silence add`
         SqliteSilenceStore(other).add(
             new_silence(['budget="api-latency"'], starts_at=0, ends_at=time.time() + 60, now=0)
         )

@@ -76,7 +76,12 @@ def test_critical_inhibits_warning_of_the_same_budget_and_group_only() -> None:
     assert inhibited([RULE], active) == {"warn-same": "crit"}
 
 
-def test_an_alert_does_not_inhibit_itself() -> None:
+def test_an_alert_does_not_inhibit_itself_nor_its_peers() -> None:
     rule = InhibitRule((parse_matcher('a="1"'),), (parse_matcher('a="1"'),), ())
     assert inhibited([rule], {"x": {"a": "1"}}) == {}
-    assert inhibited([rule], {"x": {"a": "1"}, "y": {"a": "1"}}) == {"x": "y", "y": "x"}
+    # Alertmanager: alerts matching both sides never mute each other (nor themselves)...
+    assert inhibited([rule], {"x": {"a": "1"}, "y": {"a": "1"}}) == {}
+    # ...but one that matches only the source side still inhibits them.
+    wide = InhibitRule((parse_matcher('a=~"1|2"'),), (parse_matcher('a="1"'),), ())
+    got = inhibited([wide], {"x": {"a": "1"}, "y": {"a": "1"}, "src": {"a": "2"}})
+    assert got == {"x": "src", "y": "src"}

@@ -32,7 +32,7 @@ def test_a_silence_cannot_match_everything() -> None:
 
 
 def test_store_add_list_expire_and_survive_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "alerts.db"
+    path = tmp_path / "castiel.db"
     with AlertsDB.open(path) as db:
         store = SqliteSilenceStore(db)
         s = new_silence(

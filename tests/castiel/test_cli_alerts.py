@@ -16,10 +16,12 @@ from tests.alerts.receivers import Receiver, Reply
 from tests.helpers import ROOT
 
 
-def castiel(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def castiel(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "castiel", "alerts", *args],
-        cwd=ROOT,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
@@ -86,11 +88,26 @@ def test_test_sends_a_marked_notification_and_records_it(
     assert body["castiel"]["test"] is True
     assert body["alerts"][0]["annotations"]["summary"].startswith("[TEST]")
     assert "s3cr3t" not in result.stdout + result.stderr
-    with AlertsDB.open(tmp_path / "alerts.db") as db:
+    with AlertsDB.open(store) as db:
         (attempt,) = Outbox(db).attempts()
     assert (attempt.receiver, attempt.outcome, attempt.test) == ("hook", "delivered", True)
     listing = castiel("attempts", "--store", str(store))
     assert "hook" in listing.stdout and "delivered" in listing.stdout and "[test]" in listing.stdout
+
+
+def test_test_reads_castiel_yaml_by_default(tmp_path: Path, receiver: Receiver) -> None:
+    (tmp_path / "castiel.yaml").write_text(
+        "alerts:\n"
+        "  route: {receiver: hook}\n"
+        "  receivers: [{name: hook, webhook: {url: '${HOOK_URL}'}}]\n"
+    )
+    result = castiel("test", "hook", env={"HOOK_URL": receiver.url}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert receiver.delivered()[0].json()["castiel"]["test"] is True
+    assert (tmp_path / ".castiel" / "castiel.db").exists()  # the attempt, in the default store
+    (tmp_path / "castiel.yaml").unlink()
+    none = castiel("test", "hook", cwd=tmp_path)
+    assert none.returncode == 2 and "give --config FILE" in none.stderr
 
 
 def test_test_exit_codes(tmp_path: Path, receiver: Receiver) -> None:
@@ -107,11 +124,11 @@ def test_test_exit_codes(tmp_path: Path, receiver: Receiver) -> None:
     assert down.returncode == 3 and "http 503: down for maintenance" in down.stderr
 
 
-def test_silence_add_list_expire(tmp_path: Path) -> None:
+def test_silence_create_list_expire(tmp_path: Path) -> None:
     store = str(tmp_path / "castiel.db")
     added = castiel(
         "silence",
-        "add",
+        "create",
         'budget="api-latency"',
         'group=~"route=/api/.*"',
         "--duration",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import subprocess
 from pathlib import Path
 
@@ -19,6 +21,12 @@ def test_streamed_stats_add_up_to_locusts_own(
     redis_url: str, tmp_path: Path, processes: int
 ) -> None:
     service, base = start_service(redis_url, tmp_path / "db.sqlite")
+    # Locust's default master port taken (as by a second run on the same CI machine): a
+    # distributed run must not depend on it.
+    blocker = socket.socket()
+    with contextlib.suppress(OSError):  # already taken by someone else serves as well
+        blocker.bind(("127.0.0.1", 5557))
+        blocker.listen()
     try:
         options = LocustOptions(base, tmp_path, users=8, duration=5, processes=processes)
         argv, env = locust_command(options)
@@ -26,6 +34,7 @@ def test_streamed_stats_add_up_to_locusts_own(
             argv, env=env, capture_output=True, text=True, timeout=90, check=False
         )
     finally:
+        blocker.close()
         service.terminate()
         service.wait(10)
     assert result.returncode == 0, result.stderr[-3000:]

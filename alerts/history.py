@@ -1,0 +1,169 @@
+"""Alert history: every state transition of every alert, kept in the store's `alert_events`
+table, so the dashboard can draw a timeline and say what is firing now.
+
+Read API (stable; the dashboard's Alerts page and Overview use it). `db` is an open
+`alerts.db.AlertsDB` or the path of the metrics store (then opened read-only; a store without
+alert tables gives empty lists):
+
+    events(db, since=None, run_id=None, limit=500, dedup_key=None) -> list[AlertEvent]
+        transitions, newest first; `since` is a Unix time, `run_id` a run's id.
+    firing_now(db) -> list[AlertEvent]
+        for every alert whose latest transition left it active (`firing` or `nodata`), that
+        transition, newest first. A run that ends resolves its alerts, so this is empty once
+        every run has ended; the alerts of a run whose process was killed are resolved
+        (`run_verdict: abandoned`) by the next engine that opens the store 10 minutes later.
+
+`AlertEvent.state` is one of pending, firing, nodata, resolved, or inactive (a pending alert
+that recovered before its `for` elapsed, so it never fired).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from alerts.db import AlertsDB, using
+from alerts.model import AlertState
+
+ACTIVE_STATES = (AlertState.FIRING.value, AlertState.NODATA.value)
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    at: float
+    """When the transition happened (Unix time)."""
+    dedup_key: str
+    """The alert's stable key (PagerDuty's dedup_key, Opsgenie's alias)."""
+    name: str
+    """The budget or standalone rule."""
+    severity: str
+    labels: Mapping[str, str]
+    """Every label of the alert (alertname, budget/rule, level, severity, group, run, ...)."""
+    group: Mapping[str, str]
+    """The budget's group (e.g. {"route": "/api/items"}); {} for an ungrouped budget."""
+    state: str
+    """pending, firing, nodata, resolved or inactive."""
+    value: float | None
+    """The observed value (None: no data)."""
+    threshold: str
+    """The condition that must hold, e.g. "< 0.3"."""
+    run_id: str
+    summary: str
+    """One line: `api-latency [route=/a]: p95 = 0.42, must be < 0.3 (fail)`."""
+    kind: str = "budget"
+    """"budget" or "rule"."""
+    level: str = ""
+    """The budget level this alert is about: warn, fail or abort."""
+    scope: str = ""
+    """The run id, or the deployment name of a continuous `castiel monitor`."""
+    run_verdict: str | None = None
+    """Set on the resolves that the end of a run caused: that run's verdict."""
+    suppressed: str = ""
+    """Why the alert was not notified at that moment ("silenced by ...", "inhibited by ...")."""
+    previous: str = field(default="", compare=False)
+    """The state before this transition (not stored; set only on freshly made events)."""
+
+
+_COLUMNS = (
+    "at, dedup_key, name, kind, level, severity, labels, group_labels, state, value, "
+    "threshold, run_id, scope, summary, run_verdict, suppressed"
+)
+
+
+def insert_events(c: sqlite3.Connection, events: Iterable[AlertEvent]) -> None:
+    """Write events inside the caller's transaction."""
+    c.executemany(
+        f"INSERT INTO alert_events ({_COLUMNS}) VALUES "  # noqa: S608 (fixed columns)
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                e.at,
+                e.dedup_key,
+                e.name,
+                e.kind,
+                e.level,
+                e.severity,
+                json.dumps(dict(e.labels), sort_keys=True),
+                json.dumps(dict(e.group), sort_keys=True),
+                e.state,
+                e.value if e.value is not None and math.isfinite(e.value) else None,
+                e.threshold,
+                e.run_id,
+                e.scope,
+                e.summary,
+                e.run_verdict,
+                e.suppressed,
+            )
+            for e in events
+        ],
+    )
+
+
+def record(db: AlertsDB, events: Sequence[AlertEvent]) -> None:
+    if events:
+        with db.write() as c:
+            insert_events(c, events)
+
+
+def _event(row: Sequence[Any]) -> AlertEvent:
+    return AlertEvent(
+        at=float(row[0]),
+        dedup_key=str(row[1]),
+        name=str(row[2]),
+        kind=str(row[3]),
+        level=str(row[4]),
+        severity=str(row[5]),
+        labels=json.loads(row[6]),
+        group=json.loads(row[7]),
+        state=str(row[8]),
+        value=None if row[9] is None else float(row[9]),
+        threshold=str(row[10]),
+        run_id=str(row[11]),
+        scope=str(row[12]),
+        summary=str(row[13]),
+        run_verdict=None if row[14] is None else str(row[14]),
+        suppressed=str(row[15]),
+    )
+
+
+def events(
+    db: AlertsDB | str | os.PathLike[str],
+    since: float | None = None,
+    run_id: str | None = None,
+    limit: int = 500,
+    dedup_key: str | None = None,
+) -> list[AlertEvent]:
+    """Transitions, newest first."""
+    where: list[str] = []
+    params: list[object] = []  # only fixed column names are spliced into the SQL
+    if since is not None:
+        where.append("at >= ?")
+        params.append(since)
+    if run_id is not None:
+        where.append("run_id = ?")
+        params.append(run_id)
+    if dedup_key is not None:
+        where.append("dedup_key = ?")
+        params.append(dedup_key)
+    sql = f"SELECT {_COLUMNS} FROM alert_events"  # noqa: S608 (fixed columns)
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY at DESC, id DESC LIMIT ?"
+    with using(db) as d:
+        return [_event(r) for r in d.read(sql, (*params, int(limit)))]
+
+
+def firing_now(db: AlertsDB | str | os.PathLike[str]) -> list[AlertEvent]:
+    """The latest transition of every alert that is active (firing or no data) now."""
+    sql = (
+        f"SELECT {_COLUMNS} FROM alert_events WHERE id IN "  # noqa: S608 (fixed columns)
+        "(SELECT MAX(id) FROM alert_events GROUP BY dedup_key) AND state IN (?, ?) "
+        "ORDER BY at DESC, id DESC"
+    )
+    with using(db) as d:
+        return [_event(r) for r in d.read(sql, ACTIVE_STATES)]
