@@ -5,11 +5,15 @@
   request wait for the database; warmed at start-up.
 * Per-user permissions change when an admin edits them: cached for 5 minutes with 20 % jitter
   (users who logged in together do not all expire together), tagged `user:<id>` so a change
-  invalidates them at once everywhere, and "no such user" is cached briefly.
+  invalidates them at once everywhere, and "no such user" is cached briefly. They are read on
+  every request of a user, so the in-process layer holds them too (5 s at most per entry; a
+  grant or revoke reaches every process's layer through pub/sub within the bound stated in
+  docs/cache.md): a Redis round trip per request costs more than this example's local SQLite
+  read (docs/cache-comparison.md).
 
 `Catalogue` also satisfies the service's `Lookup` protocol: `get_or_load("shard:<name>", ...)`
-and `get_or_load("perm:<user>", ...)` go to the matching cache, so
-`create_app(settings, metrics, cache=Catalogue(conn.sync, metrics))` puts the service on it.
+and `get_or_load("perm:<user>", ...)` go to the matching cache and `forget_user` invalidates a
+user's permissions; examples/service.py builds one unless the cache is switched off.
 """
 
 from __future__ import annotations
@@ -58,7 +62,13 @@ class Catalogue:
             ttl=PERMISSIONS_TTL,
             jitter=0.2,
             negative_ttl=30,
+            local_max_entries=10_000 if local_layer else 0,
+            local_ttl=5,
         )
+
+    def wait_ready(self, timeout: float = 5.0) -> bool:
+        """Block until both in-process layers listen for invalidations (tests, start-up)."""
+        return self.shard_types.wait_ready(timeout) and self.permissions.wait_ready(timeout)
 
     def close(self) -> None:
         self.shard_types.close()
@@ -73,6 +83,10 @@ class Catalogue:
         if kind == "perm":
             return self.permissions.get_or_load(rest, loader, ttl=ttl, tags=[f"user:{rest}"])
         raise KeyError(f"no cache for key {key!r} (expected shard:<name> or perm:<user>)")
+
+    def forget_user(self, user_id: int) -> None:
+        """The user's permissions changed: drop them from Redis and every process's layer."""
+        self.permissions.invalidate_tags([f"user:{user_id}"])
 
     # -- typed lookups on the example database -------------------------------------------
 

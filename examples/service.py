@@ -1,8 +1,11 @@
 """The example service: an HTTP API built on the runtime. The demo's and the tests' target.
 
-Endpoints read through the cache (shard-type catalogue, user permissions), write to a real
-SQLite database (so database budgets have real query timings), and enqueue a flow (an order
-parent with one stock-reservation child per item) that workers in examples/jobs.py process.
+Endpoints read through the runtime cache (examples/catalogue.py: the shard-type catalogue for
+2 hours, per-user permissions for 5 minutes with jitter), write to a real SQLite database (so
+database budgets have real query timings), and enqueue a flow (an order parent with one
+stock-reservation child per item) that workers in examples/jobs.py process. `--no-cache`
+(`ServiceSettings.cache_enabled=False`) sends every lookup to the database, so two runs show
+what caching buys; `/metrics` carries the cache's hits and misses per cache and layer.
 `python -m examples.service --port 8000 --redis URL [--no-cache] [--n-plus-one]`."""
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import argparse
 import json
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from examples.catalogue import Catalogue
 from examples.db import Database
 from runtime import FlowJob, FlowProducer, QueueDepthCollector, RuntimeMetrics, connect
 from runtime.asgi import ObservabilityMiddleware
@@ -30,9 +35,14 @@ ORDERS_QUEUE, STOCK_QUEUE = "orders", "stock"
 
 
 class Lookup(Protocol):
-    """What the service needs from a cache: a read-through lookup."""
+    """What the service needs from a cache: a read-through lookup (`shard:<name>`,
+    `perm:<user>`) and forgetting a user's permissions after they changed."""
 
     def get_or_load(self, key: str, loader: Callable[[], Any], ttl: float | None = None) -> Any: ...
+
+    def forget_user(self, user_id: int) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class NoCache:
@@ -40,6 +50,12 @@ class NoCache:
 
     def get_or_load(self, key: str, loader: Callable[[], Any], ttl: float | None = None) -> Any:
         return loader()
+
+    def forget_user(self, user_id: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 @dataclass
@@ -57,7 +73,15 @@ def create_app(
     conn = connect(settings.redis_url)
     db = Database(settings.db_path, metrics)
     db.setup()
-    lookups: Lookup = cache if (cache is not None and settings.cache_enabled) else NoCache()
+    lookups: Lookup = NoCache()
+    if settings.cache_enabled:
+        # The catalogue's caches count into the service's registry, so /metrics (and the
+        # cache-hit-ratio budget) see them. Shard types are warmed before the first request.
+        catalogue = cache or Catalogue(conn.sync, metrics)
+        if isinstance(catalogue, Catalogue):
+            catalogue.warm_shard_types(db)
+            catalogue.wait_ready()  # in-process layers in use from the first request
+        lookups = catalogue
     flows = FlowProducer(conn.sync, metrics=metrics)
     metrics.registry.register(QueueDepthCollector(conn.sync, [ORDERS_QUEUE, STOCK_QUEUE]))
 
@@ -67,6 +91,11 @@ def create_app(
                 return await handler(request)
 
         return Route(route, endpoint, methods=["POST"] if route == "/orders" else ["GET"])
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        yield
+        lookups.close()
 
     async def shard(request: Request) -> Response:
         name = request.path_params["shard_type"]
@@ -94,6 +123,16 @@ def create_app(
         return JSONResponse(
             {"user": user, "permissions": lookups.get_or_load(f"perm:{user}", load, ttl=300)}
         )
+
+    async def grant(request: Request) -> Response:
+        user = int(request.path_params["user_id"])
+        try:
+            permission = str(json.loads(await request.body() or b"{}")["permission"])
+        except (ValueError, KeyError, TypeError) as exc:
+            return JSONResponse({"error": f"bad grant: {exc}"}, 400)
+        db.execute("grant", "INSERT INTO permissions VALUES (?, ?)", (user, permission))
+        lookups.forget_user(user)  # source first, then the cache: no process serves the old list
+        return JSONResponse({"user": user, "granted": permission}, 201)
 
     async def create_order(request: Request) -> Response:
         try:
@@ -155,6 +194,10 @@ def create_app(
             }
         )
 
+    async def grant_endpoint(request: Request) -> Response:
+        with db.counting("/users/{user_id:int}/permissions"):
+            return await grant(request)
+
     async def health(_: Request) -> Response:
         return JSONResponse({"ok": True})
 
@@ -167,11 +210,13 @@ def create_app(
         routes=[
             counted("/shards/{shard_type}", shard),
             counted("/users/{user_id:int}/permissions", permissions),
+            Route("/users/{user_id:int}/permissions", grant_endpoint, methods=["POST"]),
             counted("/orders", create_order),
             counted("/orders/{order_id:int}", get_order),
             Route("/health", health),
             Route("/metrics", metrics_endpoint),
-        ]
+        ],
+        lifespan=lifespan,
     )
     return ObservabilityMiddleware(app, metrics)
 

@@ -1,7 +1,19 @@
-"""Castiel's runtime: what services embed. A Redis job queue and worker base, correlation ids
-and Prometheus metrics. Depends only on the standard library, redis and prometheus_client."""
+"""Castiel's runtime: what services embed. A Redis job queue and worker base, a two-layer
+Redis cache, correlation ids and Prometheus metrics. Depends only on the standard library,
+redis and prometheus_client."""
 
 from runtime.backoff import Backoff
+from runtime.cache import (
+    AsyncCache,
+    Cache,
+    CacheError,
+    CacheMetrics,
+    CacheOptions,
+    CacheUnavailableError,
+    Codec,
+    JsonCodec,
+    WarmReport,
+)
 from runtime.connection import RedisConnection, RedisSettings, connect
 from runtime.correlation import CorrelationFilter, correlation_scope, get_correlation_id
 from runtime.errors import (
@@ -19,12 +31,19 @@ from runtime.queue import AsyncQueue, ChildResults, Counts, Queue, QueueOptions
 from runtime.worker import BaseWorker
 
 __all__ = [
+    "AsyncCache",
     "AsyncFlowProducer",
     "AsyncQueue",
     "Backoff",
     "BaseWorker",
+    "Cache",
+    "CacheError",
+    "CacheMetrics",
+    "CacheOptions",
+    "CacheUnavailableError",
     "CastielError",
     "ChildResults",
+    "Codec",
     "ConfigError",
     "CorrelationFilter",
     "Counts",
@@ -36,6 +55,7 @@ __all__ = [
     "JobSpec",
     "JobState",
     "JobTimeoutError",
+    "JsonCodec",
     "PayloadError",
     "Queue",
     "QueueDepthCollector",
@@ -44,6 +64,7 @@ __all__ = [
     "RedisSettings",
     "RuntimeMetrics",
     "UnrecoverableError",
+    "WarmReport",
     "connect",
     "correlation_scope",
     "get_correlation_id",

@@ -9,6 +9,8 @@ socket timeouts long enough for the blocking commands the worker issues (see
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -122,12 +124,24 @@ def sync_client(settings: RedisSettings) -> SyncClient:
     backoff = ExponentialWithJitterBackoff(base=settings.backoff_base, cap=settings.backoff_cap)
     retry = Retry(backoff, settings.retries)
     if settings.is_cluster:
-        nodes = [redis.cluster.ClusterNode(h, p) for h, p in settings.cluster_nodes]  # type: ignore[no-untyped-call]
+        (first_host, first_port), *rest = settings.cluster_nodes
+        nodes = [redis.cluster.ClusterNode(h, p) for h, p in rest]  # type: ignore[no-untyped-call]
+        # Per-node pools that wait for a free connection (like the standalone client's)
+        # instead of raising MaxConnectionsError when `max_connections` are busy. redis-py
+        # only uses `connection_pool_class` when the client is built with a `url`, so the
+        # first node is given as one (without credentials: those come from _auth(); TLS
+        # from the scheme, which selects redis-py's SSLConnection on this path).
+        auth = settings._auth()
+        scheme = "rediss" if auth.pop("ssl", False) else "redis"
         return redis.cluster.RedisCluster(
+            url=f"{scheme}://{first_host}:{first_port}",
             startup_nodes=nodes,
             retry=retry,
             max_connections=settings.max_connections,
-            **settings._auth(),
+            connection_pool_class=functools.partial(
+                redis.BlockingConnectionPool, timeout=settings.connect_timeout
+            ),
+            **auth,
             **settings._common(),
         )
     # Connection settings must go to the pool: a client built on a pool ignores its own.
@@ -141,13 +155,46 @@ def sync_client(settings: RedisSettings) -> SyncClient:
     return redis.Redis(connection_pool=pool)
 
 
+class GatedAsyncRedisCluster(redis.asyncio.cluster.RedisCluster):
+    """redis-py's asyncio cluster client, but commands beyond `max_connections` in flight wait
+    for a free slot (up to `pool_timeout`, then ConnectionError, as the standalone client's
+    BlockingConnectionPool does) instead of failing with MaxConnectionsError: redis-py 8.1
+    has no waiting pool for asyncio cluster nodes. At most `max_connections` commands are in
+    flight on the whole client, so no node's pool can be exhausted by single commands
+    (pipelines take their connections directly and are not covered)."""
+
+    def __init__(self, *args: Any, pool_timeout: float = 5.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._gate = asyncio.Semaphore(int(kwargs.get("max_connections", 100)))
+        self._pool_timeout = pool_timeout
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        if self._initialize:
+            # Discover the topology before queueing: a cold client whose first commands
+            # hold gate slots while it initialises breaks connections (redis-py 8.1).
+            await self.initialize()
+        try:
+            async with asyncio.timeout(self._pool_timeout):
+                await self._gate.acquire()
+        except TimeoutError:
+            raise redis.exceptions.ConnectionError(
+                f"no Redis connection free within {self._pool_timeout:g}s "
+                "(max_connections commands in flight)"
+            ) from None
+        try:
+            return await super().execute_command(*args, **kwargs)
+        finally:
+            self._gate.release()
+
+
 def async_client(settings: RedisSettings) -> AsyncClient:
     """A new pooled asyncio client; it belongs to the event loop that first uses it."""
     backoff = ExponentialWithJitterBackoff(base=settings.backoff_base, cap=settings.backoff_cap)
     retry = redis.asyncio.retry.Retry(backoff, settings.retries)
     if settings.is_cluster:
         nodes = [redis.asyncio.cluster.ClusterNode(h, p) for h, p in settings.cluster_nodes]
-        return redis.asyncio.cluster.RedisCluster(
+        return GatedAsyncRedisCluster(
+            pool_timeout=settings.connect_timeout,
             startup_nodes=nodes,
             retry=retry,
             max_connections=settings.max_connections,

@@ -149,3 +149,54 @@ def test_queries_per_request_expose_n_plus_one(redis_url: str, tmp_path: Path) -
         proc.wait(10)
     per_request = s[("castiel_db_queries_per_request_sum", (("route", "/orders/{order_id:int}"),))]
     assert per_request == 1 + 1 + 6  # the order, the sku list, then one query per item
+
+
+LAYERS = ("local", "redis")
+
+
+def test_cache_on_serves_lookups_without_the_database_and_exports_hits(
+    redis_url: str, tmp_path: Path
+) -> None:
+    proc, base = start_service(redis_url, tmp_path / "db.sqlite")  # the cache is on by default
+    try:
+        for _ in range(3):
+            status, _, body = http("GET", base + "/shards/type-4")
+            assert status == 200 and json.loads(body)["tier"] == "warm"
+            status, _, body = http("GET", base + "/users/7/permissions")
+            assert json.loads(body) == {"user": 7, "permissions": ["read", "write"]}
+        # A grant invalidates the user's cached permissions before the answer is sent.
+        assert http("POST", base + "/users/7/permissions", {"permission": "audit"})[0] == 201
+        status, _, body = http("GET", base + "/users/7/permissions")
+        assert json.loads(body)["permissions"] == ["audit", "read", "write"]
+        s = samples(base)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+    def value(name: str, **labels: str) -> float:
+        return s.get((name, tuple(sorted(labels.items()))), 0.0)
+
+    # Shard types were warmed at start-up: no per-request shard query at all.
+    assert value("castiel_db_query_duration_seconds_count", query="shard_type") == 0
+    assert value("castiel_db_query_duration_seconds_count", query="shard_types_batch") >= 1
+    route = "/shards/{shard_type}"
+    assert value("castiel_db_queries_per_request_sum", route=route) == 0
+    assert value("castiel_db_queries_per_request_count", route=route) == 3
+
+    def hits(cache: str) -> float:
+        return sum(value("castiel_cache_hits_total", cache=cache, layer=x) for x in LAYERS)
+
+    # Permissions: loaded once, served from the cache twice, loaded again after the grant.
+    assert value("castiel_db_query_duration_seconds_count", query="permissions") == 2
+    assert hits("permissions") == 2
+    assert value("castiel_cache_misses_total", cache="permissions", layer="redis") == 2
+    assert hits("shard-types") == 3
+    assert value("castiel_cache_misses_total", cache="shard-types", layer="redis") == 0
+
+
+def test_no_cache_sends_every_lookup_to_the_database(service: str) -> None:
+    for _ in range(3):
+        assert http("GET", service + "/users/7/permissions")[0] == 200
+    s = samples(service)
+    assert s[("castiel_db_query_duration_seconds_count", (("query", "permissions"),))] == 3
+    assert not any(name.startswith("castiel_cache_") for name, _ in s)

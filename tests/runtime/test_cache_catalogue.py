@@ -23,7 +23,7 @@ def setup(redis_url: str, tmp_path: Path) -> Iterator[Setup]:
     db.setup(shard_types=50, users=200)
     conn = connect(redis_url)
     catalogue = Catalogue(conn.sync, metrics)
-    assert catalogue.shard_types.wait_ready()
+    assert catalogue.wait_ready()
     yield catalogue, db, metrics, conn
     catalogue.close()
     conn.close()
