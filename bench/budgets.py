@@ -146,7 +146,7 @@ def make_series(rate: int, seed: int = 7) -> tuple[list[SeriesData], int]:
             series.append(SeriesData(key, MetricKind.COUNTER, points=pts))
     for q in ("email", "reports", "billing"):
         depth = rng.integers(0, 100, size=DURATION)
-        key = SeriesKey.of("castiel_queue_jobs", {"queue": q, "state": "waiting"})
+        key = SeriesKey.of("castiel_queue_jobs", {"queue": q, "state": "wait"})
         pts = tuple(Point(float(t + 1), float(v)) for t, v in enumerate(depth))
         series.append(SeriesData(key, MetricKind.GAUGE, points=pts))
     key = SeriesKey.of("castiel_workers", {"state": "healthy"})

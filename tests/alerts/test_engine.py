@@ -124,7 +124,7 @@ def test_the_monitor_drives_the_engine_through_on_verdicts(tmp_path: Path) -> No
 version: 1
 budgets:
   - name: backlog
-    metric: castiel_queue_jobs{state="waiting"}
+    metric: castiel_queue_jobs{state="wait"}
     aggregation: last
     warn: "< 100"
     group_by: queue
@@ -141,7 +141,7 @@ budgets:
         def collect(self, now: float) -> Batch:
             b = Batch()
             b.add_gauge(
-                SeriesKey.of("castiel_queue_jobs", {"queue": "q", "state": "waiting"}),
+                SeriesKey.of("castiel_queue_jobs", {"queue": "q", "state": "wait"}),
                 now,
                 self.value,
             )

@@ -15,7 +15,7 @@ RUN = RunInfo(id="run-7", started_at=T0)
 
 
 def depth(values: list[float], queue: str = "email") -> SeriesData:
-    key = SeriesKey.of("castiel_queue_jobs", {"queue": queue, "state": "waiting"})
+    key = SeriesKey.of("castiel_queue_jobs", {"queue": queue, "state": "wait"})
     return SeriesData(key, MetricKind.GAUGE, tuple(Point(T0 + i, v) for i, v in enumerate(values)))
 
 
@@ -25,7 +25,7 @@ def test_a_verdict_becomes_an_alert_input_with_its_evidence() -> None:
 version: 1
 budgets:
   - name: queue-depth
-    metric: castiel_queue_jobs{state="waiting"}
+    metric: castiel_queue_jobs{state="wait"}
     aggregation: max
     warn: "< 500"
     fail: "< 2000"
@@ -63,12 +63,12 @@ route: {receiver: r, group_wait: 0s, group_interval: 1s}
 receivers: [{name: r, console: {}}]
 rules:
   - name: email-backlog
-    metric: castiel_queue_jobs{queue="email",state="waiting"}
+    metric: castiel_queue_jobs{queue="email",state="wait"}
     aggregation: max
     window: 10s
     fail: "< 1000"
   - name: any-backlog-ever
-    metric: castiel_queue_jobs{state="waiting"}
+    metric: castiel_queue_jobs{state="wait"}
     aggregation: max
     fail: "< 1000"
     group_by: [queue]

@@ -79,7 +79,7 @@ def write_run(
         for queue in ("email", "reports"):
             q = {"queue": queue}
             b.add_gauge(
-                SeriesKey.of("castiel_queue_jobs", {**q, "state": "waiting"}), t, rng.randint(0, 30)
+                SeriesKey.of("castiel_queue_jobs", {**q, "state": "wait"}), t, rng.randint(0, 30)
             )
             b.add_histogram(
                 SeriesKey.of("castiel_job_wait_seconds", q), t - 1, t, _many(rng, 0.01, 0.3, 10)

@@ -16,7 +16,7 @@ class Depth:
         self.calls.append(now)
         batch = Batch()
         batch.add_gauge(
-            SeriesKey.of("castiel_queue_jobs", {"queue": "q", "state": "waiting"}), now, 3
+            SeriesKey.of("castiel_queue_jobs", {"queue": "q", "state": "wait"}), now, 3
         )
         return batch
 

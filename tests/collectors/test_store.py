@@ -28,7 +28,7 @@ from collectors.store import (
 
 LAT = SeriesKey.of("castiel_http_request_duration_seconds", {"route": "/a"})
 REQS = SeriesKey.of("castiel_http_requests_total", {"route": "/a"})
-DEPTH = SeriesKey.of("castiel_queue_jobs", {"queue": "q", "state": "waiting"})
+DEPTH = SeriesKey.of("castiel_queue_jobs", {"queue": "q", "state": "wait"})
 
 
 def batch_at(t: float, values: list[float]) -> Batch:
