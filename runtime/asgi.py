@@ -21,8 +21,12 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# Seconds; HTTP handlers live between a millisecond and a few seconds.
+# Seconds. A handler answering from an in-process cache takes a fraction of a millisecond: the
+# sub-millisecond buckets keep its percentiles (and what caching buys) visible.
 HTTP_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
     0.001,
     0.0025,
     0.005,
