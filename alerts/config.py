@@ -7,8 +7,9 @@ are warnings here (the monitor's environment is what counts), never errors."""
 
 from __future__ import annotations
 
+import difflib
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,8 @@ class AlertsConfig:
     deployment: str | None = None
     labels: tuple[tuple[str, str], ...] = ()
     warnings: tuple[SpecIssue, ...] = ()
+    # Where each `budgets:` override was written, to point at one that names no budget.
+    budget_keys: Mapping[str, SpecIssue] = field(default_factory=dict, compare=False)
 
     def settings(self, rule: str) -> RuleSettings:
         for r in self.rules:
@@ -264,13 +267,15 @@ def _config(ctx: Ctx, root: Node, prefix: str) -> AlertsConfig | None:
         else None
     ) or RuleSettings()
     budgets: dict[str, RuleSettings] = {}
+    budget_keys: dict[str, SpecIssue] = {}
     if "budgets" in top:
         bkey = _p(prefix, "budgets")
         bm = g(lambda: ctx.mapping(top["budgets"][1], bkey)) or {}
-        for name, (_, vnode) in bm.items():
+        for name, (knode, vnode) in bm.items():
             s = g(_settings, ctx, vnode, f"{bkey}.{name}")
             if s is not None:
                 budgets[name] = s
+                budget_keys[name] = ctx.issue(knode, f"{bkey}.{name}", "")
     severity = (
         g(lambda: _severity(ctx, top["severity"][1], _p(prefix, "severity")))
         if "severity" in top
@@ -311,6 +316,7 @@ def _config(ctx: Ctx, root: Node, prefix: str) -> AlertsConfig | None:
         deployment=deployment,
         labels=labels,
         warnings=tuple(ctx.warnings),
+        budget_keys=budget_keys,
     )
 
 
@@ -711,3 +717,17 @@ def unset_variables(config: AlertsConfig, env: Mapping[str, str]) -> list[tuple[
         for var in s.variables
         if not env.get(var)
     ]
+
+
+def unknown_budget_overrides(cfg: AlertsConfig, budget_names: Iterable[str]) -> list[SpecIssue]:
+    """`budgets:` overrides naming no budget of the budget file: a typo there would otherwise
+    silently leave the budget on the defaults."""
+    known = sorted(set(budget_names))
+    out = []
+    for name in cfg.budgets:
+        if name not in known:
+            where = cfg.budget_keys.get(name) or SpecIssue(cfg.path, 0, 0, f"budgets.{name}", "")
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"budgets: {', '.join(known)}"
+            out.append(replace(where, message="no budget of this name", hint=hint))
+    return out

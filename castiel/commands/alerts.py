@@ -9,6 +9,7 @@ import getpass
 import os
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,13 @@ from typing import Any
 import yaml
 
 from alerts.channels.base import HttpxClient, Outcome
-from alerts.config import AlertsConfig, AlertsConfigError, load_alerts_config, unset_variables
+from alerts.config import (
+    AlertsConfig,
+    AlertsConfigError,
+    load_alerts_config,
+    unknown_budget_overrides,
+    unset_variables,
+)
 from alerts.db import AlertsDB, AlertsDBError
 from alerts.delivery import Attempt, Outbox, send_now
 from alerts.engine import AlertEngine
@@ -280,11 +287,25 @@ def add_alerts_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def alerts_config_for(path: Path | None, project_path: str = "") -> AlertsConfig | None:
+def alerts_config_for(
+    path: Path | None, project_path: str = "", budget_names: Sequence[str] | None = None
+) -> AlertsConfig | None:
     """The alerts config of a run or monitor: `--alerts FILE`, else the `alerts:` section of
     the project's castiel.yaml (`project_path`, "" when there is none), else None (no
     alerting). Problems raise UsageError (exit 2) before anything runs; every problem is
-    printed with file:line:column and key."""
+    printed with file:line:column and key. With `budget_names`, a `budgets:` override that
+    names none of them is such a problem."""
+    found = _alerts_config(path, project_path)
+    if found is not None and budget_names is not None:
+        issues = unknown_budget_overrides(found, budget_names)
+        for issue in issues[1:]:
+            print(f"castiel: {issue}", file=sys.stderr)
+        if issues:
+            raise UsageError(str(issues[0]))
+    return found
+
+
+def _alerts_config(path: Path | None, project_path: str) -> AlertsConfig | None:
     if path is not None:
         return _warn_unset(_load(path))
     if not project_path:

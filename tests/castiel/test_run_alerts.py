@@ -149,6 +149,27 @@ def test_a_bad_alerts_config_exits_2_before_any_load(tmp_path: Path) -> None:
     assert not (tmp_path / "runs").exists()
 
 
+def test_an_alert_override_of_a_budget_that_does_not_exist_exits_2(tmp_path: Path) -> None:
+    budgets, alerts = tmp_path / "budgets.yaml", tmp_path / "alerts.yaml"
+    budgets.write_text(FAILING)
+    alerts.write_text(
+        "route: {receiver: log}\n"
+        "receivers: [{name: log, console: {}}]\n"
+        "budgets:\n"
+        "  endpoint p95: {for: 30s}\n"
+    )
+    result = castiel_run(
+        tmp_path,
+        *("--target", "http://127.0.0.1:9", "--budgets", str(budgets)),
+        *("--alerts", str(alerts), "--store", str(tmp_path / "s.db")),
+        env={},
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"{alerts}:4:3: budgets.endpoint p95: no budget of this name" in result.stderr
+    assert "did you mean 'endpoint p50'?" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
 MONITOR_BUDGETS = """
 version: 1
 budgets:
