@@ -6,9 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Debian packages the suite and the demo start for real: redis-server (+ redis-cli for the
 # cluster fixture), promtool (lints our Prometheus exposition) and Alertmanager (the alerts
-# tests post to a real one).
-APT_PACKAGES := redis-server redis-tools prometheus prometheus-alertmanager
-NEEDED_COMMANDS := redis-server redis-cli promtool prometheus-alertmanager
+# tests post to a real one), and headless Chromium for the dashboard's real-browser test
+# (with an emoji font, so the screenshots show the verdict badges).
+APT_PACKAGES := redis-server redis-tools prometheus prometheus-alertmanager chromium fonts-noto-color-emoji
+NEEDED_COMMANDS := redis-server redis-cli promtool prometheus-alertmanager chromium
 
 .PHONY: test test-quick demo lint system-deps bench clean
 

@@ -37,7 +37,7 @@ def latency_chart(
             y=value,
             line_dash="dash",
             annotation_text=f"{level} {value:g} ms",
-            line_color="#d1242f" if level in ("fail", "abort") else "#bf8700",
+            line_color="#d1242f" if level.split()[-1] in ("fail", "abort") else "#bf8700",
         )
     if worst is not None:
         fig.add_vrect(
@@ -61,7 +61,12 @@ def _lines(df: pd.DataFrame, label: str, y: str, title: str) -> go.Figure:
         color_discrete_map=colours(df[label]),
         labels={y: title, "t": ""},
     )
-    fig.update_layout(height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend_title_text="")
+    # Legend below: these charts often sit two abreast, where a side legend eats the plot.
+    fig.update_layout(
+        height=320,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"title_text": "", "orientation": "h", "yanchor": "top", "y": -0.15},
+    )
     return fig
 
 
@@ -117,5 +122,58 @@ def verdict_history_chart(df: pd.DataFrame) -> go.Figure:
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         xaxis_title="",
         yaxis_title="budgets",
+    )
+    fig.update_xaxes(type="category")  # run ids like "357e50" are not numbers
+    return fig
+
+
+STATE_COLOURS = {
+    "🟡 pending": "#bf8700",
+    "🔴 firing": "#d1242f",
+    "⚪ no data": "#8c959f",
+}
+
+
+def alert_timeline_chart(bars: pd.DataFrame) -> go.Figure:
+    """One row per alert, a bar for every stretch it was pending, firing or without data."""
+    fig = px.timeline(
+        bars,
+        x_start="start",
+        x_end="end",
+        y="alert",
+        color="state",
+        color_discrete_map=STATE_COLOURS,
+    )
+    fig.update_yaxes(autorange="reversed", title="")
+    fig.update_layout(
+        height=max(220, 60 + 32 * bars["alert"].nunique()),
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend_title_text="",
+    )
+    return fig
+
+
+def overlay_chart(frames: Mapping[str, pd.DataFrame], label: str, y: str, title: str) -> go.Figure:
+    """Several runs' series on one time axis (seconds since each run started): run A solid,
+    run B dashed, one colour per endpoint. Frames need columns `s`, `label`, `y`."""
+    fig = go.Figure()
+    names = {n for df in frames.values() if not df.empty for n in df[label]}
+    cmap = colours(names)
+    for dash, (run, df) in zip(("solid", "dash", "dot"), frames.items(), strict=False):
+        for name, part in df.groupby(label) if not df.empty else ():
+            fig.add_trace(
+                go.Scatter(
+                    x=part["s"],
+                    y=part[y],
+                    mode="lines",
+                    name=f"{name} · {run}",
+                    line={"color": cmap[name], "dash": dash},
+                )
+            )
+    fig.update_layout(
+        height=360,
+        xaxis_title="seconds since start",
+        yaxis_title=title,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
     )
     return fig

@@ -6,6 +6,8 @@ import streamlit as st
 
 from dashboard import charts, common, data
 
+ALL = "__all__"
+
 st.title("Compare runs")
 store = common.store()
 if store is not None:
@@ -16,6 +18,15 @@ if store is not None:
         b = common.pick_run(store, "cmp_b", "run B", index=0)
     if a is not None and b is not None:
         path = str(common.store_path())
+        with left:
+            common.report_button(store, a, "cmp_a")
+        with right:
+            common.report_button(store, b, "cmp_b")
+        if a.id == b.id:
+            st.info(
+                "Pick two different runs (only one exists? make another one: "
+                f"`{common.FIRST_RUN}`)."
+            )
         va, vb = common.verdicts(store, path, a.id), common.verdicts(store, path, b.id)
         if not va.empty and not vb.empty:
             merged = pd.merge(
@@ -34,34 +45,49 @@ if store is not None:
                 width="stretch",
                 column_config={"delta": st.column_config.NumberColumn(format="percent")},
             )
-        names = data.LATENCY_METRICS
-        sa = common.series(store, path, a.id, names)
-        sb = common.series(store, path, b.id, names)
+        names = (*data.LATENCY_METRICS, *data.REQUEST_METRICS)  # one read per run
+        everything = {r.id: common.series(store, path, r, names) for r in (a, b)}
+        sa = [s for s in everything[a.id] if s.key.name in data.LATENCY_METRICS]
+        sb = [s for s in everything[b.id] if s.key.name in data.LATENCY_METRICS]
         label = "name" if any(s.key.name.startswith("locust") for s in sa + sb) else "route"
-        st.subheader("Latency distribution")
-        st.plotly_chart(
-            charts.cdf_chart(
-                {"A": data.distribution(sa, label), "B": data.distribution(sb, label)}, label
-            ),
-            width="stretch",
-        )
+        views, p95s, rates, sats = {}, {}, {}, {}
         for tag, run, series in (("A", a, sa), ("B", b, sb)):
             start, end = common.run_window(run)
-            p95 = data.percentile_timeline(series, label, start, end, qs=(95,))
-            rps = data.rate_timeline(
-                common.series(store, path, run.id, data.REQUEST_METRICS), label, start, end
+            requests = [s for s in everything[run.id] if s.key.name in data.REQUEST_METRICS]
+            # One pass over the run's histograms: per-endpoint p95, the whole service's p95
+            # (every endpoint merged, for the saturation point) and the distributions.
+            views[tag] = data.latency_views(
+                series, label, start, end, qs=(95,), with_overall=True, with_distribution=True
             )
-            st.subheader(f"Run {tag}: p95 over time")
-            if not p95.empty:
-                st.plotly_chart(charts.latency_chart(p95, label, "p95"), width="stretch")
-            sat = data.saturation_point(rps, p95)
-            st.caption(
-                "Saturation: "
-                + (
-                    f"throughput stopped rising at {sat.rps:,.0f} req/s "
-                    f"while p95 climbed to {sat.p95_ms:,.0f} ms "
-                    f"({sat.at:%H:%M:%S} UTC)"
-                    if sat
-                    else "not reached in this run"
-                )
+            p95s[tag] = data.since_start(views[tag].timeline, start)
+            rates[tag] = data.since_start(data.rate_timeline(requests, label, start, end), start)
+            sats[tag] = data.saturation_point(
+                data.rate_timeline(requests, ALL, start, end), views[tag].overall
             )
+        st.subheader("Latency distribution")
+        st.plotly_chart(
+            charts.cdf_chart({tag: v.distribution for tag, v in views.items()}, label),
+            width="stretch",
+            key="cmp_cdf",
+        )
+        st.subheader("p95 over time (A solid, B dashed)")
+        st.plotly_chart(
+            charts.overlay_chart(p95s, label, "p95", "p95 (ms)"), width="stretch", key="cmp_p95"
+        )
+        st.subheader("Throughput over time")
+        st.plotly_chart(
+            charts.overlay_chart(rates, label, "per_s", "requests/s"),
+            width="stretch",
+            key="cmp_rps",
+        )
+        st.subheader("Saturation point")
+        cols = st.columns(2)
+        for col, tag in zip(cols, ("A", "B"), strict=True):
+            sat = sats[tag]
+            col.metric(
+                f"run {tag}",
+                f"{sat.rps:,.0f} req/s" if sat else "not reached",
+                help="where throughput stops rising while p95 keeps climbing",
+            )
+            if sat:
+                col.caption(f"p95 climbed to {sat.p95_ms:,.0f} ms at {sat.at:%H:%M:%S} UTC")

@@ -1,5 +1,9 @@
-"""Live run: the running run refreshed every 2 s; start and stop a run from here (it is a
-`castiel run` child process, so alerts fire once however many tabs are open)."""
+"""Live run: the run in progress, refreshed every 2 s (users, throughput, failures, latency
+percentiles per endpoint against the budget thresholds, queues, caches, workers, budget states
+and firing alerts). A lead can start a run here and stop it: it is a `castiel run` child
+process, so its alerts fire once however many tabs are open."""
+
+from __future__ import annotations
 
 import os
 import shlex
@@ -7,69 +11,196 @@ import signal
 import subprocess
 import sys
 
+import pandas as pd
 import streamlit as st
 
+from collectors.model import RunInfo
+from collectors.store import Store
 from dashboard import charts, common, data
 
+LOCUST = ("locust_users", "locust_failures_total", *data.REQUEST_METRICS, *data.LATENCY_METRICS)
+RUNTIME = (
+    "castiel_queue_jobs",
+    "castiel_job_wait_seconds",
+    "castiel_cache_hits_total",
+    "castiel_cache_misses_total",
+    "castiel_workers",
+)
+
 st.title("Live run")
-store = common.store()
+
+
+def _latest_rate(frame: pd.DataFrame) -> float:
+    return float(frame.groupby("t")["per_s"].sum().iloc[-1]) if not frame.empty else 0.0
+
+
+def load_panel(store: Store, path: str, run: RunInfo) -> None:
+    start, end = common.run_window(run)
+    series = common.series(store, path, run, (*LOCUST, *RUNTIME))
+    label = "name"
+    by_name = {n: [s for s in series if s.key.name == n] for n in LOCUST}
+    users = data.gauge_timeline(by_name["locust_users"], label, start, end)
+    rps = data.rate_timeline(
+        [s for n in data.REQUEST_METRICS for s in by_name[n]], label, start, end
+    )
+    fails = data.rate_timeline(by_name["locust_failures_total"], label, start, end)
+    c1, c2, c3, c4 = st.columns(4)
+    st.caption(f"run `{run.id}` · scenario {run.scenario or '-'} · {run.status}")
+    c1.metric("elapsed", f"{end - start:,.0f} s")
+    c2.metric("users", int(users["value"].iloc[-1]) if not users.empty else 0)
+    c3.metric("requests/s", f"{_latest_rate(rps):,.1f}")
+    c4.metric("failures/s", f"{_latest_rate(fails):,.2f}")
+    latency = data.percentile_timeline(
+        [s for n in data.LATENCY_METRICS for s in by_name[n]], label, start, end
+    )
+    live = common.verdicts(store, path, run.id, "live")
+    if latency.empty:
+        st.caption("No request has finished yet.")
+    else:
+        for tab, column in zip(st.tabs(["p95", "p50", "p99"]), ("p95", "p50", "p99"), strict=True):
+            with tab:
+                st.plotly_chart(
+                    charts.latency_chart(latency, label, column, data.latency_limits(live, column)),
+                    width="stretch",
+                    key=f"live_latency_{column}",
+                )
+    if not rps.empty:
+        left, right = st.columns(2)
+        left.plotly_chart(charts.rate_chart(rps, label), width="stretch", key="live_rps")
+        if not fails.empty:
+            right.plotly_chart(
+                charts.rate_chart(fails, label, "failures/s"), width="stretch", key="live_fails"
+            )
+
+    st.subheader("Budgets (live)")
+    if live.empty:
+        st.caption("The monitor has not evaluated the budgets yet.")
+    else:
+        st.dataframe(
+            live[["status", "budget", "group", "observed", "thresholds", "message"]],
+            hide_index=True,
+            width="stretch",
+            column_config={"observed": st.column_config.NumberColumn(format="%.4g")},
+        )
+    st.subheader("Alerts")
+    common.show_firing(path)
+
+
+def runtime_panel(store: Store, path: str, run: RunInfo) -> None:
+    start, end = common.run_window(run)
+    series = [
+        s for s in common.series(store, path, run, (*LOCUST, *RUNTIME)) if s.key.name in RUNTIME
+    ]
+    if not series:
+        st.caption(
+            "No queue, cache or worker metrics in this run: start it with `--redis URL` to "
+            "collect them."
+        )
+        return
+    by_name = {n: [s for s in series if s.key.name == n] for n in RUNTIME}
+    # "wait": ready to run, not yet fetched (runtime.job.JobState.WAIT): the queue's depth.
+    waiting = [s for s in by_name["castiel_queue_jobs"] if s.key.label("state") == "wait"]
+    workers = data.last_values(by_name["castiel_workers"], "state")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("jobs waiting", int(sum(data.last_values(waiting, "queue").values())))
+    c2.metric("healthy workers", int(workers.get("healthy", 0)))
+    c3.metric(
+        "unhealthy workers",
+        int(workers.get("unhealthy", 0)),
+        delta=None if not workers.get("unhealthy") else "heartbeat missing",
+        delta_color="inverse",
+    )
+    left, right = st.columns(2)
+    depth = data.gauge_timeline(waiting, "queue", start, end)
+    if not depth.empty:
+        left.plotly_chart(
+            charts.gauge_chart(depth, "queue", "jobs waiting"), width="stretch", key="live_depth"
+        )
+    wait = data.percentile_timeline(by_name["castiel_job_wait_seconds"], "queue", start, end)
+    if not wait.empty:
+        right.plotly_chart(
+            charts.latency_chart(wait, "queue", "p95").update_layout(
+                yaxis_title="time in queue p95 (ms)"
+            ),
+            width="stretch",
+            key="live_wait",
+        )
+    ratio = data.ratio_timeline(
+        by_name["castiel_cache_hits_total"],
+        by_name["castiel_cache_misses_total"],
+        "layer",
+        start,
+        end,
+    )
+    if not ratio.empty:
+        st.plotly_chart(
+            charts.gauge_chart(ratio, "layer", "cache hit ratio").update_yaxes(
+                tickformat=".0%", range=[0, 1]
+            ),
+            width="stretch",
+            key="live_cache",
+        )
 
 
 @st.fragment(run_every="2s")
 def panel() -> None:
+    # Opened again on every tick: a tick may run in another thread than the page did.
+    store = common.store()
     if store is None:
         return
-    frame = data.runs_frame(store, 10)
+    path = str(common.store_path())
+    frame = common.runs(store, path, 10)
+    if frame.empty:
+        st.info(f"No runs yet. Start one below, or from a terminal:\n\n`{common.FIRST_RUN}`")
+        return
     running = frame[frame["status"] == "running"]
     if running.empty:
-        st.info(f"No run is in progress. Start one below, or from a terminal: `{common.FIRST_RUN}`")
-        return
-    run = store.get_run(str(running.iloc[0]["run"]))
-    start, end = common.run_window(run)
-    locust = data.run_series(
-        store, run.id, ("locust_users", *data.REQUEST_METRICS, *data.LATENCY_METRICS)
-    )
-    users = data.gauge_timeline(
-        [s for s in locust if s.key.name == "locust_users"], "name", start, end
-    )
-    rps = data.rate_timeline(
-        [s for s in locust if s.key.name in data.REQUEST_METRICS], "name", start, end
-    )
-    p95 = data.percentile_timeline(
-        [s for s in locust if s.key.name in data.LATENCY_METRICS],
-        "name",
-        start,
-        end,
-        qs=(50, 95, 99),
-    )
-    c1, c2, c3 = st.columns(3)
-    c1.metric("run", run.id)
-    c2.metric("users", int(users["value"].iloc[-1]) if not users.empty else 0)
-    c3.metric(
-        "requests/s", f"{rps.groupby('t')['per_s'].sum().iloc[-1]:,.1f}" if not rps.empty else "0"
-    )
-    if not p95.empty:
-        st.plotly_chart(charts.latency_chart(p95, "name", "p95"), width="stretch")
-    live = data.verdicts_frame(store, run.id, source="live")
-    if not live.empty:
-        st.dataframe(
-            live[["budget", "group", "status", "observed", "thresholds"]],
-            hide_index=True,
-            width="stretch",
+        latest = frame.iloc[0]
+        st.info(
+            f"No run is in progress; showing the last one ({latest['run']}, "
+            f"{latest['verdict']}). Start one below, or from a terminal:\n\n"
+            f"`{common.FIRST_RUN}`"
         )
+        running = frame.iloc[:1]
+    run = common.run_info(store, str(running.iloc[0]["run"]))
+    if run is None:
+        return
+    load, runtime = st.tabs(["Load", "Queues · caches · workers"])
+    with load:
+        load_panel(store, path, run)
+    with runtime:
+        runtime_panel(store, path, run)
 
 
 panel()
 
+# (Quietly: the panel above has already said so when there is no store yet.)
+if common.store_path().exists() and (store_for_page := common.store()):
+    runs = common.runs(store_for_page, str(common.store_path()), 10)
+    finished = runs[runs["status"] != "running"]
+    if not finished.empty:
+        last = common.run_info(store_for_page, str(finished.iloc[0]["run"]))
+        if last is not None:
+            st.caption(f"Last finished run: `{last.id}`")
+            common.report_button(store_for_page, last, "live")
+
+st.divider()
 st.subheader("Start a run")
+proc: subprocess.Popen[bytes] | None = st.session_state.get("run_proc")
+if proc is not None and proc.poll() is not None:  # finished: reap it, say how it ended
+    st.info(f"The run you started (pid {proc.pid}) ended with exit code {proc.returncode}.")
+    st.session_state.pop("run_proc", None)
+    proc = None
 with st.form("start"):
     target = st.text_input("target", "http://127.0.0.1:8000")
     budgets = st.text_input("budgets file", "examples/budgets.yaml")
-    scenario = st.selectbox("scenario", ["normal", "peak", "stress", "spike", "soak"])
-    users = st.number_input("users", 1, 10_000, 10)
-    duration = st.text_input("duration", "1m")
-    started = st.form_submit_button("Start")
-if started:
+    c1, c2, c3 = st.columns(3)
+    scenario = c1.selectbox("scenario", ["normal", "peak", "stress", "spike", "soak"])
+    users = c2.number_input("users", 1, 10_000, 10)
+    duration = c3.text_input("duration", "1m")
+    redis = st.text_input("Redis of the service (optional: queue, cache, worker metrics)", "")
+    started = st.form_submit_button("Start", disabled=proc is not None)
+if started and proc is None:
     argv = [
         sys.executable,
         "-m",
@@ -87,16 +218,23 @@ if started:
         duration,
         "--store",
         str(common.store_path()),
+        "--runs-dir",
+        str(common.store_path().parent / "runs"),
+        *(["--redis", redis] if redis.strip() else []),
     ]
+    # Its own session: the run outlives a closed tab and a restarted dashboard, and a Ctrl-C
+    # in the dashboard's terminal does not reach it. Output is dropped; the store and the
+    # run's reports keep what matters.
     proc = subprocess.Popen(
         argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    st.session_state["run_pid"] = proc.pid
+    st.session_state["run_proc"] = proc
     st.success(f"started: `{shlex.join(argv[1:])}` (pid {proc.pid})")
-if st.session_state.get("run_pid") and st.button("Stop the run I started"):
+if proc is not None and st.button("Stop the run I started"):
     try:
-        os.killpg(st.session_state["run_pid"], signal.SIGTERM)
-        st.info("asked the run to stop; its reports still get written")
+        # SIGINT, as Ctrl-C in a terminal: `castiel run` stops Locust, resolves the run's
+        # alerts and records the run as aborted (SIGTERM would leave it "running").
+        os.kill(proc.pid, signal.SIGINT)
+        st.info("Asked the run to stop (as Ctrl-C would): it is recorded as aborted.")
     except ProcessLookupError:
-        st.info("that run has already finished")
-    st.session_state.pop("run_pid", None)
+        st.info("That run has already finished.")

@@ -1,4 +1,5 @@
-"""Overview: the latest runs with verdict badges and how many budgets passed over time."""
+"""Overview: the latest runs with verdict badges, how many budgets passed over time, and
+anything firing now."""
 
 import pandas as pd
 import streamlit as st
@@ -8,7 +9,8 @@ from dashboard import charts, common
 st.title("Castiel · overview")
 store = common.store()
 if store is not None:
-    frame = common.runs(store, str(common.store_path()))
+    path = str(common.store_path())
+    frame = common.runs(store, path)
     if frame.empty:
         st.info(f"No runs yet. Make one:\n\n`{common.FIRST_RUN}`")
     else:
@@ -17,26 +19,45 @@ if store is not None:
         c1.metric("runs", len(frame))
         c2.metric("latest verdict", latest["verdict"])
         c3.metric("running now", int((frame["status"] == "running").sum()))
+        st.subheader("Firing now")
+        common.show_firing(path)
+
+        history, passing = [], {}
+        for run_id in list(frame["run"])[:20]:
+            v = common.verdicts(store, path, run_id)
+            if v.empty:
+                continue
+            statuses = v["status"].str.split(" ").str[-1]
+            passing[run_id] = float((statuses == "pass").mean())
+            for status, n in statuses.value_counts().items():
+                history.append({"run": run_id[-6:], "status": status, "budgets": int(n)})
+        shown = frame.assign(passing=frame["run"].map(passing))
         st.subheader("Latest runs")
         st.dataframe(
-            frame,
+            shown,
             hide_index=True,
             width="stretch",
+            column_order=[
+                "run",
+                "verdict",
+                "passing",
+                "scenario",
+                "branch",
+                "started",
+                "duration s",
+            ],
             column_config={
+                "passing": st.column_config.ProgressColumn(
+                    "budgets passing", format="percent", min_value=0.0, max_value=1.0
+                ),
                 "started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
                 "duration s": st.column_config.NumberColumn(format="%.0f s"),
             },
         )
-        history = []
-        for run_id in list(frame["run"])[:20][::-1]:
-            v = common.verdicts(store, str(common.store_path()), run_id)
-            if v.empty:
-                continue
-            for status, n in v["status"].str.split(" ").str[-1].value_counts().items():
-                history.append({"run": run_id[-6:], "status": status, "budgets": int(n)})
         st.subheader("Budgets by run")
         if history:
-            st.plotly_chart(charts.verdict_history_chart(pd.DataFrame(history)), width="stretch")
+            ordered = pd.DataFrame(history[::-1])  # oldest run on the left
+            st.plotly_chart(charts.verdict_history_chart(ordered), width="stretch")
         else:
             st.caption(
                 "No run has been checked yet: `castiel run` and `castiel check` record verdicts."

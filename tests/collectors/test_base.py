@@ -15,9 +15,7 @@ class Depth:
     def collect(self, now: float) -> Batch:
         self.calls.append(now)
         batch = Batch()
-        batch.add_gauge(
-            SeriesKey.of("castiel_queue_jobs", {"queue": "q", "state": "wait"}), now, 3
-        )
+        batch.add_gauge(SeriesKey.of("castiel_queue_jobs", {"queue": "q", "state": "wait"}), now, 3)
         return batch
 
 

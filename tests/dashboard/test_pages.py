@@ -1,139 +1,297 @@
-"""Every dashboard page under Streamlit's AppTest, against a store filled by a real short
-`castiel run` (redis-server, the example service, Locust) and a `castiel check`."""
+"""Every dashboard page under Streamlit's AppTest, against a store filled by real short
+`castiel run`s (tests/dashboard/conftest.py: redis-server, the example service, Locust, the
+live monitor, alerts to a real receiver and to a dead one)."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from castiel.redis_server import RedisServer
-from tests.examples.test_service import start_service
-from tests.helpers import ROOT
+from castiel.redis_server import free_port
+from collectors.store import Store, StoreError
+from dashboard import report
+from tests.dashboard.conftest import SECRET_TOKEN, RealStore
+from tests.helpers import ROOT, wait_until
 
-PAGES = ROOT / "dashboard" / "pages"
-BUDGETS = """
-version: 1
-budgets:
-  - name: endpoint p95
-    metric: locust_request_duration_seconds
-    aggregation: p95
-    group_by: [name]
-    fail: "< 2"
-  - name: too tight
-    metric: locust_request_duration_seconds{name="/orders"}
-    aggregation: p50
-    fail: "< 0.000001"
-"""
+DASHBOARD = ROOT / "dashboard"
+PAGES = {
+    "overview": "overview.py",
+    "live": "live.py",
+    "review": "review.py",
+    "compare": "compare.py",
+    "runtime": "runtime_page.py",
+    "alerts": "alerts_page.py",
+}
 
 
-@pytest.fixture(scope="module")
-def real_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    tmp = tmp_path_factory.mktemp("dash")
-    redis = RedisServer(tmp / "redis").start()
-    service, base = start_service(redis.url, tmp / "db.sqlite")
-    budgets = tmp / "budgets.yaml"
-    budgets.write_text(BUDGETS)
-    store = tmp / "store.db"
-    try:
-        for _ in range(2):  # two runs, so Compare has something to compare
-            result = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "castiel",
-                    "run",
-                    "--target",
-                    base,
-                    "--budgets",
-                    str(budgets),
-                    "--duration",
-                    "4s",
-                    "--users",
-                    "4",
-                    "--store",
-                    str(store),
-                    "--runs-dir",
-                    str(tmp / "runs"),
-                ],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            assert result.returncode == 1, result.stdout + result.stderr  # "too tight" fails
-    finally:
-        service.terminate()
-        service.wait(10)
-        redis.stop()
-    yield store
+def rendered(at: AppTest) -> str:
+    """Everything the page sent to the browser, as text (protobuf text of every element)."""
+    out: list[str] = []
+
+    def walk(node: Any) -> None:
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            out.append(str(proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at.main)
+    walk(at.sidebar)
+    return "\n".join(out)
 
 
 def page(name: str, store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("CASTIEL_STORE", str(store))
-    at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=60)
+    monkeypatch.delenv("CASTIEL_DASHBOARD_PASSWORD", raising=False)
+    at = AppTest.from_file(str(DASHBOARD / "pages" / PAGES[name]), default_timeout=60)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
 
+def figure(at: AppTest, index: int) -> dict[str, Any]:
+    spec: dict[str, Any] = json.loads(at.get("plotly_chart")[index].proto.spec)
+    return spec
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(PAGES))
+def test_no_page_raises_or_renders_a_secret(
+    real_store: RealStore, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    at = page(name, real_store.path, monkeypatch)
+    assert at.title[0].value
+    text = rendered(at)
+    # The receiver's URL and the token in the dead receiver's URL are secrets of the config.
+    assert SECRET_TOKEN not in text
+    assert real_store.hook_url.split("/hook")[0] not in text
+
+
 @pytest.mark.slow
 def test_overview_lists_runs_with_verdict_badges(
-    real_store: Path, monkeypatch: pytest.MonkeyPatch
+    real_store: RealStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    at = page("overview", real_store, monkeypatch)
+    at = page("overview", real_store.path, monkeypatch)
     runs = at.dataframe[0].value
-    assert len(runs) == 2 and set(runs["verdict"]) == {"❌ fail"}
+    assert list(runs["run"]) == list(real_store.run_ids[::-1])  # newest first
+    assert set(runs["verdict"]) == {"❌ fail"}
+    # One of the budgets' groups fails ("too tight"), the per-endpoint ones pass.
+    assert all(0 < p < 1 for p in runs["passing"])
     assert at.metric[0].value == "2"
-    assert at.get("plotly_chart"), "the budgets-by-run chart is drawn"
+    assert at.success[0].value == "Nothing is firing."  # both runs ended: all resolved
+    bars = figure(at, 0)["data"]
+    assert {b["name"] for b in bars} == {"pass", "fail"}
 
 
 @pytest.mark.slow
-def test_budget_review_grid_shows_observed_against_thresholds(
-    real_store: Path, monkeypatch: pytest.MonkeyPatch
+def test_budget_review_grid_values_trend_and_chart(
+    real_store: RealStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    at = page("review", real_store, monkeypatch)
+    at = page("review", real_store.path, monkeypatch)
     grid = at.dataframe[0].value
     tight = grid[grid["budget"] == "too tight"].iloc[0]
     assert tight["status"] == "❌ fail" and tight["observed"] > 0
-    assert "fail < " in tight["thresholds"]
+    assert tight["thresholds"] == "fail < 1e-06"
+    assert len(tight["trend"]) == 2  # sparkline over both runs, oldest first
+    assert tight["trend"][-1] == pytest.approx(tight["observed"])
     per_endpoint = grid[grid["budget"] == "endpoint p95"]
     assert len(per_endpoint) >= 3 and set(per_endpoint["status"]) == {"✅ pass"}
-    assert at.get("plotly_chart"), "the chosen budget's metric is charted"
+    assert at.get("download_button"), "the run's HTML report can be exported"
+
+    # Chart the failing budget: its endpoint only, its threshold line, its worst interval.
+    at.selectbox(key="review_chart").set_value(int(tight.name)).run()
+    assert not at.exception
+    fig = figure(at, 0)
+    assert {t["name"] for t in fig["data"]} == {"/orders"}
+    shapes = fig["layout"]["shapes"]
+    assert any(s["type"] == "line" and s["y0"] == pytest.approx(0.001) for s in shapes)
+    assert any(s["type"] == "rect" for s in shapes), "the worst interval is shaded"
+    assert any("Worst interval" in c.value for c in at.caption)
 
 
 @pytest.mark.slow
-def test_compare_runs_shows_both_runs(real_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = page("compare", real_store, monkeypatch)
+def test_compare_runs_budgets_distributions_and_saturation(
+    real_store: RealStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = page("compare", real_store.path, monkeypatch)
     table = at.dataframe[0].value
     assert {"observed A", "observed B", "delta"} <= set(table.columns)
-    assert len(at.get("plotly_chart")) >= 2
+    assert len(table) == 5 and table["delta"].notna().all()
+    cdf = figure(at, 0)
+    dashes = {t["line"]["dash"] for t in cdf["data"]}
+    assert dashes == {"solid", "dash"}, "both runs' distributions are overlaid"
+    # Same endpoint, same colour, in both runs.
+    colour = {t["name"]: t["line"]["color"] for t in cdf["data"]}
+    assert colour["/orders · A"] == colour["/orders · B"]
+    assert len(at.get("plotly_chart")) == 3  # distributions, p95 over time, throughput
+    assert [m.label for m in at.metric] == ["run A", "run B"]  # saturation point
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["runtime", "live"])
-def test_other_pages_render(real_store: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
-    at = page(name, real_store, monkeypatch)
-    assert at.title[0].value
+def test_live_page_charts_latency_against_budget_thresholds(
+    real_store: RealStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = page("live", real_store.path, monkeypatch)
+    assert real_store.run_ids[-1] in at.info[0].value  # nothing running: the last run
+    p95 = figure(at, 0)
+    assert [a["text"] for a in p95["layout"]["annotations"]] == ["endpoint p95 fail 2000 ms"]
+    assert {t["name"] for t in p95["data"]} >= {"/orders", "/orders/{order_id}"}
+    labels = [m.label for m in at.metric]
+    assert {"requests/s", "failures/s", "jobs waiting", "healthy workers"} <= set(labels)
+    live = at.dataframe[0].value
+    assert "too tight" in set(live["budget"])
 
 
-def test_empty_state_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = page("overview", tmp_path / "none.db", monkeypatch)
+@pytest.mark.slow
+def test_live_page_starts_and_stops_a_castiel_run(
+    real_store: RealStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    store = tmp_path / "live.db"  # a store of its own: the other tests count runs
+    at = page("live", store, monkeypatch)
+    at.text_input[0].set_value(real_store.target)
+    at.text_input[1].set_value(str(real_store.budgets))
+    at.text_input[2].set_value("60s")
+    at.button[0].click().run()
+    assert not at.exception
+    assert "started: `-m castiel run" in at.success[0].value
+
+    def running() -> bool:
+        try:
+            with Store.open(store, readonly=True) as s:
+                latest = s.latest_run()
+                return latest is not None and latest.status == "running"
+        except StoreError:  # not created (or not migrated) yet
+            return False
+
+    proc = at.session_state["run_proc"]
+    try:
+        wait_until(running, 60, interval=0.2, message="the started run to be recorded")
+        stop = next(b for b in at.button if b.label == "Stop the run I started")
+        stop.click().run()
+        assert "Asked the run to stop" in at.info[-1].value
+        wait_until(lambda: proc.poll() is not None, 60, interval=0.2, message="the run to stop")
+    finally:
+        if proc.poll() is None:  # the test failed half-way: leave nothing running
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    with Store.open(store, readonly=True) as s:
+        latest = s.latest_run()
+        assert latest is not None and latest.status == "aborted"
+
+
+@pytest.mark.slow
+def test_runtime_page_shows_queues_and_workers(
+    real_store: RealStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = page("runtime", real_store.path, monkeypatch)
+    assert [h.value for h in at.header] == ["Queues", "Workers", "Caches"]
+    states = figure(at, 0)
+    assert {"wait", "active", "completed"} <= {t["name"] for t in states["data"]}
+    assert at.multiselect(key="runtime_queues").value, "the example service's queues"
+
+
+@pytest.mark.slow
+def test_alerts_page_timeline_and_delivery_failures(
+    real_store: RealStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = page("alerts", real_store.path, monkeypatch)
+    events = at.dataframe[0].value
+    tight = events[events["name"] == "too tight"]
+    assert set(tight["state"]) == {"🔴 firing", "🟢 resolved"}
+    assert set(tight["run"]) == set(real_store.run_ids)
+    timeline = figure(at, 0)
+    assert {t["name"] for t in timeline["data"]} == {"🔴 firing"}
+    log = at.dataframe[1].value
+    assert set(log["receiver"]) == {"team-hook", "broken-hook"}
+    broken = log[log["receiver"] == "broken-hook"]
+    assert len(broken) and "✅ delivered" not in set(broken["outcome"])
+    assert broken["reason"].str.contains("Connection refused").all()
+    assert dict((m.label, m.value) for m in at.metric)["not delivered"] == str(len(broken))
+
+
+@pytest.mark.slow
+def test_silences_are_created_and_expired(
+    real_store: RealStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    store = tmp_path / "store.db"
+    shutil.copy(real_store.path, store)
+    at = page("alerts", store, monkeypatch)
+    at.text_area(key="silence_matchers").set_value('budget="too tight"')
+    at.text_input(key="silence_by").set_value("lead")
+    next(b for b in at.button if b.label == "Create silence").click().run()
+    assert not at.exception and "created" in at.success[-1].value
+    silences = at.dataframe[-1].value
+    assert list(silences["state"]) == ["active"]
+    assert list(silences["matchers"]) == ['budget="too tight"']
+
+    next(b for b in at.button if b.label == "Expire now").click().run()
+    assert not at.exception and "expired" in at.success[-1].value
+    at.toggle(key="alerts_show_expired").set_value(True).run()
+    assert list(at.dataframe[-1].value["state"]) == ["expired"]
+
+    # A silence that would match everything is refused with the reason.
+    at.text_area(key="silence_matchers").set_value('budget=~".*"')
+    next(b for b in at.button if b.label == "Create silence").click().run()
+    assert "Not created" in at.error[0].value
+
+
+@pytest.mark.slow
+def test_html_report_rebuilt_from_the_store(real_store: RealStore) -> None:
+    with Store.open(real_store.path, readonly=True) as s:
+        run = s.get_run(real_store.run_ids[-1])
+        html = report.render(run, s.verdicts(run.id, "check"), run.started_at)
+    assert run.id in html and "too tight" in html and "endpoint p95" in html
+
+
+@pytest.mark.slow
+def test_password_gate(real_store: RealStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASTIEL_STORE", str(real_store.path))
+    monkeypatch.delenv("CASTIEL_DASHBOARD_PASSWORD", raising=False)
+    at = AppTest.from_file(str(DASHBOARD / "app.py"), default_timeout=60)
+    at.secrets["castiel"] = {"password": "correct horse"}
+    at.run()
+    assert not at.exception and not at.dataframe
+    at.text_input[0].set_value("wrong horse")
+    at.button[0].click().run()
+    assert at.error[0].value == "Wrong password."
+    text = rendered(at)
+    assert not at.dataframe and not any(r in text for r in real_store.run_ids)
+    at.text_input[0].set_value("correct horse")
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.title[0].value == "Castiel · overview"
+    assert len(at.dataframe[0].value) == 2
+
+
+def test_no_password_no_gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASTIEL_STORE", str(tmp_path / "none.db"))
+    monkeypatch.delenv("CASTIEL_DASHBOARD_PASSWORD", raising=False)
+    at = AppTest.from_file(str(DASHBOARD / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception and not at.text_input
+    assert "castiel run" in at.info[0].value
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_empty_state_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    at = page(name, tmp_path / "none.db", monkeypatch)
     assert "castiel run" in at.info[0].value
 
 
 @pytest.mark.slow
-def test_castiel_dashboard_serves_on_loopback(real_store: Path) -> None:
-    import urllib.request
-
-    from castiel.redis_server import free_port
-    from tests.helpers import wait_until
-
+def test_castiel_dashboard_serves_on_loopback(real_store: RealStore) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -142,7 +300,7 @@ def test_castiel_dashboard_serves_on_loopback(real_store: Path) -> None:
             "castiel",
             "dashboard",
             "--store",
-            str(real_store),
+            str(real_store.path),
             "--port",
             str(port),
         ],
@@ -157,7 +315,7 @@ def test_castiel_dashboard_serves_on_loopback(real_store: Path) -> None:
                 with urllib.request.urlopen(
                     f"http://127.0.0.1:{port}/_stcore/health", timeout=2
                 ) as resp:
-                    return resp.read() == b"ok"
+                    return bool(resp.read() == b"ok")
             except OSError:
                 return False
 
@@ -165,3 +323,6 @@ def test_castiel_dashboard_serves_on_loopback(real_store: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(20)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    assert f"dashboard: http://127.0.0.1:{port}" in out and "WARNING" not in out

@@ -1,0 +1,84 @@
+"""A run's HTML report rebuilt from the verdicts the store keeps (their JSON payloads), for
+runs whose report file is not beside the store (e.g. a `castiel monitor` deployment run)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from budgets.model import Level
+from budgets.reports.html import render_html
+from budgets.reports.report import build_report
+from budgets.verdict import BaselineOutcome, BaselineResult, Verdict, Window
+from collectors.model import RunInfo
+from collectors.store import VerdictRecord
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _window(raw: Mapping[str, Any] | None) -> Window | None:
+    if not raw:
+        return None
+    return Window(float(raw["start"]), float(raw["end"]))
+
+
+def _level(text: str) -> Level:
+    try:
+        return Level.parse(text)
+    except ValueError:
+        return Level.PASS
+
+
+def _baseline(raw: Mapping[str, Any] | None) -> BaselineResult | None:
+    if not raw:
+        return None
+    return BaselineResult(
+        outcome=BaselineOutcome(raw.get("outcome", "inconclusive")),
+        reason=str(raw.get("reason", "")),
+        baseline=str(raw.get("baseline", "")),
+        baseline_run=raw.get("baseline_run"),
+        baseline_value=_num(raw.get("baseline_value")),
+        current_value=_num(raw.get("current_value")),
+        change=_num(raw.get("change")),
+        max_regression=float(raw.get("max_regression") or 0.0),
+        p_value=_num(raw.get("p_value")),
+        alpha=float(raw.get("alpha") or 0.05),
+        n_current=int(raw.get("n_current") or 0),
+        n_baseline=int(raw.get("n_baseline") or 0),
+        level=_level(str(raw.get("level", "pass"))),
+    )
+
+
+def verdict_from_record(record: VerdictRecord) -> Verdict:
+    """The inverse of `Verdict.to_json` (without the trace, which the store does not keep)."""
+    p = record.payload
+    observed = _num(p.get("observed"))
+    return Verdict(
+        budget=record.budget,
+        status=_level(record.status),
+        aggregation=str(p.get("aggregation", "")),
+        observed=math.nan if observed is None and not p.get("missing") else observed,
+        thresholds=tuple(
+            (_level(lvl), str(cond)) for lvl, cond in (p.get("thresholds") or {}).items()
+        ),
+        sample_count=int(p.get("sample_count") or 0),
+        window=_window(p.get("window")),
+        scope=str(p.get("scope", "")),
+        group=tuple(sorted(record.group.items())),
+        breached=p.get("breached"),
+        worst=_window(p.get("worst")),
+        missing=bool(p.get("missing")),
+        message=str(p.get("message", "")),
+        baseline=_baseline(p.get("baseline")),
+        series=int(p.get("series") or 0),
+        description=str(p.get("description", "")),
+        metric=str(p.get("metric", "")),
+    )
+
+
+def render(run: RunInfo, records: Sequence[VerdictRecord], now: float) -> str:
+    verdicts = [verdict_from_record(r) for r in records]
+    return render_html(build_report(run, "(from the store)", verdicts, now))
