@@ -394,14 +394,19 @@ class DeliveryWorker:
             result, duration = send_now(self.config, item.notification, self.http, self.env, now)
             channel = receiver.kind
         decision = decide(item, result, self.config.delivery, now, self.rng)
+        outcome, reason = result.outcome.value, result.reason
+        if result.outcome is Outcome.RETRY and decision.state == FAILED:
+            # The last try of a transient failure: the log and the metric must say the
+            # notification is given up on, not that another retry is coming.
+            outcome, reason = FAILED, f"{reason}; gave up after {item.attempts + 1} attempt(s)"
         attempt = Attempt(
             item.id,
             now,
             item.receiver,
             channel,
-            result.outcome.value,
+            outcome,
             result.status_code,
-            result.reason,
+            reason,
             duration,
             item.notification.group_key,
             item.notification.test,
@@ -417,15 +422,15 @@ class DeliveryWorker:
             item = replace(item, notification=remaining)
         self.outbox.record(item, attempt, decision, remaining)
         if self.metrics is not None:
-            self.metrics.attempt(item.receiver, result.outcome.value)
+            self.metrics.attempt(item.receiver, outcome)
         if result.outcome is Outcome.DELIVERED:
             log.info("alert notification delivered to %s (%s)", item.receiver, result.reason)
         else:
             log.warning(
                 "alert notification to %s: %s (%s, attempt %d)",
                 item.receiver,
-                result.outcome.value,
-                result.reason,
+                outcome,
+                reason,
                 item.attempts + 1,
             )
         if decision.fallback:

@@ -126,6 +126,10 @@ def test_fallback_receiver_is_used_when_the_primary_keeps_failing(
             w.process_due()
             clock.now += 600
         assert len(receiver.all()) == 3  # max_attempts
+        outcomes = [(a.outcome, a.status_code) for a in w.outbox.attempts("primary")]
+        assert sorted(outcomes) == [("failed", 503), ("retry", 503), ("retry", 503)]
+        last = max(w.outbox.attempts("primary"), key=lambda a: a.at)
+        assert last.outcome == "failed" and "gave up after 3 attempt(s)" in last.reason
         (got,) = backup.delivered()
         body = got.json()
         assert (
