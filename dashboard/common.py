@@ -158,6 +158,10 @@ def pick_run(st_store: Store, key: str, label: str = "run", index: int = 0) -> R
         st.info(f"No runs yet. Make one:\n\n`{FIRST_RUN}`")
         return None
     ids = list(frame["run"])
+    # Alert notifications link here with ?run=ID: the first render opens that run.
+    linked = st.query_params.get("run")
+    if linked in ids and key not in st.session_state:
+        index = ids.index(linked)
     labels = {
         r["run"]: f"{r['run']} · {r['verdict']} · {r['scenario']}" for _, r in frame.iterrows()
     }

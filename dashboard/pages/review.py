@@ -67,6 +67,12 @@ if store is not None and run is not None:
             width="stretch",
         )
     labels = [f"{r.budget} [{r.group}]" for r in v.itertuples()]
+    linked = st.query_params.get("budget")  # ?budget=NAME from an alert notification's link
+    if linked and "review_chart" not in st.session_state:
+        # Its worst group first: the one the alert is most likely about.
+        matches = [i for i, b in enumerate(v["budget"]) if b == linked]
+        if matches:
+            st.session_state["review_chart"] = matches[0]
     rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
     if rows and rows != st.session_state.get("review_applied"):
         # A newly selected row drives the chart; the select box still works after it.

@@ -120,6 +120,24 @@ def test_budget_review_grid_values_trend_and_chart(
 
 
 @pytest.mark.slow
+def test_an_alert_link_opens_its_run_and_budget(
+    real_store: RealStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Notifications link to /review?run=ID&budget=NAME (alerts.config's default path)."""
+    monkeypatch.setenv("CASTIEL_STORE", str(real_store.path))
+    monkeypatch.delenv("CASTIEL_DASHBOARD_PASSWORD", raising=False)
+    at = AppTest.from_file(str(DASHBOARD / "pages" / PAGES["review"]), default_timeout=60)
+    older = real_store.run_ids[0]  # not the default choice, which is the newest
+    at.query_params["run"] = older
+    at.query_params["budget"] = "too tight"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="review_run").value == older
+    chart = at.selectbox(key="review_chart")
+    assert chart.index is not None and chart.options[chart.index].startswith("too tight [")
+
+
+@pytest.mark.slow
 def test_compare_runs_budgets_distributions_and_saturation(
     real_store: RealStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
