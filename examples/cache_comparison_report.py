@@ -69,8 +69,8 @@ def tables(runs: dict[str, dict[str, Any]]) -> str:
         f"on {verdict(runs['on']['gate'])}.",
         "",
         "**Latency, service side** (the runtime's ASGI middleware histogram, after ramp-up; "
-        "mean = sum / count, exact; percentiles are interpolated in buckets whose first bound "
-        "is 1 ms):",
+        "mean = sum / count, exact; percentiles are interpolated within histogram buckets, "
+        "the finest 0.1-0.25-0.5-1 ms):",
         "",
         "| endpoint | mean off | mean on | change | p50 off | p50 on | p95 off | p95 on "
         "| change p95 |",
