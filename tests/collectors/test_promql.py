@@ -484,7 +484,10 @@ def test_server_side_counts_are_taken_every_window(stack: Stack) -> None:
 
     t0 = time.time()
     assert found(promql.collect(t0)) == []  # the first call only sets the start
-    sent = _traffic(stack.service, 0.5)
+    # Two scrape intervals of traffic: at 1 s scrapes, two samples inside the window always
+    # straddle some of it. Half a second could fall between two scrapes, leaving every sample
+    # in the window equal and `increase` at 0.
+    sent = _traffic(stack.service, 2.0)
     early = time.time()
     if early - t0 < 3.0:
         assert found(promql.collect(early)) == []  # not a whole window yet
