@@ -163,7 +163,10 @@ def run_platform_demo(o: PlatformDemoOptions) -> int:
                 env=env,
                 check=False,
             )
-            print(f"\nreports: {data / 'runs'}/<run id>/ (report.html, junit.xml, ...)")
+            # Run ids start with their UTC start time: the newest sorts last.
+            run_dirs = sorted(p for p in (data / "runs").glob("*") if p.is_dir())
+            if run_dirs:
+                print(f"\nreports: {run_dirs[-1]}/ (report.html, junit.xml, report.md, ...)")
             if result.returncode == 1:
                 print("verdict: FAIL - some budgets failed (see the table above)")
             elif result.returncode == 0:

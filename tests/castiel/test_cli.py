@@ -117,6 +117,7 @@ def test_platform_demo_runs_everything_and_cleans_up(tmp_path: object) -> None:
 
     (run_dir,) = list((Path(str(tmp_path)) / "runs").iterdir())
     assert (run_dir / "report.html").exists() and (run_dir / "junit.xml").exists()
+    assert f"reports: {run_dir}/" in result.stdout  # the real directory, not a placeholder
     leftovers = subprocess.run(
         ["pgrep", "-f", str(tmp_path)], capture_output=True, text=True, check=False
     )
