@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry
 from rich.console import Console
 
 from alerts.engine import AlertEngine
@@ -24,8 +25,10 @@ from castiel.errors import EXIT_BROKEN, EXIT_PASS, UsageError
 from collectors.store import DEFAULT_PATH, Store
 from loadtest.live import live_stats, plain_line
 from loadtest.monitor import Monitor
+from loadtest.monitor_metrics import MonitorMetrics
 from loadtest.orchestrator import fingerprint, git_info
 from loadtest.preflight import RunBroken, check_redis
+from runtime.metrics import serve_metrics
 
 
 def register(sub: Any) -> None:
@@ -51,6 +54,15 @@ def register(sub: Any) -> None:
     p.add_argument("--store", type=Path, default=DEFAULT_PATH)
     p.add_argument("--interval", type=float, default=1.0, help="seconds between ticks (1)")
     p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help="serve the monitor's own /metrics on 127.0.0.1:PORT (budget status and observed "
+        "values, alert notifications by receiver and outcome, last tick time); 0 picks a "
+        "free port",
+    )
+    p.add_argument(
         "--for",
         dest="duration",
         type=float,
@@ -75,6 +87,8 @@ def _stop_alerts(engine: AlertEngine, verdicts: list[Verdict]) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.interval <= 0:
         raise UsageError("--interval must be > 0")
+    if args.metrics_port is not None and not 0 <= args.metrics_port <= 65535:
+        raise UsageError("--metrics-port must be between 0 and 65535")
     try:
         spec = load_budget_file(args.budgets)
     except BudgetSpecError as exc:
@@ -96,6 +110,16 @@ def run(args: argparse.Namespace) -> int:
     def request_stop(*_: object) -> None:
         stop["now"] = True
 
+    # Bound before the run is recorded: a taken port must not leave a run behind.
+    registry = CollectorRegistry()
+    own = MonitorMetrics(registry)
+    server = None
+    if args.metrics_port is not None:
+        try:
+            server, _, port = serve_metrics(registry, args.metrics_port)
+        except OSError as exc:  # taken, or not ours to bind
+            raise UsageError(f"--metrics-port {args.metrics_port}: {exc.strerror}") from None
+        print(f"monitor metrics: http://127.0.0.1:{port}/metrics", flush=True)
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     commit, branch = git_info()
@@ -111,7 +135,8 @@ def run(args: argparse.Namespace) -> int:
         collectors = list(wiring.collectors)
         engine = None
         if alerts is not None:
-            metrics = AlertMetrics()  # collected like any source: its series is in the store
+            # Collected like any source (its series is in the store) and served on /metrics.
+            metrics = AlertMetrics(registry)
             engine = AlertEngine.open(
                 alerts, store_path=args.store, run_id=info.id, metrics=metrics
             )
@@ -126,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             while not stop["now"]:
                 result = monitor.tick(time.time())
+                own.update(result.verdicts, result.now)
                 elapsed = result.now - info.started_at
                 if elapsed >= next_line:
                     stats = live_stats(monitor.series.snapshot(), result.now)
@@ -140,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
             store.finish_run(info.id, time.time(), "finished")
             if engine is not None:
                 _stop_alerts(engine, monitor.last_verdicts)
+            if server is not None:
+                server.shutdown()
         if monitor.last_verdicts:
             console.print(f"last verdicts: {len(monitor.last_verdicts)} budget(s) evaluated")
     return EXIT_PASS

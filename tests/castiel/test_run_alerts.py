@@ -7,23 +7,27 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from alerts.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from alerts.delivery import recent_attempts, waiting
 from alerts.history import events, firing_now
 from alerts.metrics import METRIC
-from castiel.redis_server import RedisServer
+from budgets.model import Level
+from castiel.redis_server import RedisServer, free_port
 from collectors.store import Store
 from runtime import JobSpec, Queue, connect
 from tests.alerts.receivers import Receiver
 from tests.examples.test_service import start_service
-from tests.helpers import ROOT
+from tests.helpers import ROOT, wait_until
 
 FAILING = """
 version: 1
@@ -248,3 +252,95 @@ def test_a_monitor_without_deployment_resolves_its_alerts_when_it_stops(
     assert [x["status"] for x in lines] == ["firing", "resolved"]
     assert lines[1]["alerts"][0]["evidence"]["run_verdict"] == "fail"
     assert firing_now(tmp_path / "s.db") == []
+
+
+def test_a_monitor_serves_its_verdicts_and_notifications_to_prometheus(
+    fresh_redis: RedisServer, tmp_path: Path
+) -> None:
+    url = fresh_redis.url
+    Queue(connect(url).sync, "work").add_bulk(JobSpec("j", {}) for _ in range(50))
+    out = tmp_path / "notifications.jsonl"
+    (tmp_path / "castiel.yaml").write_text(PROJECT.format(out=out))
+    budgets = tmp_path / "b.yaml"
+    budgets.write_text(MONITOR_BUDGETS.format(limit=10))
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "castiel",
+            "monitor",
+            *("--budgets", str(budgets), "--redis", url, "--metrics-port", str(port)),
+            *("--config", str(tmp_path / "castiel.yaml"), "--store", str(tmp_path / "s.db")),
+            *("--interval", "0.5"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    Key = tuple[str, frozenset[tuple[str, str]]]
+    samples: dict[Key, float] = {}
+
+    def key(name: str, **labels: str) -> Key:
+        return name, frozenset(labels.items())
+
+    def scraped() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                text = r.read().decode()
+        except OSError:
+            return False
+        samples.clear()
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                samples[key(s.name, **s.labels)] = s.value
+        delivered = (
+            "castiel_alert_notifications_total",
+            {"receiver": "file", "outcome": "delivered"},
+        )
+        return samples.get((delivered[0], frozenset(delivered[1].items()))) == 1.0
+
+    try:
+        wait_until(scraped, 30, interval=0.3, message="the firing notification, on /metrics")
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, output
+    status = samples[("castiel_budget_status", frozenset({("budget", "backlog"), ("group", "")}))]
+    observed = samples[
+        ("castiel_budget_observed", frozenset({("budget", "backlog"), ("group", "")}))
+    ]
+    assert (status, observed) == (Level.FAIL.value, 50.0)
+    assert samples[("castiel_monitor_ticks_total", frozenset())] >= 1
+    assert f"monitor metrics: http://127.0.0.1:{port}/metrics" in output
+
+
+def test_a_taken_metrics_port_exits_2_before_a_run_is_recorded(
+    fresh_redis: RedisServer, tmp_path: Path
+) -> None:
+    budgets = tmp_path / "b.yaml"
+    budgets.write_text(MONITOR_BUDGETS.format(limit=10))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "castiel",
+                "monitor",
+                *("--budgets", str(budgets), "--redis", fresh_redis.url),
+                *("--metrics-port", str(port), "--store", str(tmp_path / "s.db")),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"--metrics-port {port}: Address already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "s.db").exists()
