@@ -33,18 +33,13 @@ from alerts.yamlnodes import Ctx, Invalid, choice, compose, duration, fields, po
 from budgets.model import Aggregation, Budget, Level, Scope
 from budgets.selectors import parse_selector
 from budgets.shorthand import parse_condition
-from budgets.spec import SpecIssue
+from collectors.yamlspec import SpecError, SpecIssue, read_text
 
 SUPPORTED_VERSIONS = (1,)
 
 
-class AlertsConfigError(Exception):
+class AlertsConfigError(SpecError):
     """One or more problems in an alerts config; `str()` is the first, `issues` has them all."""
-
-    def __init__(self, issues: list[SpecIssue]) -> None:
-        self.issues = issues
-        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
-        super().__init__(f"{issues[0]}{more}")
 
 
 # --- rules, delivery, the whole file --------------------------------------------------------
@@ -175,12 +170,9 @@ def _matcher(value: Any) -> LabelMatcher:
 def load_alerts_config(path: str | Path) -> AlertsConfig:
     """Read and validate. Raises AlertsConfigError (also for unreadable files)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise AlertsConfigError([SpecIssue(str(p), 0, 0, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AlertsConfigError([SpecIssue(str(p), 0, 0, "", f"cannot read: {exc}")]) from None
+    text = read_text(p)
+    if isinstance(text, SpecIssue):
+        raise AlertsConfigError([text])
     return parse_alerts_config(text, str(p))
 
 

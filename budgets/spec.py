@@ -23,7 +23,6 @@ Layout of a file (docs/budgets.md has the full guide):
 from __future__ import annotations
 
 import contextlib
-import difflib
 import hashlib
 import itertools
 import re
@@ -33,9 +32,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from budgets.model import (
     INTERVAL_PLACEHOLDER,
@@ -58,145 +55,40 @@ from budgets.model import (
 )
 from budgets.selectors import Matcher, Selector, label_matcher, parse_selector
 from budgets.shorthand import is_shorthand, parse_condition, parse_shorthand
+from collectors.yamlspec import Invalid, SpecContext, SpecError, SpecIssue, compose, read_text
 
 T = TypeVar("T")
 SUPPORTED_VERSIONS = (1,)
 
 
-@dataclass(frozen=True)
-class SpecIssue:
-    file: str
-    line: int
-    column: int
-    key: str
-    message: str
-    hint: str = ""
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.column}"
-        key = f" {self.key}:" if self.key else ""
-        hint = f" (hint: {self.hint})" if self.hint else ""
-        return _printable(f"{where}:{key} {self.message}{hint}")
-
-
-def _printable(text: str) -> str:
-    """One line, no control characters: keys and values come from untrusted files."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-class BudgetSpecError(Exception):
+class BudgetSpecError(SpecError):
     """One or more problems in a budget file; `str()` is the first, `issues` has them all."""
-
-    def __init__(self, issues: list[SpecIssue]) -> None:
-        self.issues = issues
-        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
-        super().__init__(f"{issues[0]}{more}")
-
-
-class _Invalid(Exception):
-    """Abort validation of the current value; the issue is already recorded."""
 
 
 @dataclass
-class _Ctx:
-    file: str
-    issues: list[SpecIssue] = field(default_factory=list)
-    constructor: SafeConstructor = field(default_factory=SafeConstructor)
-
-    def error(self, node: Node, key: str, message: str, hint: str = "") -> _Invalid:
-        mark = node.start_mark
-        self.issues.append(SpecIssue(self.file, mark.line + 1, mark.column + 1, key, message, hint))
-        return _Invalid()
+class _Ctx(SpecContext):
+    def quote_hint(self, key: str) -> str:
+        return f'quote it: {key}: "..."'  # budget files have always named the whole key path
 
     def location(self, node: Node) -> Location:
         return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
-
-    def scalar(self, node: Node, key: str) -> Any:
-        if not isinstance(node, ScalarNode):
-            raise self.error(node, key, "expected a single value, not a list or mapping")
-        try:
-            return self.constructor.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            raise self.error(node, key, f"unreadable value {node.value!r}: {exc}") from None
-
-    def text(self, node: Node, key: str) -> str:
-        value = self.scalar(node, key)
-        if value is None or isinstance(value, bool | list | dict):
-            raise self.error(node, key, "expected text", f'quote it: {key}: "..."')
-        return str(value)
-
-    def convert(self, node: Node, key: str, fn: Callable[[Any], T], hint: str = "") -> T:
-        value = self.scalar(node, key)
-        try:
-            return fn(value)
-        except (ValueError, TypeError, AttributeError, re.error) as exc:
-            raise self.error(node, key, str(exc), hint) from None
-
-    def attempt(self, node: Node, key: str, fn: Callable[[], T], hint: str = "") -> T:
-        """Run a parser over text already taken from `node`, locating its errors there."""
-        try:
-            return fn()
-        except (ValueError, TypeError, re.error) as exc:
-            raise self.error(node, key, str(exc), hint) from None
-
-    def parse_text(self, node: Node, key: str, fn: Callable[[str], T], hint: str = "") -> T:
-        return self.attempt(node, key, partial(fn, self.text(node, key)), hint)
-
-    def mapping(
-        self, node: Node, key: str, allowed: tuple[str, ...]
-    ) -> dict[str, tuple[Node, Node]]:
-        """{key: (key node, value node)}; unknown and duplicate keys are errors."""
-        if not isinstance(node, MappingNode):
-            raise self.error(node, key, "expected a mapping (key: value lines)")
-        out: dict[str, tuple[Node, Node]] = {}
-        for knode, vnode in node.value:
-            name = knode.value if isinstance(knode, ScalarNode) else None
-            path = f"{key}.{name}" if key else str(name)
-            if not isinstance(name, str):
-                self.error(knode, key, "keys must be plain names")
-                continue
-            if name in out:
-                self.error(knode, path, "duplicate key", "each key may appear once")
-                continue
-            if allowed and name not in allowed:
-                close = difflib.get_close_matches(name, allowed, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(allowed)}"
-                self.error(knode, path, f"unknown key {name!r}", hint)
-                continue
-            out[name] = (knode, vnode)
-        return out
-
-    def items(self, node: Node, key: str) -> list[Node]:
-        if not isinstance(node, SequenceNode):
-            raise self.error(node, key, "expected a list (lines starting with '- ')")
-        return list(node.value)
 
 
 def load_budget_file(path: str | Path) -> BudgetFile:
     """Read and validate a budget file. Raises BudgetSpecError (never anything else for bad
     content; OSError problems are reported the same way)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BudgetSpecError([SpecIssue(str(p), 0, 0, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BudgetSpecError([SpecIssue(str(p), 0, 0, "", f"cannot read: {exc}")]) from None
+    text = read_text(p)
+    if isinstance(text, SpecIssue):
+        raise BudgetSpecError([text])
     return parse_budgets(text, str(p))
 
 
 def parse_budgets(text: str, filename: str = "<budgets>") -> BudgetFile:
     ctx = _Ctx(filename)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        msg = f"not valid YAML: {exc.problem or exc.context or exc}"
-        raise BudgetSpecError([SpecIssue(filename, line, col, "", msg)]) from None
-    except (yaml.YAMLError, RecursionError, ValueError) as exc:
-        msg = f"not valid YAML: {type(exc).__name__}: {exc}"
-        raise BudgetSpecError([SpecIssue(filename, 0, 0, "", msg)]) from None
+    root, problem = compose(text, filename)
+    if problem is not None:
+        raise BudgetSpecError([problem])
     if root is None:
         raise BudgetSpecError([SpecIssue(filename, 1, 1, "", "the file is empty", _EMPTY_HINT)])
     budgets: list[Budget] = []
@@ -208,13 +100,13 @@ def parse_budgets(text: str, filename: str = "<budgets>") -> BudgetFile:
         defaults = _defaults(ctx, top["defaults"][1]) if "defaults" in top else _Defaults()
         if "budgets" in top:
             for i, node in enumerate(ctx.items(top["budgets"][1], "budgets")):
-                with contextlib.suppress(_Invalid):
+                with contextlib.suppress(Invalid):
                     budgets.append(_budget(ctx, node, f"budgets[{i}]", defaults))
         if "thresholds" in top:
             budgets.extend(_k6_thresholds(ctx, top["thresholds"][1], defaults))
         if not budgets and not ctx.issues:
             raise ctx.error(root, "budgets", "no budgets defined", _EMPTY_HINT)
-    except _Invalid:
+    except Invalid:
         pass
     except RecursionError:
         ctx.issues.append(SpecIssue(filename, 0, 0, "", "the document is nested too deeply"))
@@ -255,7 +147,7 @@ def _defaults(ctx: _Ctx, node: Node) -> _Defaults:
     d = _Defaults()
     for name, (_, v) in m.items():
         key = f"defaults.{name}"
-        with contextlib.suppress(_Invalid):
+        with contextlib.suppress(Invalid):
             d = replace(d, **{name: _COMMON[name](ctx, v, key)})
     return d
 
@@ -318,7 +210,7 @@ _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _group_by(ctx: _Ctx, node: Node, key: str) -> tuple[str, ...]:
-    nodes = [node] if isinstance(node, ScalarNode) else ctx.items(node, key)
+    nodes = ctx.one_or_more(node, key)
     out = []
     for n in nodes:
         label = ctx.text(n, key)
@@ -371,17 +263,17 @@ def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
     }
     for opt, fn in _COMMON.items():
         if opt in m:
-            with contextlib.suppress(_Invalid):
+            with contextlib.suppress(Invalid):
                 fields[opt] = fn(ctx, m[opt][1], f"{key}.{opt}")
     promql: PromQLExpr | None = None
     if "promql" in m:
-        promql = _guard(lambda: _promql(ctx, m, name, key))
+        promql = ctx.guard(lambda: _promql(ctx, m, name, key))
         selector = Selector(Matcher.exact(promql.series)) if promql is not None else None
     else:
-        selector = _guard(lambda: _metric(ctx, m, node, key))
+        selector = ctx.guard(lambda: _metric(ctx, m, node, key))
     aggregation: Aggregation | None = None
     if "aggregation" in m:
-        aggregation = _guard(
+        aggregation = ctx.guard(
             lambda: ctx.parse_text(m["aggregation"][1], f"{key}.aggregation", Aggregation.parse)
         )
     thresholds: list[tuple[Level, Condition]] = []
@@ -395,7 +287,7 @@ def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
         path = f"{key}.{level_key}"
         try:
             agg, cond = _level_value(ctx, vnode, path)
-        except _Invalid:
+        except Invalid:
             continue
         if agg is not None:
             if aggregation is not None and agg != aggregation:
@@ -414,11 +306,11 @@ def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
     thresholds.sort(key=lambda t: t[0].value)
     baseline = None
     if "baseline" in m:
-        baseline = _guard(lambda: _baseline(ctx, m["baseline"][1], f"{key}.baseline"))
+        baseline = ctx.guard(lambda: _baseline(ctx, m["baseline"][1], f"{key}.baseline"))
     denominator: tuple[Selector, ...] = ()
     if "denominator" in m:
         denominator = (
-            _guard(lambda: _denominator(ctx, m["denominator"][1], f"{key}.denominator")) or ()
+            ctx.guard(lambda: _denominator(ctx, m["denominator"][1], f"{key}.denominator")) or ()
         )
     if aggregation is None and len(ctx.issues) == start_issues:
         ctx.error(
@@ -443,7 +335,7 @@ def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
     if promql is not None and aggregation is not None and len(ctx.issues) == start_issues:
         _check_promql_aggregation(ctx, m["promql"][1], f"{key}.promql", promql, aggregation)
     if len(ctx.issues) > start_issues or selector is None or aggregation is None:
-        raise _Invalid()
+        raise Invalid()
     return Budget(
         name=name,
         selector=selector,
@@ -459,13 +351,6 @@ def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
         **{k: v for k, v in fields.items() if k != "ramp_up"},
         **_ramp_fields(fields["ramp_up"]),
     )
-
-
-def _guard(fn: Callable[[], T]) -> T | None:
-    try:
-        return fn()
-    except _Invalid:
-        return None
 
 
 def _metric(ctx: _Ctx, m: dict[str, tuple[Node, Node]], node: Node, key: str) -> Selector:
@@ -633,13 +518,13 @@ def _labels(ctx: _Ctx, node: Node, key: str) -> tuple[tuple[str, Matcher], ...]:
                     ),
                 )
             )
-        except _Invalid:
+        except Invalid:
             continue
     return tuple(out)
 
 
 def _denominator(ctx: _Ctx, node: Node, key: str) -> tuple[Selector, ...]:
-    nodes = [node] if isinstance(node, ScalarNode) else ctx.items(node, key)
+    nodes = ctx.one_or_more(node, key)
     return tuple(ctx.parse_text(n, key, parse_selector) for n in nodes)
 
 
@@ -703,7 +588,7 @@ def _baseline(ctx: _Ctx, node: Node, key: str) -> BaselineSpec:
     spec = BaselineSpec()
     for name, (_, v) in m.items():
         path = f"{key}.{name}"
-        with contextlib.suppress(_Invalid):
+        with contextlib.suppress(Invalid):
             spec = replace(spec, **_baseline_field(ctx, name, v, path))
     return spec
 
@@ -758,8 +643,8 @@ def _k6_thresholds(ctx: _Ctx, node: Node, defaults: _Defaults) -> Iterator[Budge
         path = f"thresholds.{metric}"
         try:
             selector = ctx.parse_text(knode, path, parse_selector)
-            texts = [vnode] if isinstance(vnode, ScalarNode) else ctx.items(vnode, path)
-        except _Invalid:
+            texts = ctx.one_or_more(vnode, path)
+        except Invalid:
             continue
         for tnode in texts:
             try:
@@ -767,7 +652,7 @@ def _k6_thresholds(ctx: _Ctx, node: Node, defaults: _Defaults) -> Iterator[Budge
                 agg, cond = ctx.attempt(tnode, path, partial(parse_shorthand, text))
                 if agg.kind is AggKind.RATIO:
                     raise ctx.error(tnode, path, "ratio needs a denominator", "use the long form")
-            except _Invalid:
+            except Invalid:
                 continue
             yield Budget(
                 name=f"{metric} {text}",

@@ -16,16 +16,15 @@ field on `ProjectConfig`, its name in `SECTIONS`, and one line in `parse_project
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from yaml.nodes import MappingNode, ScalarNode
 
-from collectors.sources import SourceIssue, SourcesConfig, SourcesConfigError, parse_sources
+from collectors.sources import SourcesConfig, SourcesConfigError, parse_sources
+from collectors.yamlspec import SpecContext, SpecError, SpecIssue, compose, read_text, suggest
 from runtime.errors import ConfigError
 
 DEFAULT_CONFIG = Path("castiel.yaml")
@@ -33,13 +32,8 @@ SECTIONS = ("version", "sources", "alerts")
 """Top-level keys of castiel.yaml. `alerts` is parsed by alerts.config (its own command)."""
 
 
-class ProjectConfigError(ConfigError):
+class ProjectConfigError(SpecError, ConfigError):
     """Problems in castiel.yaml outside any section's own loader; exit 2."""
-
-    def __init__(self, issues: list[SourceIssue]) -> None:
-        self.issues = issues
-        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
-        super().__init__(f"{issues[0]}{more}")
 
 
 @dataclass(frozen=True)
@@ -60,40 +54,19 @@ def parse_project_config(
 
 
 def _check_top_level(text: str, filename: str) -> None:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except (yaml.YAMLError, RecursionError, ValueError):
-        return  # parse_sources reports it, with its position
-    if root is None:
-        return
+    root, problem = compose(text, filename)
+    if root is None or problem is not None:
+        return  # empty, or parse_sources reports the YAML problem
+    ctx = SpecContext(filename)
     if not isinstance(root, MappingNode):
-        mark = root.start_mark
-        raise ProjectConfigError(
-            [
-                SourceIssue(
-                    filename, mark.line + 1, mark.column + 1, "", "expected a mapping of sections"
-                )
-            ]
-        )
-    issues = []
+        raise ProjectConfigError([ctx.issue(root, "", "expected a mapping of sections")])
     for knode, _ in root.value:
         name = knode.value if isinstance(knode, ScalarNode) else None
-        if name in SECTIONS:
-            continue
-        close = difflib.get_close_matches(str(name), SECTIONS, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"sections: {', '.join(SECTIONS)}"
-        mark = knode.start_mark
-        issues.append(
-            SourceIssue(
-                filename,
-                mark.line + 1,
-                mark.column + 1,
-                str(name),
-                f"unknown section {name!r} ({hint})",
-            )
-        )
-    if issues:
-        raise ProjectConfigError(issues)
+        if name not in SECTIONS:
+            hint = suggest(str(name), SECTIONS, "sections")
+            ctx.error(knode, str(name), f"unknown section {name!r} ({hint})")
+    if ctx.issues:
+        raise ProjectConfigError(ctx.issues)
 
 
 def load_project_config(
@@ -106,12 +79,9 @@ def load_project_config(
             return ProjectConfig()
         path = DEFAULT_CONFIG
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SourcesConfigError([SourceIssue(str(p), 0, 0, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourcesConfigError([SourceIssue(str(p), 0, 0, "", f"cannot read: {exc}")]) from None
+    text = read_text(p)
+    if isinstance(text, SpecIssue):
+        raise SourcesConfigError([text])
     return parse_project_config(text, str(p), env)
 
 

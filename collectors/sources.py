@@ -37,17 +37,15 @@ own loaders.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from collectors.base import Collector, CollectorError
 from collectors.promql import (
@@ -58,10 +56,10 @@ from collectors.promql import (
     QueryKind,
     redact,
 )
+from collectors.yamlspec import Invalid, SpecContext, SpecError, SpecIssue, compose, read_text
 from runtime.connection import RedisSettings
 from runtime.errors import ConfigError
 
-T = TypeVar("T")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
 _MATCHERS = re.compile(
@@ -139,70 +137,27 @@ class SourcesConfig:
     def empty(self) -> bool:
         return not (self.redis or self.scrape or self.prometheus or self.azure)
 
-    def issue(self, section: str, key: str, message: str) -> SourceIssue:
+    def issue(self, section: str, key: str, message: str) -> SpecIssue:
         line, column = self.locations.get(section, (0, 0))
-        return SourceIssue(self.path, line, column, key, message)
+        return SpecIssue(self.path, line, column, key, message)
 
 
-@dataclass(frozen=True)
-class SourceIssue:
-    file: str
-    line: int
-    column: int
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        key = f" {self.key}:" if self.key else ""
-        text = f"{self.file}:{self.line}:{self.column}:{key} {self.message}"
-        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-class SourcesConfigError(ConfigError):
+class SourcesConfigError(SpecError, ConfigError):
     """One or more problems in the sources section; `str()` is the first, `issues` all."""
-
-    def __init__(self, issues: list[SourceIssue]) -> None:
-        self.issues = issues
-        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
-        super().__init__(f"{issues[0]}{more}")
 
 
 # --- the loader ----------------------------------------------------------------------------------
 
 
-class _Invalid(Exception):
-    """Stop validating this value; the issue is recorded."""
-
-
 @dataclass
-class _Ctx:
-    file: str
-    env: Mapping[str, str]
-    issues: list[SourceIssue] = field(default_factory=list)
+class _Ctx(SpecContext):
+    """Values are read as text (no YAML typing) with `${VAR}` expanded, and a hint is written
+    into the message in parentheses, as everywhere in this section's messages."""
 
-    def error(self, node: Node, key: str, message: str) -> _Invalid:
-        mark = node.start_mark
-        self.issues.append(SourceIssue(self.file, mark.line + 1, mark.column + 1, key, message))
-        return _Invalid()
+    env: Mapping[str, str] = field(default_factory=dict)
 
-    def mapping(self, node: Node, key: str, allowed: tuple[str, ...]) -> dict[str, Node]:
-        if not isinstance(node, MappingNode):
-            raise self.error(node, key, "expected a mapping (key: value lines)")
-        out: dict[str, Node] = {}
-        for knode, vnode in node.value:
-            name = knode.value if isinstance(knode, ScalarNode) else None
-            path = f"{key}.{name}"
-            if not isinstance(name, str):
-                self.error(knode, key, "keys must be plain names")
-            elif name in out:
-                self.error(knode, path, "duplicate key")
-            elif allowed and name not in allowed:
-                close = difflib.get_close_matches(name, allowed, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else f"allowed: {', '.join(allowed)}"
-                self.error(knode, path, f"unknown key {name!r} ({hint})")
-            else:
-                out[name] = vnode
-        return out
+    def error(self, node: Node | None, key: str, message: str, hint: str = "") -> Invalid:
+        return super().error(node, key, f"{message} ({hint})" if hint else message)
 
     def text(self, node: Node, key: str) -> str:
         if not isinstance(node, ScalarNode) or node.tag.endswith(":null") or node.value == "":
@@ -217,20 +172,6 @@ class _Ctx:
             return found if found is not None else m.group(2)
 
         return _ENV.sub(sub, value)
-
-    def texts(self, node: Node, key: str) -> tuple[str, ...]:
-        if isinstance(node, ScalarNode):
-            return (self.text(node, key),)
-        if not isinstance(node, SequenceNode):
-            raise self.error(node, key, "expected a list (lines starting with '- ')")
-        return tuple(self.text(item, f"{key}[{i}]") for i, item in enumerate(node.value))
-
-    def convert(self, node: Node, key: str, fn: Callable[[str], T]) -> T:
-        raw = self.text(node, key)
-        try:
-            return fn(raw)
-        except ValueError as exc:
-            raise self.error(node, key, str(exc)) from None
 
     def flag(self, node: Node, key: str) -> bool:
         value = self.text(node, key).lower()
@@ -306,8 +247,8 @@ def _redis(ctx: _Ctx, node: Node, key: str) -> RedisSource:
     m = ctx.mapping(node, key, ("url", "queues"))
     if "url" not in m:
         raise ctx.error(node, f"{key}.url", "missing url (redis://host:port/0)")
-    url = ctx.convert(m["url"], f"{key}.url", _redis_url)
-    queues = ctx.texts(m["queues"], f"{key}.queues") if "queues" in m else None
+    url = ctx.parse_text(m["url"][1], f"{key}.url", _redis_url)
+    queues = ctx.texts(m["queues"][1], f"{key}.queues") if "queues" in m else None
     return RedisSource(url, queues)
 
 
@@ -316,22 +257,14 @@ def _scrape(ctx: _Ctx, node: Node, key: str) -> ScrapeSource:
     endpoints: tuple[str, ...] = ()
     if "endpoints" in m:
         endpoints = tuple(
-            ctx.convert(item, f"{key}.endpoints[{i}]", http_url)
-            for i, item in enumerate(_items(ctx, m["endpoints"], f"{key}.endpoints"))
+            ctx.parse_text(item, f"{key}.endpoints[{i}]", http_url)
+            for i, item in enumerate(ctx.one_or_more(m["endpoints"][1], f"{key}.endpoints"))
         )
-    discover = ctx.flag(m["discover"], f"{key}.discover") if "discover" in m else False
+    discover = ctx.flag(m["discover"][1], f"{key}.discover") if "discover" in m else False
     if not endpoints and not discover:
         raise ctx.error(node, key, "give endpoints: [...] or discover: true")
-    timeout = ctx.convert(m["timeout"], f"{key}.timeout", duration) if "timeout" in m else 2.0
+    timeout = ctx.parse_text(m["timeout"][1], f"{key}.timeout", duration) if "timeout" in m else 2.0
     return ScrapeSource(endpoints, discover, timeout)
-
-
-def _items(ctx: _Ctx, node: Node, key: str) -> list[Node]:
-    if isinstance(node, ScalarNode):
-        return [node]
-    if not isinstance(node, SequenceNode):
-        raise ctx.error(node, key, "expected a list (lines starting with '- ')")
-    return list(node.value)
 
 
 _PROM_KEYS = (
@@ -353,39 +286,41 @@ def _prometheus(ctx: _Ctx, node: Node, key: str) -> PrometheusSource:
     m = ctx.mapping(node, key, _PROM_KEYS)
     if "url" not in m:
         raise ctx.error(node, f"{key}.url", "missing url (http://prometheus:9090)")
-    kw: dict[str, Any] = {"url": ctx.convert(m["url"], f"{key}.url", http_url)}
+    kw: dict[str, Any] = {"url": ctx.parse_text(m["url"][1], f"{key}.url", http_url)}
     if "timeout" in m:
-        kw["timeout"] = ctx.convert(m["timeout"], f"{key}.timeout", duration)
+        kw["timeout"] = ctx.parse_text(m["timeout"][1], f"{key}.timeout", duration)
     if "match" in m:
-        kw["match"] = ctx.convert(m["match"], f"{key}.match", _matchers)
+        kw["match"] = ctx.parse_text(m["match"][1], f"{key}.match", _matchers)
     if "metrics" in m:
-        kw["metrics"] = ctx.convert(m["metrics"], f"{key}.metrics", _regex)
+        kw["metrics"] = ctx.parse_text(m["metrics"][1], f"{key}.metrics", _regex)
     if "method" in m:
         kw["method"] = CountMethod(
-            ctx.convert(m["method"], f"{key}.method", _choice("exact", "increase"))
+            ctx.parse_text(m["method"][1], f"{key}.method", _choice("exact", "increase"))
         )
     if "quantiles" in m:
         kw["quantiles"] = tuple(
-            ctx.convert(item, f"{key}.quantiles[{i}]", _quantile)
-            for i, item in enumerate(_items(ctx, m["quantiles"], f"{key}.quantiles"))
+            ctx.parse_text(item, f"{key}.quantiles[{i}]", _quantile)
+            for i, item in enumerate(ctx.one_or_more(m["quantiles"][1], f"{key}.quantiles"))
         )
     if "error_status" in m:
-        kw["error_status"] = ctx.convert(m["error_status"], f"{key}.error_status", _regex)
+        kw["error_status"] = ctx.parse_text(m["error_status"][1], f"{key}.error_status", _regex)
     if "defaults" in m:
-        kw["defaults"] = ctx.flag(m["defaults"], f"{key}.defaults")
+        kw["defaults"] = ctx.flag(m["defaults"][1], f"{key}.defaults")
     if "window" in m:
-        kw["window"] = ctx.convert(m["window"], f"{key}.window", duration)
+        kw["window"] = ctx.parse_text(m["window"][1], f"{key}.window", duration)
     if "headers" in m:
-        headers = ctx.mapping(m["headers"], f"{key}.headers", ())
-        kw["headers"] = tuple((h, ctx.text(v, f"{key}.headers.{h}")) for h, v in headers.items())
+        headers = ctx.mapping(m["headers"][1], f"{key}.headers", ())
+        kw["headers"] = tuple(
+            (h, ctx.text(v, f"{key}.headers.{h}")) for h, (_, v) in headers.items()
+        )
     if "queries" in m:
-        kw["queries"] = _queries(ctx, m["queries"], f"{key}.queries")
+        kw["queries"] = _queries(ctx, m["queries"][1], f"{key}.queries")
     return PrometheusSource(**kw)
 
 
 def _queries(ctx: _Ctx, node: Node, key: str) -> tuple[NamedQuery, ...]:
     out = []
-    for name, vnode in ctx.mapping(node, key, ()).items():
+    for name, (_, vnode) in ctx.mapping(node, key).items():
         path = f"{key}.{name}"
         try:
             if not _NAME.match(name):
@@ -397,14 +332,14 @@ def _queries(ctx: _Ctx, node: Node, key: str) -> tuple[NamedQuery, ...]:
                 q = ctx.mapping(vnode, path, ("expr", "kind"))
                 if "expr" not in q:
                     raise ctx.error(vnode, f"{path}.expr", "missing expr (a PromQL expression)")
-                expr = ctx.text(q["expr"], f"{path}.expr")
+                expr = ctx.text(q["expr"][1], f"{path}.expr")
                 if "kind" in q:
                     kinds = _choice(*(k.value for k in QueryKind))
-                    kind = QueryKind(ctx.convert(q["kind"], f"{path}.kind", kinds))
+                    kind = QueryKind(ctx.parse_text(q["kind"][1], f"{path}.kind", kinds))
             else:
                 expr = ctx.text(vnode, path)
             out.append(NamedQuery(name, expr, kind))
-        except _Invalid:
+        except Invalid:
             continue
     return tuple(out)
 
@@ -424,7 +359,7 @@ def _azure(ctx: _Ctx, node: Node, key: str) -> AzureSource:
     kw: dict[str, Any] = {}
     for k in ("workspace_id", "resource_id"):
         if k in m:
-            kw[k] = ctx.text(m[k], f"{key}.{k}")
+            kw[k] = ctx.text(m[k][1], f"{key}.{k}")
     if ("workspace_id" in kw) == ("resource_id" in kw):
         raise ctx.error(
             node,
@@ -435,26 +370,28 @@ def _azure(ctx: _Ctx, node: Node, key: str) -> AzureSource:
     rid = kw.get("resource_id")
     if rid is not None and not rid.startswith("/subscriptions/"):
         raise ctx.error(
-            m["resource_id"],
+            m["resource_id"][1],
             f"{key}.resource_id",
             "expected /subscriptions/<id>/resourceGroups/<rg>/providers/"
             "microsoft.insights/components/<name>",
         )
     kw["schema"] = "workspace" if "workspace_id" in kw else "classic"
     if "schema" in m:
-        kw["schema"] = ctx.convert(m["schema"], f"{key}.schema", _choice("workspace", "classic"))
+        kw["schema"] = ctx.parse_text(
+            m["schema"][1], f"{key}.schema", _choice("workspace", "classic")
+        )
     if "endpoint" in m:
-        kw["endpoint"] = ctx.convert(m["endpoint"], f"{key}.endpoint", http_url)
+        kw["endpoint"] = ctx.parse_text(m["endpoint"][1], f"{key}.endpoint", http_url)
     if "roles" in m:
-        kw["roles"] = ctx.texts(m["roles"], f"{key}.roles")
+        kw["roles"] = ctx.texts(m["roles"][1], f"{key}.roles")
     if "on_partial" in m:
-        kw["on_partial"] = ctx.convert(
-            m["on_partial"], f"{key}.on_partial", _choice("error", "no-data")
+        kw["on_partial"] = ctx.parse_text(
+            m["on_partial"][1], f"{key}.on_partial", _choice("error", "no-data")
         )
     if "timeout" in m:
-        kw["timeout"] = ctx.convert(m["timeout"], f"{key}.timeout", duration)
+        kw["timeout"] = ctx.parse_text(m["timeout"][1], f"{key}.timeout", duration)
     if "metrics" in m:
-        kw["metrics"] = _azure_metrics(ctx, m["metrics"], f"{key}.metrics")
+        kw["metrics"] = _azure_metrics(ctx, m["metrics"][1], f"{key}.metrics")
     return AzureSource(**kw)
 
 
@@ -467,17 +404,17 @@ def _azure_metrics(ctx: _Ctx, node: Node, key: str) -> AzureMetricsSource:
             raise ctx.error(node, f"{key}.{required}", f"missing {required}")
     aggregations = ("Average", "Count", "Minimum", "Maximum", "Total")
     return AzureMetricsSource(
-        endpoint=ctx.convert(m["endpoint"], f"{key}.endpoint", http_url),
-        namespace=ctx.text(m["namespace"], f"{key}.namespace"),
-        resources=ctx.texts(m["resources"], f"{key}.resources"),
-        names=ctx.texts(m["names"], f"{key}.names"),
+        endpoint=ctx.parse_text(m["endpoint"][1], f"{key}.endpoint", http_url),
+        namespace=ctx.text(m["namespace"][1], f"{key}.namespace"),
+        resources=ctx.texts(m["resources"][1], f"{key}.resources"),
+        names=ctx.texts(m["names"][1], f"{key}.names"),
         aggregation=(
-            ctx.convert(m["aggregation"], f"{key}.aggregation", _choice(*aggregations))
+            ctx.parse_text(m["aggregation"][1], f"{key}.aggregation", _choice(*aggregations))
             if "aggregation" in m
             else "Maximum"
         ),
         granularity=(
-            ctx.convert(m["granularity"], f"{key}.granularity", duration)
+            ctx.parse_text(m["granularity"][1], f"{key}.granularity", duration)
             if "granularity" in m
             else 60.0
         ),
@@ -496,43 +433,34 @@ def parse_sources(
     text: str, filename: str = "castiel.yaml", env: Mapping[str, str] | None = None
 ) -> SourcesConfig:
     """The `sources:` section of a castiel.yaml text. Raises SourcesConfigError."""
-    ctx = _Ctx(filename, os.environ if env is None else env)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        problem = exc.problem or exc.context or str(exc)
-        raise SourcesConfigError(
-            [SourceIssue(filename, line, col, "", f"not valid YAML: {problem}")]
-        ) from None
-    except (yaml.YAMLError, RecursionError, ValueError) as exc:
-        raise SourcesConfigError(
-            [SourceIssue(filename, 0, 0, "", f"not valid YAML: {exc}")]
-        ) from None
+    ctx = _Ctx(filename, env=os.environ if env is None else env)
+    root, problem = compose(text, filename)
+    if problem is not None:
+        raise SourcesConfigError([problem])
     if root is None:
         return SourcesConfig(filename)
     sections: dict[str, Any] = {}
     locations: dict[str, tuple[int, int]] = {}
     try:
-        top = ctx.mapping(root, "", ())
-        if "sources" in top and not (
-            isinstance(top["sources"], ScalarNode) and top["sources"].tag.endswith(":null")
+        top = ctx.mapping(root, "")
+        snode = top["sources"][1] if "sources" in top else None
+        if snode is not None and not (
+            isinstance(snode, ScalarNode) and snode.tag.endswith(":null")
         ):
-            for name, node in ctx.mapping(top["sources"], "sources", tuple(_SECTIONS)).items():
+            for name, (_, node) in ctx.mapping(snode, "sources", tuple(_SECTIONS)).items():
                 locations[name] = (node.start_mark.line + 1, node.start_mark.column + 1)
                 try:
                     sections[name] = _SECTIONS[name](ctx, node, f"sources.{name}")
-                except _Invalid:
+                except Invalid:
                     continue
-    except _Invalid:
+    except Invalid:
         pass
     if ctx.issues:
         raise SourcesConfigError(ctx.issues)
     return SourcesConfig(filename, **sections, locations=locations)
 
 
-def metric_overlap(config: SourcesConfig) -> SourceIssue | None:
+def metric_overlap(config: SourcesConfig) -> SpecIssue | None:
     """Pure: two sources that would both deliver the services' `castiel_*` series, so every
     budget would count each request twice. Redis and scrape endpoints are one local view (they
     complement each other, as in `castiel run --redis --metrics`); a Prometheus server with
@@ -560,12 +488,9 @@ def metric_overlap(config: SourcesConfig) -> SourceIssue | None:
 
 def load_sources(path: str | Path, env: Mapping[str, str] | None = None) -> SourcesConfig:
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SourcesConfigError([SourceIssue(str(p), 0, 0, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SourcesConfigError([SourceIssue(str(p), 0, 0, "", f"cannot read: {exc}")]) from None
+    text = read_text(p)
+    if isinstance(text, SpecIssue):
+        raise SourcesConfigError([text])
     return parse_sources(text, str(p), env)
 
 
