@@ -4,14 +4,32 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# Debian packages the suite and the demo start for real: redis-server (+ redis-cli for the
-# cluster fixture), promtool (lints our Prometheus exposition) and Alertmanager (the alerts
-# tests post to a real one), and headless Chromium for the dashboard's real-browser test
-# (with an emoji font, so the screenshots show the verdict badges).
-APT_PACKAGES := redis-server redis-tools prometheus prometheus-alertmanager chromium fonts-noto-color-emoji
-NEEDED_COMMANDS := redis-server redis-cli promtool prometheus-alertmanager chromium
+# Debian packages, installed with apt when missing. The demo starts redis-server only; the
+# suite also needs redis-cli (the cluster fixture), promtool (lints our Prometheus exposition),
+# Prometheus and Alertmanager (tests run real ones), headless Chromium for the dashboard's
+# real-browser test and an emoji font so its screenshots show the verdict badges.
+DEMO_PACKAGES := redis-server redis-tools
+DEMO_COMMANDS := redis-server redis-cli
+TEST_PACKAGES := $(DEMO_PACKAGES) prometheus prometheus-alertmanager chromium fonts-noto-color-emoji
+TEST_COMMANDS := $(DEMO_COMMANDS) promtool prometheus prometheus-alertmanager chromium
+TEST_FILES := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 
-.PHONY: test test-quick demo lint system-deps bench clean
+# $(1): commands that must be on PATH, $(2): files that must exist, $(3): the apt packages.
+define install_missing
+	@missing=""; for c in $(1); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	for f in $(2); do [ -e $$f ] || missing="$$missing $$f"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "Missing:$$missing. Install them with:"; \
+	    echo "  sudo apt-get update && sudo apt-get install -y $(3)"; \
+	    exit 1; \
+	  fi; \
+	  echo "Installing$$missing with apt ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(3) >/dev/null; \
+	fi
+endef
+
+.PHONY: test test-quick demo lint system-deps demo-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,16 +40,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 system-deps:
-	@missing=""; for c in $(NEEDED_COMMANDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" != 0 ]; then \
-	    echo "Missing:$$missing. Install them with:"; \
-	    echo "  sudo apt-get update && sudo apt-get install -y $(APT_PACKAGES)"; \
-	    exit 1; \
-	  fi; \
-	  echo "Installing$$missing with apt ..."; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
-	fi
+	$(call install_missing,$(TEST_COMMANDS),$(TEST_FILES),$(TEST_PACKAGES))
+
+demo-deps:
+	$(call install_missing,$(DEMO_COMMANDS),,$(DEMO_PACKAGES))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -45,10 +57,10 @@ test: $(STAMP) system-deps lint
 test-quick: $(STAMP) system-deps
 	$(BIN)/pytest -m "not slow" -x -q
 
-demo: $(STAMP) system-deps
+demo: $(STAMP) demo-deps
 	$(BIN)/castiel demo
 
-bench: $(STAMP) system-deps
+bench: $(STAMP) demo-deps
 	$(BIN)/python bench/queue_throughput.py
 
 clean:
