@@ -193,25 +193,25 @@ alerts:
 """
 
 
-def castiel_monitor(tmp_path: Path, redis_url: str, limit: int) -> subprocess.CompletedProcess[str]:
+def monitor_argv(tmp_path: Path, redis_url: str, limit: int, *extra: str) -> list[str]:
+    """`castiel monitor` over MONITOR_BUDGETS (backlog < limit) and the store s.db."""
     budgets = tmp_path / "b.yaml"
     budgets.write_text(MONITOR_BUDGETS.format(limit=limit))
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "castiel",
-            "monitor",
-            *("--budgets", str(budgets), "--redis", redis_url),
-            *("--config", str(tmp_path / "castiel.yaml"), "--store", str(tmp_path / "s.db")),
-            *("--interval", "0.5", "--for", "3"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return [
+        *(sys.executable, "-m", "castiel", "monitor"),
+        *("--budgets", str(budgets), "--redis", redis_url, "--store", str(tmp_path / "s.db")),
+        *extra,
+    ]
+
+
+def castiel_monitor(tmp_path: Path, redis_url: str, limit: int) -> subprocess.CompletedProcess[str]:
+    argv = monitor_argv(
+        tmp_path,
+        redis_url,
+        limit,
+        *("--config", str(tmp_path / "castiel.yaml"), "--interval", "0.5", "--for", "3"),
     )
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_a_deployment_monitor_keeps_its_alert_across_a_restart(
@@ -261,23 +261,16 @@ def test_a_monitor_serves_its_verdicts_and_notifications_to_prometheus(
     Queue(connect(url).sync, "work").add_bulk(JobSpec("j", {}) for _ in range(50))
     out = tmp_path / "notifications.jsonl"
     (tmp_path / "castiel.yaml").write_text(PROJECT.format(out=out))
-    budgets = tmp_path / "b.yaml"
-    budgets.write_text(MONITOR_BUDGETS.format(limit=10))
     port = free_port()
+    argv = monitor_argv(
+        tmp_path,
+        url,
+        10,
+        *("--metrics-port", str(port), "--config", str(tmp_path / "castiel.yaml")),
+        *("--interval", "0.5"),
+    )
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "castiel",
-            "monitor",
-            *("--budgets", str(budgets), "--redis", url, "--metrics-port", str(port)),
-            *("--config", str(tmp_path / "castiel.yaml"), "--store", str(tmp_path / "s.db")),
-            *("--interval", "0.5"),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     Key = tuple[str, frozenset[tuple[str, str]]]
     samples: dict[Key, float] = {}
@@ -319,26 +312,13 @@ def test_a_monitor_serves_its_verdicts_and_notifications_to_prometheus(
 def test_a_taken_metrics_port_exits_2_before_a_run_is_recorded(
     fresh_redis: RedisServer, tmp_path: Path
 ) -> None:
-    budgets = tmp_path / "b.yaml"
-    budgets.write_text(MONITOR_BUDGETS.format(limit=10))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
+        argv = monitor_argv(tmp_path, fresh_redis.url, 10, "--metrics-port", str(port))
         result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "castiel",
-                "monitor",
-                *("--budgets", str(budgets), "--redis", fresh_redis.url),
-                *("--metrics-port", str(port), "--store", str(tmp_path / "s.db")),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+            argv, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
         )
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"--metrics-port {port}: Address already in use" in result.stderr
