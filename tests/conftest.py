@@ -7,8 +7,6 @@ the run instead of skipping."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,21 +14,12 @@ import pytest
 import redis
 
 from castiel.redis_server import RedisClusterServers, RedisServer
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def _need(binary: str) -> None:
-    if shutil.which(binary) is None:
-        message = f"{binary} is not installed (make test installs it with apt)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+from tests.helpers import need
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    _need("redis-server")
+    need("redis-server")
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()
     yield server
     server.stop()
@@ -47,7 +36,7 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
 @pytest.fixture
 def fresh_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A server of this test's own (AOF, fsync always) that the test may kill and restart."""
-    _need("redis-server")
+    need("redis-server")
     server = RedisServer(tmp_path / "redis", appendonly=True, appendfsync="always").start()
     yield server
     server.kill()
@@ -55,8 +44,8 @@ def fresh_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
-    _need("redis-server")
-    _need("redis-cli")
+    need("redis-server")
+    need("redis-cli")
     cluster = RedisClusterServers(tmp_path_factory.mktemp("cluster")).start()
     yield cluster
     cluster.stop()

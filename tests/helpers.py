@@ -5,12 +5,30 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(binary: str) -> str:
+    """The path of a binary a test starts for real. Missing: a failure in CI (CI=true), where
+    `make test` must have installed it; a skip elsewhere, saying how to get it."""
+    path = shutil.which(binary)
+    if path is None:
+        message = f"{binary} is not installed (make test installs it with apt)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent

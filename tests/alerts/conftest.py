@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import email
 import json
-import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -15,9 +14,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from alerts.db import AlertsDB
+from castiel.redis_server import free_port
 from tests.alerts.receivers import Receiver
-from tests.conftest import _need
-from tests.helpers import wait_until
+from tests.helpers import need, wait_until
 
 
 @pytest.fixture
@@ -96,15 +95,9 @@ class Alertmanager:
         self.log.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def alertmanager(tmp_path: Path, receiver: Receiver) -> Iterator[Alertmanager]:
-    _need("prometheus-alertmanager")
+    need("prometheus-alertmanager")
     am = Alertmanager(tmp_path, receiver.url + "/am-webhook")
     yield am
     am.stop()

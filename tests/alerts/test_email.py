@@ -6,7 +6,8 @@ from typing import Any
 
 from alerts.channels import send
 from alerts.channels.base import HttpxClient, Outcome, SendContext
-from tests.alerts.conftest import Inbox, free_port
+from castiel.redis_server import free_port
+from tests.alerts.conftest import Inbox
 from tests.alerts.helpers import T0, config, notification
 
 

@@ -44,9 +44,8 @@ from collectors.promql import (
     quantile_expr,
     quantile_name,
 )
-from tests.conftest import _need
 from tests.examples.test_service import http, start_service
-from tests.helpers import start_worker_process, wait_until
+from tests.helpers import need, start_worker_process, wait_until
 
 STEP = 3.0  # seconds per PromQL window; the scrape interval is 1 s
 # Stated tolerances (docs/fleet.md has the figures measured; `pytest -s` prints them):
@@ -135,7 +134,7 @@ def _prometheus_config(targets: list[str]) -> str:
 
 @pytest.fixture(scope="module")
 def stack(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    _need("prometheus")
+    need("prometheus")
     tmp = tmp_path_factory.mktemp("promql")
     redis_server_url = redis_server.url
     service, base = start_service(redis_server_url, tmp / "db.sqlite", "--no-cache")

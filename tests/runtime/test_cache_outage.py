@@ -16,15 +16,14 @@ from castiel.redis_server import RedisClusterServers, RedisServer
 from runtime import connect
 from runtime.cache import Cache, CacheMetrics
 from runtime.connection import RedisConnection
-from tests.conftest import _need
-from tests.helpers import wait_until
+from tests.helpers import need, wait_until
 
 
 @pytest.fixture
 def own_cluster(tmp_path: Path) -> Iterator[RedisClusterServers]:
     """A cluster of this test's own: killing a node must not disturb the shared one."""
-    _need("redis-server")
-    _need("redis-cli")
+    need("redis-server")
+    need("redis-cli")
     cluster = RedisClusterServers(tmp_path / "cluster").start()
     yield cluster
     cluster.stop()
