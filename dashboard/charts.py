@@ -80,20 +80,7 @@ def gauge_chart(df: pd.DataFrame, label: str, title: str) -> go.Figure:
 
 def cdf_chart(frames: Mapping[str, pd.DataFrame], label: str) -> go.Figure:
     """Overlaid latency distributions of several runs (solid, dashed, ...)."""
-    fig = go.Figure()
-    names = {n for df in frames.values() if not df.empty for n in df[label]}
-    cmap = colours(names)
-    for dash, (run, df) in zip(("solid", "dash", "dot"), frames.items(), strict=False):
-        for name, part in df.groupby(label) if not df.empty else ():
-            fig.add_trace(
-                go.Scatter(
-                    x=part["ms"],
-                    y=part["fraction"],
-                    mode="lines",
-                    name=f"{name} · {run}",
-                    line={"color": cmap[name], "dash": dash},
-                )
-            )
+    fig = _overlaid(frames, label, "ms", "fraction")
     fig.update_layout(
         height=380,
         xaxis_title="latency (ms)",
@@ -156,6 +143,19 @@ def alert_timeline_chart(bars: pd.DataFrame) -> go.Figure:
 def overlay_chart(frames: Mapping[str, pd.DataFrame], label: str, y: str, title: str) -> go.Figure:
     """Several runs' series on one time axis (seconds since each run started): run A solid,
     run B dashed, one colour per endpoint. Frames need columns `s`, `label`, `y`."""
+    fig = _overlaid(frames, label, "s", y)
+    fig.update_layout(
+        height=360,
+        xaxis_title="seconds since start",
+        yaxis_title=title,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+    )
+    return fig
+
+
+def _overlaid(frames: Mapping[str, pd.DataFrame], label: str, x: str, y: str) -> go.Figure:
+    """One line per (run, `label` value): runs told apart by dash, labels by colour, so the
+    same endpoint has the same colour in every run."""
     fig = go.Figure()
     names = {n for df in frames.values() if not df.empty for n in df[label]}
     cmap = colours(names)
@@ -163,17 +163,11 @@ def overlay_chart(frames: Mapping[str, pd.DataFrame], label: str, y: str, title:
         for name, part in df.groupby(label) if not df.empty else ():
             fig.add_trace(
                 go.Scatter(
-                    x=part["s"],
+                    x=part[x],
                     y=part[y],
                     mode="lines",
                     name=f"{name} · {run}",
                     line={"color": cmap[name], "dash": dash},
                 )
             )
-    fig.update_layout(
-        height=360,
-        xaxis_title="seconds since start",
-        yaxis_title=title,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-    )
     return fig
