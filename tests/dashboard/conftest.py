@@ -5,9 +5,11 @@ transitions and delivery attempts (delivered and failed) to show."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,7 @@ import pytest
 from castiel.redis_server import RedisServer, free_port
 from tests.alerts.receivers import Receiver
 from tests.examples.test_service import start_service
-from tests.helpers import ROOT
+from tests.helpers import ROOT, wait_until
 
 BUDGETS = """
 version: 1
@@ -123,3 +125,33 @@ def real_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealStore]:
         service.wait(10)
         receiver.stop()
         redis.stop()
+
+
+@contextlib.contextmanager
+def serve_dashboard(store: Path, log: Path) -> Iterator[str]:
+    """A real `castiel dashboard` on a free loopback port, as a user starts it (no password
+    in the environment); yields its base URL once Streamlit answers its health check. Its
+    output goes to `log`, for tests that check what it printed."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "CASTIEL_DASHBOARD_PASSWORD"}
+    argv = [sys.executable, "-m", "castiel", "dashboard", "--store", str(store)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*argv, "--port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
+                return bool(resp.read() == b"ok")
+        except OSError:
+            assert proc.poll() is None, "the dashboard exited: " + log.read_text()
+            return False
+
+    try:
+        wait_until(healthy, 60, interval=0.25, message="the dashboard to serve")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(30)

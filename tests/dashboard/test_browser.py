@@ -5,20 +5,15 @@ anywhere, a screenshot of each page under .castiel/screenshots/."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from castiel.redis_server import free_port
-from tests.dashboard.browser import Browser, chromium_path
-from tests.dashboard.conftest import SECRET_TOKEN, RealStore
-from tests.helpers import ROOT, wait_until
+from tests.dashboard.browser import Browser
+from tests.dashboard.conftest import SECRET_TOKEN, RealStore, serve_dashboard
+from tests.helpers import ROOT, need, wait_until
 
 SCREENSHOTS = ROOT / ".castiel" / "screenshots"
 # url path -> the page's title, and how many charts it draws for this store at least
@@ -44,49 +39,14 @@ STATE = """JSON.stringify({
 
 
 @pytest.fixture
-def served(real_store: RealStore) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "CASTIEL_DASHBOARD_PASSWORD"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "castiel",
-            "dashboard",
-            "--store",
-            str(real_store.path),
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as resp:
-                return bool(resp.read() == b"ok")
-        except OSError:
-            assert proc.poll() is None, "the dashboard exited"
-            return False
-
-    try:
-        wait_until(healthy, 60, interval=0.25, message="the dashboard to serve")
+def served(real_store: RealStore, tmp_path: Path) -> Iterator[str]:
+    with serve_dashboard(real_store.path, tmp_path / "dashboard.log") as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Browser]:
-    if chromium_path() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is missing (make test installs it: apt-get install chromium)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+    need("chromium")
     b = Browser(tmp_path / "profile")
     try:
         yield b

@@ -8,19 +8,15 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from castiel.redis_server import free_port
 from collectors.store import Store, StoreError
 from dashboard import report
-from tests.dashboard.conftest import SECRET_TOKEN, RealStore
+from tests.dashboard.conftest import SECRET_TOKEN, RealStore, serve_dashboard
 from tests.helpers import ROOT, wait_until
 
 DASHBOARD = ROOT / "dashboard"
@@ -309,38 +305,9 @@ def test_empty_state_says_what_to_do(
 
 
 @pytest.mark.slow
-def test_castiel_dashboard_serves_on_loopback(real_store: RealStore) -> None:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "castiel",
-            "dashboard",
-            "--store",
-            str(real_store.path),
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-
-        def healthy() -> bool:
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/_stcore/health", timeout=2
-                ) as resp:
-                    return bool(resp.read() == b"ok")
-            except OSError:
-                return False
-
-        wait_until(healthy, 60, interval=0.5, message="the dashboard to serve")
-    finally:
-        proc.terminate()
-        proc.wait(20)
-    assert proc.stdout is not None
-    out = proc.stdout.read().decode()
-    assert f"dashboard: http://127.0.0.1:{port}" in out and "WARNING" not in out
+def test_castiel_dashboard_serves_on_loopback(real_store: RealStore, tmp_path: Path) -> None:
+    log = tmp_path / "dashboard.log"
+    with serve_dashboard(real_store.path, log) as base:
+        pass
+    out = log.read_text()
+    assert f"dashboard: {base}" in out and "WARNING" not in out
