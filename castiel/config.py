@@ -42,21 +42,25 @@ class ProjectConfig:
     sources: SourcesConfig = field(default_factory=SourcesConfig)
     found: bool = False
     """False when there was no castiel.yaml (every section then has its defaults)."""
+    sections: frozenset[str] = frozenset()
+    """The top-level keys the file has: a section parsed by its own command (alerts) is read
+    only when present."""
 
 
 def parse_project_config(
     text: str, filename: str = "castiel.yaml", env: Mapping[str, str] | None = None
 ) -> ProjectConfig:
     """Raises a ConfigError (SourcesConfigError, ProjectConfigError) with file:line:column."""
-    _check_top_level(text, filename)
+    sections = _check_top_level(text, filename)
     sources = parse_sources(text, filename, os.environ if env is None else env)
-    return ProjectConfig(filename, sources, found=True)
+    return ProjectConfig(filename, sources, found=True, sections=sections)
 
 
-def _check_top_level(text: str, filename: str) -> None:
+def _check_top_level(text: str, filename: str) -> frozenset[str]:
+    """The section names; an unknown one is an error."""
     root, problem = compose(text, filename)
     if root is None or problem is not None:
-        return  # empty, or parse_sources reports the YAML problem
+        return frozenset()  # empty, or parse_sources reports the YAML problem
     ctx = SpecContext(filename)
     if not isinstance(root, MappingNode):
         raise ProjectConfigError([ctx.issue(root, "", "expected a mapping of sections")])
@@ -67,6 +71,7 @@ def _check_top_level(text: str, filename: str) -> None:
             ctx.error(knode, str(name), f"unknown section {name!r} ({hint})")
     if ctx.issues:
         raise ProjectConfigError(ctx.issues)
+    return frozenset(k.value for k, _ in root.value if isinstance(k, ScalarNode))
 
 
 def load_project_config(

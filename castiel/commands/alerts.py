@@ -14,8 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from alerts.channels.base import HttpxClient, Outcome
 from alerts.config import (
     AlertsConfig,
@@ -30,7 +28,7 @@ from alerts.engine import AlertEngine
 from alerts.pipeline import test_notification
 from alerts.silences import SqliteSilenceStore, new_silence
 from budgets.model import parse_duration
-from castiel.config import DEFAULT_CONFIG
+from castiel.config import ProjectConfig, load_project_config
 from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, EXIT_PASS, UsageError
 from collectors.store import DEFAULT_PATH
 
@@ -152,7 +150,7 @@ def _test(args: argparse.Namespace) -> int:
     if args.config is not None:
         cfg = _load(args.config)
     else:
-        found = alerts_config_for(None, str(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else "")
+        found = alerts_config_for(None, load_project_config())  # ./castiel.yaml, if any
         if found is None:
             raise UsageError("no alerts config: give --config FILE (alerts.yaml or castiel.yaml)")
         cfg = found
@@ -288,14 +286,18 @@ def add_alerts_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def alerts_config_for(
-    path: Path | None, project_path: str = "", budget_names: Sequence[str] | None = None
+    path: Path | None, project: ProjectConfig, budget_names: Sequence[str] | None = None
 ) -> AlertsConfig | None:
     """The alerts config of a run or monitor: `--alerts FILE`, else the `alerts:` section of
-    the project's castiel.yaml (`project_path`, "" when there is none), else None (no
-    alerting). Problems raise UsageError (exit 2) before anything runs; every problem is
-    printed with file:line:column and key. With `budget_names`, a `budgets:` override that
-    names none of them is such a problem."""
-    found = _alerts_config(path, project_path)
+    the project's castiel.yaml, else None (no alerting). Problems raise UsageError (exit 2)
+    before anything runs; every problem is printed with file:line:column and key. With
+    `budget_names`, a `budgets:` override that names none of them is such a problem."""
+    if path is not None:
+        found: AlertsConfig | None = _warn_unset(_load(path))
+    elif "alerts" in project.sections:
+        found = _warn_unset(_load(Path(project.path)))
+    else:
+        found = None
     if found is not None and budget_names is not None:
         issues = unknown_budget_overrides(found, budget_names)
         for issue in issues[1:]:
@@ -303,23 +305,6 @@ def alerts_config_for(
         if issues:
             raise UsageError(str(issues[0]))
     return found
-
-
-def _alerts_config(path: Path | None, project_path: str) -> AlertsConfig | None:
-    if path is not None:
-        return _warn_unset(_load(path))
-    if not project_path:
-        return None
-    try:
-        text = Path(project_path).read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None  # the project config loader has already reported such a file
-    if not isinstance(root, yaml.MappingNode) or not any(
-        isinstance(k, yaml.ScalarNode) and k.value == "alerts" for k, _ in root.value
-    ):
-        return None
-    return _warn_unset(_load(Path(project_path)))
 
 
 def _warn_unset(cfg: AlertsConfig) -> AlertsConfig:

@@ -94,9 +94,7 @@ def run(args: argparse.Namespace) -> int:
     except BudgetSpecError as exc:
         raise UsageError(str(exc)) from None
     project = load_project_config(args.config)  # a ConfigError: exit 2
-    alerts = alerts_config_for(
-        args.alerts, project.path if project.found else "", [b.name for b in spec.budgets]
-    )
+    alerts = alerts_config_for(args.alerts, project, [b.name for b in spec.budgets])
     try:
         # Bad combinations and rejected promql: expressions exit 2 before anything runs.
         wiring = wire_sources(project, spec.budgets, args.redis, args.metrics)
