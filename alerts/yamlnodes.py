@@ -9,8 +9,8 @@ from typing import Any
 
 from yaml.nodes import Node
 
-from budgets.model import parse_duration
 from collectors.yamlspec import Invalid, SpecContext, compose
+from runtime.durations import parse_duration
 
 __all__ = ["Ctx", "Invalid", "choice", "compose", "duration", "fields", "positive", "url"]
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
 from budgets.selectors import Selector
+from runtime.durations import format_duration
 
 
 class Level(Enum):
@@ -266,39 +267,6 @@ class BudgetFile:
     path: str
     budgets: tuple[Budget, ...]
     version: int = 1
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_DURATION_PARTS = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(text: str | float) -> float:
-    """`30s`, `5m`, `1h30m`, `250ms`, or a plain number of seconds. Raises ValueError."""
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        seconds = float(text)
-    else:
-        s = str(text).strip().lower()
-        m = _DURATION.match(s)
-        if m:
-            seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
-        elif s and _DURATION_PARTS.sub("", s) == "":
-            seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION_PARTS.findall(s))
-        else:
-            raise ValueError(f"not a duration: {text!r} (examples: 30s, 5m, 1h30m, 250ms)")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"duration must be a non-negative number of seconds, got {text!r}")
-    return seconds
-
-
-def format_duration(seconds: float) -> str:
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g}h"
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g}m"
-    if seconds < 1:
-        return f"{seconds * 1000:g}ms"
-    return f"{seconds:g}s"
 
 
 _NUMBER = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(ms|us|s|%)?\s*$")

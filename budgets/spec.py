@@ -50,12 +50,12 @@ from budgets.model import (
     PromQLExpr,
     PromQLKind,
     Scope,
-    parse_duration,
     parse_number,
 )
 from budgets.selectors import Matcher, Selector, label_matcher, parse_selector
 from budgets.shorthand import is_shorthand, parse_condition, parse_shorthand
 from collectors.yamlspec import Invalid, SpecContext, SpecError, SpecIssue, compose, read_text
+from runtime.durations import parse_duration
 
 T = TypeVar("T")
 SUPPORTED_VERSIONS = (1,)

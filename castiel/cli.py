@@ -24,8 +24,8 @@ from castiel.commands import (
     sources,
     worker,
 )
-from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, UsageError
-from runtime.errors import ConfigError
+from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, exit_code_for
+from runtime.errors import BadInput, RunBroken
 
 # Add a command group here: one module with register(subparsers).
 COMMAND_GROUPS = (
@@ -77,9 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         code: int = args.handler(args)
-    except (UsageError, ConfigError) as exc:
+    except (BadInput, RunBroken) as exc:
         print(f"castiel: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return exit_code_for(exc) or EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
     except (OSError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:

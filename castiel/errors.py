@@ -1,4 +1,12 @@
-"""Exit codes of `castiel` (DESIGN.md) and the error that maps to exit 2."""
+"""Exit codes of `castiel` (DESIGN.md) and the one place errors become exit codes.
+
+Raise `runtime.errors.BadInput` (exit 2) or `runtime.errors.RunBroken` (exit 3) where the
+problem is found; `castiel.cli.main` prints the message as one line and returns
+`exit_code_for(exc)`. Command handlers never translate errors by hand."""
+
+from __future__ import annotations
+
+from runtime.errors import BadInput, RunBroken
 
 EXIT_PASS = 0
 EXIT_BUDGET_FAILED = 1
@@ -6,5 +14,14 @@ EXIT_BAD_INPUT = 2
 EXIT_BROKEN = 3
 
 
-class UsageError(Exception):
+class UsageError(BadInput):
     """Bad input (argument, file, config): printed as one line, exit code 2."""
+
+
+def exit_code_for(exc: BaseException) -> int | None:
+    """The exit code for an error Castiel raised on purpose, None for anything else."""
+    if isinstance(exc, BadInput):
+        return EXIT_BAD_INPUT
+    if isinstance(exc, RunBroken):
+        return EXIT_BROKEN
+    return None

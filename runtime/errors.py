@@ -1,4 +1,10 @@
-"""Exceptions the runtime raises. Each says what went wrong and what to do about it."""
+"""Exceptions Castiel raises on purpose. Each says what went wrong and what to do about it.
+
+Two branches matter to the command line, which maps them to exit codes in one place
+(`castiel.errors.exit_code_for`): `BadInput` (exit 2: a file, argument, config or payload is
+wrong, and running again will not help) and `RunBroken` (exit 3: a dependency is unreachable
+or the run itself broke). They live here, at the bottom of the layers, so every package can
+raise them where the problem is found."""
 
 from __future__ import annotations
 
@@ -7,7 +13,16 @@ class CastielError(Exception):
     """Base class for every error Castiel raises on purpose."""
 
 
-class ConfigError(CastielError, ValueError):
+class BadInput(CastielError):
+    """The input is wrong: a file, a command-line argument, a config value. Exit code 2."""
+
+
+class RunBroken(CastielError):
+    """A dependency is unreachable or the run itself broke (Redis down, target refused,
+    store unreachable). Exit code 3."""
+
+
+class ConfigError(BadInput, ValueError):
     """A setting is missing or malformed (keyword argument or environment variable)."""
 
 

@@ -27,10 +27,10 @@ from alerts.delivery import Attempt, Outbox, send_now
 from alerts.engine import AlertEngine
 from alerts.pipeline import test_notification
 from alerts.silences import SqliteSilenceStore, new_silence
-from budgets.model import parse_duration
 from castiel.config import ProjectConfig, load_project_config
 from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, EXIT_PASS, UsageError
 from collectors.store import DEFAULT_PATH
+from runtime.durations import parse_duration
 
 
 def register(sub: Any) -> None:

@@ -10,7 +10,6 @@ from typing import Any
 
 from rich.console import Console
 
-from budgets.model import parse_duration
 from budgets.spec import BudgetSpecError, load_budget_file
 from castiel.commands.alerts import add_alerts_argument, alerts_config_for, finish_alerts
 from castiel.commands.sources import SourcesBroken, wire_sources
@@ -22,6 +21,7 @@ from loadtest.launch import DEFAULT_LOCUSTFILE
 from loadtest.orchestrator import RunPlan, execute
 from loadtest.preflight import RunBroken
 from loadtest.profiles import SCENARIOS
+from runtime.durations import parse_duration
 
 
 def _duration(text: str) -> float:

@@ -9,8 +9,8 @@ import streamlit as st
 
 from alerts import silences
 from alerts.db import AlertsDBError
-from budgets.model import parse_duration
 from dashboard import alerting, charts, common
+from runtime.durations import parse_duration
 
 WINDOWS = {"last hour": 3600.0, "last 24 hours": 86400.0, "last 7 days": 7 * 86400.0, "all": None}
 
