@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from typing import Any
 
-from runtime import BaseWorker, Job, JobSpec, Queue, connect
+from runtime import AsyncQueue, BaseWorker, Job, JobSpec, Queue, connect
 
 NAME = "castiel"
 QUEUE = "bench"
@@ -22,10 +23,42 @@ class NoopWorker(BaseWorker):
         return None
 
 
-def enqueue_single(url: str, n: int) -> None:
+def enqueue_single(url: str, n: int) -> str:
+    if os.environ.get("BENCH_CASTIEL_ASYNC_SINGLE") == "1":
+        return _async_single(url, n)
     q = Queue(connect(url).sync, QUEUE)
     for i in range(n):
         q.add("noop", {"i": i})
+    return "Queue.add() (sync) one at a time"
+
+
+def _async_single(url: str, n: int) -> str:
+    async def go() -> None:
+        conn = connect(url)
+        q = AsyncQueue(conn.aio, QUEUE)
+        for i in range(n):
+            await q.add("noop", {"i": i})
+        await conn.aclose()
+
+    asyncio.run(go())
+    return "AsyncQueue.add() awaited one at a time"
+
+
+def enqueue_concurrent(url: str, n: int, producers: int) -> str:
+    async def go() -> None:
+        conn = connect(url)
+        q = AsyncQueue(conn.aio, QUEUE)
+        counter = iter(range(n))
+
+        async def producer() -> None:
+            for i in counter:
+                await q.add("noop", {"i": i})
+
+        await asyncio.gather(*(producer() for _ in range(producers)))
+        await conn.aclose()
+
+    asyncio.run(go())
+    return f"{producers} concurrent asyncio producers awaiting AsyncQueue.add()"
 
 
 def enqueue_bulk(url: str, n: int) -> str:
