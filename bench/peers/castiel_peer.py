@@ -13,6 +13,7 @@ NAME = "castiel"
 QUEUE = "bench"
 # 100 was the best of 50/100/200 (docs/benchmarks.md); the variable is for trying others.
 CONCURRENCY = int(os.environ.get("BENCH_CASTIEL_CONCURRENCY", "100"))
+AUTOPIPELINE = os.environ.get("BENCH_CASTIEL_AUTOPIPELINE", "1") == "1"
 
 
 class NoopWorker(BaseWorker):
@@ -35,19 +36,19 @@ def enqueue_single(url: str, n: int) -> str:
 def _async_single(url: str, n: int) -> str:
     async def go() -> None:
         conn = connect(url)
-        q = AsyncQueue(conn.aio, QUEUE)
+        q = AsyncQueue(conn.aio, QUEUE, autopipeline=AUTOPIPELINE)
         for i in range(n):
             await q.add("noop", {"i": i})
         await conn.aclose()
 
     asyncio.run(go())
-    return "AsyncQueue.add() awaited one at a time"
+    return f"AsyncQueue.add() awaited one at a time, autopipeline={AUTOPIPELINE}"
 
 
 def enqueue_concurrent(url: str, n: int, producers: int) -> str:
     async def go() -> None:
         conn = connect(url)
-        q = AsyncQueue(conn.aio, QUEUE)
+        q = AsyncQueue(conn.aio, QUEUE, autopipeline=AUTOPIPELINE)
         counter = iter(range(n))
 
         async def producer() -> None:
@@ -58,7 +59,10 @@ def enqueue_concurrent(url: str, n: int, producers: int) -> str:
         await conn.aclose()
 
     asyncio.run(go())
-    return f"{producers} concurrent asyncio producers awaiting AsyncQueue.add()"
+    return (
+        f"{producers} concurrent asyncio producers awaiting AsyncQueue.add(), "
+        f"autopipeline={AUTOPIPELINE}"
+    )
 
 
 def enqueue_bulk(url: str, n: int) -> str:
