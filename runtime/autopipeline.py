@@ -33,20 +33,20 @@ class Batcher(Generic[Item, Result]):
         future: asyncio.Future[Result] = loop.create_future()
         if self._pending is None:
             self._pending = []
-            # call_soon runs after every callback already due in this iteration: all tasks
-            # woken together (by the previous batch's replies, say) join this batch.
-            loop.call_soon(self._flush)
+            # A new task's first step runs after every callback already due in this
+            # iteration: all tasks woken together (by the previous batch's replies, say)
+            # join this batch before it is sent.
+            task = loop.create_task(self._deliver())
+            self._in_flight.add(task)  # a task nobody references may be garbage-collected
+            task.add_done_callback(self._in_flight.discard)
         self._pending.append((item, future))
         return future
 
-    def _flush(self) -> None:
-        batch, self._pending = [p for p in self._pending or () if not p[1].cancelled()], None
-        if batch:
-            task = asyncio.get_running_loop().create_task(self._deliver(batch))
-            self._in_flight.add(task)  # a task nobody references may be garbage-collected
-            task.add_done_callback(self._in_flight.discard)
-
-    async def _deliver(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+    async def _deliver(self) -> None:
+        batch = [p for p in self._pending or () if not p[1].cancelled()]
+        self._pending = None
+        if not batch:
+            return
         try:
             results = await self._send([item for item, _ in batch])
             if len(results) != len(batch):
