@@ -100,7 +100,10 @@ class LibraryRuns:
 
 
 class Bench:
-    def __init__(self, url: str, jobs: int, producers: int, console: Console) -> None:
+    def __init__(
+        self, url: str, jobs: int, producers: int, console: Console, phases: tuple[str, ...]
+    ) -> None:
+        self.phases = phases
         self.url = url
         self.n = jobs
         self.producers = producers
@@ -212,7 +215,9 @@ class Bench:
         module, extra, phases = LIBRARIES[runs.library]
         peer = importlib.import_module(f"bench.peers.{module}_peer")
         runs.settings = peer.SETTINGS
-        for mode in phases:
+        for mode in (p for p in phases if p in self.phases):
+            if mode == "processing" and "bulk" not in self.phases:
+                self.enqueue(runs.library, peer, extra, "bulk")  # the jobs to process
             sample = self.process(runs.library, peer, extra) if mode == "processing" else None
             if sample is None:
                 sample = self.enqueue(runs.library, peer, extra, mode)
@@ -335,6 +340,9 @@ def main() -> None:
         default=",".join(DEFAULT),
         help=f"comma-separated subset of {','.join(LIBRARIES)}",
     )
+    parser.add_argument(
+        "--phases", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}"
+    )
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args()
     names = [n.strip() for n in args.only.split(",") if n.strip()]
@@ -349,7 +357,10 @@ def main() -> None:
     )
     runs = [LibraryRuns(name) for name in names]
     try:
-        bench = Bench(server.url, args.jobs, args.producers, console)
+        phases = tuple(p.strip() for p in args.phases.split(",") if p.strip())
+        if set(phases) - set(PHASES):
+            parser.error(f"unknown phases: {', '.join(sorted(set(phases) - set(PHASES)))}")
+        bench = Bench(server.url, args.jobs, args.producers, console, phases)
         for r in runs:
             peer = importlib.import_module(f"bench.peers.{LIBRARIES[r.library][0]}_peer")
             ready = getattr(peer, "ensure_ready", None)
