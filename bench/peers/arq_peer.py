@@ -1,9 +1,7 @@
-"""arq, driven through its own venv (see arq_tasks.py). Enqueue times are measured inside
-that process, so interpreter start-up is not counted."""
+"""arq, driven through its own venv (see arq_tasks.py)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +10,6 @@ import redis
 
 NAME = "arq"
 SETTINGS = "max_jobs 100, burst"
-SELF_TIMED = True
 ARQ_REQUIREMENT = "arq>=0.26,<1"
 
 HERE = Path(__file__).resolve().parent
@@ -20,34 +17,15 @@ VENV = HERE.parent.parent / ".venv" / "peers" / "arq"
 PYTHON = VENV / "bin" / "python"
 
 
-def ensure_venv() -> None:
+def ensure_ready() -> str | None:
     if not PYTHON.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         subprocess.run([str(PYTHON), "-m", "pip", "install", "-q", ARQ_REQUIREMENT], check=True)
+    return None
 
 
-def _run(url: str, *args: str) -> str:
-    env = {**os.environ, "BENCH_REDIS_URL": url, "PYTHONPATH": str(HERE)}
-    out = subprocess.run(
-        [str(PYTHON), str(HERE / "arq_tasks.py"), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    )
-    return out.stdout.strip()
-
-
-def enqueue_single(url: str, n: int) -> float:
-    return float(_run(url, "single", str(n)))
-
-
-def enqueue_bulk(url: str, n: int) -> tuple[str, float]:
-    return (
-        "no bulk API: 500 concurrent enqueue_job() calls at a time",
-        float(_run(url, "bulk", str(n))),
-    )
+def enqueue_argv(mode: str, n: int, producers: int) -> list[str]:
+    return [str(PYTHON), str(HERE / "arq_tasks.py"), mode, str(n), str(producers)]
 
 
 def worker_argv(url: str) -> list[str]:

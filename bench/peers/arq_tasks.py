@@ -1,7 +1,9 @@
 """arq runs in a venv of its own (.venv/peers/arq: every arq release pins redis<6). This file
-is imported there only: by the arq worker and by the enqueue commands below."""
+is imported there only: by the arq worker and by the enqueue commands below, which print
+their timing as JSON like bench/peers/enqueue.py."""
 
 import asyncio
+import json
 import os
 import sys
 import time
@@ -27,22 +29,34 @@ class WorkerSettings:
     poll_delay = 0.05
 
 
-async def _enqueue(n, concurrent):
+async def _enqueue(mode, n, producers):
     pool = await create_pool(_settings())
-    t0 = time.perf_counter()
-    if concurrent:
+    t0, c0 = time.perf_counter(), time.process_time()
+    if mode == "bulk":
         for start in range(0, n, 500):
             await asyncio.gather(
                 *(pool.enqueue_job("noop", i) for i in range(start, min(n, start + 500)))
             )
+        how = "no bulk API: 500 concurrent enqueue_job() calls at a time"
+    elif mode == "concurrent":
+        counter = iter(range(n))
+
+        async def producer():
+            for i in counter:
+                await pool.enqueue_job("noop", i)
+
+        await asyncio.gather(*(producer() for _ in range(producers)))
+        how = f"{producers} concurrent asyncio producers"
     else:
         for i in range(n):
             await pool.enqueue_job("noop", i)
-    elapsed = time.perf_counter() - t0
+        how = "await enqueue_job() one at a time"
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     await pool.aclose()
-    return elapsed
+    return {"seconds": seconds, "cpu_seconds": cpu, "how": how}
 
 
 if __name__ == "__main__":
-    cmd, n = sys.argv[1], int(sys.argv[2])
-    print(asyncio.run(_enqueue(n, concurrent=cmd == "bulk")))
+    mode, n = sys.argv[1], int(sys.argv[2])
+    producers = int(sys.argv[3]) if len(sys.argv) > 3 else 100
+    print(json.dumps(asyncio.run(_enqueue(mode, n, producers))))

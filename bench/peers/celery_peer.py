@@ -8,6 +8,8 @@ import sys
 import redis
 from celery import Celery
 
+from bench.peers.threads import run_threads
+
 NAME = "celery"
 SETTINGS = "--pool solo, prefetch 4 (default), ignore_result"
 
@@ -22,9 +24,14 @@ def noop(i: int) -> None:
     return None
 
 
-def enqueue_single(url: str, n: int) -> None:
+def enqueue_single(url: str, n: int) -> str:
     for i in range(n):
         noop.delay(i)
+    return "noop.delay() one at a time"
+
+
+def enqueue_concurrent(url: str, n: int, producers: int) -> str:
+    return run_threads(n, producers, noop.delay)
 
 
 def enqueue_bulk(url: str, n: int) -> str:

@@ -9,6 +9,8 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
+from bench.peers.threads import run_threads
+
 NAME = "dramatiq"
 SETTINGS = "1 process, 8 threads (default)"
 
@@ -21,9 +23,14 @@ def noop(i: int) -> None:
     return None
 
 
-def enqueue_single(url: str, n: int) -> None:
+def enqueue_single(url: str, n: int) -> str:
     for i in range(n):
         noop.send(i)
+    return "noop.send() one at a time"
+
+
+def enqueue_concurrent(url: str, n: int, producers: int) -> str:
+    return run_threads(n, producers, noop.send)
 
 
 def enqueue_bulk(url: str, n: int) -> str:

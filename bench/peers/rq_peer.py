@@ -8,6 +8,8 @@ import redis
 from rq import Queue
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
+from bench.peers.threads import run_threads
+
 NAME = "rq"
 QUEUE = "bench"
 SETTINGS = "SimpleWorker, burst"
@@ -17,10 +19,16 @@ def noop(i: int) -> None:
     return None
 
 
-def enqueue_single(url: str, n: int) -> None:
+def enqueue_single(url: str, n: int) -> str:
     q = Queue(QUEUE, connection=redis.Redis.from_url(url))
     for i in range(n):
         q.enqueue(noop, i)
+    return "q.enqueue() one at a time"
+
+
+def enqueue_concurrent(url: str, n: int, producers: int) -> str:
+    q = Queue(QUEUE, connection=redis.Redis.from_url(url, max_connections=producers))
+    return run_threads(n, producers, lambda i: q.enqueue(noop, i))
 
 
 def enqueue_bulk(url: str, n: int) -> str:

@@ -29,7 +29,7 @@ settings = {
 }
 
 
-def enqueue_single(url: str, n: int) -> None:
+def enqueue_single(url: str, n: int) -> str:
     async def go() -> None:
         q = _queue(url)
         for _ in range(n):
@@ -37,6 +37,23 @@ def enqueue_single(url: str, n: int) -> None:
         await q.disconnect()
 
     asyncio.run(go())
+    return "await enqueue() one at a time"
+
+
+def enqueue_concurrent(url: str, n: int, producers: int) -> str:
+    async def go() -> None:
+        q = _queue(url)
+        counter = iter(range(n))
+
+        async def producer() -> None:
+            for _ in counter:
+                await q.enqueue("noop")
+
+        await asyncio.gather(*(producer() for _ in range(producers)))
+        await q.disconnect()
+
+    asyncio.run(go())
+    return f"{producers} concurrent asyncio producers"
 
 
 def enqueue_bulk(url: str, n: int) -> str:
