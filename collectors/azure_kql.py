@@ -233,10 +233,12 @@ def split_operation(operation: str) -> tuple[str, str]:
 
 def _operation_labels(c: Columns) -> tuple[tuple[str, str], ...]:
     # split_operation in KQL: the same pattern, the same fallback (the whole name as route).
+    # `route` reads `method`, which family_rows defines first.
     op = f'trim(@"\\s+", tostring({c.name}))'
-    method = f"extract(@'{OPERATION}', 1, {op})"
-    route = f"iff({method} == \"\", tostring({c.name}), extract(@'{OPERATION}', 2, {op}))"
-    return (("method", method), ("route", route))
+    return (
+        ("method", f"extract(@'{OPERATION}', 1, {op})"),
+        ("route", f"iff(method == \"\", tostring({c.name}), extract(@'{OPERATION}', 2, {op}))"),
+    )
 
 
 @dataclass(frozen=True)
@@ -322,7 +324,8 @@ def family_rows(schema: Schema, family: Family, roles: Sequence[str] = ()) -> li
     lines = _select(family.table(c), c, None, roles)
     if family.where is not None:
         lines.append(f"| where {family.where(c)}")
-    lines.append("| extend " + ", ".join(f"{k} = {v}" for k, v in family.labels(c)))
+    # One extend per label: a label may read the one before it.
+    lines += [f"| extend {k} = {v}" for k, v in family.labels(c)]
     return lines
 
 

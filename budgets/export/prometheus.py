@@ -121,7 +121,7 @@ def export_rules(budgets: Sequence[Budget], options: ExportOptions, source: str)
 def _budget_rules(
     budget: Budget, slug: str, options: ExportOptions
 ) -> tuple[list[Recording | Alerting], list[Note]]:
-    notes = list(_unexpressed(budget))
+    notes = list(unexpressed(budget))
     rules: list[Recording | Alerting] = []
     settings = options.settings(budget.name)
     if not settings.enabled:
@@ -141,7 +141,7 @@ def _budget_rules(
     return rules, notes
 
 
-def _unexpressed(budget: Budget) -> Iterable[Note]:
+def unexpressed(budget: Budget) -> Iterable[Note]:
     name = budget.name
     if budget.baseline is not None:
         yield Note(

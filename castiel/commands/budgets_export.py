@@ -16,6 +16,7 @@ from alerts.alertmanager_config import (
     alertmanager_config,
     parse_version,
 )
+from alerts.config import DashboardConfig
 from alerts.export_settings import with_alerts_config
 from budgets.export.azure import AzureOptions, export_azure
 from budgets.export.config import parse_oncall
@@ -192,8 +193,6 @@ def prometheus(args: argparse.Namespace) -> int:
 
 
 def _link(url: str, budget: str) -> str:
-    from alerts.config import DashboardConfig  # noqa: PLC0415 - one link format, one place
-
     return DashboardConfig(url).page("", budget) or url
 
 
