@@ -27,6 +27,7 @@ from budgets.export.promql import (
 )
 from budgets.model import THRESHOLD_LEVELS, AggKind, Budget, Condition, Level, MissingPolicy, Op
 from budgets.reports.report import Unit, format_quantity, unit_of
+from budgets.selectors import MatchKind
 from collectors.promql import duration
 
 
@@ -122,6 +123,7 @@ def _budget_rules(
     budget: Budget, slug: str, options: ExportOptions
 ) -> tuple[list[Recording | Alerting], list[Note]]:
     notes = list(unexpressed(budget))
+    notes += _assumed(budget, options)
     rules: list[Recording | Alerting] = []
     settings = options.settings(budget.name)
     if not settings.enabled:
@@ -139,6 +141,20 @@ def _budget_rules(
         else:
             rules.extend(_burn_rules(budget, slug, goal, options))
     return rules, notes
+
+
+def _assumed(budget: Budget, options: ExportOptions) -> Iterable[Note]:
+    if budget.promql is not None:
+        return
+    for sel in (budget.selector, *budget.denominator):
+        name = sel.name.pattern
+        if sel.name.kind is MatchKind.EXACT and options.catalogue.lookup(name).assumed:
+            yield Note(
+                budget.name,
+                f"kind of {name}",
+                "unknown, exported as a gauge; declare it in castiel.yaml oncall.metrics if "
+                "it is a histogram",
+            )
 
 
 def unexpressed(budget: Budget) -> Iterable[Note]:

@@ -82,7 +82,8 @@ def by(labels: Sequence[str]) -> str:
 
 
 def number(value: float) -> str:
-    return repr(float(value))
+    """A PromQL number, rounded to 12 significant digits so 99.9 / 100 reads 0.999."""
+    return f"{float(value):.12g}"
 
 
 def info_of(catalogue: Catalogue, selector: Selector) -> MetricInfo:
