@@ -278,7 +278,7 @@ class Objective:
 
 def _le_matcher(le: float) -> str:
     # Client libraries spell bucket bounds differently (Python 1.0, Go 1): accept both.
-    spellings = sorted({floatToGoString(le), f"{le:g}"})
+    spellings = sorted({str(floatToGoString(le)), f"{le:g}"})  # type: ignore[no-untyped-call]
     return f"le=~{string('|'.join(re.escape(s) for s in spellings))}"
 
 
