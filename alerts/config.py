@@ -89,12 +89,14 @@ class DashboardConfig:
     path: str = "/review?run={run}&budget={rule}"
 
     def link(self, evidence: Evidence) -> str | None:
+        return self.page(evidence.run, evidence.rule)
+
+    def page(self, run: str, rule: str) -> str | None:
+        """The dashboard page of `rule` in `run` ("" = the latest run), if configured."""
         if not self.url:
             return None
         q = urllib.parse.quote
-        return self.url.rstrip("/") + self.path.format(
-            run=q(evidence.run, safe=""), rule=q(evidence.rule, safe="")
-        )
+        return self.url.rstrip("/") + self.path.format(run=q(run, safe=""), rule=q(rule, safe=""))
 
 
 DEFAULT_SEVERITY = (("abort", "critical"), ("fail", "critical"), ("warn", "warning"))

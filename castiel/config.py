@@ -3,6 +3,7 @@
     sources:   where metrics come from (collectors.sources: Redis, scrape endpoints, a
                Prometheus server, Azure Monitor); docs/fleet.md
     alerts:    alert routing (alerts.config); docs/alerts.md
+    oncall:    budgets exported as production alerts (budgets.export.config); docs/oncall.md
 
 Each section is parsed by the package that owns its model, straight from the same text, so
 every message names file, line, column and key. A top-level key no section claims is an
@@ -28,8 +29,9 @@ from collectors.yamlspec import SpecContext, SpecError, SpecIssue, compose, read
 from runtime.errors import ConfigError
 
 DEFAULT_CONFIG = Path("castiel.yaml")
-SECTIONS = ("version", "sources", "alerts")
-"""Top-level keys of castiel.yaml. `alerts` is parsed by alerts.config (its own command)."""
+SECTIONS = ("version", "sources", "alerts", "oncall")
+"""Top-level keys of castiel.yaml. `alerts` is parsed by alerts.config, `oncall` by
+budgets.export.config (their own commands)."""
 
 
 class ProjectConfigError(SpecError, ConfigError):

@@ -52,20 +52,25 @@ from typing import Any
 
 import numpy as np
 
+from collectors.azure_kql import (
+    DB_TYPES,
+    DEFAULT_QUANTILES,
+    SCHEMAS,
+    Schema,
+    Window,
+    dependencies_count_kql,
+    dependencies_histogram_kql,
+    dependencies_percentiles_kql,
+    exceptions_kql,
+    requests_count_kql,
+    requests_histogram_kql,
+    requests_percentiles_kql,
+    split_operation,
+)
 from collectors.base import CollectorError
-from collectors.model import GAMMA, MIN_TRACKABLE, Batch, Histogram, SeriesKey
+from collectors.model import Batch, Histogram, SeriesKey
 
 log = logging.getLogger("castiel.collectors.azure")
-
-LN_GAMMA = math.log(GAMMA)
-DEFAULT_QUANTILES = (50.0, 95.0, 99.0)
-DB_TYPES = frozenset({"sql", "sqlite", "postgresql", "mysql", "mssql", "oracle", "db2"})
-_METHOD = re.compile(r"^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+(\S.*)$")
-
-
-class Schema(StrEnum):
-    WORKSPACE = "workspace"
-    CLASSIC = "classic"
 
 
 class PartialPolicy(StrEnum):
@@ -85,196 +90,9 @@ class AzureThrottled(AzureMonitorError):
         self.retry_after = retry_after
 
 
-@dataclass(frozen=True)
-class Columns:
-    """Table and column names of one schema."""
-
-    requests: str
-    dependencies: str
-    exceptions: str
-    time: str
-    name: str
-    duration_ms: str
-    success: str
-    result_code: str
-    role: str
-    item_count: str
-    dependency_type: str
-    target: str
-    exception_type: str
-
-
-SCHEMAS = {
-    Schema.WORKSPACE: Columns(
-        "AppRequests",
-        "AppDependencies",
-        "AppExceptions",
-        "TimeGenerated",
-        "Name",
-        "DurationMs",
-        "Success",
-        "ResultCode",
-        "AppRoleName",
-        "ItemCount",
-        "DependencyType",
-        "Target",
-        "ExceptionType",
-    ),
-    Schema.CLASSIC: Columns(
-        "requests",
-        "dependencies",
-        "exceptions",
-        "timestamp",
-        "name",
-        "duration",
-        "success",
-        "resultCode",
-        "cloud_RoleName",
-        "itemCount",
-        "type",
-        "target",
-        "type",
-    ),
-}
-
-
-# --- pure: KQL ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Window:
-    """What one collection reads. `step=None`: records ingested in `(start, end]`, all stamped
-    `end` (live). A step: records whose event time is in `[start, end)`, in bins of `step`
-    stamped with the end of their bin (a finished period)."""
-
-    start: datetime
-    end: datetime
-    step: timedelta | None = None
-
-
-def kql_string(value: str) -> str:
-    """A KQL string literal; control characters are refused (they only come from mistakes)."""
-    if any(ord(c) < 32 for c in value):
-        raise ValueError(f"control characters are not allowed in KQL values: {value!r}")
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def kql_datetime(at: datetime) -> str:
-    return f"datetime({at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')})"
-
-
-def kql_timespan(delta: timedelta) -> str:
-    ms = round(delta.total_seconds() * 1000)
-    return f"{ms}ms"
-
-
-def _select(table: str, c: Columns, w: Window, roles: Sequence[str]) -> list[str]:
-    lines = [table]
-    if w.step is None:
-        lines.append(
-            f"| where ingestion_time() > {kql_datetime(w.start)}"
-            f" and ingestion_time() <= {kql_datetime(w.end)}"
-        )
-    else:
-        lines.append(
-            f"| where {c.time} >= {kql_datetime(w.start)} and {c.time} < {kql_datetime(w.end)}"
-        )
-    if roles:
-        lines.append(f"| where {c.role} in ({', '.join(kql_string(r) for r in roles)})")
-    if w.step is None:
-        lines.append(f"| extend t = {kql_datetime(w.end)}")
-    else:
-        step = kql_timespan(w.step)
-        lines.append(f"| extend t = bin_at({c.time}, {step}, {kql_datetime(w.start)}) + {step}")
-    lines.append(f"| extend d = todouble({c.duration_ms}) / 1000.0, w = toint({c.item_count})")
-    return lines
-
-
-def _histogram_summary(by: str) -> str:
-    """Counts per store log bucket `b` (null: the zero bucket), plus exact sum, min, max."""
-    return (
-        f"| extend b = iff(d <= {MIN_TRACKABLE!r}, long(null), "
-        f"tolong(ceiling(log(d) / {LN_GAMMA!r})))\n"
-        f"| summarize n = sum(w), total = sum(d * w), lo = min(d), hi = max(d) by t, {by}, b"
-    )
-
-
-def _percentile_summary(by: str, quantiles: Sequence[float]) -> str:
-    parts = ", ".join(f"p{q:g} = percentilew(d, w, {q:g})" for q in quantiles)
-    return f"| summarize {parts} by t, {by}"
-
-
-def requests_histogram_kql(schema: Schema, w: Window, roles: Sequence[str] = ()) -> str:
-    c = SCHEMAS[schema]
-    lines = _select(c.requests, c, w, roles)
-    return "\n".join([*lines, _histogram_summary(f"operation = {c.name}")])
-
-
-def requests_count_kql(schema: Schema, w: Window, roles: Sequence[str] = ()) -> str:
-    c = SCHEMAS[schema]
-    lines = _select(c.requests, c, w, roles)
-    by = f"operation = {c.name}, status = tostring({c.result_code}), ok = tobool({c.success})"
-    return "\n".join([*lines, f"| summarize n = sum(w) by t, {by}"])
-
-
-def requests_percentiles_kql(
-    schema: Schema,
-    w: Window,
-    roles: Sequence[str] = (),
-    quantiles: Sequence[float] = DEFAULT_QUANTILES,
-) -> str:
-    c = SCHEMAS[schema]
-    lines = _select(c.requests, c, w, roles)
-    return "\n".join([*lines, _percentile_summary(f"operation = {c.name}", quantiles)])
-
-
-def _dependency_by(c: Columns) -> str:
-    return f"dep_type = tostring({c.dependency_type}), dep_target = tostring({c.target})"
-
-
-def dependencies_histogram_kql(schema: Schema, w: Window, roles: Sequence[str] = ()) -> str:
-    c = SCHEMAS[schema]
-    lines = _select(c.dependencies, c, w, roles)
-    by = f"{_dependency_by(c)}, dep_name = tostring({c.name})"
-    return "\n".join([*lines, _histogram_summary(by)])
-
-
-def dependencies_count_kql(schema: Schema, w: Window, roles: Sequence[str] = ()) -> str:
-    c = SCHEMAS[schema]
-    lines = _select(c.dependencies, c, w, roles)
-    by = f"{_dependency_by(c)}, ok = tobool({c.success})"
-    return "\n".join([*lines, f"| summarize n = sum(w) by t, {by}"])
-
-
-def dependencies_percentiles_kql(
-    schema: Schema,
-    w: Window,
-    roles: Sequence[str] = (),
-    quantiles: Sequence[float] = DEFAULT_QUANTILES,
-) -> str:
-    c = SCHEMAS[schema]
-    lines = _select(c.dependencies, c, w, roles)
-    return "\n".join([*lines, _percentile_summary(_dependency_by(c), quantiles)])
-
-
-def exceptions_kql(schema: Schema, w: Window, roles: Sequence[str] = ()) -> str:
-    c = SCHEMAS[schema]
-    lines = [line for line in _select(c.exceptions, c, w, roles) if "extend d =" not in line]
-    lines.append(
-        f"| summarize n = sum(toint({c.item_count})) by t, exc_type = tostring({c.exception_type})"
-    )
-    return "\n".join(lines)
-
-
 # --- pure: rows -> Batch -------------------------------------------------------------------------
 
 Row = Mapping[str, Any]
-
-
-def split_operation(operation: str) -> tuple[str, str]:
-    """`GET /orders/{id}` → (`GET`, `/orders/{id}`); anything else is a route without method."""
-    m = _METHOD.match(operation.strip())
-    return (m.group(1), m.group(2)) if m else ("", operation)
 
 
 def _http_labels(operation: str) -> dict[str, str]:

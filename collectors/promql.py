@@ -54,6 +54,9 @@ DEFAULT_METRICS = "castiel_.+"
 DEFAULT_WITHOUT = ("instance", "job")
 DEFAULT_QUANTILES = (0.5, 0.95, 0.99)
 HTTP_REQUESTS = "castiel_http_requests_total"
+MAX_GAUGES = frozenset({"castiel_queue_jobs", "castiel_workers"})
+"""Gauges every instance reports alike (queue depth read from Redis): combined with `max`,
+not `sum`, across instances."""
 
 
 class PrometheusError(CollectorError):
@@ -98,10 +101,15 @@ class PromSeries:
 # --- pure: expressions -----------------------------------------------------------------------
 
 
+_DURATION_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
+
+
 def duration(seconds: float) -> str:
-    """A PromQL duration: `15s`, `1500ms` (never below 1ms)."""
+    """A PromQL (and Alertmanager) duration in the largest exact unit: `15s`, `1500ms`, `5m`,
+    `6h`, `3d` (never below 1ms)."""
     ms = max(1, round(seconds * 1000))
-    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+    unit, size = next((u, n) for u, n in _DURATION_UNITS if ms % n == 0)
+    return f"{ms // size}{unit}"
 
 
 def vector_selector(metric: str, matchers: str = "", extra: str = "") -> str:
@@ -470,7 +478,7 @@ class PromQLCollector:
     without: tuple[str, ...] = DEFAULT_WITHOUT
     quantiles: tuple[float, ...] = DEFAULT_QUANTILES
     error_status: str = "5.."
-    max_gauges: frozenset[str] = frozenset({"castiel_queue_jobs", "castiel_workers"})
+    max_gauges: frozenset[str] = MAX_GAUGES
     queries: tuple[NamedQuery, ...] = ()
     defaults: bool = True
     """False: only the named `queries` (and `castiel_scrape_up`)."""

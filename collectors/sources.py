@@ -522,6 +522,7 @@ def _promql(src: PrometheusSource) -> Any:
 def _azure_collectors(src: AzureSource, credential: Any, http_ok: bool) -> list[Any]:
     # Imported here: azure.core imports requests, which must not precede locust (fleet.md).
     from collectors import azure_monitor as az  # noqa: PLC0415
+    from collectors.azure_kql import Schema  # noqa: PLC0415
 
     call = {"enforce_https": False} if http_ok else {}
     out: list[Any] = [
@@ -529,7 +530,7 @@ def _azure_collectors(src: AzureSource, credential: Any, http_ok: bool) -> list[
             az.logs_client(src.endpoint, credential),
             workspace_id=src.workspace_id,
             resource_id=src.resource_id,
-            schema=az.Schema(src.schema),
+            schema=Schema(src.schema),
             roles=src.roles,
             on_partial=az.PartialPolicy(src.on_partial),
             server_timeout=max(1, round(src.timeout)),

@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from budgets.model import Level
 from budgets.verdict import Verdict, overall
@@ -44,21 +45,44 @@ def build_report(
     return Report(run, budgets_file, tuple(verdicts), generated_at, tuple(baselines), tuple(notes))
 
 
-def format_value(value: float | None, verdict: Verdict) -> str:
+class Unit(StrEnum):
+    """How a budget's values read: the metric's base unit decides, seconds shown as ms/s."""
+
+    SECONDS = "seconds"
+    RATIO = "ratio"
+    RATE = "rate"
+    PLAIN = "plain"
+
+
+def unit_of(aggregation: str, metric: str) -> Unit:
+    if aggregation == "ratio":
+        return Unit.RATIO
+    if aggregation == "rate":
+        return Unit.RATE
+    name = metric.split("{", 1)[0]
+    if name.endswith("_seconds") and aggregation not in ("count", "sum"):
+        return Unit.SECONDS
+    return Unit.PLAIN
+
+
+def format_quantity(value: float, aggregation: str, metric: str) -> str:
     """Seconds as ms/s, ratios as percentages, everything else with 4 significant digits."""
-    if value is None or not math.isfinite(value):
+    if not math.isfinite(value):
         return "—"
-    agg = verdict.aggregation
-    if agg == "ratio":
-        return f"{value * 100:.3g}%"
-    if agg == "rate":
-        return f"{value:.4g}/s"
-    name = verdict.metric.split("{", 1)[0]
-    if name.endswith("_seconds") and agg not in ("count", "sum"):
-        if abs(value) < 1.0:
-            return f"{value * 1000:.4g} ms"
-        return f"{value:.4g} s"
+    match unit_of(aggregation, metric):
+        case Unit.RATIO:
+            return f"{value * 100:.3g}%"
+        case Unit.RATE:
+            return f"{value:.4g}/s"
+        case Unit.SECONDS:
+            return f"{value * 1000:.4g} ms" if abs(value) < 1.0 else f"{value:.4g} s"
     return f"{value:.4g}"
+
+
+def format_value(value: float | None, verdict: Verdict) -> str:
+    if value is None:
+        return "—"
+    return format_quantity(value, verdict.aggregation, verdict.metric)
 
 
 def format_thresholds(verdict: Verdict) -> str:

@@ -1,4 +1,5 @@
-"""`castiel budgets validate FILE...` and `castiel budgets schema`."""
+"""`castiel budgets validate FILE...`, `castiel budgets schema` and `castiel budgets export`
+(castiel/commands/budgets_export.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from budgets.schema import BUDGET_FILE_SCHEMA
 from budgets.spec import BudgetSpecError, load_budget_file
+from castiel.commands.budgets_export import register_export
 from castiel.errors import EXIT_BAD_INPUT, EXIT_PASS
 
 
@@ -33,6 +35,7 @@ def register(sub: Any) -> None:
         description="Print the JSON Schema of budget files, e.g. for the YAML language server.",
     )
     s.set_defaults(handler=schema)
+    register_export(bsub)
 
 
 def validate(args: argparse.Namespace) -> int:

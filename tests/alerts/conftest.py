@@ -36,11 +36,13 @@ def db(tmp_path: Path) -> Iterator[AlertsDB]:
 class Alertmanager:
     """A real Alertmanager (Debian's prometheus-alertmanager) on a free loopback port."""
 
-    def __init__(self, workdir: Path, webhook_url: str) -> None:
+    def __init__(self, workdir: Path, webhook_url: str = "", config: str | None = None) -> None:
+        """Routes everything to `webhook_url`, or runs the given `config` (YAML text)."""
         self.port = free_port()
         cfg = workdir / "alertmanager.yml"
         cfg.write_text(
-            "route:\n"
+            config
+            or "route:\n"
             "  receiver: hook\n"
             "  group_by: [alertname]\n"
             "  group_wait: 500ms\n"

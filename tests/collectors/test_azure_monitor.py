@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from castiel.redis_server import free_port
+from collectors.azure_kql import kql_string
 from collectors.azure_monitor import (
     AzureMetricsCollector,
     AzureMonitorCollector,
@@ -27,7 +28,6 @@ from collectors.azure_monitor import (
     PartialPolicy,
     Schema,
     Window,
-    kql_string,
     logs_client,
     metrics_client,
     requests_histogram_kql,
