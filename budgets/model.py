@@ -77,8 +77,8 @@ class Aggregation:
         m = _PCT.match(t)
         if m:
             q = float(m.group(1))
-            if not 0 < q <= 100:
-                raise ValueError(f"percentile {q} is outside (0, 100]")
+            if not 0 <= q <= 100:
+                raise ValueError(f"percentile {q:g} is outside [0, 100]")
             return cls(AggKind.PERCENTILE, q)
         try:
             kind = AggKind(t)

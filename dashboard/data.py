@@ -24,6 +24,7 @@ from collectors.model import (
     bucket_values,
     merge_histograms,
 )
+from collectors.percentile import histogram_percentiles
 from collectors.store import Store
 
 MAX_POINTS = 600
@@ -338,26 +339,19 @@ class Dense:
         )
 
     def percentiles(self, qs: Sequence[float]) -> list[np.ndarray[Any, Any]]:
-        """Per q, each row's nearest-rank percentile (NaN when empty), exactly as
-        `collectors.model.percentile_of` on the merged histogram."""
+        """Per q, each row's nearest-rank percentile (NaN when empty), by the one percentile
+        of `collectors.percentile`."""
         cum = np.cumsum(self.counts, axis=1)
-        n = cum[:, -1] + self.zero
-        reported = bucket_values(self.lo_b, self.counts.shape[1])
-        lo, hi, zero = self.lo, self.hi, self.zero
-        lo_ok, hi_ok = np.isfinite(lo), np.isfinite(hi)
-        out = []
-        for q in qs:
-            rank = np.maximum(1, np.ceil(q / 100.0 * n)).astype(np.int64)
-            k = np.argmax(cum >= (rank - zero)[:, None], axis=1)
-            value = reported[k]
-            value = np.where(lo_ok, np.maximum(value, lo), value)
-            value = np.where(hi_ok, np.minimum(value, hi), value)
-            # The same precedence as percentile_of (applied last = wins).
-            value = np.where((rank == 1) & lo_ok, lo, value)
-            value = np.where((rank >= n) & hi_ok, hi, value)
-            value = np.where(rank <= zero, np.where(lo_ok, np.maximum(0.0, lo), 0.0), value)
-            out.append(np.where(n == 0, np.nan, value))
-        return out
+        width = self.counts.shape[1]
+        n = (cum[:, -1] if width else np.zeros(len(self.zero), np.int64)) + self.zero
+        reported = bucket_values(self.lo_b, width)
+        rows = np.arange(len(n))
+        return [
+            histogram_percentiles(
+                q, n, self.zero, self.lo, self.hi, lambda k: cum[rows, k], width, reported
+            )
+            for q in qs
+        ]
 
 
 def bucket_percentiles(
