@@ -17,8 +17,17 @@ import numpy as np
 
 from budgets import windows as win
 from budgets.baseline import compare
-from budgets.model import THRESHOLD_LEVELS, AggKind, BaselineRef, BaselineSpec, Budget, Level
+from budgets.model import (
+    THRESHOLD_LEVELS,
+    AggKind,
+    BaselineRef,
+    BaselineSpec,
+    Budget,
+    Condition,
+    Level,
+)
 from budgets.timeline import BOOL, F64, MixedKinds, RowsCache, Timeline, TimelineCache
+from budgets.units import Unit, unit_of
 from budgets.verdict import BaselineResult, Verdict, Window
 from collectors.model import RunInfo, SeriesData, SeriesKey
 
@@ -433,18 +442,18 @@ def _whole_and_chunks(
     return value, chunks
 
 
-def _status(budget: Budget, observed: float) -> tuple[Level, str | None]:
+def _status(budget: Budget, observed: float) -> tuple[Level, tuple[Level, Condition] | None]:
     for level in reversed(THRESHOLD_LEVELS):
         cond = budget.condition(level)
         if cond is not None and not cond.holds(observed):
-            return level, f"{level.label}: {cond}"
+            return level, (level, cond)
     return Level.PASS, None
 
 
 def _verdict(
     budget: Budget, group: GroupKey, m: _Measure, nseries: int, baseline: BaselineResult | None
 ) -> Verdict:
-    thresholds = tuple((lv, str(c)) for lv, c in budget.thresholds)
+    thresholds = budget.thresholds
     if m.missing is not None or m.observed is None:
         policy = budget.on_missing
         return Verdict(
@@ -463,6 +472,7 @@ def _verdict(
             trace=m.trace,
             description=budget.description,
             metric=str(budget.selector),
+            unit=budget_unit(budget),
         )
     status, breached = _status(budget, m.observed)
     messages = [m.note] if m.note else []
@@ -487,7 +497,12 @@ def _verdict(
         trace=m.trace,
         description=budget.description,
         metric=str(budget.selector),
+        unit=budget_unit(budget),
     )
+
+
+def budget_unit(budget: Budget) -> Unit:
+    return unit_of(budget.selector.name.pattern, budget.aggregation)
 
 
 def _error_verdict(budget: Budget, group: GroupKey, message: str, nseries: int) -> Verdict:
@@ -496,7 +511,7 @@ def _error_verdict(budget: Budget, group: GroupKey, message: str, nseries: int) 
         status=Level.FAIL,
         aggregation=str(budget.aggregation),
         observed=None,
-        thresholds=tuple((lv, str(c)) for lv, c in budget.thresholds),
+        thresholds=budget.thresholds,
         sample_count=0,
         window=None,
         scope=str(budget.scope),
@@ -505,4 +520,5 @@ def _error_verdict(budget: Budget, group: GroupKey, message: str, nseries: int) 
         series=nseries,
         description=budget.description,
         metric=str(budget.selector),
+        unit=budget_unit(budget),
     )

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from budgets.model import Level
+from budgets.model import Condition, Level
+from budgets.units import Unit
 
 
 class BaselineOutcome(StrEnum):
@@ -68,14 +69,15 @@ class Verdict:
     status: Level
     aggregation: str
     observed: float | None
-    thresholds: tuple[tuple[Level, str], ...]
+    thresholds: tuple[tuple[Level, Condition], ...]
+    """(level, condition that must hold), values in base units (see `unit`)."""
     sample_count: int
     window: Window | None
     """The part of the run that was evaluated (after ramp-up)."""
     scope: str
     group: tuple[tuple[str, str], ...] = ()
-    breached: str | None = None
-    """The condition that did not hold, e.g. "fail: < 0.3"."""
+    breached: tuple[Level, Condition] | None = None
+    """The highest level whose condition did not hold, e.g. (FAIL, < 0.3)."""
     worst: Window | None = None
     """The worst window (window scope), the sustained stretch, or the worst interval."""
     missing: bool = False
@@ -88,6 +90,8 @@ class Verdict:
     description: str = ""
     metric: str = ""
     """The budget's selector, as written."""
+    unit: Unit = Unit.NONE
+    """The unit of `observed` and of the thresholds' values."""
 
     @property
     def group_label(self) -> str:
@@ -104,8 +108,12 @@ class Verdict:
             "status": self.status.label,
             "aggregation": self.aggregation,
             "observed": _num(self.observed),
-            "thresholds": {lv.label: cond for lv, cond in self.thresholds},
-            "breached": self.breached,
+            "thresholds": {lv.label: str(cond) for lv, cond in self.thresholds},
+            "limits": {
+                lv.label: {"op": cond.op.value, "value": cond.value} for lv, cond in self.thresholds
+            },
+            "unit": self.unit.value,
+            "breached": breached_text(self.breached),
             "sample_count": self.sample_count,
             "scope": self.scope,
             "window": self.window.to_json() if self.window else None,
@@ -120,6 +128,14 @@ class Verdict:
         if with_trace:
             out["trace"] = [[t, _num(v)] for t, v in self.trace]
         return out
+
+
+def breached_text(breached: tuple[Level, Condition] | None) -> str | None:
+    """`fail: < 0.3` (the JSON form)."""
+    if breached is None:
+        return None
+    level, cond = breached
+    return f"{level.label}: {cond}"
 
 
 def overall(verdicts: list[Verdict]) -> Level:

@@ -78,7 +78,7 @@ def verdicts_frame(store: Store, run_id: str, source: str | None = "check") -> p
                 "vs baseline": baseline.get("change"),
                 "samples": p.get("sample_count"),
                 "metric": p.get("metric", ""),
-                "limits": limits(p.get("thresholds") or {}),
+                "limits": limits(p),
                 "worst_start": (p.get("worst") or {}).get("start"),
                 "worst_end": (p.get("worst") or {}).get("end"),
                 "message": p.get("message", ""),
@@ -90,10 +90,18 @@ def verdicts_frame(store: Store, run_id: str, source: str | None = "check") -> p
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
-def limits(thresholds: Mapping[str, str]) -> dict[str, float]:
-    """{"fail": "< 0.3"} -> {"fail": 0.3}: the number each threshold compares against."""
+def limits(payload: Mapping[str, Any]) -> dict[str, float]:
+    """{"fail": 0.3}: the number each threshold compares against, from the verdict's typed
+    `limits`; payloads stored before those existed only have the condition text."""
+    typed = payload.get("limits")
+    if isinstance(typed, Mapping):
+        return {
+            str(level): float(cond["value"])
+            for level, cond in typed.items()
+            if isinstance(cond, Mapping) and isinstance(cond.get("value"), int | float)
+        }
     out = {}
-    for level, cond in thresholds.items():
+    for level, cond in (payload.get("thresholds") or {}).items():
         m = _NUMBER.search(str(cond))
         if m:
             out[level] = float(m.group(0))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from alerts.engine import AlertEngine
 from budgets.evaluate import evaluate
 from budgets.model import Budget, Level
+from budgets.reports.report import format_breach
 from budgets.verdict import Verdict
 from collectors.base import Collector, collect_all
 from collectors.model import (
@@ -81,10 +82,7 @@ def abort_reason(verdicts: Sequence[Verdict]) -> str | None:
     v = hits[0]
     group = ", ".join(f"{k}={val}" for k, val in v.group)
     where = f" [{group}]" if group else ""
-    return (
-        f"budget {v.budget!r}{where} reached its abort threshold: {v.aggregation} = "
-        f"{v.observed:g} ({v.breached or 'abort'})"
-    )
+    return f"budget {v.budget!r}{where} reached its abort threshold: {format_breach(v)}"
 
 
 @dataclass

@@ -13,7 +13,13 @@ from plotly.offline import get_plotlyjs
 
 from budgets.model import Level
 from budgets.reports.markdown import ICONS
-from budgets.reports.report import Report, evidence, format_thresholds, format_value
+from budgets.reports.report import (
+    Report,
+    evidence,
+    format_condition,
+    format_thresholds,
+    format_value,
+)
 from budgets.verdict import Verdict
 
 LINE_COLOURS = {Level.WARN: "#d29922", Level.FAIL: "#cf222e", Level.ABORT: "#8250df"}
@@ -53,12 +59,11 @@ def budget_figure(verdicts: list[Verdict]) -> go.Figure:
                 annotation_text=f"baseline {v.group_label}".strip(),
             )
     for level, cond in first.thresholds:
-        value = float(cond.split()[-1])
         fig.add_hline(
-            y=value,
+            y=cond.value,
             line_dash="dash",
             line_color=LINE_COLOURS[level],
-            annotation_text=f"{level.label} {cond}",
+            annotation_text=f"{level.label} {format_condition(cond, first)}",
         )
     fig.update_layout(
         title=f"{first.budget}: {first.aggregation} of {first.metric} ({first.scope})",

@@ -8,7 +8,13 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
 from budgets.model import Level
-from budgets.reports.report import Report, evidence, format_thresholds, format_value
+from budgets.reports.report import (
+    Report,
+    evidence,
+    format_breach,
+    format_thresholds,
+    format_value,
+)
 
 
 def render_junit(report: Report) -> str:
@@ -52,7 +58,7 @@ def render_junit(report: Report) -> str:
             ]
         )
         if v.status >= Level.FAIL:
-            message = v.breached or v.message or v.status.label
+            message = format_breach(v) or v.message or v.status.label
             failure = ET.SubElement(case, "failure", message=message, type=v.status.label)
             failure.text = text
         else:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from budgets.model import Level
+from budgets.model import Condition, Level
+from budgets.units import format_quantity
 from budgets.verdict import Verdict, overall
 from collectors.model import RunInfo
 
@@ -45,33 +45,32 @@ def build_report(
 
 
 def format_value(value: float | None, verdict: Verdict) -> str:
-    """Seconds as ms/s, ratios as percentages, everything else with 4 significant digits."""
-    if value is None or not math.isfinite(value):
-        return "—"
-    agg = verdict.aggregation
-    if agg == "ratio":
-        return f"{value * 100:.3g}%"
-    if agg == "rate":
-        return f"{value:.4g}/s"
-    name = verdict.metric.split("{", 1)[0]
-    if name.endswith("_seconds") and agg not in ("count", "sum"):
-        if abs(value) < 1.0:
-            return f"{value * 1000:.4g} ms"
-        return f"{value:.4g} s"
-    return f"{value:.4g}"
+    """A value of this verdict's budget in its unit: ms/s, percentages, per second."""
+    return format_quantity(value, verdict.unit)
+
+
+def format_condition(cond: Condition, verdict: Verdict) -> str:
+    """`< 300 ms`: a threshold in the unit of the observed value."""
+    return f"{cond.op.value} {format_value(cond.value, verdict)}"
 
 
 def format_thresholds(verdict: Verdict) -> str:
-    """Thresholds in the same units as the observed value: "warn < 200 ms, fail < 250 ms"."""
-    parts = []
-    for lv, cond in verdict.thresholds:
-        op, _, number = cond.partition(" ")
-        try:
-            shown = format_value(float(number), verdict)
-        except ValueError:
-            shown = number
-        parts.append(f"{lv.label} {op} {shown}")
+    """Thresholds in the same units as the observed value: "warn < 200 ms, fail < 300 ms"."""
+    parts = [f"{lv.label} {format_condition(cond, verdict)}" for lv, cond in verdict.thresholds]
     return ", ".join(parts) or "—"
+
+
+def format_breach(verdict: Verdict) -> str | None:
+    """What broke, in the budget's unit: "p95 412 ms > 300 ms (fail: < 300 ms)"."""
+    if verdict.breached is None or verdict.observed is None:
+        return None
+    level, cond = verdict.breached
+    observed = verdict.observed
+    relation = ">" if observed > cond.value else ("<" if observed < cond.value else "=")
+    return (
+        f"{verdict.aggregation} {format_value(observed, verdict)} {relation} "
+        f"{format_value(cond.value, verdict)} ({level.label}: {format_condition(cond, verdict)})"
+    )
 
 
 def evidence(verdict: Verdict) -> str:
@@ -84,8 +83,9 @@ def evidence(verdict: Verdict) -> str:
             f"{verdict.aggregation} = {format_value(verdict.observed, verdict)} "
             f"over {verdict.scope} ({verdict.sample_count} samples, {verdict.series} series)"
         )
-        if verdict.breached:
-            parts.append(f"breaks {verdict.breached}")
+        if verdict.breached is not None:
+            level, cond = verdict.breached
+            parts.append(f"breaks {level.label}: {format_condition(cond, verdict)}")
         if verdict.worst is not None:
             parts.append(f"worst {_span(verdict.worst.start, verdict.worst.end)}")
         if verdict.message:

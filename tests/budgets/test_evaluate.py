@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from budgets.evaluate import BaselineRun, evaluate
-from budgets.model import Level
+from budgets.model import Condition, Level, Op
+from budgets.units import Unit
 from budgets.verdict import BaselineOutcome, Window
 from collectors.model import RunInfo
 
@@ -148,7 +149,7 @@ def test_ratio_of_counters() -> None:
     )
     v = verdict(body, series)
     assert v.observed == pytest.approx(0.02)  # 200 / 10000
-    assert v.status is Level.WARN and v.breached == "warn: < 0.01"
+    assert v.status is Level.WARN and v.breached == (Level.WARN, Condition(Op.LT, 0.01))
     assert v.sample_count == 10_000  # the denominator's events
 
 
@@ -173,7 +174,7 @@ def test_cache_hit_ratio_with_a_two_selector_denominator() -> None:
     )
     v = verdict(body, series)
     assert v.observed == pytest.approx(0.7)
-    assert v.status is Level.FAIL and v.breached == "fail: >= 0.8"
+    assert v.status is Level.FAIL and v.breached == (Level.FAIL, Condition(Op.GE, 0.8))
 
 
 # --- levels --------------------------------------------------------------------------------
@@ -192,7 +193,12 @@ def test_levels(observed_ms: int, status: Level) -> None:
     v = verdict(body, series)
     assert v.status is status
     assert v.observed == pytest.approx(observed_ms / 1000)
-    assert dict(v.thresholds) == {Level.WARN: "< 0.2", Level.FAIL: "< 0.3", Level.ABORT: "< 0.5"}
+    assert {lv: str(c) for lv, c in v.thresholds} == {
+        Level.WARN: "< 0.2",
+        Level.FAIL: "< 0.3",
+        Level.ABORT: "< 0.5",
+    }
+    assert v.unit is Unit.SECONDS
     assert (v.breached is None) == (status is Level.PASS)
 
 

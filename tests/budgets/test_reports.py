@@ -89,11 +89,13 @@ def test_junit_parsed_back() -> None:
         "ghost",
     }
     slow = cases["latency [route=/slow]"].find("failure")
-    assert slow is not None and slow.get("message") == "fail: < 0.3"
+    # the failure message names values in the budget's unit, as the body does
+    assert slow is not None and slow.get("message") == "p95 500 ms > 300 ms (fail: < 300 ms)"
     assert "observed: 500 ms (p95)" in (slow.text or "")
     assert "samples: 500" in (slow.text or "")
     errors = cases["errors"].find("failure")
     assert errors is not None and "4.76%" in (errors.text or "")  # 500 / 10500
+    assert errors.get("message") == "ratio 4.76% > 1% (fail: < 1%)"
     assert cases["latency [route=/ok]"].find("failure") is None
     ghost_out = cases["ghost"].find("system-out")
     assert ghost_out is not None and "missing data" in (ghost_out.text or "")
