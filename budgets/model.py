@@ -178,20 +178,31 @@ class BaselineRef(StrEnum):
 
 @dataclass(frozen=True)
 class BaselineSpec:
-    """Compare with an earlier run: fail only when the value is worse by more than
-    `max_regression` (relative) *and* a one-sided Mann-Whitney U test over per-chunk values
-    says so at `alpha`. Otherwise PASS, or INCONCLUSIVE (noise, too little data, no baseline)."""
+    """Compare with an earlier run (budgets/baseline.py): a regression is declared only when
+    the confidence interval of the per-chunk shift lies beyond `max_increase` (relative to
+    the baseline) and the comparison survives the run's false-discovery control at `fdr`.
+    Otherwise PASS, or INCONCLUSIVE (noise, too little data, no baseline)."""
 
     ref: BaselineRef = BaselineRef.LAST_PASSING
     name: str | None = None
-    max_regression: float = 0.10
+    max_increase: float = 0.10
+    """The minimum effect: how much worse (relative) is still no regression."""
     alpha: float = 0.05
-    chunk: float = 10.0
+    """One-sided level of each test; the interval reported is (1 - 2 alpha)."""
+    fdr: float = 0.05
+    """False discovery rate of the run's comparisons, corrected together."""
+    chunk: float | None = None
+    """Seconds per chunk; None: the evaluated span / 20, between 1 s and 10 s."""
     min_chunks: int = 5
     on_regression: Level = Level.FAIL
     on_inconclusive: Level = Level.WARN
     higher_is_worse: bool | None = None
     """None: taken from the thresholds (or True when there are none)."""
+
+    def chunk_for(self, span: float) -> float:
+        if self.chunk is not None:
+            return self.chunk
+        return min(10.0, max(1.0, span / 20.0))
 
 
 @dataclass(frozen=True)

@@ -86,8 +86,20 @@ _BASELINE = {
                     "type": "string",
                     "description": "last_passing (default) or the name of a saved baseline",
                 },
-                "max_regression": {"type": ["number", "string"], "description": "e.g. 10%"},
+                "max_increase": {
+                    "type": ["number", "string"],
+                    "description": "minimum effect: how much worse than the baseline is still "
+                    "no regression, e.g. 10%",
+                },
+                "max_regression": {
+                    "type": ["number", "string"],
+                    "description": "the old name of max_increase",
+                },
                 "alpha": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                "fdr": {
+                    "type": ["number", "string"],
+                    "description": "false discovery rate of the run's comparisons, e.g. 5%",
+                },
                 "chunk": _DURATION,
                 "min_chunks": {"type": "integer", "minimum": 2},
                 "on_regression": {"enum": ["warn", "fail"]},

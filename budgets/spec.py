@@ -568,8 +568,10 @@ def _check_directions(
 
 _BASELINE_KEYS = (
     "against",
+    "max_increase",
     "max_regression",
     "alpha",
+    "fdr",
     "chunk",
     "min_chunks",
     "on_regression",
@@ -583,8 +585,14 @@ def _baseline(ctx: _Ctx, node: Node, key: str) -> BaselineSpec:
         value = ctx.scalar(node, key)
         if value is True:
             return BaselineSpec()
-        raise ctx.error(node, key, "expected true or a mapping", "baseline: {max_regression: 10%}")
+        raise ctx.error(node, key, "expected true or a mapping", "baseline: {max_increase: 10%}")
     m = ctx.mapping(node, key, _BASELINE_KEYS)
+    if "max_increase" in m and "max_regression" in m:
+        raise ctx.error(
+            m["max_regression"][0],
+            f"{key}.max_regression",
+            "give max_increase or its old name max_regression, not both",
+        )
     spec = BaselineSpec()
     for name, (_, v) in m.items():
         path = f"{key}.{name}"
@@ -600,10 +608,12 @@ def _baseline_field(ctx: _Ctx, name: str, node: Node, path: str) -> dict[str, An
             if ref in ("last_passing", "last-passing"):
                 return {"ref": BaselineRef.LAST_PASSING, "name": None}
             return {"ref": BaselineRef.NAMED, "name": ref}
-        case "max_regression":
-            return {"max_regression": ctx.convert(node, path, _non_negative, "e.g. 10%")}
+        case "max_increase" | "max_regression":  # max_regression: the name before 2026-12
+            return {"max_increase": ctx.convert(node, path, _non_negative, "e.g. 10%")}
         case "alpha":
             return {"alpha": ctx.convert(node, path, _probability, "e.g. 0.05")}
+        case "fdr":
+            return {"fdr": ctx.convert(node, path, _probability, "e.g. 5%")}
         case "chunk":
             return {"chunk": _positive_duration(ctx, node, path)}
         case "min_chunks":

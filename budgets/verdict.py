@@ -26,8 +26,19 @@ class Window:
         return {"start": self.start, "end": self.end}
 
 
+class PValueMethod(StrEnum):
+    """How a Mann-Whitney p-value was computed."""
+
+    EXACT = "exact"
+    PERMUTATION = "permutation"
+    ASYMPTOTIC = "asymptotic"
+
+
 @dataclass(frozen=True)
-class BaselineResult:
+class BaselineComparison:
+    """A budget group compared with its baseline run (`budgets.baseline.compare`). Relative
+    numbers are in the bad direction: 0.12 = 12 % worse, negative = better."""
+
     outcome: BaselineOutcome
     reason: str
     baseline: str
@@ -36,10 +47,26 @@ class BaselineResult:
     baseline_value: float | None = None
     current_value: float | None = None
     change: float | None = None
-    """Relative change in the bad direction: 0.12 = 12% worse, negative = better."""
-    max_regression: float = 0.0
+    """Relative change of the whole-run values."""
+    effect: float | None = None
+    """Relative Hodges-Lehmann shift of the per-chunk values (the effect size)."""
+    ci_low: float | None = None
+    ci_high: float | None = None
+    """The effect's confidence interval (relative), at `ci_level`."""
+    ci_level: float | None = None
+    min_effect: float = 0.0
+    """The budget's `max_increase`: a regression must lie beyond it."""
+    beyond_min_effect: bool = False
+    """The interval's lower end lies beyond the minimum effect."""
     p_value: float | None = None
+    """One-sided Mann-Whitney p of H0 "worse by at most the minimum effect"."""
+    q_value: float | None = None
+    """The p-value adjusted over the run's comparisons (Benjamini-Hochberg)."""
+    method: PValueMethod = PValueMethod.ASYMPTOTIC
     alpha: float = 0.05
+    fdr: float = 0.05
+    family: int = 1
+    """How many comparisons of this run were corrected together."""
     n_current: int = 0
     n_baseline: int = 0
     level: Level = Level.PASS
@@ -54,9 +81,18 @@ class BaselineResult:
             "baseline_value": _num(self.baseline_value),
             "current_value": _num(self.current_value),
             "change": _num(self.change),
-            "max_regression": self.max_regression,
+            "effect": _num(self.effect),
+            "ci_low": _num(self.ci_low),
+            "ci_high": _num(self.ci_high),
+            "ci_level": _num(self.ci_level),
+            "min_effect": self.min_effect,
+            "beyond_min_effect": self.beyond_min_effect,
             "p_value": _num(self.p_value),
+            "q_value": _num(self.q_value),
+            "method": self.method.value,
             "alpha": self.alpha,
+            "fdr": self.fdr,
+            "family": self.family,
             "n_current": self.n_current,
             "n_baseline": self.n_baseline,
             "level": self.level.label,
@@ -82,7 +118,7 @@ class Verdict:
     """The worst window (window scope), the sustained stretch, or the worst interval."""
     missing: bool = False
     message: str = ""
-    baseline: BaselineResult | None = None
+    baseline: BaselineComparison | None = None
     series: int = 0
     """How many series the selector matched for this group."""
     trace: tuple[tuple[float, float], ...] = field(default=(), compare=False)

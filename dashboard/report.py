@@ -13,7 +13,7 @@ from budgets.reports.html import render_html
 from budgets.reports.report import build_report
 from budgets.shorthand import parse_condition
 from budgets.units import Unit, unit_of
-from budgets.verdict import BaselineOutcome, BaselineResult, Verdict, Window
+from budgets.verdict import BaselineComparison, BaselineOutcome, PValueMethod, Verdict, Window
 from collectors.model import RunInfo
 from collectors.store import VerdictRecord
 
@@ -35,10 +35,11 @@ def _level(text: str) -> Level:
         return Level.PASS
 
 
-def _baseline(raw: Mapping[str, Any] | None) -> BaselineResult | None:
+def _baseline(raw: Mapping[str, Any] | None) -> BaselineComparison | None:
     if not raw:
         return None
-    return BaselineResult(
+    method = str(raw.get("method", "asymptotic"))
+    return BaselineComparison(
         outcome=BaselineOutcome(raw.get("outcome", "inconclusive")),
         reason=str(raw.get("reason", "")),
         baseline=str(raw.get("baseline", "")),
@@ -46,9 +47,21 @@ def _baseline(raw: Mapping[str, Any] | None) -> BaselineResult | None:
         baseline_value=_num(raw.get("baseline_value")),
         current_value=_num(raw.get("current_value")),
         change=_num(raw.get("change")),
-        max_regression=float(raw.get("max_regression") or 0.0),
+        effect=_num(raw.get("effect")),
+        ci_low=_num(raw.get("ci_low")),
+        ci_high=_num(raw.get("ci_high")),
+        ci_level=_num(raw.get("ci_level")),
+        # verdicts stored before the minimum effect was named kept it as max_regression
+        min_effect=float(raw.get("min_effect", raw.get("max_regression")) or 0.0),
+        beyond_min_effect=bool(raw.get("beyond_min_effect")),
         p_value=_num(raw.get("p_value")),
+        q_value=_num(raw.get("q_value")),
+        method=PValueMethod(method)
+        if method in PValueMethod.__members__.values()
+        else PValueMethod.ASYMPTOTIC,
         alpha=float(raw.get("alpha") or 0.05),
+        fdr=float(raw.get("fdr") or 0.05),
+        family=int(raw.get("family") or 1),
         n_current=int(raw.get("n_current") or 0),
         n_baseline=int(raw.get("n_baseline") or 0),
         level=_level(str(raw.get("level", "pass"))),

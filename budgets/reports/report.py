@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from budgets.model import Condition, Level
 from budgets.units import format_quantity
-from budgets.verdict import Verdict, overall
+from budgets.verdict import BaselineOutcome, Verdict, overall
 from collectors.model import RunInfo
 
 SCHEMA_VERSION = 1
@@ -41,7 +41,24 @@ def build_report(
     baselines: Sequence[str] = (),
     notes: Sequence[str] = (),
 ) -> Report:
-    return Report(run, budgets_file, tuple(verdicts), generated_at, tuple(baselines), tuple(notes))
+    correction = correction_note(verdicts)
+    all_notes = (*notes, correction) if correction else tuple(notes)
+    return Report(run, budgets_file, tuple(verdicts), generated_at, tuple(baselines), all_notes)
+
+
+def correction_note(verdicts: Sequence[Verdict]) -> str | None:
+    """What every report says about the run's baseline comparisons as a family."""
+    tested = [v.baseline for v in verdicts if v.baseline and v.baseline.p_value is not None]
+    if not tested:
+        return None
+    rates = sorted({c.fdr for c in tested})
+    rate = " / ".join(f"{r:.3g}" for r in rates)
+    failed = sum(1 for c in tested if c.outcome is BaselineOutcome.FAIL)
+    return (
+        f"{len(tested)} baseline comparison(s) were corrected together (Benjamini-Hochberg, "
+        f"false discovery rate {rate}); a regression needs its confidence interval beyond the "
+        f"budget's max_increase and q within the rate: {failed} regression(s)."
+    )
 
 
 def format_value(value: float | None, verdict: Verdict) -> str:

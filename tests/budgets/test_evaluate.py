@@ -444,7 +444,7 @@ def test_baseline_inconclusive_when_the_difference_is_noise() -> None:
     v = with_baseline([hist(LAT, cur_values)], base)
     assert v.baseline is not None and v.baseline.outcome is BaselineOutcome.INCONCLUSIVE
     assert v.baseline.change is not None and v.baseline.change > 0.1
-    assert "not significant" in v.baseline.reason
+    assert "a transient, not a regression" in v.baseline.reason
     assert v.status is Level.WARN  # on_inconclusive defaults to warn: visible, not failing
 
 
@@ -507,3 +507,24 @@ def test_evaluation_is_pure() -> None:
     second = evaluate(bs, SPIKE, RUN)
     assert first == second
     assert [v.budget for v in first] == ["a", "c"]
+
+
+def test_a_runs_baseline_comparisons_are_corrected_together() -> None:
+    text = (
+        "budgets:\n  - name: b\n    metric: http_seconds\n    aggregation: p95\n"
+        "    fail: '< 10'\n    group_by: route\n    baseline: {max_increase: 10%, chunk: 10s}\n"
+    )
+    routes = ("/a", "/b", "/c")
+    base = [
+        hist(LAT, {t: [0.1 + (t % 7) * 1e-3] * 5 for t in SECONDS}, {"route": r}) for r in routes
+    ]
+    cur = [
+        hist(LAT, {t: [0.1 + (t % 5) * 1e-3] * 5 for t in SECONDS}, {"route": r}) for r in routes
+    ]
+    br = BaselineRun("b", BASE_RUN, base)
+    vs = evaluate(budgets(text), cur, RUN, {"last_passing": br})
+    comparisons = [v.baseline for v in vs if v.baseline is not None]
+    assert len(comparisons) == 3
+    for c in comparisons:
+        assert c.family == 3 and c.p_value is not None and c.q_value is not None
+        assert c.q_value >= c.p_value

@@ -153,6 +153,23 @@ def test_markdown_summary() -> None:
     assert "| warn < 200 ms, fail < 300 ms |" in md and "| fail < 1% |" in md
 
 
+def test_every_report_says_the_baseline_comparisons_were_corrected_together() -> None:
+    r = report()
+    note = (
+        "3 baseline comparison(s) were corrected together (Benjamini-Hochberg, false discovery "
+        "rate 0.05)"
+    )
+    assert any(n.startswith(note) for n in r.notes)
+    assert note in render_markdown(r)
+    assert note in render_html(r)
+    assert any(n.startswith(note) for n in json.loads(render_json(r))["notes"])
+    props = [p.get("value") or "" for p in ET.fromstring(render_junit(r)).iter("property")]
+    assert any(v.startswith(note) for v in props)
+    out = io.StringIO()
+    render_console(r, Console(file=out, width=400, force_terminal=False))
+    assert note in out.getvalue()
+
+
 def test_console_plain_when_not_a_terminal() -> None:
     out = io.StringIO()
     render_console(report(), Console(file=out, width=200, force_terminal=False))
