@@ -71,6 +71,9 @@ def evaluate(
     results: dict[tuple[int, int], Verdict | _Outcome] = {}
     tasks: list[_Task] = []
     for bi, budget in enumerate(budgets):
+        if budget.run_scenario is not None and budget.run_scenario != run.scenario:
+            results[(bi, 0)] = _not_applicable(budget, run)
+            continue
         tasks.extend(_plan(bi, budget, series, baselines or {}, base_ctx, results))
     # Visit groups series by series so their timelines are built once and shared.
     tasks.sort(key=lambda t: t.order)
@@ -483,6 +486,9 @@ def _verdict(
         )
     status, breached = _status(budget, m.observed)
     messages = [m.note] if m.note else []
+    if status is Level.ABORT and ctx is not None and _abort_held(budget, ctx):
+        status = Level.FAIL
+        messages.append(f"abort held until {budget.abort_after:g}s into the run (abort_after)")
     if baseline is not None:
         messages.append(f"baseline {baseline.outcome.value}: {baseline.reason}")
         status = max(status, baseline.level)
@@ -508,8 +514,35 @@ def _verdict(
     )
 
 
+def _abort_held(budget: Budget, ctx: _Ctx) -> bool:
+    """Live and younger than `abort_after`: the abort level does not stop the run yet."""
+    if budget.abort_after is None or ctx.run.ended_at is not None or ctx.now is None:
+        return False
+    return ctx.now - ctx.run.started_at < budget.abort_after
+
+
 def budget_unit(budget: Budget) -> Unit:
     return unit_of(budget.selector.name.pattern, budget.aggregation)
+
+
+def _not_applicable(budget: Budget, run: RunInfo) -> Verdict:
+    """A budget for another scenario (k6's `{scenario:...}`): an explicit pass that says why."""
+    return Verdict(
+        budget=budget.name,
+        status=Level.PASS,
+        aggregation=str(budget.aggregation),
+        observed=None,
+        thresholds=budget.thresholds,
+        sample_count=0,
+        window=None,
+        scope=str(budget.scope),
+        missing=True,
+        message=f"not applicable: this budget is for scenario {budget.run_scenario!r}, "
+        f"the run's scenario is {run.scenario or '(none)'!r}",
+        description=budget.description,
+        metric=str(budget.selector),
+        unit=budget_unit(budget),
+    )
 
 
 def _error_verdict(budget: Budget, group: GroupKey, message: str, nseries: int) -> Verdict:

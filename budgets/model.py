@@ -103,6 +103,9 @@ class Op(StrEnum):
     LE = "<="
     GT = ">"
     GE = ">="
+    EQ = "=="
+    """k6's `==` and `===` (numbers only, so the two are the same)."""
+    NE = "!="
 
 
 @dataclass(frozen=True)
@@ -123,10 +126,24 @@ class Condition:
                 return observed > self.value
             case Op.GE:
                 return observed >= self.value
+            case Op.EQ:
+                return observed == self.value
+            case Op.NE:
+                return observed != self.value
+
+    @property
+    def direction(self) -> bool | None:
+        """True when higher values are worse (a ceiling), False for a floor, None for `==`
+        and `!=` (no side is worse)."""
+        if self.op in (Op.LT, Op.LE):
+            return True
+        if self.op in (Op.GT, Op.GE):
+            return False
+        return None
 
     @property
     def higher_is_worse(self) -> bool:
-        return self.op in (Op.LT, Op.LE)
+        return self.direction is not False
 
     def __str__(self) -> str:
         return f"{self.op.value} {self.value:g}"
@@ -260,11 +277,18 @@ class Budget:
     location: Location | None = None
     promql: PromQLExpr | None = None
     """Set when the budget names a PromQL expression; `selector` then names its series."""
+    abort_after: float | None = None
+    """A live run is not stopped by this budget's abort level before it has run this many
+    seconds (k6's `delayAbortEval`); until then the level counts as fail."""
+    run_scenario: str | None = None
+    """Only runs of this scenario are judged (k6's `{scenario:...}` tag); other runs get an
+    explicit not-applicable pass."""
 
     @property
     def higher_is_worse(self) -> bool:
-        if self.thresholds:
-            return self.thresholds[0][1].higher_is_worse
+        for _, cond in self.thresholds:
+            if cond.direction is not None:
+                return cond.direction
         if self.baseline is not None and self.baseline.higher_is_worse is not None:
             return self.baseline.higher_is_worse
         return True

@@ -36,7 +36,7 @@ budgets:
     labels: {method: GET, host: {regex: "web-[0-9]+"}}
     aggregation: p95
     warn: "< 200ms"
-    fail: "< 0.3"
+    fail: "< 0.3s"
     abort: "< 2s"
     scope: {window: 1m, for: 5m}
     group_by: [route, method]
