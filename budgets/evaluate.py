@@ -17,6 +17,7 @@ import numpy as np
 
 from budgets import windows as win
 from budgets.baseline import ComparedRun, Sample, compare, correct
+from budgets.evidence import check_counter, check_ratio
 from budgets.model import (
     THRESHOLD_LEVELS,
     AggKind,
@@ -29,7 +30,7 @@ from budgets.model import (
 from budgets.timeline import BOOL, F64, MixedKinds, RowsCache, Timeline, TimelineCache
 from budgets.units import Unit, unit_of
 from budgets.verdict import BaselineComparison, Verdict, Window
-from collectors.model import RunInfo, SeriesData, SeriesKey
+from collectors.model import MetricKind, RunInfo, SeriesData, SeriesKey
 
 GroupKey = tuple[tuple[str, str], ...]
 TRACE_POINTS = 240
@@ -220,8 +221,15 @@ def _plan(
 
 def _run_task(task: _Task, ctx: _Ctx) -> Verdict | _Outcome:
     budget = task.budget
+    for s in (*task.num, *task.den):
+        if s.kind is MetricKind.COUNTER:
+            rows = ctx.cache.rows.scalar(s)
+            check_counter(budget.name, s, rows.ts, rows.values)
     try:
         measure = _measure(budget, task.num, task.den, ctx)
+        if budget.aggregation.kind is AggKind.RATIO and measure.observed is not None:
+            denominator = ", ".join(map(str, budget.denominator))
+            check_ratio(budget.name, measure.observed, str(budget.selector), denominator)
         comparison = None
         if budget.baseline is not None and measure.missing is None:
             comparison = _baseline(budget, budget.baseline, task, ctx)

@@ -28,7 +28,13 @@ from collectors.percentile import histogram_percentiles
 from collectors.store import Store
 
 MAX_POINTS = 600
-BADGES = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail", "abort": "⛔ abort"}
+BADGES = {
+    "pass": "✅ pass",
+    "warn": "⚠️ warn",
+    "fail": "❌ fail",
+    "abort": "⛔ abort",
+    "inconclusive": "❔ inconclusive",
+}
 LATENCY_METRICS = ("locust_request_duration_seconds", "castiel_http_request_duration_seconds")
 REQUEST_METRICS = ("locust_requests_total", "castiel_http_requests_total")
 

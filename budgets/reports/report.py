@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from budgets.model import Condition, Level
 from budgets.units import format_quantity
+from budgets.validity import Validity
 from budgets.verdict import BaselineOutcome, Verdict, overall
 from collectors.model import RunInfo
 
@@ -24,10 +25,21 @@ class Report:
     """Human descriptions of the baselines used."""
     notes: tuple[str, ...] = field(default=())
     """What else a reader must know about the run (e.g. why it was stopped early)."""
+    validity: Validity = field(default_factory=Validity)
+    """Whether the run's numbers can be trusted (budgets/validity.py)."""
 
     @property
     def status(self) -> Level:
         return overall(list(self.verdicts))
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.validity.inconclusive
+
+    @property
+    def headline(self) -> str:
+        """PASS, WARN, FAIL, ABORT or INCONCLUSIVE (the run's numbers cannot be trusted)."""
+        return "INCONCLUSIVE" if self.inconclusive else self.status.label.upper()
 
     def count(self, level: Level) -> int:
         return sum(1 for v in self.verdicts if v.status is level)
@@ -40,10 +52,19 @@ def build_report(
     generated_at: float,
     baselines: Sequence[str] = (),
     notes: Sequence[str] = (),
+    validity: Validity | None = None,
 ) -> Report:
     correction = correction_note(verdicts)
     all_notes = (*notes, correction) if correction else tuple(notes)
-    return Report(run, budgets_file, tuple(verdicts), generated_at, tuple(baselines), all_notes)
+    return Report(
+        run,
+        budgets_file,
+        tuple(verdicts),
+        generated_at,
+        tuple(baselines),
+        all_notes,
+        validity or Validity(),
+    )
 
 
 def correction_note(verdicts: Sequence[Verdict]) -> str | None:
