@@ -150,10 +150,13 @@ class Reporter:
                 )
         total = self.env.stats.total
         own = "master" if isinstance(self.env.runner, MasterRunner) else "local"
+        # Users are not reported once Locust stopped them: the run's last reading is the
+        # load it ran with (k6's `vus` value), not the 0 left after the stop.
+        users = {} if final else {"users": self.env.runner.user_count if self.env.runner else 0}
         return {
             "event": "final" if final else "tick",
             "t": time.time(),
-            "users": self.env.runner.user_count if self.env.runner else 0,
+            **users,
             "endpoints": endpoints,
             "total_requests": total.num_requests,
             "total_failures": total.num_failures,

@@ -80,7 +80,8 @@ def interval_batch(record: dict[str, Any], start: float, end: float) -> Batch:
     """Pure: one reporter line → increments, interval histograms (seconds), the users gauge,
     per-status detail, iterations and the Locust processes' CPU."""
     batch = Batch()
-    batch.add_gauge(SeriesKey.of(USERS), end, float(record.get("users", 0)))
+    if "users" in record:
+        batch.add_gauge(SeriesKey.of(USERS), end, float(record["users"]))
     for ep in record.get("endpoints", []):
         labels = {"name": ep["name"], "method": ep["method"]}
         batch.add_increment(SeriesKey.of(REQUESTS, labels), end, float(ep["requests"]))
