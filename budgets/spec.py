@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from budgets.k6 import bare_seconds_hint, is_k6_metric, parse_metric_name, translate
 from budgets.model import (
     INTERVAL_PLACEHOLDER,
     THRESHOLD_LEVELS,
@@ -53,7 +54,8 @@ from budgets.model import (
     parse_number,
 )
 from budgets.selectors import Matcher, Selector, label_matcher, parse_selector
-from budgets.shorthand import is_shorthand, parse_condition, parse_shorthand
+from budgets.shorthand import parse_expression
+from budgets.units import Unit, unit_of
 from collectors.yamlspec import Invalid, SpecContext, SpecError, SpecIssue, compose, read_text
 from runtime.durations import parse_duration
 
@@ -241,6 +243,7 @@ _BUDGET_KEYS = (
     "abort",
     "denominator",
     "baseline",
+    "abort_after",
     *_DEFAULT_KEYS,
 )
 
@@ -277,6 +280,7 @@ def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
             lambda: ctx.parse_text(m["aggregation"][1], f"{key}.aggregation", Aggregation.parse)
         )
     thresholds: list[tuple[Level, Condition]] = []
+    bare: list[tuple[Node, str, Condition]] = []
     for level_key, level in (
         ("threshold", Level.FAIL),
         *((lv.label, lv) for lv in THRESHOLD_LEVELS),
@@ -286,9 +290,11 @@ def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
         vnode = m[level_key][1]
         path = f"{key}.{level_key}"
         try:
-            agg, cond = _level_value(ctx, vnode, path)
+            agg, cond, is_bare = _level_value(ctx, vnode, path)
         except Invalid:
             continue
+        if is_bare:
+            bare.append((vnode, path, cond))
         if agg is not None:
             if aggregation is not None and agg != aggregation:
                 ctx.error(
@@ -334,6 +340,14 @@ def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
             ctx.error(m["denominator"][0], f"{key}.denominator", "only ratio uses a denominator")
     if promql is not None and aggregation is not None and len(ctx.issues) == start_issues:
         _check_promql_aggregation(ctx, m["promql"][1], f"{key}.promql", promql, aggregation)
+    if selector is not None and aggregation is not None:
+        for vnode, path, cond in bare:
+            _check_unit(ctx, vnode, path, selector, aggregation, cond)
+    abort_after = None
+    if "abort_after" in m:
+        abort_after = ctx.guard(
+            lambda: _positive_duration(ctx, m["abort_after"][1], f"{key}.abort_after")
+        )
     if len(ctx.issues) > start_issues or selector is None or aggregation is None:
         raise Invalid()
     return Budget(
@@ -348,6 +362,7 @@ def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
         else "",
         location=ctx.location(node),
         promql=promql,
+        abort_after=abort_after,
         **{k: v for k, v in fields.items() if k != "ramp_up"},
         **_ramp_fields(fields["ramp_up"]),
     )
@@ -528,7 +543,8 @@ def _denominator(ctx: _Ctx, node: Node, key: str) -> tuple[Selector, ...]:
     return tuple(ctx.parse_text(n, key, parse_selector) for n in nodes)
 
 
-def _level_value(ctx: _Ctx, node: Node, key: str) -> tuple[Aggregation | None, Condition]:
+def _level_value(ctx: _Ctx, node: Node, key: str) -> tuple[Aggregation | None, Condition, bool]:
+    """(aggregation when written k6 style, condition, whether the number was bare)."""
     value = ctx.scalar(node, key)
     if isinstance(value, int | float) and not isinstance(value, bool):
         raise ctx.error(
@@ -538,15 +554,31 @@ def _level_value(ctx: _Ctx, node: Node, key: str) -> tuple[Aggregation | None, C
             f'write "< {value}" (must stay below) or "> {value}" (must stay above)',
         )
     text = ctx.text(node, key)
-    if is_shorthand(text):
-        agg, cond = ctx.attempt(node, key, partial(parse_shorthand, text))
-        return agg, cond
-    return None, ctx.attempt(node, key, partial(parse_condition, text))
+    expr = ctx.attempt(node, key, partial(parse_expression, text))
+    agg = None
+    if expr.method is not None:
+        agg = ctx.attempt(node, key, partial(Aggregation.parse, expr.method))
+    return agg, expr.condition, expr.bare
+
+
+def _check_unit(
+    ctx: _Ctx, node: Node, key: str, selector: Selector, agg: Aggregation, cond: Condition
+) -> None:
+    """A bare number on a metric in seconds is ambiguous (k6 habits say milliseconds,
+    Prometheus says seconds): refuse it with a hint rather than guess."""
+    if cond.value != 0 and unit_of(selector.name.pattern, agg) is Unit.SECONDS:
+        ctx.error(
+            node,
+            key,
+            f"a bare number on {selector.name.pattern} (seconds) is ambiguous",
+            bare_seconds_hint(cond.value),
+        )
 
 
 def _check_directions(
     ctx: _Ctx, node: Node, key: str, thresholds: list[tuple[Level, Condition]]
 ) -> None:
+    thresholds = [(lv, c) for lv, c in thresholds if c.direction is not None]
     if len({c.higher_is_worse for _, c in thresholds}) > 1:
         ctx.error(
             node,
@@ -568,8 +600,10 @@ def _check_directions(
 
 _BASELINE_KEYS = (
     "against",
+    "max_increase",
     "max_regression",
     "alpha",
+    "fdr",
     "chunk",
     "min_chunks",
     "on_regression",
@@ -583,8 +617,14 @@ def _baseline(ctx: _Ctx, node: Node, key: str) -> BaselineSpec:
         value = ctx.scalar(node, key)
         if value is True:
             return BaselineSpec()
-        raise ctx.error(node, key, "expected true or a mapping", "baseline: {max_regression: 10%}")
+        raise ctx.error(node, key, "expected true or a mapping", "baseline: {max_increase: 10%}")
     m = ctx.mapping(node, key, _BASELINE_KEYS)
+    if "max_increase" in m and "max_regression" in m:
+        raise ctx.error(
+            m["max_regression"][0],
+            f"{key}.max_regression",
+            "give max_increase or its old name max_regression, not both",
+        )
     spec = BaselineSpec()
     for name, (_, v) in m.items():
         path = f"{key}.{name}"
@@ -600,10 +640,12 @@ def _baseline_field(ctx: _Ctx, name: str, node: Node, path: str) -> dict[str, An
             if ref in ("last_passing", "last-passing"):
                 return {"ref": BaselineRef.LAST_PASSING, "name": None}
             return {"ref": BaselineRef.NAMED, "name": ref}
-        case "max_regression":
-            return {"max_regression": ctx.convert(node, path, _non_negative, "e.g. 10%")}
+        case "max_increase" | "max_regression":  # max_regression: the name before 2026-12
+            return {"max_increase": ctx.convert(node, path, _non_negative, "e.g. 10%")}
         case "alpha":
             return {"alpha": ctx.convert(node, path, _probability, "e.g. 0.05")}
+        case "fdr":
+            return {"fdr": ctx.convert(node, path, _probability, "e.g. 5%")}
         case "chunk":
             return {"chunk": _positive_duration(ctx, node, path)}
         case "min_chunks":
@@ -638,34 +680,75 @@ def _probability(value: Any) -> float:
     return number
 
 
+_K6_OBJECT_KEYS = ("threshold", "abortOnFail", "delayAbortEval")
+
+
 def _k6_thresholds(ctx: _Ctx, node: Node, defaults: _Defaults) -> Iterator[Budget]:
+    """`thresholds:` as in k6: metric -> expressions (strings, or objects with `threshold`,
+    `abortOnFail`, `delayAbortEval`). k6's metric names map to Locust's series
+    (budgets/k6.py); any other name is a Castiel selector."""
     for metric, (knode, vnode) in ctx.mapping(node, "thresholds", ()).items():
         path = f"thresholds.{metric}"
         try:
-            selector = ctx.parse_text(knode, path, parse_selector)
-            texts = ctx.one_or_more(vnode, path)
+            k6 = is_k6_metric(metric)
+            selector = None if k6 else ctx.parse_text(knode, path, parse_selector)
+            if k6:
+                ctx.attempt(knode, path, partial(parse_metric_name, metric))
+            entries = ctx.one_or_more(vnode, path)
         except Invalid:
             continue
-        for tnode in texts:
-            try:
-                text = ctx.text(tnode, path)
-                agg, cond = ctx.attempt(tnode, path, partial(parse_shorthand, text))
-                if agg.kind is AggKind.RATIO:
-                    raise ctx.error(tnode, path, "ratio needs a denominator", "use the long form")
-            except Invalid:
-                continue
-            yield Budget(
-                name=f"{metric} {text}",
-                selector=selector,
-                aggregation=agg,
-                thresholds=((Level.FAIL, cond),),
-                **_ramp_fields(defaults.ramp_up),
-                min_samples=defaults.min_samples,
-                on_missing=defaults.on_missing,
-                scope=defaults.scope,
-                group_by=defaults.group_by,
-                location=ctx.location(tnode),
-            )
+        for i, entry in enumerate(entries):
+            with contextlib.suppress(Invalid):
+                yield _k6_budget(ctx, metric, selector, entry, f"{path}[{i}]", defaults)
+
+
+def _k6_budget(
+    ctx: _Ctx, metric: str, selector: Selector | None, entry: Node, path: str, defaults: _Defaults
+) -> Budget:
+    abort, delay = False, None
+    tnode = entry
+    if isinstance(entry, MappingNode):
+        m = ctx.mapping(entry, path, _K6_OBJECT_KEYS)
+        if "threshold" not in m:
+            raise ctx.error(entry, f"{path}.threshold", "missing threshold", 'e.g. "p(95)<500"')
+        tnode = m["threshold"][1]
+        if "abortOnFail" in m:
+            abort = ctx.boolean(m["abortOnFail"][1], f"{path}.abortOnFail")
+        if "delayAbortEval" in m and ctx.scalar(m["delayAbortEval"][1], path) is not None:
+            delay = _positive_duration(ctx, m["delayAbortEval"][1], f"{path}.delayAbortEval")
+    text = ctx.text(tnode, path)
+    expr = ctx.attempt(tnode, path, partial(parse_expression, text))
+    if selector is None:  # a k6 metric name
+        tr = ctx.attempt(tnode, path, partial(translate, metric, expr))
+        parts: dict[str, Any] = {
+            "selector": tr.selector,
+            "aggregation": tr.aggregation,
+            "cond": tr.condition,
+            "denominator": tr.denominator,
+            "run_scenario": tr.run_scenario,
+        }
+    else:
+        if expr.method is None:
+            raise ctx.error(tnode, path, f"{text!r} names no aggregation", 'e.g. "p(95)<200ms"')
+        agg = ctx.attempt(tnode, path, partial(Aggregation.parse, expr.method))
+        if agg.kind is AggKind.RATIO:
+            raise ctx.error(tnode, path, "ratio needs a denominator", "use the long form")
+        if expr.bare:
+            _check_unit(ctx, tnode, path, selector, agg, expr.condition)
+        parts = {"selector": selector, "aggregation": agg, "cond": expr.condition}
+    cond = parts.pop("cond")
+    return Budget(
+        name=f"{metric} {text}",
+        thresholds=((Level.ABORT if abort else Level.FAIL, cond),),
+        abort_after=delay,
+        **parts,
+        **_ramp_fields(defaults.ramp_up),
+        min_samples=defaults.min_samples,
+        on_missing=defaults.on_missing,
+        scope=defaults.scope,
+        group_by=defaults.group_by,
+        location=ctx.location(tnode),
+    )
 
 
 def _check_unique(ctx: _Ctx, budgets: list[Budget]) -> None:

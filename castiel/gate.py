@@ -23,8 +23,10 @@ from budgets.reports.json_report import render_json
 from budgets.reports.junit import render_junit
 from budgets.reports.markdown import render_markdown
 from budgets.reports.report import Report
+from budgets.validity import SERIES as VALIDITY_SERIES
+from budgets.validity import assess
 from budgets.verdict import overall
-from castiel.errors import EXIT_BUDGET_FAILED, EXIT_PASS, UsageError
+from castiel.errors import EXIT_BUDGET_FAILED, EXIT_INCONCLUSIVE, EXIT_PASS, UsageError
 from collectors.model import RunInfo, SeriesData, SeriesKey
 from collectors.store import Store, UnknownRun
 from loadtest.monitor import verdict_record
@@ -54,11 +56,13 @@ def gate(
     notes: Sequence[str] = (),
 ) -> int:
     """Evaluate a stored run's budgets, print the table, write the reports, record the
-    verdicts; returns the exit code (0 pass, warnings allowed; 1 a budget failed)."""
+    verdicts; returns the exit code (0 pass, warnings allowed; 1 a budget failed; 4 the run
+    is inconclusive: its numbers cannot be trusted, whatever the budgets say)."""
     budgets, baselines = _baselines(store, run_info, budgets, baseline)
     series = _load(store, run_info, budgets)
     now = time.time()
     verdicts = evaluate(budgets, series, run_info, baselines, now=now)
+    validity = assess(run_info, _load_names(store, run_info, VALIDITY_SERIES), budgets)
     report = build_report(
         run_info,
         budgets_path,
@@ -66,6 +70,7 @@ def gate(
         now,
         sorted({b.label for b in baselines.values()}),
         notes,
+        validity,
     )
     if console is None:
         console = Console()
@@ -74,15 +79,24 @@ def gate(
     render_console(report, console)
     _write_reports(reports, report)
     status = overall(verdicts)
-    passed = status <= Level.WARN
+    passed = status <= Level.WARN and not validity.inconclusive
     if record:
         store.record_verdicts(run_info.id, [verdict_record(v, now) for v in verdicts])
-        store.set_run_verdict(run_info.id, status.label if passed else "fail")
+        store.set_run_verdict(run_info.id, _run_verdict(status, validity.inconclusive))
         if save_baseline and passed:
             store.set_baseline(save_baseline, run_info.id, now)
     elif save_baseline:
         raise UsageError("--save-baseline needs the store to be writable (drop --no-record)")
+    if validity.inconclusive:
+        return EXIT_INCONCLUSIVE
     return EXIT_PASS if passed else EXIT_BUDGET_FAILED
+
+
+def _run_verdict(status: Level, inconclusive: bool) -> str:
+    """What the store records: an inconclusive run is never a baseline (not pass or warn)."""
+    if inconclusive:
+        return "inconclusive"
+    return status.label if status <= Level.WARN else "fail"
 
 
 def resolve_run(store: Store, ref: str) -> RunInfo:
@@ -172,6 +186,12 @@ def _load(store: Store, run_info: RunInfo, budgets: Iterable[Budget]) -> list[Se
     keys: list[SeriesKey] = [
         key for key, _ in store.series(run_info.id) if any(s.matches(key) for s in selectors)
     ]
+    return store.load_series(run_info.id, keys) if keys else []
+
+
+def _load_names(store: Store, run_info: RunInfo, names: Iterable[str]) -> list[SeriesData]:
+    wanted = set(names)
+    keys = [key for key, _ in store.series(run_info.id) if key.name in wanted]
     return store.load_series(run_info.id, keys) if keys else []
 
 

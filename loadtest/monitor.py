@@ -12,7 +12,9 @@ from dataclasses import dataclass, field, replace
 
 from alerts.engine import AlertEngine
 from budgets.evaluate import evaluate
+from budgets.evidence import ImpossibleEvidence
 from budgets.model import Budget, Level
+from budgets.reports.report import format_breach
 from budgets.verdict import Verdict
 from collectors.base import Collector, collect_all
 from collectors.model import (
@@ -81,10 +83,7 @@ def abort_reason(verdicts: Sequence[Verdict]) -> str | None:
     v = hits[0]
     group = ", ".join(f"{k}={val}" for k, val in v.group)
     where = f" [{group}]" if group else ""
-    return (
-        f"budget {v.budget!r}{where} reached its abort threshold: {v.aggregation} = "
-        f"{v.observed:g} ({v.breached or 'abort'})"
-    )
+    return f"budget {v.budget!r}{where} reached its abort threshold: {format_breach(v)}"
 
 
 @dataclass
@@ -109,6 +108,8 @@ class Monitor:
     evaluate_every: float = 1.0
     series: SeriesAccumulator = field(default_factory=SeriesAccumulator)
     last_verdicts: list[Verdict] = field(default_factory=list)
+    refused: str | None = None
+    """Why the evaluator refused the evidence (budgets/evidence.py); the run stops."""
     _last_eval: float = 0.0
 
     def tick(self, now: float) -> TickResult:
@@ -121,11 +122,16 @@ class Monitor:
         if len(batch):
             self.store.write(self.run.id, batch)
             self.series.add(batch)
-        if now - self._last_eval >= self.evaluate_every:
+        if now - self._last_eval >= self.evaluate_every and self.refused is None:
             self._last_eval = now
-            self.last_verdicts = evaluate(
-                self.budgets, self.series.snapshot(), self.live_run(), now=now
-            )
+            try:
+                self.last_verdicts = evaluate(
+                    self.budgets, self.series.snapshot(), self.live_run(), now=now
+                )
+            except ImpossibleEvidence as exc:
+                # No verdict from impossible data: stop the load; the gate reports it (exit 3).
+                self.refused = str(exc)
+                return TickResult(now, len(batch), [], collected.errors, self.refused)
             # The dashboard's live page reads these; `castiel check` records its own.
             self.store.record_verdicts(
                 self.run.id, [verdict_record(v, now) for v in self.last_verdicts], source="live"

@@ -15,6 +15,15 @@ DURATION = "locust_request_duration_seconds"
 REQUESTS = "locust_requests_total"
 FAILURES = "locust_failures_total"
 USERS = "locust_users"
+ITERATIONS = "locust_iterations_total"
+RESPONSES = "locust_responses_total"
+"""Per endpoint, status code and outcome (`expected_response`: Locust counted a success)."""
+RESPONSE_DURATION = "locust_response_duration_seconds"
+TARGET_RATE = "locust_target_rate"
+"""The arrival rate an open-model run aims at (per second; label `of`: iterations or
+requests), when the run reports one: budgets/validity.py checks the achieved rate."""
+CPU = "locust_cpu_percent"
+"""Per Locust process (`process`: local, master, worker-<id>): percent of one core."""
 
 
 @dataclass
@@ -68,15 +77,40 @@ class LocustStream:
 
 
 def interval_batch(record: dict[str, Any], start: float, end: float) -> Batch:
-    """Pure: one reporter line → increments, interval histograms (seconds) and the users gauge."""
+    """Pure: one reporter line → increments, interval histograms (seconds), the users gauge,
+    per-status detail, iterations and the Locust processes' CPU."""
     batch = Batch()
-    batch.add_gauge(SeriesKey.of(USERS), end, float(record.get("users", 0)))
+    if "users" in record:
+        batch.add_gauge(SeriesKey.of(USERS), end, float(record["users"]))
     for ep in record.get("endpoints", []):
         labels = {"name": ep["name"], "method": ep["method"]}
         batch.add_increment(SeriesKey.of(REQUESTS, labels), end, float(ep["requests"]))
         batch.add_increment(SeriesKey.of(FAILURES, labels), end, float(ep["failures"]))
-        if ep["rt_ms"]:
-            builder = HistogramBuilder()
-            builder.record_counts({float(k): int(v) for k, v in ep["rt_ms"].items()}, 0.001)
-            batch.add_histogram(SeriesKey.of(DURATION, labels), start, end, builder.build())
+        _histogram(batch, SeriesKey.of(DURATION, labels), start, end, ep["rt_ms"])
+    if "iterations" in record:
+        batch.add_increment(SeriesKey.of(ITERATIONS), end, float(record["iterations"]))
+    for name, method, status, ok, count, rt in record.get("detail", []):
+        labels = {
+            "name": name,
+            "method": method,
+            "status": str(status),
+            "expected_response": "true" if ok else "false",
+        }
+        batch.add_increment(SeriesKey.of(RESPONSES, labels), end, float(count))
+        _histogram(batch, SeriesKey.of(RESPONSE_DURATION, labels), start, end, rt)
+    if "target_rate" in record:
+        of = str(record.get("target_rate_of", "iterations"))
+        batch.add_gauge(SeriesKey.of(TARGET_RATE, {"of": of}), end, float(record["target_rate"]))
+    for process, percent in (record.get("cpu") or {}).items():
+        batch.add_gauge(SeriesKey.of(CPU, {"process": str(process)}), end, float(percent))
     return batch
+
+
+def _histogram(
+    batch: Batch, key: SeriesKey, start: float, end: float, rt_ms: dict[str, int]
+) -> None:
+    """Locust's `{rounded ms: count}` as an interval histogram in seconds."""
+    if rt_ms:
+        builder = HistogramBuilder()
+        builder.record_counts({float(k): int(v) for k, v in rt_ms.items()}, 0.001)
+        batch.add_histogram(key, start, end, builder.build())

@@ -14,7 +14,19 @@ def report_dict(report: Report, with_trace: bool = True) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": report.generated_at,
-        "status": report.status.label,
+        "status": report.headline.lower(),
+        "validity": {
+            "inconclusive": report.inconclusive,
+            "reasons": [
+                {
+                    "problem": r.problem.value,
+                    "observed": r.observed,
+                    "limit": r.limit,
+                    "detail": str(r),
+                }
+                for r in report.validity.reasons
+            ],
+        },
         "budgets_file": report.budgets_file,
         "run": {
             "id": run.id,
@@ -54,7 +66,27 @@ REPORT_SCHEMA: dict[str, Any] = {
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
         "generated_at": {"type": "number"},
-        "status": _LEVEL,
+        "status": {"enum": [*(lv.label for lv in Level), "inconclusive"]},
+        "validity": {
+            "type": "object",
+            "required": ["inconclusive", "reasons"],
+            "properties": {
+                "inconclusive": {"type": "boolean"},
+                "reasons": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["problem", "detail"],
+                        "properties": {
+                            "problem": {"type": "string"},
+                            "observed": {"type": "number"},
+                            "limit": {"type": "number"},
+                            "detail": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
         "budgets_file": {"type": "string"},
         "run": {
             "type": "object",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from budgets.model import Level
+from budgets.model import Condition, Level, Op
+from budgets.units import Unit
 from budgets.verdict import Verdict
 from collectors.model import Batch, SeriesKey
 from loadtest.monitor import SeriesAccumulator, abort_reason
@@ -39,6 +40,15 @@ def verdict(status: Level, **kw: object) -> Verdict:
 def test_abort_reason_names_the_budget_and_group() -> None:
     assert abort_reason([verdict(Level.FAIL)]) is None
     reason = abort_reason(
-        [verdict(Level.PASS), verdict(Level.ABORT, group=(("name", "/orders"),), breached="abort")]
+        [
+            verdict(Level.PASS),
+            verdict(
+                Level.ABORT,
+                group=(("name", "/orders"),),
+                breached=(Level.ABORT, Condition(Op.LT, 0.5)),
+                unit=Unit.SECONDS,
+            ),
+        ]
     )
-    assert reason is not None and "'p95' [name=/orders]" in reason and "0.9" in reason
+    assert reason is not None and "'p95' [name=/orders]" in reason
+    assert "p95 900 ms > 500 ms (abort: < 500 ms)" in reason

@@ -49,3 +49,52 @@ def test_lines_become_increments_histograms_and_phases(tmp_path: Path) -> None:
     batch = stream.poll()
     assert stream.phases.finished == 103.5 and stream.total_requests == 4
     assert len(batch.histograms) == 0
+
+
+def test_detail_iterations_cpu_and_target_rate() -> None:
+    from collectors.model import MetricKind
+    from loadtest.stream import (
+        CPU,
+        ITERATIONS,
+        RESPONSE_DURATION,
+        RESPONSES,
+        TARGET_RATE,
+        USERS,
+        interval_batch,
+    )
+
+    record = {
+        "event": "tick",
+        "t": 10.0,
+        "users": 3,
+        "endpoints": [],
+        "iterations": 7,
+        "detail": [["/a", "GET", "200", True, 5, {"10": 5}], ["/a", "GET", "500", False, 1, {}]],
+        "cpu": {"master": 12.5, "worker-x": 95.0},
+        "target_rate": 20.0,
+    }
+    batch = interval_batch(record, 9.0, 10.0)
+    scalars = {(s.key, s.kind, s.point.value) for s in batch.scalars}
+    ok = {"name": "/a", "method": "GET", "status": "200", "expected_response": "true"}
+    bad = {**ok, "status": "500", "expected_response": "false"}
+    assert (SeriesKey.of(ITERATIONS), MetricKind.COUNTER, 7.0) in scalars
+    assert (SeriesKey.of(RESPONSES, ok), MetricKind.COUNTER, 5.0) in scalars
+    assert (SeriesKey.of(RESPONSES, bad), MetricKind.COUNTER, 1.0) in scalars
+    assert (SeriesKey.of(CPU, {"process": "worker-x"}), MetricKind.GAUGE, 95.0) in scalars
+    assert (SeriesKey.of(TARGET_RATE, {"of": "iterations"}), MetricKind.GAUGE, 20.0) in scalars
+    assert (SeriesKey.of(USERS), MetricKind.GAUGE, 3.0) in scalars
+    (h,) = batch.histograms
+    assert h.key == SeriesKey.of(RESPONSE_DURATION, ok) and h.point.histogram.count == 5
+    final = interval_batch({"event": "final", "t": 11.0, "endpoints": []}, 10.0, 11.0)
+    assert not any(s.key.name == USERS for s in final.scalars)  # no 0 after Locust stopped
+
+
+def test_the_k6_layer_reads_the_series_the_stream_writes() -> None:
+    from budgets import k6, validity
+    from loadtest import stream
+
+    for name in ("DURATION", "REQUESTS", "FAILURES", "USERS", "ITERATIONS", "RESPONSES"):
+        assert getattr(k6, name) == getattr(stream, name), name
+    assert k6.RESPONSE_DURATION == stream.RESPONSE_DURATION
+    assert (validity.CPU, validity.TARGET_RATE) == (stream.CPU, stream.TARGET_RATE)
+    assert (validity.REQUESTS, validity.ITERATIONS) == (stream.REQUESTS, stream.ITERATIONS)
