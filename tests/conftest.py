@@ -58,3 +58,10 @@ def cluster_url(redis_cluster: RedisClusterServers) -> Iterator[str]:
         client.flushall()
         client.close()
     yield redis_cluster.url
+
+
+@pytest.fixture(params=["sqlite"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's store lives, as `--store` and `Store.open` take it: a new SQLite file
+    (issue 16's PostgreSQL store adds its database URL as a second parameter)."""
+    return str(tmp_path / "store" / "castiel.db")
