@@ -107,15 +107,22 @@ def read_entries(
     store: VerdictSource,
     *,
     branch: str | None = None,
+    scenario: str | None = None,
     last: int = 50,
     until: RunInfo | None = None,
     source: str = "check",
 ) -> list[Entry]:
-    """The last `last` finished runs (of `branch` when given; up to and including `until`)
-    with recorded verdicts, oldest first."""
+    """The last `last` finished runs with recorded verdicts (of `branch` and `scenario` when
+    given; up to and including `until`), oldest first. A history compares like with like:
+    a peak run's numbers are not a normal run's, and a run stopped early or found
+    inconclusive (its numbers cannot be trusted) is no point of it."""
     picked: list[Entry] = []
     for run in store.runs(SCAN):
-        if run.status == "running" or (branch is not None and run.git_branch != branch):
+        if run.status != "finished" or run.verdict == "inconclusive":
+            continue
+        if (branch is not None and run.git_branch != branch) or (
+            scenario is not None and run.scenario != scenario
+        ):
             continue
         if until is not None and (run.started_at, run.id) > (until.started_at, until.id):
             continue
@@ -244,3 +251,26 @@ def _relative(shift: float, scale: float) -> float:
     if scale > 0:
         return shift / scale
     return 0.0 if shift == 0 else math.copysign(math.inf, shift)
+
+
+def describe(change: Change, aggregation: str) -> str:
+    """`a change point at commit abc1234 (+18 % p95, 95 % CI 12-24 %)`."""
+    return f"a change point at commit {change.commit} ({shift_text(change, aggregation)})"
+
+
+def shift_text(change: Change, aggregation: str = "") -> str:
+    """`+18 % p95, 95 % CI 12-24 %`; an interval that crosses or lies below zero keeps its
+    signs (`-24 to -12 %`)."""
+    what = f" {aggregation}" if aggregation else ""
+    low, high = _pct(change.ci_low), _pct(change.ci_high)
+    if change.ci_low > 0 and math.isfinite(change.ci_high):
+        interval = f"{low.lstrip('+')}-{high.lstrip('+')} %"
+    else:
+        interval = f"{low} to {high} %"
+    return f"{_pct(change.change)} %{what}, {change.ci_level * 100:.0f} % CI {interval}"
+
+
+def _pct(x: float) -> str:
+    if not math.isfinite(x):
+        return "+inf" if x > 0 else "-inf"
+    return f"{x * 100:+.0f}"

@@ -25,7 +25,8 @@ from budgets.reports.markdown import render_markdown
 from budgets.reports.report import Report
 from budgets.validity import SERIES as VALIDITY_SERIES
 from budgets.validity import assess
-from budgets.verdict import overall
+from budgets.verdict import Verdict, overall
+from castiel.changes import change_notes
 from castiel.errors import EXIT_BUDGET_FAILED, EXIT_INCONCLUSIVE, EXIT_PASS, UsageError
 from collectors.model import RunInfo, SeriesData, SeriesKey
 from collectors.store import Store, UnknownRun
@@ -63,6 +64,8 @@ def gate(
     now = time.time()
     verdicts = evaluate(budgets, series, run_info, baselines, now=now)
     validity = assess(run_info, _load_names(store, run_info, VALIDITY_SERIES), budgets)
+    if not validity.inconclusive:
+        notes = [*notes, *change_notes(store, run_info, verdicts)]
     report = build_report(
         run_info,
         budgets_path,
@@ -220,3 +223,17 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def evaluate_stored(
+    store: Store,
+    run_info: RunInfo,
+    budgets: list[Budget],
+    *,
+    baseline: str | None = None,
+    now: float | None = None,
+) -> list[Verdict]:
+    """The verdicts `gate` would give a stored run (baselines resolved the same way), without
+    printing, reporting or recording anything: back-testing a budget file."""
+    budgets, baselines = _baselines(store, run_info, budgets, baseline)
+    return evaluate(budgets, _load(store, run_info, budgets), run_info, baselines, now=now)

@@ -8,7 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
+from budgets.model import Budget
 from budgets.spec import BudgetSpecError, load_budget_file
+from castiel import backtest
 from castiel.errors import EXIT_BROKEN, UsageError
 from castiel.gate import ReportPaths, gate, resolve_run
 from collectors.store import DEFAULT_PATH, Store, StoreError
@@ -53,6 +57,14 @@ def register(sub: Any) -> None:
         help="write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set)",
     )
     p.add_argument(
+        "--runs",
+        metavar="last:N",
+        help="back-test: evaluate FILE against the newest N finished runs instead of one and "
+        "print per budget how many of them it would have failed or warned (nothing is "
+        "recorded; --json writes the table; exit 0 unless the input is bad)",
+    )
+    p.add_argument("--branch", metavar="NAME", help="with --runs: only runs of this branch")
+    p.add_argument(
         "--no-record",
         action="store_true",
         help="do not store the verdicts (opens the store read-only)",
@@ -67,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if not args.store.exists():
         raise UsageError(f"no metrics store at {args.store} (pass --store PATH)")
+    if args.runs is not None:
+        return _backtest(args, spec.path, list(spec.budgets))
+    if args.branch is not None:
+        raise UsageError("--branch goes with --runs (back-testing)")
     try:
         with Store.open(args.store, readonly=args.no_record) as store:
             return gate(
@@ -82,3 +98,23 @@ def run(args: argparse.Namespace) -> int:
     except StoreError as exc:
         print(f"castiel: store unreadable: {exc}", file=sys.stderr)
         return EXIT_BROKEN
+
+
+def _backtest(args: argparse.Namespace, path: str, budgets: list[Budget]) -> int:
+    last = backtest.parse_runs(args.runs)
+    if args.run != "latest" or args.save_baseline:
+        raise UsageError("--runs back-tests stored runs: drop --run and --save-baseline")
+    try:
+        with Store.open(args.store, readonly=True) as store:
+            runs = backtest.pick_runs(store, last, args.branch)
+            where = f"branch {args.branch}" if args.branch else "every branch"
+            if not runs:
+                raise UsageError(f"{args.store}: no finished run on {where} to back-test")
+            result = backtest.backtest(store, budgets, path, runs)
+    except StoreError as exc:
+        print(f"castiel: store unreadable: {exc}", file=sys.stderr)
+        return EXIT_BROKEN
+    backtest.render(result, Console(width=None if sys.stdout.isatty() else 160), where)
+    if args.json is not None:
+        backtest.write_json(result, args.json)
+    return 0

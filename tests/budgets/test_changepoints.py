@@ -4,6 +4,7 @@ noise, one slow run never a change point, and the history model that names the c
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -69,7 +70,7 @@ def test_short_and_degenerate_series() -> None:
 P95_CEILING = ((Level.FAIL, Condition(Op.LT, 0.5)),)
 
 
-def entries(values: list[float | None], *, budget: str = "checkout p95") -> list[Entry]:
+def entries(values: Sequence[float | None], *, budget: str = "checkout p95") -> list[Entry]:
     out = []
     for i, value in enumerate(values):
         run = RunInfo(
@@ -97,7 +98,7 @@ def entries(values: list[float | None], *, budget: str = "checkout p95") -> list
 
 
 def test_history_names_the_first_run_and_commit_after_the_change() -> None:
-    values = [float(v) / 1000 for v in stepped(11, [(20, 0.18)], 35, level=200.0)]
+    values: list[float | None] = [v / 1000 for v in stepped(11, [(20, 0.18)], 35, 200.0)]
     values[5] = None  # a run without a value (missing data) is left out of the series
     [history] = histories(entries(values))
     assert history.unit is Unit.SECONDS and history.aggregation == "p95"
@@ -105,7 +106,7 @@ def test_history_names_the_first_run_and_commit_after_the_change() -> None:
     [change] = history.changes
     assert abs(int(change.run.id[3:]) - 20) <= 1
     assert change.previous.id == f"run{int(change.run.id[3:]) - 1:02d}"
-    assert change.commit == change.run.git_commit[:7]
+    assert change.commit == (change.run.git_commit or "")[:7] != ""
     assert change.worse and change.ci_level == 0.95
     assert change.ci_low < change.change < change.ci_high
     assert change.change == pytest.approx(0.18, abs=0.05)
