@@ -153,10 +153,8 @@ def test_backtest_counts_what_a_tighter_budget_would_have_failed(
     tight = tmp_path / "tight.yaml"
     tight.write_text(TIGHT)
     out_json = tmp_path / "backtest.json"
-    code = main(
-        ["check", "--budgets", str(tight), "--runs", "last:10", "--branch", "main"]
-        + ["--json", str(out_json), "--store", store]
-    )
+    args = ["--runs", "last:10", "--branch", "main", "--json", str(out_json), "--store", store]
+    code = main(["check", "--budgets", str(tight), *args])
     out = capsys.readouterr().out
     assert code == 0
     result = json.loads(out_json.read_text())
