@@ -109,6 +109,7 @@ class Reporter:
         self.cpu = Cpu()
         self.worker_cpu: dict[str, float] = {}
         self.last: dict[tuple[str, str], Cumulative] = {}
+        self.errors = Occurrences()
         ev = environment.events
         ev.spawning_complete.add_listener(self.on_spawned)
         ev.test_start.add_listener(self.on_test_start)
@@ -162,6 +163,7 @@ class Reporter:
             "total_failures": total.num_failures,
             "cpu": {own: self.cpu.percent(), **self.worker_cpu},
             **self.detail.drain(),
+            **self.errors.delta(self.env),
         }
 
     def loop(self) -> None:
@@ -174,12 +176,51 @@ class Reporter:
 
     def on_test_start(self, **_: Any) -> None:
         self.last = {}  # Locust resets its stats when a test starts
+        self.errors = Occurrences()
         self.detail.drain()
         self.write({"event": "test_start", "t": time.time()})
 
     def on_quit(self, **_: Any) -> None:
         self.write(self.delta(final=True))
         self.out.close()
+
+
+ERROR_TEXT = 300
+"""Characters of an error message or exception kept (a label: long texts are cut)."""
+
+
+class Occurrences:
+    """Locust's failures table (`stats.errors`: method, name, error, occurrences) and
+    exceptions table (`runner.exceptions`: message, count) as increments since the last
+    report; on the master both already hold the workers' merged tables."""
+
+    def __init__(self) -> None:
+        self.errors: dict[tuple[str, str, str], int] = {}
+        self.exceptions: dict[str, int] = {}
+
+    def delta(self, env: Environment) -> dict[str, Any]:
+        errors: dict[tuple[str, str, str], int] = {}
+        for e in list(env.stats.errors.values()):
+            key = (str(e.name), str(e.method), str(e.error)[:ERROR_TEXT])
+            errors[key] = errors.get(key, 0) + int(e.occurrences)
+        exceptions: dict[str, int] = {}
+        for row in list((env.runner.exceptions if env.runner else {}).values()):
+            msg = str(row.get("msg", ""))[:ERROR_TEXT]
+            exceptions[msg] = exceptions.get(msg, 0) + int(row.get("count", 0))
+        return {
+            "errors": [[*k, n] for k, n in _grown(self.errors, errors)],
+            "exceptions": [[k, n] for k, n in _grown(self.exceptions, exceptions)],
+        }
+
+
+def _grown(seen: dict[Any, int], totals: dict[Any, int]) -> list[tuple[Any, int]]:
+    """What each total grew by since `seen` (which is updated)."""
+    out = []
+    for key, total in totals.items():
+        if total > seen.get(key, 0):
+            out.append((key, total - seen.get(key, 0)))
+            seen[key] = total
+    return out
 
 
 class WorkerPart:

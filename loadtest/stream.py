@@ -22,6 +22,10 @@ RESPONSE_DURATION = "locust_response_duration_seconds"
 TARGET_RATE = "locust_target_rate"
 """The arrival rate an open-model run aims at (per second; label `of`: iterations or
 requests), when the run reports one: budgets/validity.py checks the achieved rate."""
+ERRORS = "locust_errors_total"
+"""Locust's failures table: occurrences per endpoint and error message (label `error`)."""
+EXCEPTIONS = "locust_exceptions_total"
+"""Locust's exceptions table: exceptions raised in the users' code, per message."""
 CPU = "locust_cpu_percent"
 """Per Locust process (`process`: local, master, worker-<id>): percent of one core."""
 
@@ -103,6 +107,11 @@ def interval_batch(record: dict[str, Any], start: float, end: float) -> Batch:
         batch.add_gauge(SeriesKey.of(TARGET_RATE, {"of": of}), end, float(record["target_rate"]))
     for process, percent in (record.get("cpu") or {}).items():
         batch.add_gauge(SeriesKey.of(CPU, {"process": str(process)}), end, float(percent))
+    for name, method, error, count in record.get("errors", []):
+        labels = {"name": name, "method": method, "error": error}
+        batch.add_increment(SeriesKey.of(ERRORS, labels), end, float(count))
+    for message, count in record.get("exceptions", []):
+        batch.add_increment(SeriesKey.of(EXCEPTIONS, {"message": message}), end, float(count))
     return batch
 
 

@@ -98,3 +98,22 @@ def test_the_k6_layer_reads_the_series_the_stream_writes() -> None:
     assert k6.RESPONSE_DURATION == stream.RESPONSE_DURATION
     assert (validity.CPU, validity.TARGET_RATE) == (stream.CPU, stream.TARGET_RATE)
     assert (validity.REQUESTS, validity.ITERATIONS) == (stream.REQUESTS, stream.ITERATIONS)
+
+
+def test_locusts_failure_and_exception_tables_become_counters() -> None:
+    from collectors.model import MetricKind
+    from loadtest.stream import ERRORS, EXCEPTIONS, interval_batch
+
+    record = {
+        "event": "tick",
+        "t": 10.0,
+        "endpoints": [],
+        "errors": [["/a", "GET", "HTTPError('500 Server Error')", 3]],
+        "exceptions": [["ZeroDivisionError: division by zero", 2]],
+    }
+    scalars = {(s.key, s.kind, s.point.value) for s in interval_batch(record, 9, 10).scalars}
+    error = {"name": "/a", "method": "GET", "error": "HTTPError('500 Server Error')"}
+    assert (SeriesKey.of(ERRORS, error), MetricKind.COUNTER, 3.0) in scalars
+    exc = {"message": "ZeroDivisionError: division by zero"}
+    assert (SeriesKey.of(EXCEPTIONS, exc), MetricKind.COUNTER, 2.0) in scalars
+
