@@ -183,7 +183,7 @@ def render_times(path: Path, repeat: int) -> dict[str, tuple[float, float]]:
         for _ in range(repeat):
             st.cache_data.clear()  # cold: every query goes to the store again
             st.cache_resource.clear()
-            at = AppTest.from_file(str(ROOT / "dashboard" / "pages" / file), default_timeout=120)
+            at = AppTest.from_file(str(ROOT / "dashboard" / "views" / file), default_timeout=120)
             t = time.perf_counter()
             at.run()
             cold.append(time.perf_counter() - t)

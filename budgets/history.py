@@ -274,3 +274,8 @@ def _pct(x: float) -> str:
     if not math.isfinite(x):
         return "+inf" if x > 0 else "-inf"
     return f"{x * 100:+.0f}"
+
+
+def short_text(change: Change) -> str:
+    """`abc1234 +18 %`: a chart's label of the change."""
+    return f"{change.commit} {_pct(change.change)} %"

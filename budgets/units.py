@@ -63,3 +63,16 @@ def format_quantity(value: float | None, unit: Unit) -> str:
                 return f"{value * 1000:.4g} ms"
             return f"{value:.4g} s"
     return f"{value:.4g}"
+
+
+def chart_scale(unit: Unit) -> tuple[float, str]:
+    """(factor, axis unit) for a chart of values in `unit`: one fixed scale per axis (seconds
+    in ms, fractions in %), where `format_quantity` picks per value."""
+    match unit:
+        case Unit.SECONDS:
+            return 1000.0, "ms"
+        case Unit.FRACTION:
+            return 100.0, "%"
+        case Unit.PER_SECOND:
+            return 1.0, "/s"
+    return 1.0, ""

@@ -23,20 +23,23 @@ def latency_chart(
     column: str = "p95",
     thresholds: Mapping[str, float] | None = None,
     worst: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    unit: str = "ms",
 ) -> go.Figure:
+    """`column` of `df` over time, one line per `label` value, in `unit` (the axis's: the
+    caller scales values and thresholds alike, budgets.units.chart_scale)."""
     fig = px.line(
         df,
         x="t",
         y=column,
         color=label,
         color_discrete_map=colours(df[label]),
-        labels={column: f"{column} (ms)", "t": ""},
+        labels={column: f"{column} ({unit})" if unit else column, "t": ""},
     )
     for level, value in (thresholds or {}).items():
         fig.add_hline(
             y=value,
             line_dash="dash",
-            annotation_text=f"{level} {value:g} ms",
+            annotation_text=f"{level} {value:g} {unit}".rstrip(),
             line_color="#d1242f" if level.split()[-1] in ("fail", "abort") else "#bf8700",
         )
     if worst is not None:
@@ -170,4 +173,59 @@ def _overlaid(frames: Mapping[str, pd.DataFrame], label: str, x: str, y: str) ->
                     line={"color": cmap[name], "dash": dash},
                 )
             )
+    return fig
+
+
+STATUS_COLOURS = {
+    "pass": "#1a7f37",
+    "warn": "#bf8700",
+    "fail": "#d1242f",
+    "abort": "#8250df",
+}
+
+
+def history_chart(
+    df: pd.DataFrame,
+    unit: str,
+    thresholds: Mapping[str, float],
+    changes: pd.DataFrame,
+    title: str,
+) -> go.Figure:
+    """A budget across runs: `df` has t (run start), value (in `unit`), status, run, commit,
+    branch; one marker per run coloured by its verdict, the thresholds as lines, and each
+    change point (`changes`: t, text) as a vertical line labelled with its commit and shift."""
+    fig = go.Figure(
+        go.Scatter(
+            x=df["t"],
+            y=df["value"],
+            mode="lines+markers",
+            name=title,
+            line={"color": "#57606a", "width": 1},
+            marker={
+                "size": 9,
+                "color": [STATUS_COLOURS.get(s, "#8c959f") for s in df["status"]],
+            },
+            customdata=df[["run", "commit", "branch", "status"]].to_numpy(),
+            hovertemplate="%{y:.4g} " + unit + "<br>run %{customdata[0]}<br>commit "
+            "%{customdata[1]} on %{customdata[2]}<br>%{customdata[3]}<extra></extra>",
+        )
+    )
+    for level, value in thresholds.items():
+        fig.add_hline(
+            y=value,
+            line_dash="dash",
+            annotation_text=f"{level} {value:g} {unit}".rstrip(),
+            line_color="#d1242f" if level in ("fail", "abort") else "#bf8700",
+        )
+    for row in changes.itertuples():
+        fig.add_vline(x=row.t, line_dash="dot", line_color="#0969da")
+        fig.add_annotation(
+            x=row.t, y=1.0, yref="paper", text=str(row.text), showarrow=False, yanchor="bottom"
+        )
+    fig.update_layout(
+        height=340,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        yaxis_title=f"{title} ({unit})" if unit else title,
+        showlegend=False,
+    )
     return fig

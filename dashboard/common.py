@@ -16,9 +16,11 @@ import streamlit as st
 
 from alerts import delivery, history, silences
 from alerts.db import AlertsDBError
+from budgets import history as history_mod
 from collectors.model import RunInfo, SeriesData
 from collectors.store import DEFAULT_PATH, Store, StoreError, UnknownRun
 from dashboard import alerting, data, report
+from dashboard import launcher as launcher_mod
 
 STORE_ENV = "CASTIEL_STORE"
 PASSWORD_ENV = "CASTIEL_DASHBOARD_PASSWORD"  # noqa: S105 - the variable's name, not a secret
@@ -152,14 +154,22 @@ def run_info(st_store: Store, run_id: str) -> RunInfo | None:
         return None  # pruned between the listing and now
 
 
-def pick_run(st_store: Store, key: str, label: str = "run", index: int = 0) -> RunInfo | None:
+def compare_link(a: str, b: str) -> str:
+    """The Compare page with run A and run B chosen."""
+    return f"/compare?a={a}&b={b}"
+
+
+def pick_run(
+    st_store: Store, key: str, label: str = "run", index: int = 0, param: str = "run"
+) -> RunInfo | None:
     frame = runs(st_store, str(store_path()))
     if frame.empty:
         st.info(f"No runs yet. Make one:\n\n`{FIRST_RUN}`")
         return None
     ids = list(frame["run"])
-    # Alert notifications link here with ?run=ID: the first render opens that run.
-    linked = st.query_params.get("run")
+    # Alert notifications link here with ?run=ID (Compare: ?a=ID&b=ID): the first render
+    # opens that run.
+    linked = st.query_params.get(param)
     if linked in ids and key not in st.session_state:
         index = ids.index(linked)
     labels = {
@@ -256,3 +266,31 @@ def report_button(st_store: Store, run: RunInfo, key: str) -> None:
         key=f"report_{key}_{run.id}",
         on_click="ignore",
     )
+
+
+# --- runs started from the dashboard --------------------------------------------------------
+
+
+@st.cache_resource
+def _launcher(path: str) -> launcher_mod.Launcher:
+    # One per dashboard process and store: every tab and session shares it.
+    return launcher_mod.Launcher(Path(path).parent / "runs")
+
+
+def launcher() -> launcher_mod.Launcher:
+    return _launcher(str(store_path()))
+
+
+def running_run(st_store: Store) -> RunInfo | None:
+    """The newest run the store shows as running, started anywhere."""
+    return next((r for r in st_store.runs(10) if r.status == "running"), None)
+
+
+@st.cache_data(ttl=TTL)
+def histories(
+    _store: Store, path: str, branch: str | None, scenario: str | None, last: int
+) -> list[history_mod.BudgetHistory]:
+    """Every budget's history over the last runs of one branch and scenario, with its change
+    points (recomputed: budgets/changepoints.py takes milliseconds)."""
+    entries = history_mod.read_entries(_store, branch=branch, scenario=scenario, last=last)
+    return history_mod.histories(entries)

@@ -5,15 +5,22 @@ from interval histograms, never averaged; long runs are downsampled to at most
 
 from __future__ import annotations
 
+import contextlib
 import math
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from budgets import history
+from budgets.history import BudgetHistory
+from budgets.model import AggKind, Aggregation
+from budgets.reports.report import format_thresholds
+from budgets.units import Unit, chart_scale, format_quantity
+from budgets.verdict import BaselineComparison, Verdict
+from budgets.verdict_json import verdict_from_record
 from collectors.model import (
     Histogram,
     HistogramPoint,
@@ -40,6 +47,8 @@ REQUEST_METRICS = ("locust_requests_total", "castiel_http_requests_total")
 
 
 def badge(verdict: str | None, status: str) -> str:
+    """A run's verdict (or state) for display. Nothing reads it back: logic uses the typed
+    columns beside it."""
     if verdict:
         return BADGES.get(verdict, verdict)
     return {"running": "⏳ running", "broken": "💥 broken", "aborted": "⛔ aborted"}.get(
@@ -56,85 +65,141 @@ def runs_frame(store: Store, limit: int = 50) -> pd.DataFrame:
                 "verdict": badge(r.verdict, r.status),
                 "scenario": r.scenario,
                 "branch": r.git_branch or "",
+                "commit": (r.git_commit or "")[:7],
                 "started": pd.Timestamp(r.started_at, unit="s", tz="UTC"),
                 "duration s": None if r.ended_at is None else round(r.ended_at - r.started_at, 1),
                 "status": r.status,
+                "result": r.verdict or "",
             }
         )
     return pd.DataFrame(
-        rows, columns=["run", "verdict", "scenario", "branch", "started", "duration s", "status"]
+        rows,
+        columns=[
+            "run",
+            "verdict",
+            "scenario",
+            "branch",
+            "commit",
+            "started",
+            "duration s",
+            "status",
+            "result",
+        ],
     )
 
 
+VERDICT_COLUMNS = [
+    "level",
+    "status",
+    "budget",
+    "group",
+    "labels",
+    "aggregation",
+    "unit",
+    "observed",
+    "value",
+    "thresholds",
+    "limits",
+    "baseline run",
+    "vs baseline",
+    "effect",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "effect text",
+    "samples",
+    "metric",
+    "worst_start",
+    "worst_end",
+    "message",
+    "trace",
+]
+
+
 def verdicts_frame(store: Store, run_id: str, source: str | None = "check") -> pd.DataFrame:
-    """One row per budget and group: observed against thresholds, as `castiel check` saw it."""
-    rows = []
-    for v in store.verdicts(run_id, source):
-        p = v.payload
-        thresholds = "; ".join(f"{lvl} {cond}" for lvl, cond in (p.get("thresholds") or {}).items())
-        baseline = p.get("baseline") or {}
-        rows.append(
-            {
-                "budget": v.budget,
-                "group": ", ".join(f"{k}={val}" for k, val in sorted(v.group.items())) or "-",
-                "status": BADGES.get(v.status, v.status),
-                "aggregation": p.get("aggregation", ""),
-                "observed": p.get("observed"),
-                "thresholds": thresholds,
-                "vs baseline": baseline.get("change"),
-                "samples": p.get("sample_count"),
-                "metric": p.get("metric", ""),
-                "limits": limits(p),
-                "worst_start": (p.get("worst") or {}).get("start"),
-                "worst_end": (p.get("worst") or {}).get("end"),
-                "message": p.get("message", ""),
-            }
-        )
-    return pd.DataFrame(rows)
+    """One row per budget and group, typed (`level`, `observed` in base units with its
+    `unit`, `limits` as numbers, the baseline comparison's numbers) beside the same values
+    formatted for people (`status`, `value`, `thresholds`, `effect text`)."""
+    rows = [verdict_row(verdict_from_record(r)) for r in store.verdicts(run_id, source)]
+    return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
 
 
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+def verdict_row(v: Verdict) -> dict[str, Any]:
+    b = v.baseline
+    worst = v.worst
+    return {
+        "level": v.status.value,
+        "status": BADGES.get(v.status.label, v.status.label),
+        "budget": v.budget,
+        "group": ", ".join(f"{k}={val}" for k, val in v.group) or "-",
+        "labels": dict(v.group),
+        "aggregation": v.aggregation,
+        "unit": v.unit.value,
+        "observed": v.observed,
+        "value": format_quantity(v.observed, v.unit),
+        "thresholds": format_thresholds(v),
+        "limits": {lv.label: cond.value for lv, cond in v.thresholds},
+        "baseline run": b.baseline_run if b else None,
+        "vs baseline": b.outcome.value.upper() if b else "",
+        "effect": b.effect if b else None,
+        "ci_low": b.ci_low if b else None,
+        "ci_high": b.ci_high if b else None,
+        "p_value": b.p_value if b else None,
+        "effect text": effect_text(b) if b else "",
+        "samples": v.sample_count,
+        "metric": v.metric,
+        "worst_start": worst.start if worst else None,
+        "worst_end": worst.end if worst else None,
+        "message": v.message,
+        "trace": v.trace,
+    }
 
 
-def limits(payload: Mapping[str, Any]) -> dict[str, float]:
-    """{"fail": 0.3}: the number each threshold compares against, from the verdict's typed
-    `limits`; payloads stored before those existed only have the condition text."""
-    typed = payload.get("limits")
-    if isinstance(typed, Mapping):
-        return {
-            str(level): float(cond["value"])
-            for level, cond in typed.items()
-            if isinstance(cond, Mapping) and isinstance(cond.get("value"), int | float)
-        }
-    out = {}
-    for level, cond in (payload.get("thresholds") or {}).items():
-        m = _NUMBER.search(str(cond))
-        if m:
-            out[level] = float(m.group(0))
-    return out
+def effect_text(b: BaselineComparison) -> str:
+    """`+12.3 % (90 % CI +8.1 to +15.9 %), p=0.003`; the whole-run change when untested."""
+    if b.effect is None:
+        return "" if b.change is None else f"{_pct(b.change)} (too few chunks to test)"
+    text = _pct(b.effect)
+    if b.ci_level is not None and b.ci_low is not None and b.ci_high is not None:
+        text += f" ({b.ci_level * 100:.0f} % CI {_pct(b.ci_low)} to {_pct(b.ci_high)})"
+    if b.p_value is not None:
+        text += f", p={b.p_value:.2g}"
+    return text
 
 
-_EQUALS = re.compile(r'(\w+)\s*=\s*"([^"]*)"')  # k="v"; not k=~"v", k!="v", k!~"v"
-
-
-def selector_labels(selector: str) -> dict[str, str]:
-    """The exact-match labels of a selector: `m{name="/a",x=~"b.*"}` -> {"name": "/a"}."""
-    return dict(_EQUALS.findall(selector.partition("{")[2]))
+def _pct(x: float) -> str:
+    return f"{x * 100:+.1f} %" if math.isfinite(x) else ("+inf %" if x > 0 else "-inf %")
 
 
 def latency_limits(verdicts: pd.DataFrame, column: str = "p95") -> dict[str, float]:
-    """Threshold lines (ms) for a latency chart of `column`: every budget on a latency
-    metric with that aggregation, e.g. {"endpoint p95 fail": 2000.0}."""
+    """Threshold lines (ms) for a latency chart of `column`: every budget in seconds on a
+    latency metric with that aggregation, e.g. {"endpoint p95 fail": 2000.0}."""
     if verdicts.empty:
         return {}
     out: dict[str, float] = {}
+    factor, _ = chart_scale(Unit.SECONDS)
     for row in verdicts.itertuples():
         name = str(row.metric).split("{", 1)[0]
-        if name not in LATENCY_METRICS or row.aggregation != column:
+        if name not in LATENCY_METRICS or row.aggregation != column or row.unit != "s":
             continue
         for level, value in dict(row.limits).items():
-            out[f"{row.budget} {level}"] = value * 1000
+            out[f"{row.budget} {level}"] = value * factor
     return out
+
+
+def percentiles_of(verdicts: pd.DataFrame, always: Sequence[float] = (50, 95, 99)) -> list[float]:
+    """The percentiles a latency chart offers: `always`, and every percentile a budget on a
+    latency metric judges (p90, p99.9...), so each budget is charted as what it is."""
+    qs = set(always)
+    if not verdicts.empty:
+        for row in verdicts.itertuples():
+            if str(row.metric).split("{", 1)[0] not in LATENCY_METRICS:
+                continue
+            with contextlib.suppress(ValueError):
+                agg = Aggregation.parse(str(row.aggregation))
+                if agg.kind is AggKind.PERCENTILE and agg.q is not None:
+                    qs.add(float(agg.q))
+    return sorted(qs)
 
 
 def budget_history(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
@@ -142,12 +207,11 @@ def budget_history(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
     `run_ids` (oldest first), from what `castiel check` recorded for those runs."""
     values: dict[tuple[str, str], list[float | None]] = {}
     for i, run_id in enumerate(run_ids):
-        for v in store.verdicts(run_id, "check"):
-            group = ", ".join(f"{k}={val}" for k, val in sorted(v.group.items())) or "-"
-            observed = v.payload.get("observed")
-            values.setdefault((v.budget, group), [None] * len(run_ids))[i] = (
-                None if observed is None else float(observed)
-            )
+        for record in store.verdicts(run_id, "check"):
+            v = verdict_from_record(record)
+            group = ", ".join(f"{k}={val}" for k, val in v.group) or "-"
+            observed = v.observed if v.observed is not None and math.isfinite(v.observed) else None
+            values.setdefault((v.budget, group), [None] * len(run_ids))[i] = observed
     return pd.DataFrame(
         [
             {"budget": b, "group": g, "trend": [x for x in seq if x is not None]}
@@ -155,6 +219,18 @@ def budget_history(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
         ],
         columns=["budget", "group", "trend"],
     )
+
+
+def trace_frame(
+    trace: Sequence[tuple[float, float]], who: str, column: str, factor: float
+) -> pd.DataFrame:
+    """A verdict's trace (time, value in base units) as a chart's frame: series, t, column
+    (values times `factor`, the chart's unit)."""
+    ts = np.array([t for t, _ in trace], dtype=np.float64)
+    vs = np.array([v for _, v in trace], dtype=np.float64) * factor
+    return pd.DataFrame(
+        {"series": who, "t": pd.to_datetime(ts, unit="s", utc=True), column: vs}
+    ).dropna()
 
 
 def run_series(store: Store, run_id: str, names: Iterable[str]) -> list[SeriesData]:
@@ -561,3 +637,134 @@ def cache_totals(hits: Sequence[SeriesData], misses: Sequence[SeriesData]) -> pd
         for (cache, layer), (h, m) in sorted(sums.items())
     ]
     return pd.DataFrame(rows, columns=["cache", "layer", "hits", "misses", "hit ratio"])
+
+
+def per_second_table(
+    users: Sequence[SeriesData],
+    requests: Sequence[SeriesData],
+    failures: Sequence[SeriesData],
+    latency: Sequence[SeriesData],
+    start: float,
+    end: float,
+) -> pd.DataFrame:
+    """The run's per-second table, as Locust's stats history CSV has it: users, requests and
+    failures per second, and p50/p95/p99 (ms) of every endpoint merged, one row per second."""
+    seconds = max(1, math.ceil(end - start))
+    t = pd.to_datetime(start + np.arange(1, seconds + 1), unit="s", utc=True)
+    frame = pd.DataFrame({"t": t})
+    frame["users"] = _last_per_second(users, start, seconds)
+    frame["requests/s"] = _sum_per_second(requests, start, seconds)
+    frame["failures/s"] = _sum_per_second(failures, start, seconds)
+    points = [p for s in latency if s.kind is MetricKind.HISTOGRAM for p in s.histograms]
+    for q in (50, 95, 99):
+        frame[f"p{q} ms"] = np.nan
+    d = Dense.of(points, start, 1.0) if points else None
+    if d is not None:
+        rows = d.buckets[d.buckets < seconds]
+        for q, values in zip((50, 95, 99), d.percentiles((50, 95, 99)), strict=True):
+            frame.loc[rows, f"p{q} ms"] = values[: rows.size] * 1000
+    return frame
+
+
+def _sum_per_second(
+    series: Sequence[SeriesData], start: float, seconds: int
+) -> np.ndarray[Any, Any]:
+    out = np.zeros(seconds)
+    for s in series:
+        if s.points:
+            times, values = _arrays(s)
+            ids = _bucket_ids(times, start, 1.0)
+            keep = ids < seconds
+            out += np.bincount(ids[keep], weights=values[keep], minlength=seconds)
+    return out
+
+
+def _last_per_second(
+    series: Sequence[SeriesData], start: float, seconds: int
+) -> np.ndarray[Any, Any]:
+    out = np.full(seconds, np.nan)
+    for s in series:
+        if s.points:
+            times, values = _arrays(s)
+            ids = _bucket_ids(times, start, 1.0)
+            keep = ids < seconds
+            mine = np.full(seconds, np.nan)
+            mine[ids[keep]] = values[keep]  # in time order: the last reading of a second wins
+            out = np.where(np.isnan(out), mine, np.where(np.isnan(mine), out, out + mine))
+    filled: np.ndarray[Any, Any] = np.asarray(pd.Series(out).ffill().to_numpy(), np.float64)
+    return filled
+
+
+def error_table(errors: Sequence[SeriesData]) -> pd.DataFrame:
+    """Locust's failures table: occurrences per endpoint and error message, most first."""
+    rows: dict[tuple[str, str, str], float] = {}
+    for s in errors:
+        key = (s.key.label("method") or "", s.key.label("name") or "", s.key.label("error") or "")
+        rows[key] = rows.get(key, 0.0) + sum(p.value for p in s.points)
+    frame = pd.DataFrame(
+        [(m, n, e, int(c)) for (m, n, e), c in rows.items()],
+        columns=["method", "name", "error", "occurrences"],
+    )
+    return frame.sort_values("occurrences", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def exception_table(exceptions: Sequence[SeriesData]) -> pd.DataFrame:
+    """Locust's exceptions table: exceptions raised in the users' code, per message."""
+    rows: dict[str, float] = {}
+    for s in exceptions:
+        msg = s.key.label("message") or ""
+        rows[msg] = rows.get(msg, 0.0) + sum(p.value for p in s.points)
+    frame = pd.DataFrame([(int(c), m) for m, c in rows.items()], columns=["count", "message"])
+    return frame.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def history_points(h: BudgetHistory, factor: float) -> pd.DataFrame:
+    """One row per run of a budget's history: t (run start), value (times `factor`), status,
+    run, commit, branch."""
+    return pd.DataFrame(
+        {
+            "t": pd.to_datetime([p.run.started_at for p in h.points], unit="s", utc=True),
+            "value": [np.nan if p.value is None else p.value * factor for p in h.points],
+            "status": [p.verdict.status.label for p in h.points],
+            "run": [p.run.id for p in h.points],
+            "commit": [(p.run.git_commit or "")[:7] for p in h.points],
+            "branch": [p.run.git_branch or "" for p in h.points],
+        }
+    )
+
+
+def history_changes(h: BudgetHistory) -> pd.DataFrame:
+    """One row per change point: where, how large (with its interval), and a link comparing
+    the first run after it with the one before."""
+    rows = [
+        {
+            "t": pd.Timestamp(c.run.started_at, unit="s", tz="UTC"),
+            "text": history.short_text(c),
+            "run": c.run.id,
+            "commit": c.commit,
+            "branch": c.run.git_branch or "",
+            "before": format_quantity(c.before, h.unit),
+            "after": format_quantity(c.after, h.unit),
+            "shift": history.shift_text(c, h.aggregation),
+            "p": c.p_value,
+            "direction": "worse" if c.worse else "better",
+            "compare": f"/compare?a={c.previous.id}&b={c.run.id}",
+        }
+        for c in h.changes
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "t",
+            "text",
+            "run",
+            "commit",
+            "branch",
+            "before",
+            "after",
+            "shift",
+            "p",
+            "direction",
+            "compare",
+        ],
+    )

@@ -65,12 +65,13 @@ class SeriesAccumulator:
 
 
 def verdict_record(v: Verdict, now: float) -> VerdictRecord:
-    """A verdict as the store keeps it (the store does not interpret verdicts)."""
+    """A verdict as the store keeps it (the store does not interpret verdicts), with its trace
+    (at most budgets.evaluate.TRACE_POINTS points): the dashboard charts what was judged."""
     return VerdictRecord(
         budget=v.budget,
         group=dict(v.group),
         status=v.status.label,
-        payload=v.to_json(with_trace=False),
+        payload=v.to_json(with_trace=True),
         evaluated_at=now,
     )
 

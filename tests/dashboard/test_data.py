@@ -4,6 +4,7 @@ the vectorised timeline equal to merging histogram objects, downsampling, ratios
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from budgets.model import Condition, Level, Op
+from budgets.units import Unit
+from budgets.verdict import BaselineComparison, BaselineOutcome, Verdict
 from collectors.model import (
     Histogram,
     HistogramPoint,
@@ -91,20 +95,102 @@ def test_cache_hit_ratio() -> None:
     assert totals["hit ratio"].tolist() == [pytest.approx(0.9)]
 
 
-def test_limits_and_selector_labels() -> None:
-    typed = {"limits": {"warn": {"op": "<", "value": 0.3}, "fail": {"op": "<=", "value": 1e-3}}}
-    assert data.limits(typed) == {"warn": 0.3, "fail": 0.001}
-    # verdicts stored before typed limits existed carry only the condition text
-    old = {"thresholds": {"warn": "< 0.3", "fail": "<= 1e-3"}}
-    assert data.limits(old) == {"warn": 0.3, "fail": 0.001}
-    assert data.selector_labels('m{name="/a", x=~"b.*", y!="c"}') == {"name": "/a"}
-    verdicts = pd.DataFrame(
+def verdict(**kw: Any) -> Verdict:
+    base = {
+        "budget": "b",
+        "status": Level.FAIL,
+        "aggregation": "p99.9",
+        "observed": 0.4123,
+        "thresholds": ((Level.WARN, Condition(Op.LT, 0.2)), (Level.FAIL, Condition(Op.LT, 0.3))),
+        "sample_count": 900,
+        "window": None,
+        "scope": "run",
+        "group": (("name", "/a"),),
+        "metric": LAT,
+        "unit": Unit.SECONDS,
+        "trace": ((10.0, 0.25), (20.0, 0.4123)),
+    }
+    return Verdict(**{**base, **kw})
+
+
+def test_verdict_rows_are_typed_beside_their_text() -> None:
+    comparison = BaselineComparison(
+        outcome=BaselineOutcome.FAIL,
+        reason="regression",
+        baseline="last passing run r0",
+        baseline_run="r0",
+        effect=0.123,
+        ci_low=0.081,
+        ci_high=0.159,
+        ci_level=0.9,
+        p_value=0.0031,
+        change=0.13,
+    )
+    row = data.verdict_row(verdict(baseline=comparison))
+    assert row["level"] == Level.FAIL.value and row["status"] == "❌ fail"
+    assert row["observed"] == 0.4123 and row["unit"] == "s" and row["value"] == "412.3 ms"
+    assert row["limits"] == {"warn": 0.2, "fail": 0.3}
+    assert row["thresholds"] == "warn < 200 ms, fail < 300 ms"
+    assert row["labels"] == {"name": "/a"} and row["group"] == "name=/a"
+    assert row["baseline run"] == "r0" and row["vs baseline"] == "FAIL"
+    assert (row["effect"], row["ci_low"], row["ci_high"], row["p_value"]) == (
+        0.123,
+        0.081,
+        0.159,
+        0.0031,
+    )
+    assert row["effect text"] == "+12.3 % (90 % CI +8.1 % to +15.9 %), p=0.0031"
+    ratio = data.verdict_row(verdict(unit=Unit.FRACTION, observed=0.0123, aggregation="ratio"))
+    assert ratio["value"] == "1.23%" and ratio["vs baseline"] == "" and ratio["effect"] is None
+
+
+def test_threshold_lines_and_percentiles_follow_the_budgets() -> None:
+    rows = [
+        data.verdict_row(verdict(budget="b", aggregation="p95")),
+        data.verdict_row(verdict(budget="c", aggregation="p99.9")),
+        data.verdict_row(verdict(budget="d", aggregation="p90", metric="other_seconds")),
+    ]
+    frame = pd.DataFrame(rows)
+    assert data.latency_limits(frame, "p95") == {"b warn": 200.0, "b fail": 300.0}
+    assert data.latency_limits(frame, "p99.9") == {"c warn": 200.0, "c fail": 300.0}
+    assert data.percentiles_of(frame) == [50, 95, 99, 99.9]  # p90 is not a latency metric
+    trace = data.trace_frame(rows[1]["trace"], "name=/a", "p99.9", 1000.0)
+    assert trace["p99.9"].tolist() == [250.0, 412.3] and set(trace["series"]) == {"name=/a"}
+
+
+def test_per_second_table_and_locusts_tables() -> None:
+    def counter(name: str, labels: dict[str, str], pts: list[tuple[float, float]]) -> SeriesData:
+        return SeriesData(
+            SeriesKey.of(name, labels), MetricKind.COUNTER, tuple(Point(*p) for p in pts), ()
+        )
+
+    users = SeriesData(
+        SeriesKey.of("locust_users"), MetricKind.GAUGE, (Point(1.0, 5), Point(3.0, 8)), ()
+    )
+    requests = counter("locust_requests_total", {"name": "/a"}, [(1.0, 10), (2.0, 20), (3.0, 30)])
+    fails = counter("locust_failures_total", {"name": "/a"}, [(2.0, 1)])
+    hist = [HistogramPoint(t - 1, t, Histogram.of([0.01, 0.02, 0.03])) for t in (1.0, 2.0, 3.0)]
+    latency = SeriesData(SeriesKey.of(LAT, {"name": "/a"}), MetricKind.HISTOGRAM, (), tuple(hist))
+    table = data.per_second_table([users], [requests], [fails], [latency], 0.0, 3.0)
+    assert table["users"].tolist() == [5, 5, 8]
+    assert table["requests/s"].tolist() == [10, 20, 30]
+    assert table["failures/s"].tolist() == [0, 1, 0]
+    assert table["p50 ms"].tolist() == pytest.approx([20, 20, 20], rel=0.02)
+    errors = data.error_table(
         [
-            {"budget": "b", "metric": LAT, "aggregation": "p95", "limits": {"fail": 0.5}},
-            {"budget": "c", "metric": LAT, "aggregation": "p50", "limits": {"fail": 0.1}},
+            counter(
+                "locust_errors_total", {"name": "/a", "method": "GET", "error": "500"}, [(1, 2)]
+            ),
+            counter(
+                "locust_errors_total", {"name": "/b", "method": "GET", "error": "boom"}, [(1, 5)]
+            ),
         ]
     )
-    assert data.latency_limits(verdicts, "p95") == {"b fail": 500.0}
+    assert errors.values.tolist() == [["GET", "/b", "boom", 5], ["GET", "/a", "500", 2]]
+    exc = data.exception_table(
+        [counter("locust_exceptions_total", {"message": "KeyError"}, [(1, 3)])]
+    )
+    assert exc.values.tolist() == [[3, "KeyError"]]
 
 
 def test_saturation_point() -> None:

@@ -49,7 +49,7 @@ def rendered(at: AppTest) -> str:
 def page(name: str, store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("CASTIEL_STORE", str(store))
     monkeypatch.delenv("CASTIEL_DASHBOARD_PASSWORD", raising=False)
-    at = AppTest.from_file(str(DASHBOARD / "pages" / PAGES[name]), default_timeout=60)
+    at = AppTest.from_file(str(DASHBOARD / "views" / PAGES[name]), default_timeout=60)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -122,7 +122,7 @@ def test_an_alert_link_opens_its_run_and_budget(
     """Notifications link to /review?run=ID&budget=NAME (alerts.config's default path)."""
     monkeypatch.setenv("CASTIEL_STORE", str(real_store.path))
     monkeypatch.delenv("CASTIEL_DASHBOARD_PASSWORD", raising=False)
-    at = AppTest.from_file(str(DASHBOARD / "pages" / PAGES["review"]), default_timeout=60)
+    at = AppTest.from_file(str(DASHBOARD / "views" / PAGES["review"]), default_timeout=60)
     older = real_store.run_ids[0]  # not the default choice, which is the newest
     at.query_params["run"] = older
     at.query_params["budget"] = "too tight"

@@ -13,9 +13,9 @@ store = common.store()
 if store is not None:
     left, right = st.columns(2)
     with left:
-        a = common.pick_run(store, "cmp_a", "run A", index=1)
+        a = common.pick_run(store, "cmp_a", "run A", index=1, param="a")
     with right:
-        b = common.pick_run(store, "cmp_b", "run B", index=0)
+        b = common.pick_run(store, "cmp_b", "run B", index=0, param="b")
     if a is not None and b is not None:
         path = str(common.store_path())
         with left:
@@ -29,12 +29,9 @@ if store is not None:
             )
         va, vb = common.verdicts(store, path, a.id), common.verdicts(store, path, b.id)
         if not va.empty and not vb.empty:
+            columns = ["budget", "group", "status", "observed", "value"]
             merged = pd.merge(
-                va[["budget", "group", "status", "observed"]],
-                vb[["budget", "group", "status", "observed"]],
-                on=["budget", "group"],
-                how="outer",
-                suffixes=(" A", " B"),
+                va[columns], vb[columns], on=["budget", "group"], how="outer", suffixes=(" A", " B")
             )
             merged["delta"] = (merged["observed B"] - merged["observed A"]) / merged[
                 "observed A"
@@ -43,7 +40,20 @@ if store is not None:
                 merged,
                 hide_index=True,
                 width="stretch",
-                column_config={"delta": st.column_config.NumberColumn(format="percent")},
+                column_order=[
+                    "budget",
+                    "group",
+                    "status A",
+                    "value A",
+                    "status B",
+                    "value B",
+                    "delta",
+                ],
+                column_config={
+                    "value A": st.column_config.TextColumn("observed A"),
+                    "value B": st.column_config.TextColumn("observed B"),
+                    "delta": st.column_config.NumberColumn(format="percent"),
+                },
             )
         names = (*data.LATENCY_METRICS, *data.REQUEST_METRICS)  # one read per run
         everything = {r.id: common.series(store, path, r, names) for r in (a, b)}

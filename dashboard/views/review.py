@@ -1,11 +1,16 @@
 """Budget review: every budget and group (endpoint, queue, ...) of a run, observed against
-threshold, the change against the baseline and a sparkline of the last runs; selecting a row
-opens the metric's chart for that run with the thresholds and the worst interval marked."""
+threshold in the budget's unit, the comparison with the baseline run (verdict, effect with
+its interval, p-value) and a sparkline of the last runs; selecting a row charts what the
+budget judged over the run, with its thresholds and the worst interval. At the bottom, a
+budget file can be back-tested against stored runs."""
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, common, data
+from budgets.model import AggKind, Aggregation
+from budgets.selectors import parse_selector
+from budgets.units import Unit, chart_scale
+from dashboard import backtest_panel, charts, common, data
 
 TREND_RUNS = 10
 
@@ -22,16 +27,19 @@ if store is not None and run is not None:
             st.caption("Not checked yet: the live monitor's latest verdicts.")
     if v.empty:
         st.info(f"Run {run.id} has no verdicts yet: `castiel check --run {run.id} --budgets FILE`.")
+        backtest_panel.show(path)
         st.stop()
-    # What needs attention first: abort, fail, warn, then pass (stable within a status).
-    severity = {badge: i for i, badge in enumerate(reversed(data.BADGES.values()))}
-    v = v.sort_values("status", key=lambda c: c.map(severity), kind="stable").reset_index(drop=True)
+    # What needs attention first: abort, fail, warn, then pass (stable within a level).
+    v = v.sort_values("level", ascending=False, kind="stable").reset_index(drop=True)
     # Sparkline: this run and the ones before it, oldest first.
     ids = list(common.runs(store, path)["run"])
     upto = ids[ids.index(run.id) :] if run.id in ids else [run.id]
     trend = common.history_frame(store, path, tuple(upto[:TREND_RUNS][::-1]))
     grid = v.merge(trend, on=["budget", "group"], how="left")
-    st.caption("Select a row to chart its metric for this run.")
+    grid["compare"] = [
+        common.compare_link(b, run.id) if isinstance(b, str) else None for b in grid["baseline run"]
+    ]
+    st.caption("Select a row to chart its budget over this run.")
     event = st.dataframe(
         grid,
         hide_index=True,
@@ -44,17 +52,26 @@ if store is not None and run is not None:
             "budget",
             "group",
             "aggregation",
-            "observed",
+            "value",
             "thresholds",
             "vs baseline",
+            "effect text",
+            "compare",
             "trend",
             "samples",
             "message",
         ],
         column_config={
-            "observed": st.column_config.NumberColumn(format="%.4g"),
-            "vs baseline": st.column_config.NumberColumn(
-                format="percent", help="relative change against the baseline, in the bad direction"
+            "value": st.column_config.TextColumn("observed"),
+            "vs baseline": st.column_config.TextColumn(
+                help="the comparison with the baseline run: PASS, FAIL (a regression beyond "
+                "the budget's max_increase) or INCONCLUSIVE (worse, within the noise)"
+            ),
+            "effect text": st.column_config.TextColumn(
+                "effect", help="shift against the baseline with its interval and p-value"
+            ),
+            "compare": st.column_config.LinkColumn(
+                "baseline run", display_text=r"a=([^&]+)", help="open baseline and run side by side"
             ),
             "trend": st.column_config.LineChartColumn(
                 f"last {TREND_RUNS} runs", help="observed value, oldest run first"
@@ -82,41 +99,47 @@ if store is not None and run is not None:
         "chart a budget", range(len(v)), format_func=lambda i: labels[i], key="review_chart"
     )
     row = v.iloc[choice]
-    name = str(row["metric"]).split("{", 1)[0]
-    series = common.series(store, path, run, (name,))
-    start, end = common.run_window(run)
+    unit = Unit(row["unit"])
+    factor, suffix = chart_scale(unit)
+    limits = {level: value * factor for level, value in dict(row["limits"]).items()}
     worst = None
     if pd.notna(row["worst_start"]) and pd.notna(row["worst_end"]):
         worst = (
             pd.Timestamp(row["worst_start"], unit="s", tz="UTC"),
             pd.Timestamp(row["worst_end"], unit="s", tz="UTC"),
         )
-    group = dict(part.split("=", 1) for part in str(row["group"]).split(", ") if "=" in part)
-    group_label = next(iter(group), "")
-    wanted = {**data.selector_labels(str(row["metric"])), **group}
-    mine = [s for s in series if all(s.key.label(k) == val for k, val in wanted.items())]
-    series = mine or series  # the selected endpoint/queue only, when it has its own series
-    if not series:
-        st.caption(f"No series of {name} in this run.")
-    elif name.endswith("_seconds"):
-        label = group_label or ("name" if name.startswith("locust") else "route")
-        frame = data.percentile_timeline(series, label, start, end)
-        agg = str(row["aggregation"])
-        column = agg if agg in ("p50", "p95", "p99") else "p95"
-        limits = {lvl: value * 1000 for lvl, value in dict(row["limits"]).items()}
-        if not frame.empty:
-            st.plotly_chart(
-                charts.latency_chart(frame, label, column, limits, worst), width="stretch"
-            )
+    agg = str(row["aggregation"])
+    who = str(row["group"]) if row["group"] != "-" else str(row["budget"])
+    if row["trace"]:
+        # What the evaluator judged, over the run: this aggregation, this group.
+        frame = data.trace_frame(row["trace"], who, agg, factor)
+        st.plotly_chart(
+            charts.latency_chart(frame, "series", agg, limits, worst, unit=suffix),
+            width="stretch",
+        )
     else:
-        label = group_label or "queue"
-        frame = data.rate_timeline(series, label, start, end)
-        if frame.empty:
-            frame = data.gauge_timeline(series, label or "state", start, end)
-            st.plotly_chart(charts.gauge_chart(frame, label or "state", name), width="stretch")
+        # Verdicts stored before traces were kept: chart the percentile from the series.
+        selector = parse_selector(str(row["metric"]))
+        name = selector.name.pattern
+        parsed = Aggregation.parse(agg) if agg else None
+        series = [
+            s
+            for s in common.series(store, path, run, (name,))
+            if selector.matches(s.key)
+            and all(s.key.label(k) == val for k, val in dict(row["labels"]).items())
+        ]
+        if parsed is not None and parsed.kind is AggKind.PERCENTILE and parsed.q is not None:
+            start, end = common.run_window(run)
+            frame = data.percentile_timeline(series, "name", start, end, qs=(parsed.q,))
+            if not frame.empty:
+                frame["name"] = who
+                st.plotly_chart(
+                    charts.latency_chart(frame, "name", agg, limits, worst), width="stretch"
+                )
         else:
-            st.plotly_chart(charts.rate_chart(frame, label, f"{name} per s"), width="stretch")
+            st.caption("This verdict was stored without its trace (an older Castiel).")
     if worst is not None:
         st.caption(
             f"Worst interval: {worst[0]:%H:%M:%S} to {worst[1]:%H:%M:%S} UTC (shaded on the chart)."
         )
+    backtest_panel.show(path)

@@ -1,24 +1,31 @@
-"""Live run: the run in progress, refreshed every 2 s (users, throughput, failures, latency
-percentiles per endpoint against the budget thresholds, queues, caches, workers, budget states
-and firing alerts). A lead can start a run here and stop it: it is a `castiel run` child
-process, so its alerts fire once however many tabs are open."""
+"""Live run: the run in progress, refreshed every 2 s (users over time, throughput, failures,
+latency percentiles per endpoint against the budget thresholds (each budget's own percentile),
+Locust's failures and exceptions tables, queues, caches, workers, budget states and firing
+alerts), and the run's per-second table as CSV. A lead can start a run here and stop it: it
+is a `castiel run` child process, one at a time for the whole dashboard (dashboard/launcher.py),
+so its alerts fire once however many tabs are open and every tab sees and can stop it."""
 
 from __future__ import annotations
 
-import os
 import shlex
-import signal
-import subprocess
 import sys
 
 import pandas as pd
 import streamlit as st
 
-from collectors.model import RunInfo
+from collectors.model import RunInfo, SeriesData
 from collectors.store import Store
 from dashboard import charts, common, data
+from dashboard.launcher import Refused
 
-LOCUST = ("locust_users", "locust_failures_total", *data.REQUEST_METRICS, *data.LATENCY_METRICS)
+LOCUST = (
+    "locust_users",
+    "locust_failures_total",
+    "locust_errors_total",
+    "locust_exceptions_total",
+    *data.REQUEST_METRICS,
+    *data.LATENCY_METRICS,
+)
 RUNTIME = (
     "castiel_queue_jobs",
     "castiel_job_wait_seconds",
@@ -40,6 +47,7 @@ def load_panel(store: Store, path: str, run: RunInfo) -> None:
     label = "name"
     by_name = {n: [s for s in series if s.key.name == n] for n in LOCUST}
     users = data.gauge_timeline(by_name["locust_users"], label, start, end)
+    users = users.assign(**{label: "users"}) if not users.empty else users
     rps = data.rate_timeline(
         [s for n in data.REQUEST_METRICS for s in by_name[n]], label, start, end
     )
@@ -50,40 +58,90 @@ def load_panel(store: Store, path: str, run: RunInfo) -> None:
     c2.metric("users", int(users["value"].iloc[-1]) if not users.empty else 0)
     c3.metric("requests/s", f"{_latest_rate(rps):,.1f}")
     c4.metric("failures/s", f"{_latest_rate(fails):,.2f}")
-    latency = data.percentile_timeline(
-        [s for n in data.LATENCY_METRICS for s in by_name[n]], label, start, end
-    )
     live = common.verdicts(store, path, run.id, "live")
+    qs = data.percentiles_of(live)
+    latency = data.percentile_timeline(
+        [s for n in data.LATENCY_METRICS for s in by_name[n]], label, start, end, qs=qs
+    )
     if latency.empty:
         st.caption("No request has finished yet.")
     else:
-        for tab, column in zip(st.tabs(["p95", "p50", "p99"]), ("p95", "p50", "p99"), strict=True):
+        # p95 first, then every other percentile a budget judges (p90, p99.9, ...).
+        columns = [f"p{q:g}" for q in sorted(qs, key=lambda q: (q != 95, q))]
+        for tab, column in zip(st.tabs(columns), columns, strict=True):
             with tab:
                 st.plotly_chart(
                     charts.latency_chart(latency, label, column, data.latency_limits(live, column)),
                     width="stretch",
                     key=f"live_latency_{column}",
                 )
+    left, right = st.columns(2)
+    if not users.empty:
+        left.plotly_chart(
+            charts.gauge_chart(users, label, "users"), width="stretch", key="live_users"
+        )
     if not rps.empty:
-        left, right = st.columns(2)
-        left.plotly_chart(charts.rate_chart(rps, label), width="stretch", key="live_rps")
-        if not fails.empty:
-            right.plotly_chart(
-                charts.rate_chart(fails, label, "failures/s"), width="stretch", key="live_fails"
-            )
+        right.plotly_chart(charts.rate_chart(rps, label), width="stretch", key="live_rps")
+    if not fails.empty:
+        left.plotly_chart(
+            charts.rate_chart(fails, label, "failures/s"), width="stretch", key="live_fails"
+        )
+    failures_panel(by_name)
+    csv_button(run, by_name)
 
     st.subheader("Budgets (live)")
     if live.empty:
         st.caption("The monitor has not evaluated the budgets yet.")
     else:
         st.dataframe(
-            live[["status", "budget", "group", "observed", "thresholds", "message"]],
+            live[["status", "budget", "group", "value", "thresholds", "message"]],
             hide_index=True,
             width="stretch",
-            column_config={"observed": st.column_config.NumberColumn(format="%.4g")},
+            column_config={"value": st.column_config.TextColumn("observed")},
         )
     st.subheader("Alerts")
     common.show_firing(path)
+
+
+def failures_panel(by_name: dict[str, list[SeriesData]]) -> None:
+    """Locust's own failures table (per endpoint and error message) and exceptions table."""
+    errors = data.error_table(by_name["locust_errors_total"])
+    exceptions = data.exception_table(by_name["locust_exceptions_total"])
+    st.subheader("Failures")
+    if errors.empty:
+        st.caption("No request failed.")
+    else:
+        st.dataframe(errors, hide_index=True, width="stretch", key="live_errors")
+    st.subheader("Exceptions")
+    if exceptions.empty:
+        st.caption("No exception in the users' code.")
+    else:
+        st.dataframe(exceptions, hide_index=True, width="stretch", key="live_exceptions")
+
+
+def csv_button(run: RunInfo, by_name: dict[str, list[SeriesData]]) -> None:
+    """The run's per-second table, built only when the button is clicked."""
+    start, end = common.run_window(run)
+
+    def body() -> bytes:
+        table = data.per_second_table(
+            by_name["locust_users"],
+            [s for n in data.REQUEST_METRICS for s in by_name[n]],
+            by_name["locust_failures_total"],
+            [s for n in data.LATENCY_METRICS for s in by_name[n]],
+            start,
+            end,
+        )
+        return str(table.to_csv(index=False)).encode()
+
+    st.download_button(
+        "⬇️ per-second table (CSV)",
+        body,
+        file_name=f"castiel-{run.id}-per-second.csv",
+        mime="text/csv",
+        key=f"live_csv_{run.id}",
+        on_click="ignore",
+    )
 
 
 def runtime_panel(store: Store, path: str, run: RunInfo) -> None:
@@ -186,11 +244,32 @@ if common.store_path().exists() and (store_for_page := common.store()):
 
 st.divider()
 st.subheader("Start a run")
-proc: subprocess.Popen[bytes] | None = st.session_state.get("run_proc")
-if proc is not None and proc.poll() is not None:  # finished: reap it, say how it ended
-    st.info(f"The run you started (pid {proc.pid}) ended with exit code {proc.returncode}.")
-    st.session_state.pop("run_proc", None)
-    proc = None
+launcher = common.launcher()
+store_now = common.store() if common.store_path().exists() else None
+in_store = common.running_run(store_now) if store_now is not None else None
+launched = launcher.current()
+ended = launcher.last()
+if launched is not None:
+    st.info(
+        f"A run started from this dashboard is in progress (pid {launched.pid}): "
+        f"`{shlex.join(launched.argv[1:])}`"
+    )
+    if st.button("Stop the run", key="stop_run"):
+        if launcher.stop():
+            st.info("Asked the run to stop (as Ctrl-C would): it is recorded as aborted.")
+        else:
+            st.info("That run has already finished.")
+elif in_store is not None:
+    st.info(
+        f"Run `{in_store.id}` is in progress, started outside this dashboard (host "
+        f"{in_store.environment.get('host', '?')}): stop it where it runs."
+    )
+if ended is not None:
+    text = f"The last run started here (pid {ended.pid}) ended: {ended.meaning}"
+    if ended.code in (0, 1, 4):
+        st.info(f"{text}.")
+    else:
+        st.error(f"{text}: {ended.message or 'no message'}")
 with st.form("start"):
     target = st.text_input("target", "http://127.0.0.1:8000")
     budgets = st.text_input("budgets file", "examples/budgets.yaml")
@@ -199,8 +278,8 @@ with st.form("start"):
     users = c2.number_input("users", 1, 10_000, 10)
     duration = c3.text_input("duration", "1m")
     redis = st.text_input("Redis of the service (optional: queue, cache, worker metrics)", "")
-    started = st.form_submit_button("Start", disabled=proc is not None)
-if started and proc is None:
+    started = st.form_submit_button("Start")
+if started:
     argv = [
         sys.executable,
         "-m",
@@ -222,19 +301,8 @@ if started and proc is None:
         str(common.store_path().parent / "runs"),
         *(["--redis", redis] if redis.strip() else []),
     ]
-    # Its own session: the run outlives a closed tab and a restarted dashboard, and a Ctrl-C
-    # in the dashboard's terminal does not reach it. Output is dropped; the store and the
-    # run's reports keep what matters.
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    st.session_state["run_proc"] = proc
-    st.success(f"started: `{shlex.join(argv[1:])}` (pid {proc.pid})")
-if proc is not None and st.button("Stop the run I started"):
     try:
-        # SIGINT, as Ctrl-C in a terminal: `castiel run` stops Locust, resolves the run's
-        # alerts and records the run as aborted (SIGTERM would leave it "running").
-        os.kill(proc.pid, signal.SIGINT)
-        st.info("Asked the run to stop (as Ctrl-C would): it is recorded as aborted.")
-    except ProcessLookupError:
-        st.info("That run has already finished.")
+        launched = launcher.start(argv, in_store)
+        st.success(f"started: `{shlex.join(argv[1:])}` (pid {launched.pid})")
+    except Refused as exc:
+        st.warning(f"Not started: {exc}")

@@ -4,6 +4,7 @@ anything firing now."""
 import pandas as pd
 import streamlit as st
 
+from budgets.model import Level
 from dashboard import charts, common
 
 st.title("Castiel · overview")
@@ -27,9 +28,9 @@ if store is not None:
             v = common.verdicts(store, path, run_id)
             if v.empty:
                 continue
-            statuses = v["status"].str.split(" ").str[-1]
-            passing[run_id] = float((statuses == "pass").mean())
-            for status, n in statuses.value_counts().items():
+            levels = v["level"].map(lambda value: Level(value).label)
+            passing[run_id] = float((v["level"] == Level.PASS.value).mean())
+            for status, n in levels.value_counts().items():
                 history.append({"run": run_id[-6:], "status": status, "budgets": int(n)})
         shown = frame.assign(passing=frame["run"].map(passing))
         st.subheader("Latest runs")
@@ -43,6 +44,7 @@ if store is not None:
                 "passing",
                 "scenario",
                 "branch",
+                "commit",
                 "started",
                 "duration s",
             ],
