@@ -119,19 +119,20 @@ def _baseline(raw: Mapping[str, Any] | None) -> BaselineComparison | None:
 
 
 def _thresholds(p: Mapping[str, Any]) -> tuple[tuple[Level, Condition], ...]:
-    """Typed limits. Verdicts stored before they existed carry only each condition in the
-    budget language (`< 0.3`), which its own grammar reads."""
-    out = []
+    """Typed limits, in level order (a store may keep JSON keys sorted). Verdicts stored
+    before they existed carry only each condition in the budget language (`< 0.3`), which
+    its own grammar reads."""
+    out: list[tuple[Level, Condition]] = []
     typed = p.get("limits")
     if isinstance(typed, Mapping):
         for lvl, cond in typed.items():
             with contextlib.suppress(KeyError, TypeError, ValueError):
                 out.append((level_of(lvl), Condition(Op(cond["op"]), float(cond["value"]))))
-        return tuple(out)
-    for lvl, text in (p.get("thresholds") or {}).items():
-        with contextlib.suppress(ValueError):
-            out.append((level_of(lvl), parse_condition(str(text))))
-    return tuple(out)
+    else:
+        for lvl, text in (p.get("thresholds") or {}).items():
+            with contextlib.suppress(ValueError):
+                out.append((level_of(lvl), parse_condition(str(text))))
+    return tuple(sorted(out, key=lambda pair: pair[0].value))
 
 
 def _breached(

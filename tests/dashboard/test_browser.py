@@ -22,10 +22,24 @@ PAGES = {
     "live": ("Live run", 2),
     "review": ("Budget review", 1),
     "compare": ("Compare runs", 3),
+    "history": ("History", 1),
     "runtime": ("Runtime", 2),
     "alerts": ("Alerts", 1),
 }
+# Installed before any page script: remembers every dialog or sidebar text ever shown, so a
+# "Page not found" that flashes and goes is caught too.
+WATCH = """
+window.__castielSeen = [];
+new MutationObserver(() => {
+  for (const el of document.querySelectorAll(
+      '[role="dialog"], [data-testid="stSidebarNav"], [data-testid="stToast"]')) {
+    const text = el.innerText || "";
+    if (text && !window.__castielSeen.includes(text)) window.__castielSeen.push(text);
+  }
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
 STATE = """JSON.stringify({
+  seen: window.__castielSeen || [],
   titles: [...document.querySelectorAll('[data-testid="stMain"] h1')].map(e => e.innerText),
   script: (document.querySelector('[data-testid="stApp"]') || {dataset: {}}).dataset
     .testScriptState,
@@ -104,3 +118,32 @@ def test_every_page_renders_in_a_real_browser(
     for name in seen:
         png = (SCREENSHOTS / f"{name}.png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000, name
+
+
+@pytest.mark.slow
+def test_every_page_opens_by_its_url_in_a_fresh_browser(
+    real_store: RealStore, served: str, tmp_path: Path
+) -> None:
+    """Deep links work on first load: no "Page not found" dialog (Streamlit's own pages/
+    discovery used to race the app's navigation) and no raw file names in the sidebar."""
+    need("chromium")
+    run = real_store.run_ids[0]
+    urls = {f"{path}": (title, charts) for path, (title, charts) in PAGES.items()}
+    urls[f"review?run={run}&budget=too+tight"] = ("Budget review", 1)
+    urls[f"compare?a={real_store.run_ids[0]}&b={real_store.run_ids[1]}"] = ("Compare runs", 3)
+    for i, (path, (title, charts)) in enumerate(urls.items()):
+        b = Browser(tmp_path / f"profile-{i}")  # fresh: nothing cached, no session
+        try:
+            b.call("Page.addScriptToEvaluateOnNewDocument", source=WATCH)
+            b.goto(f"{served}/{path}")
+            state = settled(b, title, charts)
+        finally:
+            b.close()
+        seen = " | ".join(state["seen"])
+        assert "Page not found" not in state["text"] + seen, (path, seen)
+        assert state["exceptions"] == [], (path, state["exceptions"])
+        for raw in ("alerts_page", "runtime_page", "history_page", "overview"):
+            assert raw not in seen, (path, seen)  # file names never reach the sidebar
+        assert "Budget review" in seen and "Runtime" in seen, (path, seen)  # the titles do
+        if path.startswith("review?"):
+            assert run in state["text"]  # the linked run is the one shown

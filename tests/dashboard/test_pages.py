@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from collectors.store import Store, StoreError
-from dashboard import report
+from dashboard import common, report
 from tests.dashboard.conftest import SECRET_TOKEN, RealStore, serve_dashboard
 from tests.helpers import ROOT, wait_until
 
@@ -97,18 +98,21 @@ def test_budget_review_grid_values_trend_and_chart(
     grid = at.dataframe[0].value
     tight = grid[grid["budget"] == "too tight"].iloc[0]
     assert tight["status"] == "❌ fail" and tight["observed"] > 0
-    assert tight["thresholds"] == "fail < 1e-06"
+    assert tight["thresholds"] == "fail < 0.001 ms"  # in the budget's unit
+    assert tight["value"].endswith(" ms") and tight["level"] == 2
     assert len(tight["trend"]) == 2  # sparkline over both runs, oldest first
     assert tight["trend"][-1] == pytest.approx(tight["observed"])
     per_endpoint = grid[grid["budget"] == "endpoint p95"]
     assert len(per_endpoint) >= 3 and set(per_endpoint["status"]) == {"✅ pass"}
     assert at.get("download_button"), "the run's HTML report can be exported"
 
-    # Chart the failing budget: its endpoint only, its threshold line, its worst interval.
+    # Chart the failing budget: what it judged (its p50 of /orders), its threshold line, its
+    # worst interval.
     at.selectbox(key="review_chart").set_value(int(tight.name)).run()
     assert not at.exception
     fig = figure(at, 0)
-    assert {t["name"] for t in fig["data"]} == {"/orders"}
+    assert {t["name"] for t in fig["data"]} == {"too tight"}
+    assert fig["layout"]["yaxis"]["title"]["text"] == "p50 (ms)"
     shapes = fig["layout"]["shapes"]
     assert any(s["type"] == "line" and s["y0"] == pytest.approx(0.001) for s in shapes)
     assert any(s["type"] == "rect" for s in shapes), "the worst interval is shaded"
@@ -162,22 +166,35 @@ def test_live_page_charts_latency_against_budget_thresholds(
     assert {t["name"] for t in p95["data"]} >= {"/orders", "/orders/{order_id}"}
     labels = [m.label for m in at.metric]
     assert {"requests/s", "failures/s", "jobs waiting", "healthy workers"} <= set(labels)
-    live = at.dataframe[0].value
+    live = next(d.value for d in at.dataframe if "budget" in d.value.columns)
     assert "too tight" in set(live["budget"])
+    assert any(b.label == "⬇️ per-second table (CSV)" for b in at.get("download_button"))
+    assert {"Failures", "Exceptions"} <= {h.value for h in at.subheader}
+
+
+def start_form(at: AppTest, target: str, budgets: str, duration: str = "60s") -> AppTest:
+    at.text_input[0].set_value(target)
+    at.text_input[1].set_value(budgets)
+    at.text_input[2].set_value(duration)
+    next(b for b in at.button if b.label == "Start").click().run()
+    assert not at.exception
+    return at
+
+
+def texts(at: AppTest) -> list[str]:
+    return [e.value for kind in (at.info, at.success, at.warning, at.error) for e in kind]
 
 
 @pytest.mark.slow
-def test_live_page_starts_and_stops_a_castiel_run(
+def test_runs_started_from_the_dashboard_are_one_for_every_tab(
     real_store: RealStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     store = tmp_path / "live.db"  # a store of its own: the other tests count runs
-    at = page("live", store, monkeypatch)
-    at.text_input[0].set_value(real_store.target)
-    at.text_input[1].set_value(str(real_store.budgets))
-    at.text_input[2].set_value("60s")
-    at.button[0].click().run()
-    assert not at.exception
-    assert "started: `-m castiel run" in at.success[0].value
+    tab1 = start_form(page("live", store, monkeypatch), real_store.target, str(real_store.budgets))
+    assert any(t.startswith("started: `-m castiel run") for t in texts(tab1))
+    launcher = common._launcher(str(store))
+    launched = launcher.current()
+    assert launched is not None
 
     def running() -> bool:
         try:
@@ -187,20 +204,54 @@ def test_live_page_starts_and_stops_a_castiel_run(
         except StoreError:  # not created (or not migrated) yet
             return False
 
-    proc = at.session_state["run_proc"]
     try:
         wait_until(running, 60, interval=0.2, message="the started run to be recorded")
-        stop = next(b for b in at.button if b.label == "Stop the run I started")
-        stop.click().run()
-        assert "Asked the run to stop" in at.info[-1].value
-        wait_until(lambda: proc.poll() is not None, 60, interval=0.2, message="the run to stop")
+        tab2 = page("live", store, monkeypatch)  # another tab: a session of its own
+        assert any(f"in progress (pid {launched.pid})" in t for t in texts(tab2))
+        start_form(tab2, real_store.target, str(real_store.budgets))  # a second start
+        assert any(
+            t.startswith("Not started: a run started from this dashboard is in progress")
+            for t in texts(tab2)
+        )
+        next(b for b in tab2.button if b.label == "Stop the run").click().run()
+        assert any("Asked the run to stop" in t for t in texts(tab2))
+        wait_until(lambda: launcher.current() is None, 60, interval=0.2, message="the stop")
     finally:
-        if proc.poll() is None:  # the test failed half-way: leave nothing running
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        if launcher.current() is not None:  # the test failed half-way: leave nothing running
+            os.killpg(launched.pid, signal.SIGKILL)
     with Store.open(store, readonly=True) as s:
         latest = s.latest_run()
         assert latest is not None and latest.status == "aborted"
+    tab1.run()  # the first tab learns how it ended
+    assert any("The last run started here" in t and "ended" in t for t in texts(tab1))
+
+
+@pytest.mark.slow
+def test_a_run_that_fails_to_start_shows_castiels_message(
+    real_store: RealStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    store = tmp_path / "live.db"
+    missing = tmp_path / "no-such-budgets.yaml"
+    at = start_form(page("live", store, monkeypatch), real_store.target, str(missing))
+    launcher = common._launcher(str(store))
+    wait_until(lambda: launcher.last() is not None, 60, interval=0.2, message="the failed run")
+    at.run()
+    [error] = [e.value for e in at.error]
+    assert "ended: bad input: castiel:" in error and "no-such-budgets.yaml" in error
+
+
+@pytest.mark.slow
+def test_a_run_in_progress_elsewhere_refuses_a_start(
+    real_store: RealStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    store = tmp_path / "live.db"
+    with Store.open(store) as s:
+        other = s.create_run(started_at=time.time(), environment={"host": "ci-runner-7"})
+    at = page("live", store, monkeypatch)
+    assert any(f"Run `{other.id}` is in progress" in t and "ci-runner-7" in t for t in texts(at))
+    start_form(at, real_store.target, str(real_store.budgets))
+    assert any(t.startswith(f"Not started: run {other.id} is in progress") for t in texts(at))
+    assert common._launcher(str(store)).current() is None
 
 
 @pytest.mark.slow
