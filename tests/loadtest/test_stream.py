@@ -116,4 +116,3 @@ def test_locusts_failure_and_exception_tables_become_counters() -> None:
     assert (SeriesKey.of(ERRORS, error), MetricKind.COUNTER, 3.0) in scalars
     exc = {"message": "ZeroDivisionError: division by zero"}
     assert (SeriesKey.of(EXCEPTIONS, exc), MetricKind.COUNTER, 2.0) in scalars
-
