@@ -40,6 +40,8 @@ new MutationObserver(() => {
 """
 STATE = """JSON.stringify({
   seen: window.__castielSeen || [],
+  selected: [...document.querySelectorAll('[data-testid="stSelectbox"]')]
+    .map(e => e.textContent),
   titles: [...document.querySelectorAll('[data-testid="stMain"] h1')].map(e => e.innerText),
   script: (document.querySelector('[data-testid="stApp"]') || {dataset: {}}).dataset
     .testScriptState,
@@ -146,4 +148,4 @@ def test_every_page_opens_by_its_url_in_a_fresh_browser(
             assert raw not in seen, (path, seen)  # file names never reach the sidebar
         assert "Budget review" in seen and "Runtime" in seen, (path, seen)  # the titles do
         if path.startswith("review?"):
-            assert run in state["text"]  # the linked run is the one shown
+            assert run in state["selected"][0]  # the linked run is the one shown

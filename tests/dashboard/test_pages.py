@@ -8,6 +8,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -362,3 +364,63 @@ def test_castiel_dashboard_serves_on_loopback(real_store: RealStore, tmp_path: P
         pass
     out = log.read_text()
     assert f"dashboard: {base}" in out and "WARNING" not in out
+
+
+FAILING_USERS = """
+from locust import FastHttpUser, constant, task
+
+
+class Failing(FastHttpUser):
+    wait_time = constant(0.1)
+
+    @task(3)
+    def missing(self):
+        self.client.get("/no-such-page", name="/no-such-page")
+
+    @task(1)
+    def broken(self):
+        raise KeyError("cart")
+"""
+
+
+@pytest.mark.slow
+def test_live_page_shows_locusts_failures_and_exceptions(
+    real_store: RealStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A real run whose requests fail (404) and whose user code raises: Locust's own failures
+    table and exceptions table reach the store and the Live page, and the per-second CSV adds
+    up to Locust's totals."""
+    locustfile = tmp_path / "failing.py"
+    locustfile.write_text(FAILING_USERS)
+    store = tmp_path / "failing.db"
+    load = ["--locustfile", str(locustfile), "--duration", "4s", "--users", "2"]
+    where = ["--store", str(store), "--runs-dir", str(tmp_path / "runs")]
+    argv = [sys.executable, "-m", "castiel", "run", "--target", real_store.target]
+    result = subprocess.run(
+        [*argv, "--budgets", str(real_store.budgets), *load, *where],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode in (1, 4), result.stdout + result.stderr
+    at = page("live", store, monkeypatch)
+    tables = [d.value for d in at.dataframe]
+    errors = next(t for t in tables if "error" in t.columns)
+    [row] = errors.to_dict("records")
+    assert (row["method"], row["name"]) == ("GET", "/no-such-page")
+    assert "404" in row["error"] and row["occurrences"] > 5
+    exceptions = next(t for t in tables if "message" in t.columns and "count" in t.columns)
+    [raised] = exceptions.to_dict("records")
+    assert "KeyError" in raised["message"] and "cart" in raised["message"] and raised["count"] > 1
+    with Store.open(store, readonly=True) as s:
+        run = s.latest_run()
+        assert run is not None
+        failures = sum(
+            p.value
+            for d in s.load_series(run.id)
+            if d.key.name == "locust_failures_total"
+            for p in d.points
+        )
+    assert row["occurrences"] == failures  # the same count as Locust's failures
