@@ -10,6 +10,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 PALETTE = px.colors.qualitative.Safe + px.colors.qualitative.Vivid
+SEVERE = ("fail", "abort")
+"""Levels drawn red; warn is amber."""
 
 
 def colours(names: Iterable[str]) -> dict[str, str]:
@@ -21,12 +23,13 @@ def latency_chart(
     df: pd.DataFrame,
     label: str,
     column: str = "p95",
-    thresholds: Mapping[str, float] | None = None,
+    thresholds: Mapping[tuple[str, str], float] | None = None,
     worst: tuple[pd.Timestamp, pd.Timestamp] | None = None,
     unit: str = "ms",
 ) -> go.Figure:
     """`column` of `df` over time, one line per `label` value, in `unit` (the axis's: the
-    caller scales values and thresholds alike, budgets.units.chart_scale)."""
+    caller scales values and thresholds alike, budgets.units.chart_scale). `thresholds`:
+    {(budget or "", level): value}."""
     fig = px.line(
         df,
         x="t",
@@ -35,12 +38,12 @@ def latency_chart(
         color_discrete_map=colours(df[label]),
         labels={column: f"{column} ({unit})" if unit else column, "t": ""},
     )
-    for level, value in (thresholds or {}).items():
+    for (budget, level), value in (thresholds or {}).items():
         fig.add_hline(
             y=value,
             line_dash="dash",
-            annotation_text=f"{level} {value:g} {unit}".rstrip(),
-            line_color="#d1242f" if level.split()[-1] in ("fail", "abort") else "#bf8700",
+            annotation_text=f"{budget} {level} {value:g} {unit}".strip(),
+            line_color="#d1242f" if level in SEVERE else "#bf8700",
         )
     if worst is not None:
         fig.add_vrect(
@@ -215,7 +218,7 @@ def history_chart(
             y=value,
             line_dash="dash",
             annotation_text=f"{level} {value:g} {unit}".rstrip(),
-            line_color="#d1242f" if level in ("fail", "abort") else "#bf8700",
+            line_color="#d1242f" if level in SEVERE else "#bf8700",
         )
     for row in changes.itertuples():
         fig.add_vline(x=row.t, line_dash="dot", line_color="#0969da")

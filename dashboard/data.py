@@ -18,6 +18,7 @@ from budgets import history
 from budgets.history import BudgetHistory
 from budgets.model import AggKind, Aggregation
 from budgets.reports.report import format_thresholds
+from budgets.selectors import MatchKind, parse_selector
 from budgets.units import Unit, chart_scale, format_quantity
 from budgets.verdict import BaselineComparison, Verdict
 from budgets.verdict_json import verdict_from_record
@@ -109,6 +110,7 @@ VERDICT_COLUMNS = [
     "effect text",
     "samples",
     "metric",
+    "metric_name",
     "worst_start",
     "worst_end",
     "message",
@@ -148,11 +150,22 @@ def verdict_row(v: Verdict) -> dict[str, Any]:
         "effect text": effect_text(b) if b else "",
         "samples": v.sample_count,
         "metric": v.metric,
+        "metric_name": metric_name(v.metric),
         "worst_start": worst.start if worst else None,
         "worst_end": worst.end if worst else None,
         "message": v.message,
         "trace": v.trace,
     }
+
+
+def metric_name(selector: str) -> str:
+    """The metric a budget's selector names, read by the budget language's own parser ("" for
+    a name pattern, or a selector from a newer Castiel it cannot read)."""
+    try:
+        name = parse_selector(selector).name
+    except ValueError:
+        return ""
+    return name.pattern if name.kind is MatchKind.EXACT and not name.negate else ""
 
 
 def effect_text(b: BaselineComparison) -> str:
@@ -171,19 +184,18 @@ def _pct(x: float) -> str:
     return f"{x * 100:+.1f} %" if math.isfinite(x) else ("+inf %" if x > 0 else "-inf %")
 
 
-def latency_limits(verdicts: pd.DataFrame, column: str = "p95") -> dict[str, float]:
+def latency_limits(verdicts: pd.DataFrame, column: str = "p95") -> dict[tuple[str, str], float]:
     """Threshold lines (ms) for a latency chart of `column`: every budget in seconds on a
-    latency metric with that aggregation, e.g. {"endpoint p95 fail": 2000.0}."""
+    latency metric with that aggregation, e.g. {("endpoint p95", "fail"): 2000.0}."""
     if verdicts.empty:
         return {}
-    out: dict[str, float] = {}
+    out: dict[tuple[str, str], float] = {}
     factor, _ = chart_scale(Unit.SECONDS)
     for row in verdicts.itertuples():
-        name = str(row.metric).split("{", 1)[0]
-        if name not in LATENCY_METRICS or row.aggregation != column or row.unit != "s":
+        if row.metric_name not in LATENCY_METRICS or row.aggregation != column or row.unit != "s":
             continue
         for level, value in dict(row.limits).items():
-            out[f"{row.budget} {level}"] = value * factor
+            out[(str(row.budget), str(level))] = value * factor
     return out
 
 
@@ -193,7 +205,7 @@ def percentiles_of(verdicts: pd.DataFrame, always: Sequence[float] = (50, 95, 99
     qs = set(always)
     if not verdicts.empty:
         for row in verdicts.itertuples():
-            if str(row.metric).split("{", 1)[0] not in LATENCY_METRICS:
+            if row.metric_name not in LATENCY_METRICS:
                 continue
             with contextlib.suppress(ValueError):
                 agg = Aggregation.parse(str(row.aggregation))

@@ -101,7 +101,7 @@ if store is not None and run is not None:
     row = v.iloc[choice]
     unit = Unit(row["unit"])
     factor, suffix = chart_scale(unit)
-    limits = {level: value * factor for level, value in dict(row["limits"]).items()}
+    limits = {("", level): value * factor for level, value in dict(row["limits"]).items()}
     worst = None
     if pd.notna(row["worst_start"]) and pd.notna(row["worst_end"]):
         worst = (

@@ -151,8 +151,10 @@ def test_threshold_lines_and_percentiles_follow_the_budgets() -> None:
         data.verdict_row(verdict(budget="d", aggregation="p90", metric="other_seconds")),
     ]
     frame = pd.DataFrame(rows)
-    assert data.latency_limits(frame, "p95") == {"b warn": 200.0, "b fail": 300.0}
-    assert data.latency_limits(frame, "p99.9") == {"c warn": 200.0, "c fail": 300.0}
+    assert data.latency_limits(frame, "p95") == {("b", "warn"): 200.0, ("b", "fail"): 300.0}
+    assert data.latency_limits(frame, "p99.9") == {("c", "warn"): 200.0, ("c", "fail"): 300.0}
+    assert [r["metric_name"] for r in rows] == [LAT, LAT, "other_seconds"]
+    assert data.metric_name('m{name="/a"}') == "m" and data.metric_name("m_*") == ""
     assert data.percentiles_of(frame) == [50, 95, 99, 99.9]  # p90 is not a latency metric
     trace = data.trace_frame(rows[1]["trace"], "name=/a", "p99.9", 1000.0)
     assert trace["p99.9"].tolist() == [250.0, 412.3] and set(trace["series"]) == {"name=/a"}
