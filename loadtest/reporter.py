@@ -205,7 +205,10 @@ class Occurrences:
             errors[key] = errors.get(key, 0) + int(e.occurrences)
         exceptions: dict[str, int] = {}
         for row in list((env.runner.exceptions if env.runner else {}).values()):
-            msg = str(row.get("msg", ""))[:ERROR_TEXT]
+            # The traceback's last line names the type too ("KeyError: 'cart'"); Locust's
+            # `msg` is only str(exception) ("'cart'").
+            lines = str(row.get("traceback", "")).strip().splitlines()
+            msg = (lines[-1] if lines else str(row.get("msg", "")))[:ERROR_TEXT]
             exceptions[msg] = exceptions.get(msg, 0) + int(row.get("count", 0))
         return {
             "errors": [[*k, n] for k, n in _grown(self.errors, errors)],

@@ -40,8 +40,8 @@ new MutationObserver(() => {
 """
 STATE = """JSON.stringify({
   seen: window.__castielSeen || [],
-  selected: [...document.querySelectorAll('[data-testid="stSelectbox"]')]
-    .map(e => e.textContent),
+  selected: [...document.querySelectorAll('[data-testid="stSelectbox"] input')]
+    .map(e => e.value),
   titles: [...document.querySelectorAll('[data-testid="stMain"] h1')].map(e => e.innerText),
   script: (document.querySelector('[data-testid="stApp"]') || {dataset: {}}).dataset
     .testScriptState,
