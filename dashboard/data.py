@@ -14,8 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from budgets import history
-from budgets.history import BudgetHistory
 from budgets.model import AggKind, Aggregation
 from budgets.reports.report import format_thresholds
 from budgets.selectors import MatchKind, parse_selector
@@ -721,12 +719,15 @@ def error_table(errors: Sequence[SeriesData]) -> pd.DataFrame:
 
 
 def exception_table(exceptions: Sequence[SeriesData]) -> pd.DataFrame:
-    """Locust's exceptions table: exceptions raised in the users' code, per message."""
-    rows: dict[str, float] = {}
+    """Locust's exceptions table: exceptions raised in the users' code, per message and the
+    frame that raised them."""
+    rows: dict[tuple[str, str], float] = {}
     for s in exceptions:
-        msg = s.key.label("message") or ""
-        rows[msg] = rows.get(msg, 0.0) + sum(p.value for p in s.points)
-    frame = pd.DataFrame([(int(c), m) for m, c in rows.items()], columns=["count", "message"])
+        key = (s.key.label("message") or "", s.key.label("where") or "")
+        rows[key] = rows.get(key, 0.0) + sum(p.value for p in s.points)
+    frame = pd.DataFrame(
+        [(int(c), m, w) for (m, w), c in rows.items()], columns=["count", "message", "where"]
+    )
     return frame.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)
 
 

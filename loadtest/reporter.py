@@ -196,24 +196,29 @@ class Occurrences:
 
     def __init__(self) -> None:
         self.errors: dict[tuple[str, str, str], int] = {}
-        self.exceptions: dict[str, int] = {}
+        self.exceptions: dict[tuple[str, str], int] = {}
 
     def delta(self, env: Environment) -> dict[str, Any]:
         errors: dict[tuple[str, str, str], int] = {}
         for e in list(env.stats.errors.values()):
             key = (str(e.name), str(e.method), str(e.error)[:ERROR_TEXT])
             errors[key] = errors.get(key, 0) + int(e.occurrences)
-        exceptions: dict[str, int] = {}
+        exceptions: dict[tuple[str, str], int] = {}
         for row in list((env.runner.exceptions if env.runner else {}).values()):
-            # The traceback's last line names the type too ("KeyError: 'cart'"); Locust's
-            # `msg` is only str(exception) ("'cart'").
-            lines = str(row.get("traceback", "")).strip().splitlines()
-            msg = (lines[-1] if lines else str(row.get("msg", "")))[:ERROR_TEXT]
-            exceptions[msg] = exceptions.get(msg, 0) + int(row.get("count", 0))
+            raised = (str(row.get("msg", ""))[:ERROR_TEXT], _where(str(row.get("traceback", ""))))
+            exceptions[raised] = exceptions.get(raised, 0) + int(row.get("count", 0))
         return {
             "errors": [[*k, n] for k, n in _grown(self.errors, errors)],
-            "exceptions": [[k, n] for k, n in _grown(self.exceptions, exceptions)],
+            "exceptions": [[*k, n] for k, n in _grown(self.exceptions, exceptions)],
         }
+
+
+def _where(traceback: str) -> str:
+    """Where an exception was raised: the innermost frame of Locust's formatted traceback
+    (`File "...", line 15, in checkout · raise KeyError("cart")`); Locust keeps the message
+    (str(exception)) apart."""
+    lines = [line.strip() for line in traceback.strip().splitlines() if line.strip()]
+    return " · ".join(lines[-2:])[:ERROR_TEXT]
 
 
 def _grown(seen: dict[Any, int], totals: dict[Any, int]) -> list[tuple[Any, int]]:

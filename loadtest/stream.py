@@ -25,7 +25,8 @@ requests), when the run reports one: budgets/validity.py checks the achieved rat
 ERRORS = "locust_errors_total"
 """Locust's failures table: occurrences per endpoint and error message (label `error`)."""
 EXCEPTIONS = "locust_exceptions_total"
-"""Locust's exceptions table: exceptions raised in the users' code, per message."""
+"""Locust's exceptions table: exceptions raised in the users' code, per message (`message`,
+str(exception) as Locust shows it) and innermost frame (`where`)."""
 CPU = "locust_cpu_percent"
 """Per Locust process (`process`: local, master, worker-<id>): percent of one core."""
 
@@ -110,8 +111,9 @@ def interval_batch(record: dict[str, Any], start: float, end: float) -> Batch:
     for name, method, error, count in record.get("errors", []):
         labels = {"name": name, "method": method, "error": error}
         batch.add_increment(SeriesKey.of(ERRORS, labels), end, float(count))
-    for message, count in record.get("exceptions", []):
-        batch.add_increment(SeriesKey.of(EXCEPTIONS, {"message": message}), end, float(count))
+    for message, where, count in record.get("exceptions", []):
+        labels = {"message": message, "where": where}
+        batch.add_increment(SeriesKey.of(EXCEPTIONS, labels), end, float(count))
     return batch
 
 

@@ -189,10 +189,9 @@ def test_per_second_table_and_locusts_tables() -> None:
         ]
     )
     assert errors.values.tolist() == [["GET", "/b", "boom", 5], ["GET", "/a", "500", 2]]
-    exc = data.exception_table(
-        [counter("locust_exceptions_total", {"message": "KeyError"}, [(1, 3)])]
-    )
-    assert exc.values.tolist() == [[3, "KeyError"]]
+    where = {"message": "'x'", "where": 'File "u.py", line 3, in t · raise KeyError("x")'}
+    exc = data.exception_table([counter("locust_exceptions_total", where, [(1, 3)])])
+    assert exc.values.tolist() == [[3, "'x'", where["where"]]]
 
 
 def test_saturation_point() -> None:

@@ -109,10 +109,10 @@ def test_locusts_failure_and_exception_tables_become_counters() -> None:
         "t": 10.0,
         "endpoints": [],
         "errors": [["/a", "GET", "HTTPError('500 Server Error')", 3]],
-        "exceptions": [["ZeroDivisionError: division by zero", 2]],
+        "exceptions": [["division by zero", 'File "u.py", line 9, in t · 1 / 0', 2]],
     }
     scalars = {(s.key, s.kind, s.point.value) for s in interval_batch(record, 9, 10).scalars}
     error = {"name": "/a", "method": "GET", "error": "HTTPError('500 Server Error')"}
     assert (SeriesKey.of(ERRORS, error), MetricKind.COUNTER, 3.0) in scalars
-    exc = {"message": "ZeroDivisionError: division by zero"}
+    exc = {"message": "division by zero", "where": 'File "u.py", line 9, in t · 1 / 0'}
     assert (SeriesKey.of(EXCEPTIONS, exc), MetricKind.COUNTER, 2.0) in scalars
