@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from budgets import history
+from budgets.history import BudgetHistory
 from budgets.model import AggKind, Aggregation
 from budgets.reports.report import format_thresholds
 from budgets.selectors import MatchKind, parse_selector
