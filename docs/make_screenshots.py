@@ -31,13 +31,13 @@ from tests.dashboard.conftest import serve_dashboard  # noqa: E402
 from tests.helpers import wait_until  # noqa: E402
 
 BUDGETS = ROOT / "examples" / "budgets.yaml"
-PAGES = {  # file name -> (url path, title)
-    "overview": ("", "Castiel · overview"),
-    "review": ("review", "Budget review"),
-    "compare": ("compare", "Compare runs"),
-    "history": ("history", "History"),
-    "runtime": ("runtime", "Runtime"),
-    "alerts": ("alerts", "Alerts"),
+PAGES = {  # file name -> (url path, title, charts it draws at least)
+    "overview": ("", "Castiel · overview", 1),
+    "review": ("review", "Budget review", 1),
+    "compare": ("compare", "Compare runs", 3),
+    "history": ("history", "History", 1),
+    "runtime": ("runtime", "Runtime", 2),
+    "alerts": ("alerts", "Alerts", 0),  # a timeline only when an alert fired
 }
 STATE = """JSON.stringify({
   titles: [...document.querySelectorAll('[data-testid="stMain"] h1')].map(e => e.innerText),
@@ -45,6 +45,7 @@ STATE = """JSON.stringify({
     .testScriptState,
   charts: document.querySelectorAll('[data-testid="stPlotlyChart"]').length,
   drawn: document.querySelectorAll('[data-testid="stPlotlyChart"] .main-svg').length,
+  stale: document.querySelectorAll('[data-stale="true"]').length,
 })"""
 
 
@@ -106,7 +107,7 @@ def load_test(
     return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
 
 
-def shoot(base: str, path: str, title: str, out: Path, profile: Path) -> None:
+def shoot(base: str, path: str, title: str, charts: int, out: Path, profile: Path) -> None:
     b = Browser(profile, width=1400, height=1800)
     try:
         b.goto(f"{base}/{path}")
@@ -119,7 +120,8 @@ def shoot(base: str, path: str, title: str, out: Path, profile: Path) -> None:
             return (
                 any(title in t for t in s["titles"])
                 and s["script"] not in (None, "initial", "running", "rerunRequested")
-                and s["drawn"] >= s["charts"]
+                and s["drawn"] >= s["charts"] >= charts
+                and s["stale"] == 0  # not half-way through a live refresh
             )
 
         wait_until(ready, 120, 0.5, message=f"the {title} page")
@@ -144,10 +146,11 @@ def main() -> int:
         base = stack.enter_context(serve_dashboard(data / "castiel.db", data / "dashboard.log"))
         last = load_test(service, redis, env, data, args.duration)
         time.sleep(args.duration * 0.75)  # three quarters into the run: the Live page mid-run
-        shoot(base, "live", "Live run", args.out / "dashboard-live.png", data / "p-live")
+        shoot(base, "live", "Live run", 4, args.out / "dashboard-live.png", data / "p-live")
         last.wait()
-        for name, (path, title) in PAGES.items():
-            shoot(base, path, title, args.out / f"dashboard-{name}.png", data / f"p-{name}")
+        for name, (path, title, charts) in PAGES.items():
+            out = args.out / f"dashboard-{name}.png"
+            shoot(base, path, title, charts, out, data / f"p-{name}")
     return 0
 
 
