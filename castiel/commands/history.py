@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
         description="Each budget's observed value over the last runs that `castiel check` "
         "(or `castiel run`) evaluated, with thresholds and verdicts, and the change points "
         "of the series: each names the first run and commit after the change, the size of "
-        "the shift with its 95 %% confidence interval, and the run to compare it with. "
+        "the shift with its 95 % confidence interval, and the run to compare it with. "
         "Runs of one branch and one scenario are compared, like with like.",
     )
     p.add_argument("--budget", metavar="NAME", help="only this budget (default: every one)")
