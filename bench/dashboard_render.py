@@ -285,6 +285,9 @@ def main() -> int:
         "--store", help="build the store here (a new file path or an empty database URL)"
     )
     args = ap.parse_args()
+    if args.store and "://" in args.store and not hasattr(Store, "dialect"):
+        # Before issue 16's SQLAlchemy store, Store.open takes a file path only.
+        raise SystemExit(f"bench: this Castiel's store has no PostgreSQL backend: {args.store}")
     with tempfile.TemporaryDirectory() as tmp:
         where = args.store or str(Path(tmp) / "castiel.db")
         now = time.time()
