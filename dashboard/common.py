@@ -19,7 +19,7 @@ from alerts.db import AlertsDBError
 from budgets import history as history_mod
 from collectors.model import RunInfo, SeriesData
 from collectors.store import DEFAULT_PATH, Store, StoreError, UnknownRun
-from dashboard import alerting, data, report
+from dashboard import alerting, data, report, verdict_frames
 from dashboard import launcher as launcher_mod
 
 STORE_ENV = "CASTIEL_STORE"
@@ -110,7 +110,7 @@ def runs(_store: Store, path: str, limit: int = 50) -> pd.DataFrame:
 
 @st.cache_data(ttl=TTL)
 def verdicts(_store: Store, path: str, run_id: str, source: str | None = "check") -> pd.DataFrame:
-    return data.verdicts_frame(_store, run_id, source)
+    return verdict_frames.verdicts_frame(_store, run_id, source)
 
 
 # Series are shared, not copied (cache_resource): they are immutable, and copying tens of
@@ -144,7 +144,7 @@ def series_names(_store: Store, path: str, run_id: str) -> set[str]:
 
 @st.cache_data(ttl=TTL)
 def history_frame(_store: Store, path: str, run_ids: tuple[str, ...]) -> pd.DataFrame:
-    return data.budget_history(_store, run_ids)
+    return verdict_frames.budget_history(_store, run_ids)
 
 
 def run_info(st_store: Store, run_id: str) -> RunInfo | None:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from budgets.history import describe
 from budgets.units import chart_scale, format_quantity
-from dashboard import charts, common, data
+from dashboard import charts, common, data, verdict_frames
 
 st.title("History")
 store = common.store()
@@ -68,10 +68,10 @@ if store is not None:
     for h in (h for h in found if h.budget == budget):
         factor, suffix = chart_scale(h.unit)
         st.subheader(f"{h.title} · {h.aggregation}")
-        changes = data.history_changes(h)
+        changes = verdict_frames.history_changes(h)
         st.plotly_chart(
             charts.history_chart(
-                data.history_points(h, factor),
+                verdict_frames.history_points(h, factor),
                 suffix,
                 {lv.label: cond.value * factor for lv, cond in h.thresholds},
                 changes,

@@ -15,7 +15,7 @@ import streamlit as st
 
 from collectors.model import RunInfo, SeriesData
 from collectors.store import Store
-from dashboard import charts, common, data
+from dashboard import charts, common, data, verdict_frames
 from dashboard.launcher import Refused
 
 LOCUST = (
@@ -59,7 +59,7 @@ def load_panel(store: Store, path: str, run: RunInfo) -> None:
     c3.metric("requests/s", f"{_latest_rate(rps):,.1f}")
     c4.metric("failures/s", f"{_latest_rate(fails):,.2f}")
     live = common.verdicts(store, path, run.id, "live")
-    qs = data.percentiles_of(live)
+    qs = verdict_frames.percentiles_of(live)
     latency = data.percentile_timeline(
         [s for n in data.LATENCY_METRICS for s in by_name[n]], label, start, end, qs=qs
     )
@@ -71,7 +71,9 @@ def load_panel(store: Store, path: str, run: RunInfo) -> None:
         for tab, column in zip(st.tabs(columns), columns, strict=True):
             with tab:
                 st.plotly_chart(
-                    charts.latency_chart(latency, label, column, data.latency_limits(live, column)),
+                    charts.latency_chart(
+                        latency, label, column, verdict_frames.latency_limits(live, column)
+                    ),
                     width="stretch",
                     key=f"live_latency_{column}",
                 )

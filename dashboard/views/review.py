@@ -10,7 +10,7 @@ import streamlit as st
 from budgets.model import AggKind, Aggregation
 from budgets.selectors import parse_selector
 from budgets.units import Unit, chart_scale
-from dashboard import backtest_panel, charts, common, data
+from dashboard import backtest_panel, charts, common, data, verdict_frames
 
 TREND_RUNS = 10
 
@@ -112,7 +112,7 @@ if store is not None and run is not None:
     who = str(row["group"]) if row["group"] != "-" else str(row["budget"])
     if row["trace"]:
         # What the evaluator judged, over the run: this aggregation, this group.
-        frame = data.trace_frame(row["trace"], who, agg, factor)
+        frame = verdict_frames.trace_frame(row["trace"], who, agg, factor)
         st.plotly_chart(
             charts.latency_chart(frame, "series", agg, limits, worst, unit=suffix),
             width="stretch",

@@ -25,6 +25,7 @@ from collectors.model import (
     merge_histograms,
 )
 from dashboard import alerting, data
+from dashboard import verdict_frames as vf
 
 LAT = "locust_request_duration_seconds"
 
@@ -126,7 +127,7 @@ def test_verdict_rows_are_typed_beside_their_text() -> None:
         p_value=0.0031,
         change=0.13,
     )
-    row = data.verdict_row(verdict(baseline=comparison))
+    row = vf.verdict_row(verdict(baseline=comparison))
     assert row["level"] == Level.FAIL.value and row["status"] == "❌ fail"
     assert row["observed"] == 0.4123 and row["unit"] == "s" and row["value"] == "412.3 ms"
     assert row["limits"] == {"warn": 0.2, "fail": 0.3}
@@ -140,23 +141,29 @@ def test_verdict_rows_are_typed_beside_their_text() -> None:
         0.0031,
     )
     assert row["effect text"] == "+12.3 % (90 % CI +8.1 % to +15.9 %), p=0.0031"
-    ratio = data.verdict_row(verdict(unit=Unit.FRACTION, observed=0.0123, aggregation="ratio"))
+    ratio = vf.verdict_row(verdict(unit=Unit.FRACTION, observed=0.0123, aggregation="ratio"))
     assert ratio["value"] == "1.23%" and ratio["vs baseline"] == "" and ratio["effect"] is None
 
 
 def test_threshold_lines_and_percentiles_follow_the_budgets() -> None:
     rows = [
-        data.verdict_row(verdict(budget="b", aggregation="p95")),
-        data.verdict_row(verdict(budget="c", aggregation="p99.9")),
-        data.verdict_row(verdict(budget="d", aggregation="p90", metric="other_seconds")),
+        vf.verdict_row(verdict(budget="b", aggregation="p95")),
+        vf.verdict_row(verdict(budget="c", aggregation="p99.9")),
+        vf.verdict_row(verdict(budget="d", aggregation="p90", metric="other_seconds")),
     ]
     frame = pd.DataFrame(rows)
-    assert data.latency_limits(frame, "p95") == {("b", "warn"): 200.0, ("b", "fail"): 300.0}
-    assert data.latency_limits(frame, "p99.9") == {("c", "warn"): 200.0, ("c", "fail"): 300.0}
+    assert vf.latency_limits(frame, "p95") == {
+        ("b", "warn"): 200.0,
+        ("b", "fail"): 300.0,
+    }
+    assert vf.latency_limits(frame, "p99.9") == {
+        ("c", "warn"): 200.0,
+        ("c", "fail"): 300.0,
+    }
     assert [r["metric_name"] for r in rows] == [LAT, LAT, "other_seconds"]
-    assert data.metric_name('m{name="/a"}') == "m" and data.metric_name("m_*") == ""
-    assert data.percentiles_of(frame) == [50, 95, 99, 99.9]  # p90 is not a latency metric
-    trace = data.trace_frame(rows[1]["trace"], "name=/a", "p99.9", 1000.0)
+    assert vf.metric_name('m{name="/a"}') == "m" and vf.metric_name("m_*") == ""
+    assert vf.percentiles_of(frame) == [50, 95, 99, 99.9]  # p90 is not a latency metric
+    trace = vf.trace_frame(rows[1]["trace"], "name=/a", "p99.9", 1000.0)
     assert trace["p99.9"].tolist() == [250.0, 412.3] and set(trace["series"]) == {"name=/a"}
 
 
