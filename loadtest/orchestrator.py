@@ -22,6 +22,7 @@ from rich.live import Live
 from alerts.config import AlertsConfig
 from alerts.engine import AlertEngine
 from alerts.metrics import AlertMetrics
+from budgets.baseline_select import load_identity
 from budgets.model import Budget
 from budgets.verdict import Verdict
 from collectors.base import Collector
@@ -108,6 +109,18 @@ def config_hash(plan: RunPlan) -> str:
     return h.hexdigest()[:16]
 
 
+def load_identity_of(plan: RunPlan) -> dict[str, str]:
+    """What like-for-like baseline selection compares (budgets.baseline_select)."""
+    return load_identity(
+        users=plan.users,
+        peak_multiplier=plan.peak_multiplier,
+        duration=plan.duration,
+        locustfile=plan.locustfile.read_bytes(),
+        target=plan.target,
+        budgets_text=plan.budgets_text,
+    )
+
+
 def execute(
     plan: RunPlan,
     collectors: Sequence[Collector] = (),
@@ -126,7 +139,7 @@ def execute(
             git_commit=commit,
             git_branch=branch,
             config_hash=config_hash(plan),
-            environment=fingerprint(),
+            environment={**fingerprint(), **load_identity_of(plan)},
         )
         out_dir = plan.runs_dir / run.id
         options = LocustOptions(
