@@ -84,7 +84,10 @@ def write_bundle(bundle: Bundle, path: str | os.PathLike[str]) -> None:
     target = Path(path)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+        with (
+            open(tmp, "wb") as raw,
+            gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz,
+        ):
             for record in _records(bundle):
                 gz.write(json.dumps(record, separators=(",", ":")).encode() + b"\n")
         os.replace(tmp, target)
