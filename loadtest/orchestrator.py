@@ -11,7 +11,7 @@ import platform
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,7 +81,23 @@ def git_info() -> tuple[str | None, str | None]:
             return None
         return out.stdout.strip() or None
 
-    return git("rev-parse", "HEAD"), git("rev-parse", "--abbrev-ref", "HEAD")
+    branch = git("rev-parse", "--abbrev-ref", "HEAD")
+    if branch in (None, "HEAD"):  # detached, as CI checkouts are: the CI knows the branch
+        branch = ci_branch(os.environ)
+    return git("rev-parse", "HEAD"), branch
+
+
+CI_BRANCH_VARIABLES = (
+    "GITHUB_HEAD_REF",  # GitHub Actions, pull requests: the source branch
+    "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",  # GitLab CI, merge request pipelines
+    "CI_COMMIT_BRANCH",  # GitLab CI, branch pipelines
+    "GITHUB_REF_NAME",  # GitHub Actions, pushes
+)
+
+
+def ci_branch(env: Mapping[str, str]) -> str | None:
+    """The branch a CI job builds, when git itself is on a detached HEAD."""
+    return next((env[v] for v in CI_BRANCH_VARIABLES if env.get(v)), None)
 
 
 def fingerprint() -> dict[str, str]:
