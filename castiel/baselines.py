@@ -56,8 +56,9 @@ class BaselineChoice:
 
 
 def looks_like_bundle(ref: str) -> bool:
-    """A `--baseline` value naming a file rather than a saved name or a run id."""
-    return ref.endswith(".gz") or "/" in ref or Path(ref).is_file()
+    """A `--baseline` value naming a file rather than a saved name (which may contain a `/`,
+    like `release/1.4`) or a run id."""
+    return ref.endswith(".gz") or Path(ref).is_file()
 
 
 def parse_choice(

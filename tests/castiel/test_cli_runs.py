@@ -199,7 +199,10 @@ def test_damaged_bundles_exit_2_with_one_line(
         for argv in (
             ("runs", "import", str(bad), "--store", str(tmp_path / "t.db")),
             ("check", "--budgets", str(EXAMPLE), "--store", str(source), "--baseline", str(bad)),
-        ):
+            # refused before any load is sent: nothing listens on the target, no run is made
+            ("run", "--target", "http://127.0.0.1:9", "--budgets", str(EXAMPLE),
+             "--store", str(tmp_path / "t.db"), "--baseline", str(bad)),
+        ):  # fmt: skip
             code, _, err = cli(capsys, *argv)
             assert code == 2, argv
             assert err.startswith(f"castiel: {bad}{where}"), err
