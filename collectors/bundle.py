@@ -249,7 +249,7 @@ class _Reader:
             self.line += 1
             try:
                 rec = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 if self.line == 1:
                     raise self.fail(
                         f"not a Castiel run bundle (line 1 is not JSON: {exc})"
@@ -318,12 +318,12 @@ class _Reader:
 
     def get(self, rec: Mapping[str, Any], key: str, typ: type[Any]) -> Any:
         if key not in rec:
-            raise self.fail(f"{rec.get('record')}: missing field {key!r}")
+            raise self.fail(f"{_where(rec)}: missing field {key!r}")
         value = rec[key]
         if typ is int and (isinstance(value, bool) or not isinstance(value, int)):
-            raise self.fail(f"{rec.get('record')}.{key}: expected an integer, got {value!r}")
+            raise self.fail(f"{_where(rec)}.{key}: expected an integer, got {_short(value)}")
         if not isinstance(value, typ):
-            raise self.fail(f"{rec.get('record')}.{key}: expected {typ.__name__}, got {value!r}")
+            raise self.fail(f"{_where(rec)}.{key}: expected {typ.__name__}, got {_short(value)}")
         return value
 
     def text(self, rec: Mapping[str, Any], key: str) -> str:
@@ -334,24 +334,36 @@ class _Reader:
 
     def number(self, rec: Mapping[str, Any], key: str) -> float:
         if key not in rec:
-            raise self.fail(f"{rec.get('record')}: missing field {key!r}")
-        return self._float(rec[key], f"{rec.get('record')}.{key}")
+            raise self.fail(f"{_where(rec)}: missing field {key!r}")
+        return self._float(rec[key], f"{_where(rec)}.{key}")
 
     def _float(self, value: Any, where: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(f"{where}: expected a number, got {value!r}")
+            raise self.fail(f"{where}: expected a number, got {_short(value)}")
         return float(value)
 
     def floats(self, rec: Mapping[str, Any], key: str) -> list[float]:
         values = self.get(rec, key, list)
-        where = f"{rec.get('record')}.{key}"
+        where = f"{_where(rec)}.{key}"
         return [self._float(v, where) for v in values]
 
     def str_map(self, rec: Mapping[str, Any], key: str) -> dict[str, str]:
         value = self.get(rec, key, dict)
         if not all(isinstance(v, str) for v in value.values()):
-            raise self.fail(f"{rec.get('record')}.{key}: expected text values")
+            raise self.fail(f"{_where(rec)}.{key}: expected text values")
         return dict(value)
+
+
+def _where(rec: Mapping[str, Any]) -> str:
+    """The record a field belongs to; histogram items are the only objects without one."""
+    kind = rec.get("record")
+    return kind if isinstance(kind, str) else "histograms.items"
+
+
+def _short(value: Any) -> str:
+    """A value from the file, for a one-line message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @dataclass

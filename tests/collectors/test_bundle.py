@@ -245,6 +245,23 @@ DAMAGE: dict[str, tuple[Callable[[Path], Path], str]] = {
         ),
         r"damaged\.gz:\d+: points\.values: expected a number, got '1'",
     ),
+    "a histogram without its zero count": (
+        lambda p: rewrite(
+            p,
+            lambda ls: [
+                _set(
+                    x,
+                    items=[
+                        {k: v for k, v in i.items() if k != "zero"} for i in json.loads(x)["items"]
+                    ],
+                )
+                if '"record":"histograms"' in x
+                else x
+                for x in ls
+            ],
+        ),
+        r"damaged\.gz:\d+: histograms\.items: missing field 'zero'",
+    ),
     "another file": (
         lambda p: rewrite(p, lambda ls: [json.dumps({"hello": 1}), *ls[1:]]),
         r"damaged\.gz:1: not a Castiel run bundle",
