@@ -223,7 +223,9 @@ def explicit_note(run: RunInfo, current: Mapping[str, str | None], chosen: RunIn
     notes = [f"differs from this run in {', '.join(parts)}"] if parts else []
     if chosen.verdict not in PASSING:
         notes.append(f"its verdict was {chosen.verdict or 'never evaluated'}")
-    if chosen.started_at >= run.started_at:
+    if chosen.id == run.id:
+        notes.append("it is this run itself")
+    elif chosen.started_at >= run.started_at:
         notes.append("it started after this run")
     return ("; warning: " + "; ".join(notes)) if notes else ""
 

@@ -195,6 +195,9 @@ def test_explicit_baselines_warn_when_unlike() -> None:
     assert explicit_note(CURRENT, profile(CURRENT), run("same", 100.0)) == ""
     note = explicit_note(CURRENT, profile(CURRENT), run("few", 100.0, users=5, verdict="fail"))
     assert note == "; warning: differs from this run in users 5 vs 50; its verdict was fail"
+    assert explicit_note(CURRENT, profile(CURRENT), CURRENT) == (
+        "; warning: its verdict was never evaluated; it is this run itself"
+    )
 
 
 def test_identity_values_are_exact_and_credentials_never_recorded() -> None:
