@@ -86,7 +86,7 @@ def write_bundle(bundle: Bundle, path: str | os.PathLike[str]) -> None:
     try:
         with (
             open(tmp, "wb") as raw,
-            gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz,
+            gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz,
         ):
             for record in _records(bundle):
                 gz.write(json.dumps(record, separators=(",", ":")).encode() + b"\n")
@@ -166,7 +166,7 @@ def _histogram_json(hp: HistogramPoint) -> dict[str, Any]:
         "start": hp.start,
         "end": hp.end,
         "offset": h.offset,
-        "counts": [int(c) for c in h.counts],
+        "counts": h.counts.tolist(),
         "zero": h.zero_count,
         "sum": h.total,
         # As the store keeps them: an infinite extreme (an empty histogram) is null.
