@@ -20,6 +20,7 @@ from castiel.commands import (
     monitor,
     queue,
     run,
+    runs,
     schedule,
     sources,
     worker,
@@ -40,6 +41,7 @@ COMMAND_GROUPS = (
     demo,
     sources,
     alerts,
+    runs,
 )
 
 

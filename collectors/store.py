@@ -560,3 +560,72 @@ class Store:
             )
         self._series_ids.clear()
         return [run_id for _, run_id in doomed]
+
+    # --- run bundles and baseline selection (issue 16) -----------------------------------
+    # Three small queries the bundle commands (`castiel runs ...`) and like-for-like baseline
+    # selection need beyond the methods above.
+
+    def find_runs(
+        self,
+        *,
+        branches: Collection[str | None] | None = None,
+        scenario: str | None = None,
+        status: str | None = None,
+        verdicts: Collection[str] | None = None,
+        before: float | None = None,
+        limit: int | None = 50,
+    ) -> list[RunInfo]:
+        """Runs newest first. Each filter left at None matches anything: `branches` (a None
+        inside it matches runs without a branch), `scenario`, `status` (running, finished,
+        aborted, broken), `verdicts` (pass, warn, fail), `before` (started strictly earlier).
+        `limit=None` returns every match."""
+        where: list[str] = []
+        params: list[Any] = []
+        if branches is not None:
+            if not branches:
+                return []
+            where.append("(" + " OR ".join("git_branch IS ?" for _ in branches) + ")")
+            params.extend(branches)
+        for column, value in (("scenario", scenario), ("status", status)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if verdicts is not None:
+            if not verdicts:
+                return []
+            where.append("verdict IN (" + ", ".join("?" for _ in verdicts) + ")")
+            params.extend(verdicts)
+        if before is not None:
+            where.append("started_at < ?")
+            params.append(before)
+        # Only fixed fragments are joined here; every value is a bound parameter.
+        sql = (
+            "SELECT id, started_at, ended_at, scenario, git_commit, git_branch, config_hash, "  # noqa: S608
+            "environment, status, verdict, phases FROM runs"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY started_at DESC, pk DESC"
+        )
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [self._run_from_row(r) for r in self._read(sql, params)]
+
+    def baselines(self) -> dict[str, str]:
+        """Every named baseline: {name: run id}."""
+        rows = self._read(
+            "SELECT b.name, r.id FROM baselines b JOIN runs r ON r.pk = b.run_pk ORDER BY b.name"
+        )
+        return {str(name): str(run_id) for name, run_id in rows}
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete one run with all its data, the baseline names that point at it, and the
+        series no run uses any more. Raises UnknownRun."""
+        pk = self._run_pk(run_id)
+        with self._write() as c:
+            c.execute("DELETE FROM baselines WHERE run_pk = ?", (pk,))
+            c.execute("DELETE FROM runs WHERE pk = ?", (pk,))
+            c.execute(
+                "DELETE FROM series WHERE id NOT IN (SELECT series_id FROM points) "
+                "AND id NOT IN (SELECT series_id FROM histograms)"
+            )
+        self._series_ids.clear()

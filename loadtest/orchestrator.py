@@ -11,7 +11,7 @@ import platform
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,7 @@ from rich.live import Live
 from alerts.config import AlertsConfig
 from alerts.engine import AlertEngine
 from alerts.metrics import AlertMetrics
+from budgets.baseline_select import load_identity
 from budgets.model import Budget
 from budgets.verdict import Verdict
 from collectors.base import Collector
@@ -80,7 +81,23 @@ def git_info() -> tuple[str | None, str | None]:
             return None
         return out.stdout.strip() or None
 
-    return git("rev-parse", "HEAD"), git("rev-parse", "--abbrev-ref", "HEAD")
+    branch = git("rev-parse", "--abbrev-ref", "HEAD")
+    if branch in (None, "HEAD"):  # detached, as CI checkouts are: the CI knows the branch
+        branch = ci_branch(os.environ)
+    return git("rev-parse", "HEAD"), branch
+
+
+CI_BRANCH_VARIABLES = (
+    "GITHUB_HEAD_REF",  # GitHub Actions, pull requests: the source branch
+    "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME",  # GitLab CI, merge request pipelines
+    "CI_COMMIT_BRANCH",  # GitLab CI, branch pipelines
+    "GITHUB_REF_NAME",  # GitHub Actions, pushes
+)
+
+
+def ci_branch(env: Mapping[str, str]) -> str | None:
+    """The branch a CI job builds, when git itself is on a detached HEAD."""
+    return next((env[v] for v in CI_BRANCH_VARIABLES if env.get(v)), None)
 
 
 def fingerprint() -> dict[str, str]:
@@ -108,6 +125,18 @@ def config_hash(plan: RunPlan) -> str:
     return h.hexdigest()[:16]
 
 
+def load_identity_of(plan: RunPlan) -> dict[str, str]:
+    """What like-for-like baseline selection compares (budgets.baseline_select)."""
+    return load_identity(
+        users=plan.users,
+        peak_multiplier=plan.peak_multiplier,
+        duration=plan.duration,
+        locustfile=plan.locustfile.read_bytes(),
+        target=plan.target,
+        budgets_text=plan.budgets_text,
+    )
+
+
 def execute(
     plan: RunPlan,
     collectors: Sequence[Collector] = (),
@@ -126,7 +155,7 @@ def execute(
             git_commit=commit,
             git_branch=branch,
             config_hash=config_hash(plan),
-            environment=fingerprint(),
+            environment={**fingerprint(), **load_identity_of(plan)},
         )
         out_dir = plan.runs_dir / run.id
         options = LocustOptions(

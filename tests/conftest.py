@@ -58,3 +58,11 @@ def cluster_url(redis_cluster: RedisClusterServers) -> Iterator[str]:
         client.flushall()
         client.close()
     yield redis_cluster.url
+
+
+@pytest.fixture
+def store_locator(tmp_path: Path) -> Iterator[str]:
+    """Where a test's metrics store lives, as `--store` and `Store.open` take it: an empty
+    SQLite file today. Tests written against this fixture are the ones to parametrize over
+    every store backend (a PostgreSQL URL beside this path)."""
+    yield str(tmp_path / "locator" / "castiel.db")

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from budgets.spec import BudgetSpecError, load_budget_file
+from castiel.baselines import add_baseline_arguments, choice_from_args
+from castiel.config import add_config_argument, load_project_config
 from castiel.errors import EXIT_BROKEN, UsageError
 from castiel.gate import ReportPaths, gate, resolve_run
 from collectors.store import DEFAULT_PATH, Store, StoreError
@@ -31,13 +33,8 @@ def register(sub: Any) -> None:
         metavar="PATH",
         help=f"metrics store (default {DEFAULT_PATH})",
     )
-    p.add_argument(
-        "--baseline",
-        metavar="REF",
-        help="baseline for budgets that compare: 'last-passing' (same branch and scenario), "
-        "a saved baseline name, a run id, or 'none' to skip comparisons "
-        "(default: what each budget says)",
-    )
+    add_baseline_arguments(p)
+    add_config_argument(p)  # its `baseline:` section
     p.add_argument(
         "--save-baseline",
         metavar="NAME",
@@ -65,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
         spec = load_budget_file(args.budgets)
     except BudgetSpecError as exc:
         raise UsageError(str(exc)) from None
+    project = load_project_config(args.config)  # a ConfigError: exit 2
+    # A bundle given as --baseline is read (and refused, exit 2) before the store is opened.
+    choice = choice_from_args(args, project.baseline, Path(spec.path).read_text("utf-8"))
     if not args.store.exists():
         raise UsageError(f"no metrics store at {args.store} (pass --store PATH)")
     try:
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 resolve_run(store, args.run),
                 list(spec.budgets),
                 spec.path,
-                baseline=args.baseline,
+                baseline=choice,
                 save_baseline=args.save_baseline,
                 reports=ReportPaths(args.json, args.junit, args.markdown, args.html),
                 record=not args.no_record,

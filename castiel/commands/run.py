@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 
 from budgets.spec import BudgetSpecError, load_budget_file
+from castiel.baselines import add_baseline_arguments, choice_from_args
 from castiel.commands.alerts import add_alerts_argument, alerts_config_for, finish_alerts
 from castiel.commands.sources import SourcesBroken, wire_sources
 from castiel.config import add_config_argument, load_project_config
@@ -92,11 +93,7 @@ def register(sub: Any) -> None:
         default=Path(".castiel/runs"),
         help="where each run's reports go (.castiel/runs)",
     )
-    p.add_argument(
-        "--baseline",
-        metavar="REF",
-        help="'last-passing', a saved baseline name, a run id, or 'none'",
-    )
+    add_baseline_arguments(p)
     p.add_argument("--save-baseline", metavar="NAME", help="save a passing run as baseline NAME")
     p.set_defaults(handler=run)
 
@@ -111,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
     except BudgetSpecError as exc:
         raise UsageError(str(exc)) from None
     project = load_project_config(args.config)  # a ConfigError: exit 2
+    budgets_text = args.budgets.read_text(encoding="utf-8")
+    baseline = choice_from_args(args, project.baseline, budgets_text)  # a bad bundle: exit 2
     alerts = alerts_config_for(args.alerts, project, [b.name for b in spec.budgets])
     try:
         # Without castiel.yaml or flags, Locust's own numbers are the only source.
@@ -121,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     plan = RunPlan(
         target=args.target,
         budgets=spec.budgets,
-        budgets_text=args.budgets.read_text(),
+        budgets_text=budgets_text,
         scenario=args.scenario,
         users=args.users,
         duration=args.duration,
@@ -156,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
                 list(spec.budgets),
                 spec.path,
                 console,
-                baseline=args.baseline,
+                baseline=baseline,
                 save_baseline=args.save_baseline,
                 reports=ReportPaths(
                     json=out / "report.json",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from budgets.baseline_select import load_identity
 from castiel.cli import main
 from collectors.model import Batch, HistogramBuilder, SeriesKey
 from collectors.store import Store
@@ -33,6 +34,7 @@ def write_run(
     slow_route: str | None = None,
     error_every: int = 0,
     seed: int = 1,
+    users: int = 50,
 ) -> str:
     """One run of the example service, one batch per second, as a collector would write it.
     `slow` multiplies latencies (of `slow_route` only, when given); `error_every` makes
@@ -43,7 +45,8 @@ def write_run(
         scenario="peak",
         git_branch=branch,
         git_commit="c0ffee",
-        environment={"python": "3.11"},
+        # What `castiel run` records, so like-for-like baseline selection can compare.
+        environment={"python": "3.11", **identity(users)},
     )
     n = 0
     for i in range(1, DURATION + 1):
@@ -111,6 +114,17 @@ def write_run(
         store.write(run.id, b)
     store.finish_run(run.id, started + DURATION)
     return run.id
+
+
+def identity(users: int) -> dict[str, str]:
+    return load_identity(
+        users=users,
+        peak_multiplier=3.0,
+        duration=DURATION,
+        locustfile=b"locustfile",
+        target="http://127.0.0.1:8000",
+        budgets_text=EXAMPLE.read_text(encoding="utf-8"),
+    )
 
 
 def _one(v: float):  # type: ignore[no-untyped-def]
@@ -222,7 +236,9 @@ def test_baseline_regression_against_the_last_passing_run(
     assert {v["baseline"]["baseline_run"] for v in p95} == {first}
     assert all(v["breached"] is None for v in p95)  # absolute thresholds held
     assert code == 1
-    assert report["baselines"] == [f"last passing run {first} on branch main, scenario peak"]
+    (label,) = report["baselines"]
+    assert label.startswith(f"last passing run {first} on branch main with the same scenario=peak")
+    assert "users=50" in label
     capsys.readouterr()
 
 
@@ -247,7 +263,7 @@ def test_named_baselines(store_path: Path, tmp_path: Path) -> None:
     ("args", "needle"),
     [
         (["--run", "no-such-run"], "no run with id 'no-such-run'"),
-        (["--baseline", "nope"], "neither a saved baseline nor a run id"),
+        (["--baseline", "nope"], "neither a saved baseline, a run id nor a bundle file"),
         (["--json", "/proc/definitely/not/here.json"], "cannot write"),
     ],
 )
