@@ -13,6 +13,7 @@ import redis.exceptions
 
 from castiel.commands import (
     alerts,
+    browse,
     budgets,
     check,
     dashboard,
@@ -40,6 +41,7 @@ COMMAND_GROUPS = (
     demo,
     sources,
     alerts,
+    browse,
 )
 
 

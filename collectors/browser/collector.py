@@ -21,7 +21,13 @@ from collections.abc import Callable, Sequence
 
 from collectors.base import CollectorError
 from collectors.browser.errors import BrowserError, PageLoadError
-from collectors.browser.pageload import DEFAULT_TIMEOUT, Browser, PageLoad, page_label
+from collectors.browser.pageload import (
+    DEFAULT_TIMEOUT,
+    Browser,
+    CacheState,
+    PageLoad,
+    page_label,
+)
 from collectors.browser.series import failure_key, loads_batch
 from collectors.model import Batch
 
@@ -39,11 +45,13 @@ class BrowserCollector:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         pause: float = PAUSE,
+        check_first: bool = False,
         start_browser: Callable[[], Browser] = Browser.start,
     ) -> None:
         self.urls = tuple(urls)
         self.timeout = timeout
         self.pause = pause
+        self.check_first = check_first
         self._start_browser = start_browser
         self._browser: Browser | None = None
         self._thread: threading.Thread | None = None
@@ -56,8 +64,17 @@ class BrowserCollector:
         self.rounds = 0
 
     def start(self) -> BrowserCollector:
-        """Start Chromium (here, in the caller's thread) and the loading thread."""
+        """Start Chromium (here, in the caller's thread) and the loading thread. With
+        `check_first`, load every page once here first (not recorded): a page that cannot
+        load raises PageLoadError before anything else starts."""
         self._browser = self._start_browser()
+        if self.check_first:
+            try:
+                for url in self.urls:
+                    self._browser.measure(url, (CacheState.COLD,), timeout=self.timeout)
+            except BaseException:
+                self._browser.close()
+                raise
         self._thread = threading.Thread(target=self._loop, name="castiel-browser", daemon=True)
         self._thread.start()
         return self
