@@ -10,6 +10,7 @@ import itertools
 import json
 import time
 from collections import deque
+from contextlib import ExitStack
 from typing import Any
 
 from websockets.exceptions import WebSocketException
@@ -29,15 +30,20 @@ class CommandTimeout(BrowserError):
 
 
 class CDPConnection:
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: ClientConnection, stack: ExitStack | None = None) -> None:
         self._ws = ws
+        self._stack = stack or ExitStack()
         self._ids = itertools.count(1)
         self._events: deque[Message] = deque()
 
     @classmethod
     def open(cls, ws_url: str, timeout: float = 10.0) -> CDPConnection:
+        stack = ExitStack()
         try:
-            return cls(connect(ws_url, max_size=None, open_timeout=timeout, ping_interval=None))
+            ws = stack.enter_context(
+                connect(ws_url, max_size=None, open_timeout=timeout, ping_interval=None)
+            )
+            return cls(ws, stack)
         except (OSError, TimeoutError, WebSocketException) as exc:
             raise BrowserError(f"cannot connect to Chromium's DevTools: {exc}") from None
 
@@ -85,7 +91,7 @@ class CDPConnection:
         self._events.clear()
 
     def close(self) -> None:
-        self._ws.close()
+        self._stack.close()
 
     def _send(self, msg: Message) -> None:
         try:
