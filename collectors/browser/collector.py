@@ -63,6 +63,16 @@ class BrowserCollector:
         self._last: float | None = None
         self.rounds = 0
 
+    @property
+    def browser(self) -> Browser | None:
+        return self._browser
+
+    @property
+    def fatal(self) -> str | None:
+        """Why the loading thread gave up (the browser died), if it did."""
+        with self._lock:
+            return self._fatal
+
     def start(self) -> BrowserCollector:
         """Start Chromium (here, in the caller's thread) and the loading thread. With
         `check_first`, load every page once here first (not recorded): a page that cannot

@@ -37,7 +37,6 @@ def cold(browser: Browser, base: str) -> PageLoad:
     return load
 
 
-@pytest.mark.slow
 def test_counts_agree_exactly_with_the_files_served(browser: Browser, levers_on: str) -> None:
     load = cold(browser, levers_on)
     r = load.resources
@@ -73,7 +72,6 @@ def test_counts_agree_exactly_with_the_files_served(browser: Browser, levers_on:
     assert v.load is not None and v.load > 0 and v.tbt >= 0
 
 
-@pytest.mark.slow
 def test_compression_changes_transfer_by_the_gzip_ratio(
     browser: Browser, levers_on: str, compression_off: str
 ) -> None:
@@ -92,7 +90,6 @@ def test_compression_changes_transfer_by_the_gzip_ratio(
     assert on.resources["script"].transfer_bytes < off.resources["script"].transfer_bytes / 5
 
 
-@pytest.mark.slow
 def test_warm_cache_fetches_nothing_the_headers_let_it_keep(
     browser: Browser, levers_on: str, cache_off: str
 ) -> None:
