@@ -1,5 +1,5 @@
-"""The Live page's frontend panel over a store that a real `castiel browse` filled (real
-Chromium, the real example service)."""
+"""The frontend panel (Live page, and Budget review for page budgets) over a store that a
+real `castiel browse` filled and gated (real Chromium, the real example service)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.helpers import ROOT, need
 
 
 @pytest.mark.slow
-def test_live_page_shows_page_loads_per_page_and_cache(
+def test_pages_show_page_loads_per_page_and_cache(
     levers_on: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     need("chromium")
@@ -31,6 +31,10 @@ def test_live_page_shows_page_loads_per_page_and_cache(
             "2",
             "--store",
             str(store),
+            "--budgets",
+            str(ROOT / "examples" / "frontend.yaml"),
+            "--runs-dir",
+            str(tmp_path / "runs"),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -49,3 +53,12 @@ def test_live_page_shows_page_loads_per_page_and_cache(
     assert rows["cold"]["requests"] == 5 and rows["warm"]["from cache"] == 4
     assert rows["cold"]["transfer (KiB)"] > 20  # the page, gzipped
     assert rows["warm"]["transfer (KiB)"] < 1  # the revalidated document only
+    # Budget review: a page-weight budget charts the run's page loads.
+    at = page("review", store, monkeypatch)
+    labels = at.selectbox(key="review_chart").options
+    at.selectbox(key="review_chart").select(
+        next(i for i, label in enumerate(labels) if label.startswith("page-weight"))
+    )
+    at.run()
+    assert not at.exception
+    assert any("transfer (KiB)" in d.value.columns for d in at.dataframe)
