@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import json
 import os
 import shutil
@@ -63,9 +64,12 @@ def find_chromium() -> str | None:
     return None
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def _die_with_parent() -> Callable[[], object]:
+    """What the forked child runs before exec: prctl(PR_SET_PDEATHSIG, SIGKILL). libc is
+    looked up here, in the parent, so the child only makes the one C call (no dlopen or
+    import between fork and exec, where another thread's locks could be held)."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    return functools.partial(prctl, _PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,7 @@ class Chromium:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - prctl must run in the child
+                preexec_fn=_die_with_parent(),  # noqa: PLW1509 - prctl must run in the child
             )
         except OSError as exc:
             shutil.rmtree(profile, ignore_errors=True)

@@ -172,6 +172,7 @@ def test_chromium_dies_with_its_owner_even_on_sigkill() -> None:
         stdout=subprocess.PIPE,
         text=True,
     )
+    pid = 0
     try:
         assert owner.stdout is not None
         pid = int(owner.stdout.readline())
@@ -182,3 +183,5 @@ def test_chromium_dies_with_its_owner_even_on_sigkill() -> None:
     finally:
         owner.kill()
         owner.wait(10)
+        if pid and _group_alive(pid):  # the test failed: do not leave the browser behind
+            os.killpg(pid, signal.SIGKILL)
