@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -166,16 +167,18 @@ def test_chromium_dies_with_its_owner_even_on_sigkill() -> None:
             sys.executable,
             "-c",
             "import time; from collectors.browser.pageload import Browser\n"
-            "b = Browser.start(); print(b.chromium.proc.pid, flush=True); time.sleep(600)",
+            "b = Browser.start(); print(b.chromium.proc.pid, b.chromium.profile, flush=True)\n"
+            "time.sleep(600)",
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )
-    pid = 0
+    pid, profile = 0, ""
     try:
         assert owner.stdout is not None
-        pid = int(owner.stdout.readline())
+        first, profile = owner.stdout.readline().split()
+        pid = int(first)
         assert _group_alive(pid)
         owner.send_signal(signal.SIGKILL)  # no finally, no atexit: only the kernel can help
         owner.wait(10)
@@ -185,3 +188,5 @@ def test_chromium_dies_with_its_owner_even_on_sigkill() -> None:
         owner.wait(10)
         if pid and _group_alive(pid):  # the test failed: do not leave the browser behind
             os.killpg(pid, signal.SIGKILL)
+        if profile:  # nobody was left to remove it: that is what SIGKILL means
+            shutil.rmtree(profile, ignore_errors=True)
