@@ -133,7 +133,13 @@ class NetworkLog:
 
     @property
     def pending(self) -> list[Request]:
-        return [r for r in self.requests if not r.finished and not ignored(r)]
+        """Requests still in flight, except streams that never end by design (EventSource):
+        a page that keeps one open still finishes loading."""
+        return [
+            r
+            for r in self.requests
+            if not r.finished and not ignored(r) and r.cdp_type != "EventSource"
+        ]
 
     def document(self, loader_id: str | None = None) -> Request | None:
         """The page's own document request (for the main frame, its id is the loader id)."""

@@ -148,6 +148,11 @@ def test_inline_data_and_the_browsers_favicon_are_not_the_page() -> None:
     assert [r.request_id for r in log.pending] == ["3"]
 
 
+def test_an_open_event_stream_does_not_keep_the_page_loading() -> None:
+    log = feed(sent("1", PAGE + "events", "EventSource"), sent("2", PAGE + "x.js", "Script"))
+    assert [r.request_id for r in log.pending] == ["2"]
+
+
 def test_failed_requests_count_and_finish() -> None:
     log = feed(
         sent("1", PAGE + "x.js", "Script"),
