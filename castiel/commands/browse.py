@@ -97,7 +97,12 @@ def register(sub: Any) -> None:
         default=DEFAULT_TIMEOUT,
         help=f"give up on a load after this long ({DEFAULT_TIMEOUT:g}s)",
     )
-    p.add_argument("--budgets", type=Path, metavar="FILE", help="gate on this budget file")
+    p.add_argument(
+        "--budgets",
+        type=Path,
+        metavar="FILE",
+        help="gate on this budget file (Castiel YAML, or Lighthouse CI's budget.json as is)",
+    )
     p.add_argument("--store", type=Path, default=DEFAULT_PATH, help="metrics store")
     p.add_argument(
         "--runs-dir",
