@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from budgets.lhci import is_lighthouse_budget, parse_lighthouse_budgets
 from budgets.model import (
     INTERVAL_PLACEHOLDER,
     THRESHOLD_LEVELS,
@@ -75,12 +76,18 @@ class _Ctx(SpecContext):
 
 
 def load_budget_file(path: str | Path) -> BudgetFile:
-    """Read and validate a budget file. Raises BudgetSpecError (never anything else for bad
-    content; OSError problems are reported the same way)."""
+    """Read and validate a budget file (Castiel YAML, or Lighthouse CI's budget.json). Raises
+    BudgetSpecError (never anything else for bad content; OSError problems are reported the
+    same way)."""
     p = Path(path)
     text = read_text(p)
     if isinstance(text, SpecIssue):
         raise BudgetSpecError([text])
+    if is_lighthouse_budget(text):  # Lighthouse CI's budget.json, as is (budgets/lhci.py)
+        try:
+            return parse_lighthouse_budgets(text, str(p))
+        except SpecError as exc:
+            raise BudgetSpecError(exc.issues) from None
     return parse_budgets(text, str(p))
 
 

@@ -13,6 +13,7 @@ import redis.exceptions
 
 from castiel.commands import (
     alerts,
+    browse,
     budgets,
     check,
     dashboard,
@@ -42,6 +43,7 @@ COMMAND_GROUPS = (
     sources,
     alerts,
     runs,
+    browse,
 )
 
 

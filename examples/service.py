@@ -6,6 +6,8 @@ database budgets have real query timings), and enqueue a flow (an order parent w
 stock-reservation child per item) that workers in examples/jobs.py process. `--no-cache`
 (`ServiceSettings.cache_enabled=False`) sends every lookup to the database, so two runs show
 what caching buys; `/metrics` carries the cache's hits and misses per cache and layer.
+`/` is a small web page (examples/frontend.py) for frontend budgets; `--no-static-compression`
+and `--no-static-cache` switch its levers off.
 `python -m examples.service --port 8000 --redis URL [--no-cache] [--n-plus-one]`."""
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +30,7 @@ from starlette.routing import Route
 
 from examples.catalogue import Catalogue
 from examples.db import Database
+from examples.frontend import FrontendOptions, mount
 from runtime import FlowJob, FlowProducer, QueueDepthCollector, RuntimeMetrics, connect
 from runtime.asgi import ObservabilityMiddleware
 
@@ -64,6 +67,8 @@ class ServiceSettings:
     db_path: Path
     cache_enabled: bool = True
     n_plus_one: bool = False  # read order items one query each (the classic N+1)
+    frontend: FrontendOptions = field(default_factory=FrontendOptions)
+    """The web page's levers (examples/frontend.py): gzip and cache headers."""
 
 
 def create_app(
@@ -218,7 +223,7 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-    return ObservabilityMiddleware(app, metrics)
+    return mount(ObservabilityMiddleware(app, metrics), settings.frontend)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -235,9 +240,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--n-plus-one", action="store_true", help="read order items with one query each"
     )
+    parser.add_argument(
+        "--no-static-compression",
+        action="store_true",
+        help="send the web page (/ and /static/) without gzip",
+    )
+    parser.add_argument(
+        "--no-static-cache",
+        action="store_true",
+        help="send the web page with Cache-Control: no-store",
+    )
     args = parser.parse_args(argv)
     args.db.parent.mkdir(parents=True, exist_ok=True)
-    settings = ServiceSettings(args.redis, args.db, not args.no_cache, args.n_plus_one)
+    frontend = FrontendOptions(not args.no_static_compression, not args.no_static_cache)
+    settings = ServiceSettings(args.redis, args.db, not args.no_cache, args.n_plus_one, frontend)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
 
 

@@ -13,6 +13,7 @@ from rich.console import Console
 from budgets.spec import BudgetSpecError, load_budget_file
 from castiel.baselines import add_baseline_arguments, choice_from_args
 from castiel.commands.alerts import add_alerts_argument, alerts_config_for, finish_alerts
+from castiel.commands.browse import browsing
 from castiel.commands.sources import SourcesBroken, wire_sources
 from castiel.config import add_config_argument, load_project_config
 from castiel.errors import EXIT_BROKEN, UsageError
@@ -84,6 +85,15 @@ def register(sub: Any) -> None:
         metavar="URL",
         help="a /metrics endpoint to scrape every second (repeatable)",
     )
+    p.add_argument(
+        "--browse",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="load this page in headless Chromium (cold, then warm) over and over during the "
+        "run, so its Web Vitals and page weight sit next to the API's timings (repeatable; "
+        "docs/frontend.md)",
+    )
     add_config_argument(p)  # its `sources:` section adds Prometheus, Azure Monitor, ...
     add_alerts_argument(p)  # or castiel.yaml's `alerts:` section
     p.add_argument("--store", type=Path, default=DEFAULT_PATH, help="metrics store")
@@ -136,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
     if not console.is_terminal:
         console = Console(width=160)  # CI logs: wide enough that tables do not fold
     try:
-        result = execute(plan, wiring.collectors, console)
+        with browsing(args.browse) as pages:  # a page that cannot load: exit 3 before load
+            result = execute(plan, [*wiring.collectors, *pages], console)
     except RunBroken as exc:
         print(f"castiel: the run broke: {exc}", file=sys.stderr)
         return EXIT_BROKEN

@@ -1,7 +1,7 @@
 """Live run: the run in progress, refreshed every 2 s (users, throughput, failures, latency
-percentiles per endpoint against the budget thresholds, queues, caches, workers, budget states
-and firing alerts). A lead can start a run here and stop it: it is a `castiel run` child
-process, so its alerts fire once however many tabs are open."""
+percentiles per endpoint against the budget thresholds, page loads of `--browse` pages, queues,
+caches, workers, budget states and firing alerts). A lead can start a run here and stop it:
+it is a `castiel run` child process, so its alerts fire once however many tabs are open."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import streamlit as st
 
 from collectors.model import RunInfo
 from collectors.store import Store
-from dashboard import charts, common, data
+from dashboard import charts, common, data, frontend
 
 LOCUST = ("locust_users", "locust_failures_total", *data.REQUEST_METRICS, *data.LATENCY_METRICS)
 RUNTIME = (
@@ -64,6 +64,9 @@ def load_panel(store: Store, path: str, run: RunInfo) -> None:
                     width="stretch",
                     key=f"live_latency_{column}",
                 )
+    if common.series(store, path, run, frontend.NAMES):
+        st.subheader("Pages (headless Chromium, under this load)")
+        frontend.panel(store, path, run, "live_pages")
     if not rps.empty:
         left, right = st.columns(2)
         left.plotly_chart(charts.rate_chart(rps, label), width="stretch", key="live_rps")

@@ -5,7 +5,7 @@ opens the metric's chart for that run with the thresholds and the worst interval
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, common, data
+from dashboard import charts, common, data, frontend
 
 TREND_RUNS = 10
 
@@ -108,6 +108,8 @@ if store is not None and run is not None:
             st.plotly_chart(
                 charts.latency_chart(frame, label, column, limits, worst), width="stretch"
             )
+    elif name.startswith("castiel_page_"):  # page weight, requests, CLS: the run's page loads
+        frontend.panel(store, path, run, "review_pages")
     else:
         label = group_label or "queue"
         frame = data.rate_timeline(series, label, start, end)
