@@ -17,6 +17,7 @@ from castiel.commands import (
     check,
     dashboard,
     demo,
+    loadtest,
     monitor,
     queue,
     run,
@@ -40,6 +41,7 @@ COMMAND_GROUPS = (
     demo,
     sources,
     alerts,
+    loadtest,
 )
 
 
