@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from castiel.errors import UsageError
 from loadtest.distributed import parse_endpoint, resolvable, worker_command
@@ -42,7 +42,7 @@ def register(sub: Any) -> None:
     w.set_defaults(handler=worker)
 
 
-def worker(args: argparse.Namespace) -> int:
+def worker(args: argparse.Namespace) -> NoReturn:
     try:
         master = parse_endpoint(args.master)
     except ValueError as exc:
@@ -55,4 +55,3 @@ def worker(args: argparse.Namespace) -> int:
     # The worker is Locust itself from here on: signals reach it directly, so SIGTERM makes it
     # leave the master cleanly, and its exit code is the command's.
     os.execve(argv[0], argv, env)  # noqa: S606 - fixed argv, no shell
-    return 0  # not reached
