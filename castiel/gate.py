@@ -15,6 +15,7 @@ from typing import Any
 from rich.console import Console
 
 from budgets.evaluate import BaselineRun, baseline_key, evaluate
+from budgets.knee import KneeMetrics, knee_of_run
 from budgets.model import BaselineRef, Budget, Level
 from budgets.reports import build_report
 from budgets.reports.console import render_console
@@ -66,6 +67,7 @@ def gate(
         now,
         sorted({b.label for b in baselines.values()}),
         notes,
+        knee_of_run(_knee_series(store, run_info)),
     )
     if console is None:
         console = Console()
@@ -172,6 +174,13 @@ def _load(store: Store, run_info: RunInfo, budgets: Iterable[Budget]) -> list[Se
     keys: list[SeriesKey] = [
         key for key, _ in store.series(run_info.id) if any(s.matches(key) for s in selectors)
     ]
+    return store.load_series(run_info.id, keys) if keys else []
+
+
+def _knee_series(store: Store, run_info: RunInfo) -> list[SeriesData]:
+    m = KneeMetrics()
+    names = {m.target_rate, m.users, m.requests, m.latency}
+    keys = [key for key, _ in store.series(run_info.id) if key.name in names]
     return store.load_series(run_info.id, keys) if keys else []
 
 

@@ -30,6 +30,7 @@ def report_dict(report: Report, with_trace: bool = True) -> dict[str, Any]:
         "notes": list(report.notes),
         "summary": {lv.label: report.count(lv) for lv in Level},
         "verdicts": [v.to_json(with_trace) for v in report.verdicts],
+        "knee": report.knee.to_json() if report.knee else None,
     }
 
 
@@ -72,6 +73,19 @@ REPORT_SCHEMA: dict[str, Any] = {
         },
         "baselines": {"type": "array", "items": {"type": "string"}},
         "notes": {"type": "array", "items": {"type": "string"}},
+        "knee": {
+            "type": ["object", "null"],
+            "required": ["offered", "unit", "sustained_throughput", "steps"],
+            "properties": {
+                "offered": {"type": "number"},
+                "unit": {"enum": ["iterations/s", "users"]},
+                "sustained_offered": {"type": "number"},
+                "sustained_throughput": {"type": "number"},
+                "peak_throughput": {"type": "number"},
+                "description": {"type": "string"},
+                "steps": {"type": "array", "items": {"type": "object"}},
+            },
+        },
         "summary": {
             "type": "object",
             "properties": {lv.label: {"type": "integer"} for lv in Level},

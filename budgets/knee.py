@@ -1,0 +1,226 @@
+"""The saturation knee of a stepped or ramped run: the offered load at which throughput stops
+following it while latency rises. Pure functions of a run's series.
+
+Offered load is the arrival-rate plan's target (iterations/s) when the run has one, else
+the number of users. The run is cut into *steps*: holds (the offered load constant for at
+least `min_seconds`; their first `settle` fraction is skipped as transient) and, for plain
+ramps, consecutive windows of `min_seconds`. A constant-load run has one step and no knee.
+
+For each step: throughput (completed requests/s), p95 latency (from the step's merged
+histograms), and how well throughput follows the offered load, relative to the first step:
+`follow = (throughput / offered) / (throughput_0 / offered_0)` (1.0 = it scales exactly;
+the first step also fixes the requests-per-iteration or per-user ratio). The knee is the
+first step where `follow < threshold` in its total and in at least half of its seconds
+(sustained), while its p95 is `latency_rise` times the first step's or more. Its evidence
+is every step's numbers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from collectors.model import Histogram, MetricKind, SeriesData, merge_histograms
+
+
+@dataclass(frozen=True)
+class KneeMetrics:
+    """The series `castiel run` records (loadtest/stream.py writes them; a test keeps the two
+    in step)."""
+
+    target_rate: str = "castiel_loadgen_target_rate"
+    users: str = "locust_users"
+    requests: str = "locust_requests_total"
+    latency: str = "locust_request_duration_seconds"
+
+
+@dataclass(frozen=True)
+class Step:
+    offered: float
+    start: float  # the measured part (after settling), wall-clock seconds
+    end: float
+    throughput: float  # requests/s
+    p95: float | None  # seconds
+    follow: float  # throughput/offered relative to the first step
+    below: float  # fraction of the step's seconds whose own follow ratio was < threshold
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "offered": self.offered,
+            "start": self.start,
+            "end": self.end,
+            "throughput": self.throughput,
+            "p95": self.p95,
+            "follow": self.follow,
+            "below": self.below,
+        }
+
+
+@dataclass(frozen=True)
+class Knee:
+    offered: float  # the load at which throughput stopped following
+    unit: str  # "iterations/s" or "users"
+    sustained_offered: float  # the last step that still followed
+    sustained_throughput: float  # its throughput: the maximum sustainable (requests/s)
+    peak_throughput: float  # the most any step achieved
+    follow: float
+    p95_first: float
+    p95_at: float
+    threshold: float
+    latency_rise: float
+    steps: tuple[Step, ...]
+
+    def describe(self) -> str:
+        return (
+            f"throughput stopped following the offered load at {self.offered:g} {self.unit} "
+            f"({self.follow:.0%} of it, below {self.threshold:.0%}) while p95 rose from "
+            f"{self.p95_first * 1000:.4g} ms to {self.p95_at * 1000:.4g} ms; the last step "
+            f"that kept up ({self.sustained_offered:g} {self.unit}) carried "
+            f"{self.sustained_throughput:.4g} req/s (peak {self.peak_throughput:.4g} req/s)"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "offered": self.offered,
+            "unit": self.unit,
+            "sustained_offered": self.sustained_offered,
+            "sustained_throughput": self.sustained_throughput,
+            "peak_throughput": self.peak_throughput,
+            "follow": self.follow,
+            "p95_first": self.p95_first,
+            "p95_at": self.p95_at,
+            "threshold": self.threshold,
+            "latency_rise": self.latency_rise,
+            "description": self.describe(),
+            "steps": [s.to_json() for s in self.steps],
+        }
+
+
+def _points(series: Sequence[SeriesData], name: str) -> list[tuple[float, float]]:
+    """Every point of the series named `name`, summed per timestamp, in time order."""
+    acc: dict[float, float] = {}
+    for s in series:
+        if s.key.name == name and s.kind is not MetricKind.HISTOGRAM:
+            for p in s.points:
+                acc[p.timestamp] = acc.get(p.timestamp, 0.0) + p.value
+    return sorted(acc.items())
+
+
+def segments(
+    offered: Sequence[tuple[float, float]], min_seconds: int = 4, settle: float = 0.25
+) -> list[tuple[float, list[float]]]:
+    """(offered load, timestamps to measure) of each step; see the module docstring."""
+    runs: list[list[tuple[float, float]]] = []
+    for t, v in offered:
+        if v <= 0:
+            continue
+        held = runs[-1][0][1] if runs else None  # the level the current run started at
+        if held is not None and abs(v - held) <= 0.02 * max(v, held):
+            runs[-1].append((t, v))
+        else:
+            runs.append([(t, v)])
+    holds = [r for r in runs if len(r) >= min_seconds]
+    if holds:
+        first = runs.index(holds[0])  # a ramp up to the first hold is warm-up
+        out = []
+        for r in runs[first:]:
+            if len(r) >= min_seconds:
+                skip = max(1, math.ceil(settle * len(r)))
+                out.append((r[0][1], [t for t, _ in r[skip:]]))
+        return out
+    ramp = [p for r in runs for p in r]
+    chunks = [ramp[i : i + min_seconds] for i in range(0, len(ramp), min_seconds)]
+    return [
+        (sum(v for _, v in c) / len(c), [t for t, _ in c]) for c in chunks if len(c) == min_seconds
+    ]
+
+
+def _measure(
+    offered: float,
+    times: list[float],
+    requests: list[tuple[float, float]],
+    latency: Sequence[SeriesData],
+    base: float | None,
+    threshold: float,
+) -> Step:
+    start, end = times[0] - 1.0, times[-1]  # each offered point closes the second before it
+    in_step = [(t, v) for t, v in requests if start < t <= end]
+    throughput = sum(v for _, v in in_step) / (end - start)
+    hists: list[Histogram] = [
+        h.histogram for s in latency for h in s.histograms if start < h.end <= end
+    ]
+    merged = merge_histograms(hists) if hists else None
+    p95 = merged.percentile(95) if merged is not None else None
+    ratio = throughput / offered
+    follow = 1.0 if base is None or base <= 0 else ratio / base
+    per_second: dict[float, float] = {}
+    for t, v in in_step:
+        per_second[math.ceil(t - 1e-6)] = per_second.get(math.ceil(t - 1e-6), 0.0) + v
+    below = 0.0
+    if base and per_second:
+        below = sum(1 for v in per_second.values() if v / offered / base < threshold) / len(
+            per_second
+        )
+    return Step(offered, start, end, throughput, p95, follow, below)
+
+
+def steps_of(
+    series: Sequence[SeriesData],
+    metrics: KneeMetrics = KneeMetrics(),
+    threshold: float = 0.9,
+    min_seconds: int = 4,
+) -> tuple[list[Step], str]:
+    """The run's steps and the unit of its offered load."""
+    offered = _points(series, metrics.target_rate)
+    unit = "iterations/s"
+    if not offered:
+        offered, unit = _points(series, metrics.users), "users"
+    requests = _points(series, metrics.requests)
+    latency = [s for s in series if s.key.name == metrics.latency]
+    steps: list[Step] = []
+    for load, times in segments(offered, min_seconds):
+        base = None if not steps else steps[0].throughput / steps[0].offered
+        steps.append(_measure(load, times, requests, latency, base, threshold))
+    return steps, unit
+
+
+def find_knee(
+    steps: Sequence[Step], unit: str, threshold: float = 0.9, latency_rise: float = 1.5
+) -> Knee | None:
+    """The first step that stopped following, with its evidence; None when every step kept
+    up, latency did not rise, or the load never changed (fewer than two distinct steps)."""
+    if len(steps) < 2 or max(s.offered for s in steps) < 1.1 * min(s.offered for s in steps):
+        return None
+    first = steps[0]
+    if first.p95 is None or first.throughput <= 0:
+        return None
+    for i, s in enumerate(steps[1:], start=1):
+        rose = s.p95 is not None and s.p95 >= latency_rise * first.p95
+        if s.offered > first.offered and s.follow < threshold and s.below >= 0.5 and rose:
+            assert s.p95 is not None
+            kept = steps[i - 1]
+            return Knee(
+                offered=s.offered,
+                unit=unit,
+                sustained_offered=kept.offered,
+                sustained_throughput=kept.throughput,
+                peak_throughput=max(x.throughput for x in steps),
+                follow=s.follow,
+                p95_first=first.p95,
+                p95_at=s.p95,
+                threshold=threshold,
+                latency_rise=latency_rise,
+                steps=tuple(steps),
+            )
+    return None
+
+
+def knee_of_run(
+    series: Sequence[SeriesData],
+    metrics: KneeMetrics = KneeMetrics(),
+    threshold: float = 0.9,
+    latency_rise: float = 1.5,
+) -> Knee | None:
+    steps, unit = steps_of(series, metrics, threshold)
+    return find_knee(steps, unit, threshold, latency_rise)
