@@ -7,7 +7,8 @@ none), side by side in one run, rounds alternating.
     .venv/bin/python bench/arrival_rate.py [--rounds 2] [--seconds 15] [--rate 50] [--users 10]
 
 Two targets, both local HTTP servers: a fast one (answers at once) and a slow one (every
-answer takes 300 ms, so U users can carry at most U / 0.3 iterations/s). Reported per
+answer takes 300 ms, so U users can carry at most U / 0.3 iterations/s); Castiel's pool
+once fixed at U users and once allowed to grow to 4 U (`--max-users`). Reported per
 variant and target: the achieved request rate (Locust's own count over the run), the median
 and p99 latency Locust recorded, and the iterations the generator could not start."""
 
@@ -75,13 +76,16 @@ def locust_throughput(target: str, out: Path, rate: float, users: int, seconds: 
     return {"rate": achieved, "p50": p50, "p99": p99, "dropped": None}
 
 
-def castiel_pacing(target: str, out: Path, rate: float, users: int, seconds: float) -> dict:  # type: ignore[type-arg]
+def castiel_pacing(
+    target: str, out: Path, rate: float, users: int, seconds: float, max_users: int = 0
+) -> dict:  # type: ignore[type-arg]
     out.mkdir(parents=True)
     (out / "budgets.yaml").write_text(BUDGETS)
     subprocess.run(
         [sys.executable, "-m", "castiel", "run", "--target", target,
          "--budgets", str(out / "budgets.yaml"), "-f", str(PACED_FILE),
          "--arrival-rate", f"{rate:g}", "--duration", f"{seconds:g}s", "--users", str(users),
+         "--max-users", str(max(users, max_users)),
          "--store", str(out / "store.db"), "--runs-dir", str(out / "runs")],
         check=False, capture_output=True, timeout=seconds + 90, cwd=ROOT,
     )  # fmt: skip
@@ -95,9 +99,14 @@ def castiel_pacing(target: str, out: Path, rate: float, users: int, seconds: flo
     return {"rate": achieved, "p50": p50, "p99": p99, "dropped": dropped}
 
 
+def castiel_growing(target: str, out: Path, rate: float, users: int, seconds: float) -> dict:  # type: ignore[type-arg]
+    return castiel_pacing(target, out, rate, users, seconds, max_users=4 * users)
+
+
 VARIANTS = {
     "locust constant_throughput": locust_throughput,
     "castiel --arrival-rate": castiel_pacing,
+    "castiel --arrival-rate, pool may grow 4x": castiel_growing,
 }
 
 
@@ -114,7 +123,7 @@ def main() -> None:
             with slow_server(delay) as target:
                 for r in range(args.rounds):
                     for name, fn in VARIANTS.items():
-                        out = Path(tmp) / f"{target_name[:4]}-{r}-{name[:6]}"
+                        out = Path(tmp) / f"{target_name[:4]}-{r}-{len(name)}"
                         results.setdefault((target_name, name), []).append(
                             fn(target, out, args.rate, args.users, args.seconds)
                         )
