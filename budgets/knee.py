@@ -8,15 +8,16 @@ ramps, consecutive windows of `min_seconds`. A constant-load run has one step an
 
 For each step: throughput (completed requests/s), p95 latency (from the step's merged
 histograms), and how well throughput follows the offered load, relative to the first step:
-`follow = (throughput / offered) / (throughput_0 / offered_0)` (1.0 = it scales exactly;
-the first step also fixes the requests-per-iteration or per-user ratio). The knee is the
-first step where `follow < threshold` in its total and in at least half of its seconds
-(sustained), while its p95 is `latency_rise` times the first step's or more. Its evidence
-is every step's numbers."""
+`follow = (throughput / offered) / best (throughput / offered) of the earlier steps` (1.0 = it
+scales exactly; the earlier steps fix the requests-per-iteration or per-user ratio). The knee
+is the first step where `follow < threshold` in its total and in at least half of its seconds
+(sustained), while its p95 is `latency_rise` times the lowest earlier p95 or more. Its
+evidence is every step's numbers."""
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +43,7 @@ class Step:
     end: float
     throughput: float  # requests/s
     p95: float | None  # seconds
-    follow: float  # throughput/offered relative to the first step
+    follow: float  # throughput/offered relative to the best earlier step
     below: float  # fraction of the step's seconds whose own follow ratio was < threshold
 
     def to_json(self) -> dict[str, Any]:
@@ -65,7 +66,7 @@ class Knee:
     sustained_throughput: float  # its throughput: the maximum sustainable (requests/s)
     peak_throughput: float  # the most any step achieved
     follow: float
-    p95_first: float
+    p95_first: float  # the lowest p95 before the knee
     p95_at: float
     threshold: float
     latency_rise: float
@@ -126,8 +127,8 @@ def segments(
         out = []
         for r in runs[first:]:
             if len(r) >= min_seconds:
-                skip = max(1, math.ceil(settle * len(r)))
-                out.append((r[0][1], [t for t, _ in r[skip:]]))
+                kept = r[max(1, math.ceil(settle * len(r))) :]
+                out.append((statistics.median(v for _, v in kept), [t for t, _ in kept]))
         return out
     ramp = [p for r in runs for p in r]
     chunks = [ramp[i : i + min_seconds] for i in range(0, len(ramp), min_seconds)]
@@ -136,33 +137,40 @@ def segments(
     ]
 
 
+@dataclass(frozen=True)
+class _Measured:
+    offered: float
+    start: float
+    end: float
+    throughput: float
+    p95: float | None
+    per_second: tuple[float, ...]  # requests in each second of the step
+
+
 def _measure(
     offered: float,
     times: list[float],
     requests: list[tuple[float, float]],
     latency: Sequence[SeriesData],
-    base: float | None,
-    threshold: float,
-) -> Step:
+) -> _Measured:
     start, end = times[0] - 1.0, times[-1]  # each offered point closes the second before it
     in_step = [(t, v) for t, v in requests if start < t <= end]
-    throughput = sum(v for _, v in in_step) / (end - start)
     hists: list[Histogram] = [
         h.histogram for s in latency for h in s.histograms if start < h.end <= end
     ]
     merged = merge_histograms(hists) if hists else None
-    p95 = merged.percentile(95) if merged is not None else None
-    ratio = throughput / offered
-    follow = 1.0 if base is None or base <= 0 else ratio / base
-    per_second: dict[float, float] = {}
+    per_second: dict[int, float] = {}
     for t, v in in_step:
-        per_second[math.ceil(t - 1e-6)] = per_second.get(math.ceil(t - 1e-6), 0.0) + v
-    below = 0.0
-    if base and per_second:
-        below = sum(1 for v in per_second.values() if v / offered / base < threshold) / len(
-            per_second
-        )
-    return Step(offered, start, end, throughput, p95, follow, below)
+        second = math.ceil(t - 1e-6)
+        per_second[second] = per_second.get(second, 0.0) + v
+    return _Measured(
+        offered,
+        start,
+        end,
+        sum(v for _, v in in_step) / (end - start),
+        merged.percentile(95) if merged is not None else None,
+        tuple(per_second.values()),
+    )
 
 
 def steps_of(
@@ -171,7 +179,10 @@ def steps_of(
     threshold: float = 0.9,
     min_seconds: int = 4,
 ) -> tuple[list[Step], str]:
-    """The run's steps and the unit of its offered load."""
+    """The run's steps and the unit of its offered load. Each step's `follow` is its
+    throughput per unit of offered load against the best of the steps before it (the mix of
+    requests per iteration or per user can settle during the first steps: an order must
+    exist before it can be read)."""
     offered = _points(series, metrics.target_rate)
     unit = "iterations/s"
     if not offered:
@@ -179,9 +190,17 @@ def steps_of(
     requests = _points(series, metrics.requests)
     latency = [s for s in series if s.key.name == metrics.latency]
     steps: list[Step] = []
+    best = 0.0
     for load, times in segments(offered, min_seconds):
-        base = None if not steps else steps[0].throughput / steps[0].offered
-        steps.append(_measure(load, times, requests, latency, base, threshold))
+        m = _measure(load, times, requests, latency)
+        ratio = m.throughput / load
+        follow, below = 1.0, 0.0
+        if best > 0:
+            follow = ratio / best
+            seconds = m.per_second or (0.0,)
+            below = sum(1 for v in seconds if v / load / best < threshold) / len(seconds)
+        best = max(best, ratio)
+        steps.append(Step(load, m.start, m.end, m.throughput, m.p95, follow, below))
     return steps, unit
 
 
@@ -193,12 +212,14 @@ def find_knee(
     if len(steps) < 2 or max(s.offered for s in steps) < 1.1 * min(s.offered for s in steps):
         return None
     first = steps[0]
-    if first.p95 is None or first.throughput <= 0:
+    if first.throughput <= 0:
         return None
     for i, s in enumerate(steps[1:], start=1):
-        rose = s.p95 is not None and s.p95 >= latency_rise * first.p95
+        before = [x.p95 for x in steps[:i] if x.p95 is not None]
+        calm = min(before) if before else None
+        rose = s.p95 is not None and calm is not None and s.p95 >= latency_rise * calm
         if s.offered > first.offered and s.follow < threshold and s.below >= 0.5 and rose:
-            assert s.p95 is not None
+            assert s.p95 is not None and calm is not None
             kept = steps[i - 1]
             return Knee(
                 offered=s.offered,
@@ -207,7 +228,7 @@ def find_knee(
                 sustained_throughput=kept.throughput,
                 peak_throughput=max(x.throughput for x in steps),
                 follow=s.follow,
-                p95_first=first.p95,
+                p95_first=calm,
                 p95_at=s.p95,
                 threshold=threshold,
                 latency_rise=latency_rise,
