@@ -61,36 +61,57 @@ class Step:
 @dataclass(frozen=True)
 class Knee:
     offered: float  # the load at which throughput stopped following
-    unit: str  # "iterations/s" or "users"
     sustained_offered: float  # the last step that still followed
     sustained_throughput: float  # its throughput: the maximum sustainable (requests/s)
-    peak_throughput: float  # the most any step achieved
     follow: float
-    p95_first: float  # the lowest p95 before the knee
+    p95_before: float  # the lowest p95 of the steps before
     p95_at: float
-    threshold: float
-    latency_rise: float
-    steps: tuple[Step, ...]
-
-    def describe(self) -> str:
-        return (
-            f"throughput stopped following the offered load at {self.offered:g} {self.unit} "
-            f"({self.follow:.0%} of it, below {self.threshold:.0%}) while p95 rose from "
-            f"{self.p95_first * 1000:.4g} ms to {self.p95_at * 1000:.4g} ms; the last step "
-            f"that kept up ({self.sustained_offered:g} {self.unit}) carried "
-            f"{self.sustained_throughput:.4g} req/s (peak {self.peak_throughput:.4g} req/s)"
-        )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "offered": self.offered,
-            "unit": self.unit,
             "sustained_offered": self.sustained_offered,
             "sustained_throughput": self.sustained_throughput,
-            "peak_throughput": self.peak_throughput,
             "follow": self.follow,
-            "p95_first": self.p95_first,
+            "p95_before": self.p95_before,
             "p95_at": self.p95_at,
+        }
+
+
+@dataclass(frozen=True)
+class Saturation:
+    """A stepped or ramped run's steps, and its knee if it has one."""
+
+    unit: str  # of the offered load: "iterations/s" or "users"
+    steps: tuple[Step, ...]
+    knee: Knee | None
+    threshold: float
+    latency_rise: float
+
+    @property
+    def peak_throughput(self) -> float:
+        return max(s.throughput for s in self.steps)
+
+    def describe(self) -> str:
+        k, u = self.knee, self.unit
+        if k is None:
+            return (
+                f"no knee: throughput followed every step up to {self.steps[-1].offered:g} "
+                f"{u} (peak {self.peak_throughput:.4g} req/s)"
+            )
+        return (
+            f"throughput stopped following the offered load at {k.offered:g} {u} "
+            f"({k.follow:.0%} of it, below {self.threshold:.0%}) while p95 rose from "
+            f"{k.p95_before * 1000:.4g} ms to {k.p95_at * 1000:.4g} ms; the last step that kept "
+            f"up ({k.sustained_offered:g} {u}) carried {k.sustained_throughput:.4g} req/s "
+            f"(peak {self.peak_throughput:.4g} req/s)"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "unit": self.unit,
+            "knee": self.knee.to_json() if self.knee else None,
+            "peak_throughput": self.peak_throughput,
             "threshold": self.threshold,
             "latency_rise": self.latency_rise,
             "description": self.describe(),
@@ -205,15 +226,11 @@ def steps_of(
 
 
 def find_knee(
-    steps: Sequence[Step], unit: str, threshold: float = 0.9, latency_rise: float = 1.5
+    steps: Sequence[Step], threshold: float = 0.9, latency_rise: float = 1.5
 ) -> Knee | None:
-    """The first step that stopped following, with its evidence; None when every step kept
-    up, latency did not rise, or the load never changed (fewer than two distinct steps)."""
-    if len(steps) < 2 or max(s.offered for s in steps) < 1.1 * min(s.offered for s in steps):
-        return None
+    """The first step that stopped following while latency rose; None when every step kept
+    up or latency did not rise."""
     first = steps[0]
-    if first.throughput <= 0:
-        return None
     for i, s in enumerate(steps[1:], start=1):
         before = [x.p95 for x in steps[:i] if x.p95 is not None]
         calm = min(before) if before else None
@@ -221,27 +238,23 @@ def find_knee(
         if s.offered > first.offered and s.follow < threshold and s.below >= 0.5 and rose:
             assert s.p95 is not None and calm is not None
             kept = steps[i - 1]
-            return Knee(
-                offered=s.offered,
-                unit=unit,
-                sustained_offered=kept.offered,
-                sustained_throughput=kept.throughput,
-                peak_throughput=max(x.throughput for x in steps),
-                follow=s.follow,
-                p95_first=calm,
-                p95_at=s.p95,
-                threshold=threshold,
-                latency_rise=latency_rise,
-                steps=tuple(steps),
-            )
+            return Knee(s.offered, kept.offered, kept.throughput, s.follow, calm, s.p95)
     return None
 
 
-def knee_of_run(
+def analyse(
     series: Sequence[SeriesData],
     metrics: KneeMetrics = KneeMetrics(),
     threshold: float = 0.9,
     latency_rise: float = 1.5,
-) -> Knee | None:
+) -> Saturation | None:
+    """The run's steps and knee; None for a constant load (fewer than two distinct steps) or
+    a run without requests."""
     steps, unit = steps_of(series, metrics, threshold)
-    return find_knee(steps, unit, threshold, latency_rise)
+    if len(steps) < 2 or max(s.offered for s in steps) < 1.1 * min(s.offered for s in steps):
+        return None
+    if steps[0].throughput <= 0:
+        return None
+    return Saturation(
+        unit, tuple(steps), find_knee(steps, threshold, latency_rise), threshold, latency_rise
+    )

@@ -15,7 +15,7 @@ from typing import Any
 from rich.console import Console
 
 from budgets.evaluate import BaselineRun, baseline_key, evaluate
-from budgets.knee import KneeMetrics, knee_of_run
+from budgets.knee import KneeMetrics, analyse
 from budgets.model import BaselineRef, Budget, Level
 from budgets.reports import build_report
 from budgets.reports.console import render_console
@@ -67,7 +67,7 @@ def gate(
         now,
         sorted({b.label for b in baselines.values()}),
         notes,
-        knee_of_run(_knee_series(store, run_info)),
+        analyse(_knee_series(store, run_info)),
     )
     if console is None:
         console = Console()

@@ -18,7 +18,7 @@ from budgets.reports.report import (
     evidence,
     format_thresholds,
     format_value,
-    knee_steps,
+    saturation_rows,
 )
 from budgets.verdict import Verdict
 
@@ -117,14 +117,14 @@ def render_html(report: Report) -> str:
         f'<p class="note"><strong>Note:</strong> {html.escape(n)}</p>' for n in report.notes
     )
     knee = ""
-    if report.knee is not None:
+    if report.saturation is not None:
         cells = "".join(
             "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-            for row in knee_steps(report.knee)
+            for row in saturation_rows(report.saturation)
         )
         knee = (
             f'<section id="knee"><h2>Saturation knee</h2>'
-            f"<p>{html.escape(report.knee.describe())}.</p><table><thead><tr><th>Offered</th>"
+            f"<p>{html.escape(report.saturation.describe())}.</p><table><thead><tr><th>Offered</th>"
             f"<th>Throughput</th><th>Follows</th><th>p95</th><th></th></tr></thead>"
             f"<tbody>{cells}</tbody></table></section>"
         )

@@ -30,7 +30,7 @@ def report_dict(report: Report, with_trace: bool = True) -> dict[str, Any]:
         "notes": list(report.notes),
         "summary": {lv.label: report.count(lv) for lv in Level},
         "verdicts": [v.to_json(with_trace) for v in report.verdicts],
-        "knee": report.knee.to_json() if report.knee else None,
+        "saturation": report.saturation.to_json() if report.saturation else None,
     }
 
 
@@ -73,17 +73,24 @@ REPORT_SCHEMA: dict[str, Any] = {
         },
         "baselines": {"type": "array", "items": {"type": "string"}},
         "notes": {"type": "array", "items": {"type": "string"}},
-        "knee": {
+        "saturation": {
             "type": ["object", "null"],
-            "required": ["offered", "unit", "sustained_throughput", "steps"],
+            "required": ["unit", "knee", "steps", "description"],
             "properties": {
-                "offered": {"type": "number"},
                 "unit": {"enum": ["iterations/s", "users"]},
-                "sustained_offered": {"type": "number"},
-                "sustained_throughput": {"type": "number"},
+                "knee": {
+                    "type": ["object", "null"],
+                    "required": ["offered", "sustained_offered", "sustained_throughput"],
+                },
                 "peak_throughput": {"type": "number"},
                 "description": {"type": "string"},
-                "steps": {"type": "array", "items": {"type": "object"}},
+                "steps": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["offered", "throughput", "p95", "follow"],
+                    },
+                },
             },
         },
         "summary": {

@@ -8,7 +8,7 @@ from budgets.reports.report import (
     evidence,
     format_thresholds,
     format_value,
-    knee_steps,
+    saturation_rows,
 )
 
 ICONS = {Level.PASS: "✅", Level.WARN: "⚠️", Level.FAIL: "❌", Level.ABORT: "🛑"}
@@ -47,8 +47,8 @@ def render_markdown(report: Report) -> str:
             f"({v.aggregation}) | {_cell(format_thresholds(v))} | {v.sample_count} | "
             f"{_cell(evidence(v))} |"
         )
-    if report.knee is not None:
-        lines += ["", "### Saturation knee", "", report.knee.describe() + ".", ""]
+    if report.saturation is not None:
+        lines += ["", "### Saturation knee", "", report.saturation.describe() + ".", ""]
         lines += ["| offered | throughput | follows | p95 | |", "|---:|---:|---:|---:|---|"]
-        lines += [f"| {' | '.join(row)} |" for row in knee_steps(report.knee)]
+        lines += [f"| {' | '.join(row)} |" for row in saturation_rows(report.saturation)]
     return "\n".join(lines) + "\n"

@@ -5,29 +5,31 @@ stopped following a stepped or ramped load while latency rose; none for a consta
 import pandas as pd
 import streamlit as st
 
-from budgets.knee import Knee, KneeMetrics, knee_of_run
+from budgets.knee import KneeMetrics, Saturation, analyse
 from dashboard import charts, common, data
 
 KNEE = KneeMetrics()
 
 
-def show_knee(column: st.delta_generator.DeltaGenerator, tag: str, knee: Knee | None) -> None:
+def show_knee(column: st.delta_generator.DeltaGenerator, tag: str, sat: Saturation | None) -> None:
+    knee = sat.knee if sat else None
     column.metric(
         f"run {tag}",
-        f"{knee.offered:g} {knee.unit}" if knee else "no knee",
+        f"{knee.offered:g} {sat.unit}" if sat and knee else "no knee",
         help="the offered load at which throughput stopped following while p95 rose; "
         "a constant load, or one every step of which kept up, has none",
     )
-    if knee is None:
+    if sat is None:
+        column.caption("constant load: no steps to compare")
         return
-    column.caption(knee.describe())
+    column.caption(sat.describe())
     column.dataframe(
         pd.DataFrame(
             {
-                "offered": [s.offered for s in knee.steps],
-                "req/s": [s.throughput for s in knee.steps],
-                "follows": [s.follow for s in knee.steps],
-                "p95 ms": [None if s.p95 is None else s.p95 * 1000 for s in knee.steps],
+                "offered": [s.offered for s in sat.steps],
+                "req/s": [s.throughput for s in sat.steps],
+                "follows": [s.follow for s in sat.steps],
+                "p95 ms": [None if s.p95 is None else s.p95 * 1000 for s in sat.steps],
             }
         ),
         hide_index=True,
@@ -88,7 +90,7 @@ if store is not None:
             )
             p95s[tag] = data.since_start(views[tag].timeline, start)
             rates[tag] = data.since_start(data.rate_timeline(requests, label, start, end), start)
-            knees[tag] = knee_of_run(everything[run.id], KNEE)
+            knees[tag] = analyse(everything[run.id], KNEE)
         st.subheader("Latency distribution")
         st.plotly_chart(
             charts.cdf_chart({tag: v.distribution for tag, v in views.items()}, label),

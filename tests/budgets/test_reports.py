@@ -161,16 +161,17 @@ def test_console_plain_when_not_a_terminal() -> None:
 
 
 def test_every_format_shows_the_knee_with_its_evidence() -> None:
-    from budgets.knee import knee_of_run
+    from budgets.knee import analyse
     from tests.budgets.test_knee import run, stepped
 
-    knee = knee_of_run(run(stepped([20, 40, 60, 80]), capacity=50))
-    assert knee is not None
-    with_knee = build_report(RUN, "b.yaml", [], 0.0, knee=knee)
+    sat = analyse(run(stepped([20, 40, 60, 80]), capacity=50))
+    assert sat is not None
+    with_knee = build_report(RUN, "b.yaml", [], 0.0, saturation=sat)
     data = json.loads(render_json(with_knee))
     jsonschema.validate(data, REPORT_SCHEMA)
-    assert data["knee"]["offered"] == 60 and len(data["knee"]["steps"]) == 4
-    assert data["knee"]["sustained_throughput"] == 36
+    knee = data["saturation"]["knee"]
+    assert knee["offered"] == 60 and len(data["saturation"]["steps"]) == 4
+    assert knee["sustained_throughput"] == 36
     md = render_markdown(with_knee)
     assert "### Saturation knee" in md and "| 60 iterations/s | 45 req/s | 83% |" in md
     assert "last sustained" in md
@@ -181,5 +182,5 @@ def test_every_format_shows_the_knee_with_its_evidence() -> None:
     assert "Saturation knee: throughput stopped following" in buf.getvalue()
     # No knee: the JSON says so, the other formats say nothing.
     plain = build_report(RUN, "b.yaml", [], 0.0)
-    assert json.loads(render_json(plain))["knee"] is None
+    assert json.loads(render_json(plain))["saturation"] is None
     assert "knee" not in render_markdown(plain).lower()
