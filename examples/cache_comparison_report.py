@@ -3,10 +3,10 @@
     python examples/cache_comparison_report.py OUT DOC PNG
 
 OUT is examples/cache_comparison.sh's output directory: `OUT/off` and `OUT/on`, each with the
-gate's reports (`runs/<id>/report.json`, whose `saturation` holds every step of the stepped
-arrival-rate run and the knee) and `comparison.json` (`castiel check` of
-examples/cache-comparison.yaml over the same run), and `OUT/difference.json` (`castiel check`
-of examples/cache-difference.yaml: the cache-off run against the cache-on run as baseline).
+run's report (`runs/<id>/report.json`: examples/cache-comparison.yaml's measurements, and
+`saturation` with every step of the stepped arrival-rate run and the knee), and
+`OUT/difference.json` (`castiel check` of examples/cache-difference.yaml: the cache-off run
+against the cache-on run as its baseline).
 The tables replace what stands between the `<!-- figures -->` and `<!-- /figures -->`
 markers of DOC. Every number is read from those reports; nothing is measured here."""
 
@@ -38,14 +38,13 @@ def observed(report: dict[str, Any]) -> dict[tuple[str, str], float | None]:
 
 
 def load(out: Path, mode: str) -> dict[str, Any]:
-    comparison = json.loads((out / mode / "comparison.json").read_text())
     (run_dir,) = (out / mode / "runs").iterdir()
-    gate = json.loads((run_dir / "report.json").read_text())
+    report = json.loads((run_dir / "report.json").read_text())
     return {
-        "m": observed(comparison),
-        "gate": gate,
-        "run": gate["run"]["id"],
-        "saturation": gate.get("saturation"),
+        "m": observed(report),
+        "run": report["run"]["id"],
+        "plan": report["run"]["environment"].get("arrival_plan", "?"),
+        "saturation": report.get("saturation"),
     }
 
 
@@ -61,13 +60,6 @@ def change(off: float | None, on: float | None) -> str:
     if off is None or on is None or off == 0:
         return "—"
     return f"{(on - off) / off * 100:+.0f} %"
-
-
-def verdict(gate: dict[str, Any]) -> str:
-    counts = ", ".join(f"{n} {k}" for k, n in gate["summary"].items() if n)
-    failed = sorted({v["budget"] for v in gate["verdicts"] if v["status"] in ("fail", "abort")})
-    why = f" ({', '.join(failed)})" if failed else ""
-    return f"**{gate['status'].upper()}** ({counts}){why}"
 
 
 def capacity(runs: dict[str, dict[str, Any]]) -> list[str]:
@@ -199,9 +191,8 @@ def difference(out: Path) -> list[str]:
 
 def tables(out: Path, runs: dict[str, dict[str, Any]]) -> str:
     lines = [
-        f"Runs: cache off `{runs['off']['run']}`, cache on `{runs['on']['run']}`. "
-        f"Verdicts with examples/budgets.yaml: off {verdict(runs['off']['gate'])}; "
-        f"on {verdict(runs['on']['gate'])}.",
+        f"Runs: cache off `{runs['off']['run']}`, cache on `{runs['on']['run']}`; arrival plan "
+        f"`{runs['off']['plan']}` (iterations/s), pool of 50 users growing to 400.",
         "",
         "**Capacity** (the saturation analysis of each run's report, budgets/knee.py):",
         "",
