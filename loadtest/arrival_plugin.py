@@ -21,13 +21,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadtest.arrival import ArrivalPlan, Pool
-from loadtest.pacing import (
-    STATE_ATTRIBUTE,
-    Dispenser,
-    PacingState,
-    correct_request_times,
-    pace_users,
-)
+from loadtest.pacing import STATE_ATTRIBUTE, Dispenser, PacingState, pace
 
 PLAN_MESSAGE = "castiel_arrival_plan"
 GO_MESSAGE = "castiel_arrival_go"
@@ -37,10 +31,12 @@ every worker and for the last spawned users to reach their first wait."""
 
 
 def _pace(environment: Environment, state: PacingState, slot: int, slots: int) -> None:
+    previous = getattr(environment, STATE_ATTRIBUTE, None)
+    if isinstance(previous, PacingState) and previous.dispenser is not None:
+        previous.dispenser.stop()
     state.dispenser = Dispenser(state.plan, slot, slots)
-    pace_users(environment.user_classes, state.dispenser)
-    correct_request_times(environment.events, state.dispenser)
     setattr(environment, STATE_ATTRIBUTE, state)
+    pace(environment)
 
 
 def _on_spawned_once(environment: Environment, start: Any) -> None:

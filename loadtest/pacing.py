@@ -3,13 +3,13 @@
 A `Dispenser` greenlet starts iterations at their due times (`ArrivalPlan.time_of`) whether
 or not earlier ones have finished: each due iteration goes to an idle user of the pool; with
 no idle user it is *dropped* and counted (k6's `dropped_iterations`). Users take iterations
-instead of sleeping: `pace_users` replaces their `wait_time` (and waits once after
-`on_start`), so a user runs one task per iteration.
+instead of sleeping: `pace` replaces their `wait_time` (and waits once after `on_start`), so
+a user runs one task per iteration.
 
 Latency is measured from the intended start: the delay between an iteration's due time and
 the moment its user actually started it (a late scheduler, a CPU-bound generator) is added to
 the response time of every request the iteration makes, before Locust's own statistics see
-it (`correct_request_times`). Generator queueing is therefore in the numbers, not hidden
+it (`pace` wraps the request event). Generator queueing is therefore in the numbers, not hidden
 (coordinated omission).
 
 In a distributed run each worker takes every n-th iteration of the one global sequence
@@ -136,33 +136,40 @@ class Dispenser:
         user._state = LOCUST_STATE_RUNNING
 
 
-def pace_users(user_classes: list[type[Any]], dispenser: Dispenser) -> None:
-    """Make every user class take iterations from the dispenser instead of sleeping."""
-    for cls in user_classes:
-        if cls.__dict__.get("_castiel_paced"):
-            continue
+def pace(environment: Any) -> None:
+    """Make every user class take iterations from the process's current dispenser instead
+    of sleeping, and add each iteration's start delay to its requests' response times before
+    any listener (Locust's statistics, Castiel's reporter) sees them. Installed once per
+    process; a later plan (a worker serving another run) brings its own dispenser."""
+    if getattr(environment, "_castiel_paced", False):
+        return
+    environment._castiel_paced = True
+
+    def current() -> Dispenser:
+        state = pacing_state(environment)
+        if state is None or state.dispenser is None:
+            raise RuntimeError("an arrival-rate user without a dispenser")
+        return state.dispenser
+
+    for cls in environment.user_classes:
         original_on_start = cls.on_start
 
         def on_start(user: Any, _original: Callable[[Any], None] = original_on_start) -> None:
             _original(user)
-            dispenser.first_iteration(user)
+            current().first_iteration(user)
 
         def wait_time(user: Any) -> float:
-            return dispenser.paced_wait(user)
+            return current().paced_wait(user)
 
         cls.on_start = on_start
         cls.wait_time = wait_time
-        cls._castiel_paced = True
 
-
-def correct_request_times(events: Any, dispenser: Dispenser) -> None:
-    """Add each iteration's start delay to its requests' response times, before any listener
-    (Locust's statistics, Castiel's reporter) sees them."""
-    hook = events.request
+    hook = environment.events.request
     fire = hook.fire
 
     def corrected(**kwargs: Any) -> None:
-        lag = dispenser.lag_ms()
+        state = pacing_state(environment)
+        lag = state.dispenser.lag_ms() if state is not None and state.dispenser else 0.0
         if lag > 0 and kwargs.get("response_time") is not None:
             kwargs["response_time"] = kwargs["response_time"] + lag
         fire(**kwargs)
