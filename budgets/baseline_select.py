@@ -34,6 +34,7 @@ MATCH_FIELDS: dict[str, str] = {
     "locustfile": "load.locustfile_sha256",
     "target": "load.target",
     "budgets": "load.budgets_sha256",
+    "arrival": "arrival_plan",  # closed loop ("none") or the open model's rate plan
 }
 """Field name (as `--baseline-match` spells it) -> the run environment key that records it."""
 DEFAULT_MATCH: tuple[str, ...] = tuple(MATCH_FIELDS)

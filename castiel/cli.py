@@ -18,6 +18,7 @@ from castiel.commands import (
     check,
     dashboard,
     demo,
+    loadtest,
     monitor,
     queue,
     run,
@@ -44,6 +45,7 @@ COMMAND_GROUPS = (
     alerts,
     runs,
     browse,
+    loadtest,
 )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from budgets.evaluate import evaluate
+from budgets.knee import KneeMetrics, analyse
 from budgets.model import Budget, Level
 from budgets.reports import build_report
 from budgets.reports.console import render_console
@@ -25,7 +26,7 @@ from budgets.reports.report import Report
 from budgets.verdict import overall
 from castiel.baselines import BaselineChoice, load_selected, resolve
 from castiel.errors import EXIT_BUDGET_FAILED, EXIT_PASS, UsageError
-from collectors.model import RunInfo
+from collectors.model import RunInfo, SeriesData
 from collectors.store import Store, UnknownRun
 from loadtest.monitor import verdict_record
 
@@ -66,6 +67,7 @@ def gate(
         now,
         sorted({b.label for b in baselines.values()}),
         notes,
+        analyse(_knee_series(store, run_info)),
     )
     if console is None:
         console = Console()
@@ -95,6 +97,13 @@ def resolve_run(store: Store, ref: str) -> RunInfo:
         return store.get_run(ref)
     except UnknownRun:
         raise UsageError(f"{store.path}: no run with id {ref!r}") from None
+
+
+def _knee_series(store: Store, run_info: RunInfo) -> list[SeriesData]:
+    m = KneeMetrics()
+    names = {m.target_rate, m.users, m.requests, m.latency}
+    keys = [key for key, _ in store.series(run_info.id) if key.name in names]
+    return store.load_series(run_info.id, keys) if keys else []
 
 
 def _write_reports(paths: ReportPaths, report: Report) -> None:

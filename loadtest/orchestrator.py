@@ -28,6 +28,8 @@ from budgets.verdict import Verdict
 from collectors.base import Collector
 from collectors.model import RunInfo
 from collectors.store import Store
+from loadtest.arrival import ArrivalPlan, Pool
+from loadtest.distributed import Endpoint
 from loadtest.launch import DEFAULT_LOCUSTFILE, LocustOptions
 from loadtest.live import live_stats, plain_line, render
 from loadtest.locust_process import LocustProcess
@@ -55,6 +57,30 @@ class RunPlan:
     alerts_drain: float = 15.0
     """At the end, how long undelivered notifications get before the process exits (they
     stay in the store's outbox for the next `castiel run`/`castiel monitor` after that)."""
+    arrival: ArrivalPlan | None = None  # open model (docs/loadtest.md); users = the pool
+    pool: Pool | None = None
+    expect_workers: int = 0  # > 0: workers join from other machines (docs/fleet.md)
+    master_bind: Endpoint | None = None
+    workers_wait: float = 120.0
+
+    def load_description(self) -> str:
+        if self.arrival is None:
+            return f"{self.users} users"
+        pool = self.pool or Pool(self.users, self.users)
+        return (
+            f"arrivals {self.arrival.describe()}/s, pool {pool.preallocated}-{pool.maximum} users"
+        )
+
+    def load_environment(self) -> dict[str, str]:
+        """What the run records about its load generation, beside the host fingerprint."""
+        out = {"load_model": "open" if self.arrival else "closed", "arrival_plan": "none"}
+        if self.arrival is not None:
+            pool = self.pool or Pool(self.users, self.users)
+            out["arrival_plan"] = self.arrival.describe()
+            out["arrival_pool"] = f"{pool.preallocated}-{pool.maximum}"
+        if self.expect_workers:
+            out["load_workers"] = str(self.expect_workers)
+        return out
 
 
 @dataclass
@@ -119,6 +145,7 @@ def config_hash(plan: RunPlan) -> str:
         str(plan.peak_multiplier),
         str(plan.locustfile),
         str(plan.processes),
+        plan.load_description(),
     ):
         h.update(part.encode())
         h.update(b"\0")
@@ -155,7 +182,7 @@ def execute(
             git_commit=commit,
             git_branch=branch,
             config_hash=config_hash(plan),
-            environment={**fingerprint(), **load_identity_of(plan)},
+            environment={**fingerprint(), **plan.load_environment(), **load_identity_of(plan)},
         )
         out_dir = plan.runs_dir / run.id
         options = LocustOptions(
@@ -167,6 +194,11 @@ def execute(
             plan.peak_multiplier,
             plan.locustfile,
             plan.processes,
+            arrival=plan.arrival,
+            pool=plan.pool,
+            expect_workers=plan.expect_workers,
+            master_bind=plan.master_bind,
+            workers_wait=plan.workers_wait,
         )
         locust = LocustProcess(options, out_dir / "locust.log")
         stream = LocustStream(options.stats_file)
@@ -185,7 +217,9 @@ def execute(
             if engine is not None:
                 engine.finish("broken", plan.alerts_drain)
             raise
-        title = f"castiel run {run.id} - {plan.scenario}, {plan.users} users, {plan.duration:g}s"
+        title = (
+            f"castiel run {run.id} - {plan.scenario}, {plan.load_description()}, {plan.duration:g}s"
+        )
         live = Live(console=console, refresh_per_second=2) if console.is_terminal else None
         next_line = 0.0
         try:

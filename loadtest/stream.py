@@ -1,6 +1,7 @@
-"""Reads the Locust process's per-second stats lines (loadtest/reporter.py) and turns them
-into the collectors' model: per-endpoint interval histograms, request and failure increments,
-the user count, and the run's real phases (when spawning completed)."""
+"""Reads the Locust process's stats lines (loadtest/reporter.py) and turns them into the
+collectors' model: per-endpoint interval histograms, request and failure increments, the
+user count, the open-model series of an arrival-rate run, and the run's real phases (when
+spawning completed)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ DURATION = "locust_request_duration_seconds"
 REQUESTS = "locust_requests_total"
 FAILURES = "locust_failures_total"
 USERS = "locust_users"
+# Arrival-rate runs only (docs/loadtest.md): what the plan asked for, what started, and what
+# the generator could not start (k6's dropped_iterations).
+TARGET_RATE = "castiel_loadgen_target_rate"
+ITERATIONS = "castiel_loadgen_iterations_total"
+DROPPED = "castiel_loadgen_dropped_iterations_total"
 
 
 @dataclass
@@ -34,8 +40,8 @@ class LocustStream:
     phases: Phases = field(default_factory=Phases)
     total_requests: int = 0
     total_failures: int = 0
+    dropped_iterations: int = 0
     _offset: int = 0
-    _last_t: float | None = None
 
     def poll(self) -> Batch:
         batch = Batch()
@@ -57,20 +63,22 @@ class LocustStream:
             self.phases.started = t
         elif event == "spawning_complete" and self.phases.spawning_complete is None:
             self.phases.spawning_complete = t
+        elif event == "slice":
+            batch.extend(slice_batch(record))
+            self.dropped_iterations += int(record.get("counters", {}).get("dropped", 0))
         elif event in ("tick", "final"):
-            start = self._last_t if self._last_t is not None else t - 1.0
-            batch.extend(interval_batch(record, start, t))
-            self._last_t = t
+            batch.extend(status_batch(record))
             self.total_requests = int(record["total_requests"])
             self.total_failures = int(record["total_failures"])
             if event == "final":
                 self.phases.finished = t
 
 
-def interval_batch(record: dict[str, Any], start: float, end: float) -> Batch:
-    """Pure: one reporter line → increments, interval histograms (seconds) and the users gauge."""
+def slice_batch(record: dict[str, Any]) -> Batch:
+    """Pure: one slice → increments and an interval histogram (seconds) per endpoint, and the
+    open-model counters, at the end of the seconds it covers."""
     batch = Batch()
-    batch.add_gauge(SeriesKey.of(USERS), end, float(record.get("users", 0)))
+    start, end = float(record["start"]), float(record["t"])
     for ep in record.get("endpoints", []):
         labels = {"name": ep["name"], "method": ep["method"]}
         batch.add_increment(SeriesKey.of(REQUESTS, labels), end, float(ep["requests"]))
@@ -79,4 +87,18 @@ def interval_batch(record: dict[str, Any], start: float, end: float) -> Batch:
             builder = HistogramBuilder()
             builder.record_counts({float(k): int(v) for k, v in ep["rt_ms"].items()}, 0.001)
             batch.add_histogram(SeriesKey.of(DURATION, labels), start, end, builder.build())
+    counters = record.get("counters")
+    if counters is not None:
+        batch.add_increment(SeriesKey.of(ITERATIONS), end, float(counters.get("iterations", 0)))
+        batch.add_increment(SeriesKey.of(DROPPED), end, float(counters.get("dropped", 0)))
+    return batch
+
+
+def status_batch(record: dict[str, Any]) -> Batch:
+    """Pure: a tick → the users gauge and, in an arrival-rate run, the target rate."""
+    batch = Batch()
+    t = float(record["t"])
+    batch.add_gauge(SeriesKey.of(USERS), t, float(record.get("users", 0)))
+    if "target_rate" in record:
+        batch.add_gauge(SeriesKey.of(TARGET_RATE), t, float(record["target_rate"]))
     return batch

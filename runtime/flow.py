@@ -94,11 +94,17 @@ class FlowProducer:
     def __init__(self, client: Any, metrics: RuntimeMetrics | None = None) -> None:
         self.client = client
         self.metrics = metrics
+        # One Queue per name, kept: each checks Redis's eviction policy and registers itself
+        # once, not on every flow.
+        self._queues: dict[str, Queue] = {}
 
     def add(self, tree: FlowJob) -> FlowNode:
         root, plan = plan_flow(tree)
         for queue, planned in plan.items():
-            Queue(self.client, queue, metrics=self.metrics).add_raw(planned.specs, planned.extras)
+            q = self._queues.get(queue) or self._queues.setdefault(
+                queue, Queue(self.client, queue, metrics=self.metrics)
+            )
+            q.add_raw(planned.specs, planned.extras)
         return root
 
 
@@ -106,10 +112,13 @@ class AsyncFlowProducer:
     def __init__(self, client: Any, metrics: RuntimeMetrics | None = None) -> None:
         self.client = client
         self.metrics = metrics
+        self._queues: dict[str, AsyncQueue] = {}
 
     async def add(self, tree: FlowJob) -> FlowNode:
         root, plan = plan_flow(tree)
         for queue, planned in plan.items():
-            q = AsyncQueue(self.client, queue, metrics=self.metrics)
+            q = self._queues.get(queue) or self._queues.setdefault(
+                queue, AsyncQueue(self.client, queue, metrics=self.metrics)
+            )
             await q.add_raw(planned.specs, planned.extras)
         return root

@@ -50,6 +50,8 @@ def render_console(report: Report, console: Console) -> None:
         console.print(Text("Baselines: " + "; ".join(report.baselines)))
     for note in report.notes:
         console.print(Text(f"Note: {note}", style="bold"))
+    if report.saturation is not None:
+        console.print(Text(f"Saturation knee: {report.saturation.describe()}"))
     summary = ", ".join(f"{report.count(lv)} {lv.label}" for lv in Level if report.count(lv))
     status = report.status
     label = f"[{STYLES[status]}]{status.label.upper()}[/]" if tty else status.label.upper()

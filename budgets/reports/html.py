@@ -13,7 +13,13 @@ from plotly.offline import get_plotlyjs
 
 from budgets.model import Level
 from budgets.reports.markdown import ICONS
-from budgets.reports.report import Report, evidence, format_thresholds, format_value
+from budgets.reports.report import (
+    Report,
+    evidence,
+    format_thresholds,
+    format_value,
+    saturation_rows,
+)
 from budgets.verdict import Verdict
 
 LINE_COLOURS = {Level.WARN: "#d29922", Level.FAIL: "#cf222e", Level.ABORT: "#8250df"}
@@ -110,6 +116,18 @@ def render_html(report: Report) -> str:
     ) + "".join(
         f'<p class="note"><strong>Note:</strong> {html.escape(n)}</p>' for n in report.notes
     )
+    knee = ""
+    if report.saturation is not None:
+        cells = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+            for row in saturation_rows(report.saturation)
+        )
+        knee = (
+            f'<section id="knee"><h2>Saturation knee</h2>'
+            f"<p>{html.escape(report.saturation.describe())}.</p><table><thead><tr><th>Offered</th>"
+            f"<th>Throughput</th><th>Follows</th><th>p95</th><th></th></tr></thead>"
+            f"<tbody>{cells}</tbody></table></section>"
+        )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Castiel budgets: {status.label.upper()} ({html.escape(run.id)})</title>
@@ -132,6 +150,7 @@ tr.pass td:first-child {{ color: {STATUS_COLOURS[Level.PASS]}; }}
 <tbody>
 {rows}
 </tbody></table>
+{knee}
 {"".join(charts)}
 </body></html>
 """

@@ -30,6 +30,7 @@ def report_dict(report: Report, with_trace: bool = True) -> dict[str, Any]:
         "notes": list(report.notes),
         "summary": {lv.label: report.count(lv) for lv in Level},
         "verdicts": [v.to_json(with_trace) for v in report.verdicts],
+        "saturation": report.saturation.to_json() if report.saturation else None,
     }
 
 
@@ -72,6 +73,26 @@ REPORT_SCHEMA: dict[str, Any] = {
         },
         "baselines": {"type": "array", "items": {"type": "string"}},
         "notes": {"type": "array", "items": {"type": "string"}},
+        "saturation": {
+            "type": ["object", "null"],
+            "required": ["unit", "knee", "steps", "description"],
+            "properties": {
+                "unit": {"enum": ["iterations/s", "users"]},
+                "knee": {
+                    "type": ["object", "null"],
+                    "required": ["offered", "sustained_offered", "sustained_throughput"],
+                },
+                "peak_throughput": {"type": "number"},
+                "description": {"type": "string"},
+                "steps": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["offered", "throughput", "p95", "follow"],
+                    },
+                },
+            },
+        },
         "summary": {
             "type": "object",
             "properties": {lv.label: {"type": "integer"} for lv in Level},

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from budgets.knee import Saturation
 from budgets.model import Level
 from budgets.verdict import Verdict, overall
 from collectors.model import RunInfo
@@ -25,6 +26,8 @@ class Report:
     """Human descriptions of the baselines used."""
     notes: tuple[str, ...] = field(default=())
     """What else a reader must know about the run (e.g. why it was stopped early)."""
+    saturation: Saturation | None = None
+    """A stepped or ramped run's steps and knee (budgets/knee.py); None at constant load."""
 
     @property
     def status(self) -> Level:
@@ -41,8 +44,24 @@ def build_report(
     generated_at: float,
     baselines: Sequence[str] = (),
     notes: Sequence[str] = (),
+    saturation: Saturation | None = None,
 ) -> Report:
-    return Report(run, budgets_file, tuple(verdicts), generated_at, tuple(baselines), tuple(notes))
+    return Report(
+        run, budgets_file, tuple(verdicts), generated_at, tuple(baselines), tuple(notes), saturation
+    )
+
+
+def saturation_rows(sat: Saturation) -> list[tuple[str, str, str, str, str]]:
+    """The steps as table rows: offered, throughput, follow, p95, marker."""
+    rows = []
+    knee = sat.knee
+    for s in sat.steps:
+        p95 = "—" if s.p95 is None else f"{s.p95 * 1000:.4g} ms"
+        mark = "knee" if knee and s.offered == knee.offered else ""
+        mark = "last sustained" if knee and s.offered == knee.sustained_offered else mark
+        offered, throughput = f"{s.offered:g} {sat.unit}", f"{s.throughput:.4g} req/s"
+        rows.append((offered, throughput, f"{s.follow:.0%}", p95, mark))
+    return rows
 
 
 class Unit(StrEnum):

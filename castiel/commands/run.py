@@ -14,6 +14,8 @@ from budgets.spec import BudgetSpecError, load_budget_file
 from castiel.baselines import add_baseline_arguments, choice_from_args
 from castiel.commands.alerts import add_alerts_argument, alerts_config_for, finish_alerts
 from castiel.commands.browse import browsing
+from castiel.commands.load_options import add_arguments as add_load_arguments
+from castiel.commands.load_options import load_options
 from castiel.commands.sources import SourcesBroken, wire_sources
 from castiel.config import add_config_argument, load_project_config
 from castiel.errors import EXIT_BROKEN, UsageError
@@ -52,7 +54,7 @@ def register(sub: Any) -> None:
     p.add_argument("--target", required=True, metavar="URL", help="base URL of the service")
     p.add_argument("--budgets", required=True, type=Path, metavar="FILE", help="budget file")
     p.add_argument("--scenario", choices=SCENARIOS, default="normal", help="load profile")
-    p.add_argument("--duration", type=_duration, default=60.0, help="e.g. 90s, 2m (60s)")
+    p.add_argument("--duration", type=_duration, default=None, help="e.g. 90s, 2m (60s)")
     p.add_argument("--users", type=int, default=10, help="base number of users (10)")
     p.add_argument(
         "--peak-multiplier",
@@ -73,6 +75,7 @@ def register(sub: Any) -> None:
         default=1,
         help="Locust processes (>1: Locust's own master/worker mode)",
     )
+    add_load_arguments(p, _duration)  # --arrival-rate, --max-users, --expect-workers, ...
     p.add_argument(
         "--redis",
         metavar="URL",
@@ -113,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--users and --processes must be >= 1, --peak-multiplier >= 1")
     if not args.locustfile.exists():
         raise UsageError(f"locustfile {args.locustfile} does not exist")
+    load = load_options(args)  # open model and remote workers: checked before any load
     try:
         spec = load_budget_file(args.budgets)
     except BudgetSpecError as exc:
@@ -133,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         budgets_text=budgets_text,
         scenario=args.scenario,
         users=args.users,
-        duration=args.duration,
+        duration=load.duration,
         peak_multiplier=args.peak_multiplier,
         locustfile=args.locustfile,
         processes=args.processes,
@@ -141,6 +145,11 @@ def run(args: argparse.Namespace) -> int:
         runs_dir=args.runs_dir,
         redis_url=wiring.redis_url,
         alerts=alerts,
+        arrival=load.arrival,
+        pool=load.pool,
+        expect_workers=load.expect_workers,
+        master_bind=load.master_bind,
+        workers_wait=load.workers_wait,
     )
     console = Console()
     if not console.is_terminal:

@@ -6,7 +6,16 @@ import json
 from pathlib import Path
 
 from collectors.model import SeriesKey
-from loadtest.stream import DURATION, FAILURES, REQUESTS, LocustStream
+from loadtest.stream import (
+    DROPPED,
+    DURATION,
+    FAILURES,
+    ITERATIONS,
+    REQUESTS,
+    TARGET_RATE,
+    USERS,
+    LocustStream,
+)
 
 
 def line(**record: object) -> str:
@@ -26,26 +35,42 @@ def test_lines_become_increments_histograms_and_phases(tmp_path: Path) -> None:
         line(event="init", t=99.0)
         + line(event="test_start", t=100.0)
         + line(event="spawning_complete", t=101.5, users=5)
-        + line(event="tick", t=102.0, users=5, endpoints=[ep], total_requests=4, total_failures=1)
+        + line(event="slice", start=101.0, t=102.0, endpoints=[ep])
+        + line(event="tick", t=102.003, users=5, total_requests=4, total_failures=1)
         + '{"event": "tick", "t": 103'
     )  # half-written: left for the next poll
     stream = LocustStream(path)
     batch = stream.poll()
     assert stream.phases.started == 100.0 and stream.phases.spawning_complete == 101.5
     key = {"name": "/a", "method": "GET"}
-    incs = {(s.key, s.point.value) for s in batch.scalars}
-    assert (SeriesKey.of(REQUESTS, key), 4.0) in incs and (SeriesKey.of(FAILURES, key), 1.0) in incs
+    incs = {(s.key, s.point.timestamp, s.point.value) for s in batch.scalars}
+    assert (SeriesKey.of(REQUESTS, key), 102.0, 4.0) in incs
+    assert (SeriesKey.of(FAILURES, key), 102.0, 1.0) in incs
+    assert (SeriesKey.of(USERS), 102.003, 5.0) in incs
     (hist,) = batch.histograms
     assert hist.key == SeriesKey.of(DURATION, key) and hist.point.histogram.count == 4
     p50 = hist.point.histogram.percentile(50)
     assert p50 is not None and abs(p50 - 0.010) < 0.0002  # nearest rank: the 2nd of 4 values
     assert hist.point.end == 102.0 and hist.point.start == 101.0
+    assert not any(s.key.name in (ITERATIONS, DROPPED, TARGET_RATE) for s in batch.scalars)
 
     with path.open("a") as fh:
-        fh.write(', "users": 5, "endpoints": [], "total_requests": 4, "total_failures": 1}\n')
-        fh.write(
-            line(event="final", t=103.5, users=0, endpoints=[], total_requests=4, total_failures=1)
-        )
+        fh.write(', "users": 5, "total_requests": 4, "total_failures": 1}\n')
+        fh.write(line(event="final", t=103.5, users=0, total_requests=4, total_failures=1))
     batch = stream.poll()
     assert stream.phases.finished == 103.5 and stream.total_requests == 4
     assert len(batch.histograms) == 0
+
+
+def test_arrival_rate_series(tmp_path: Path) -> None:
+    path = tmp_path / "stats.jsonl"
+    counters = {"iterations": 48, "dropped": 2, "finished": 47, "busy_seconds": 0.5}
+    path.write_text(
+        line(event="slice", start=10.0, t=11.0, endpoints=[], counters=counters)
+        + line(event="slice", start=10.0, t=11.0, endpoints=[], counters=counters, source="w2")
+        + line(event="tick", t=11.002, users=4, total_requests=0, total_failures=0, target_rate=50)
+    )
+    stream = LocustStream(path)
+    values = {(s.key.name, s.point.timestamp, s.point.value) for s in stream.poll().scalars}
+    assert {(ITERATIONS, 11.0, 48.0), (DROPPED, 11.0, 2.0), (TARGET_RATE, 11.002, 50.0)} <= values
+    assert stream.dropped_iterations == 4  # two workers' slices of the same second
