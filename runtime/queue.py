@@ -18,7 +18,7 @@ import redis.cluster
 from runtime.backoff import Backoff
 from runtime.correlation import correlation_id
 from runtime.errors import ConfigError
-from runtime.job import Job, JobSpec, JobState, dumps, loads
+from runtime.job import CorruptRecord, Job, JobSpec, JobState, dumps, loads, read_job
 from runtime.keys import QueueKeys, queues_key
 from runtime.metrics import RuntimeMetrics
 from runtime.safety import check_eviction_policy, check_eviction_policy_async
@@ -80,9 +80,10 @@ class ChildResults:
 class SettleResult:
     """What one settle-and-fetch round trip did."""
 
-    completed_ms: list[int]  # processing ms per acknowledged job, -1 when its lease was lost
-    failed: list[tuple[str, int]]  # ('retry'|'failed'|'lost', processing ms) per failure
+    completed_ms: list[int]  # processing ms per acknowledged job, -1: lease lost, -2: corrupt
+    failed: list[tuple[str, int]]  # ('retry'|'failed'|'lost'|'corrupt', processing ms)
     jobs: list[Fetched]
+    corrupt: list[tuple[str, str]]  # (id, what is wrong) of leased jobs that cannot be read
     next_delayed_ms: int  # -1 when nothing is delayed
     paused: bool
     rate_limited_ms: int  # > 0: the queue's rate limit frees a slot in this many ms
@@ -101,6 +102,13 @@ class Fetched:
 
 def _s(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _as_stored(raw: bytes | str | None) -> Any:
+    try:
+        return loads(raw)
+    except ValueError:
+        return _s(raw) if raw is not None else None
 
 
 def _ms(seconds: float) -> int:
@@ -190,21 +198,31 @@ class QueueOps:
             args.extend(f)
         return args
 
-    def parse_fetch(self, reply: list[Any], token: str) -> list[Fetched]:
-        jobs = []
+    def parse_fetch(
+        self, reply: list[Any], token: str
+    ) -> tuple[list[Fetched], list[tuple[str, str]]]:
+        """Leased jobs, and (id, problem) of those whose stored record cannot be read here
+        (the scripts check only what they use; the worker fails these as corrupt)."""
+        jobs, corrupt = [], []
         for i in range(4, len(reply), 4):
             job_id = _s(reply[i])
-            job = Job.from_meta(self.name, job_id, loads(reply[i + 1]), loads(reply[i + 2]))
+            try:
+                job = read_job(self.name, job_id, reply[i + 1], reply[i + 2])
+            except CorruptRecord as exc:
+                corrupt.append((job_id, str(exc)))
+                continue
             jobs.append(Fetched(job, token, int(reply[i + 3])))
-        return jobs
+        return jobs, corrupt
 
     def parse_job(self, job_id: str, raw: list[Any]) -> Job | None:
+        """The job for inspection. A payload, result or error that is not JSON (a corrupt
+        record) comes back as its raw text; a meta that cannot be read raises CorruptRecord."""
         meta, data, result, error = raw
         if meta is None:
             return None
-        return Job.from_meta(
-            self.name, job_id, loads(meta), loads(data), loads(result), loads(error)
-        )
+        job = read_job(self.name, job_id, meta, "null")
+        job.data, job.result, job.error = _as_stored(data), _as_stored(result), _as_stored(error)
+        return job
 
     @staticmethod
     def rate_limit_mapping(prefix: str, max_jobs: int, per_seconds: float) -> dict[str, int]:
@@ -242,10 +260,12 @@ class QueueOps:
 
     def parse_settle(self, reply: list[Any], token: str) -> SettleResult:
         done_raw, fail_raw, fetch_raw, flow = reply
+        jobs, corrupt = self.parse_fetch(fetch_raw, token)
         return SettleResult(
             completed_ms=[int(x) for x in done_raw],
             failed=[(_s(fail_raw[i]), int(fail_raw[i + 1])) for i in range(0, len(fail_raw), 2)],
-            jobs=self.parse_fetch(fetch_raw, token),
+            jobs=jobs,
+            corrupt=corrupt,
             next_delayed_ms=int(fetch_raw[0]),
             paused=bool(int(fetch_raw[1])),
             rate_limited_ms=int(fetch_raw[2]),

@@ -34,12 +34,15 @@ from runtime.connection import RedisSettings, async_client, sync_client
 from runtime.correlation import correlation_id, current_job_id
 from runtime.errors import JobTimeoutError, PayloadError, UnrecoverableError
 from runtime.heartbeat import Heartbeat, publish, withdraw
-from runtime.job import Job, dumps
+from runtime.job import Job, corrupt_error, dumps
 from runtime.metrics import QueueDepthCollector, RuntimeMetrics, serve_metrics
 from runtime.queue import AsyncQueue, ChildResults, Fetched, QueueOptions
 from runtime.settings import WorkerSettings
 
 log = logging.getLogger("castiel.worker")
+
+# What settle.lua reports instead of a processing time for a job it could not complete.
+LEASE_LOST, RECORD_CORRUPT = -1, -2
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 # Any failed Redis call (also a refusal such as OOM or a read-only replica): the worker keeps
@@ -301,6 +304,10 @@ class BaseWorker:
                     self._m_group_held.inc(res.group_held)
                 for fetched in res.jobs:
                     self._start(fetched)
+                for job_id, problem in res.corrupt:
+                    log.error("job %s: corrupt job record (%s); failing it", job_id, problem)
+                    self._failures.append((job_id, token, corrupt_error(problem), -1))
+                    self._wake.set()
                 if res.jobs or want <= 0 or self._stopping or self._wake.is_set():
                     continue
                 next_delayed = res.next_delayed_ms
@@ -331,19 +338,24 @@ class BaseWorker:
                 await asyncio.wait(pending, timeout=2)
 
     def _record(self, done_ms: list[int], failed_out: list[tuple[str, int]]) -> None:
-        lost = 0
+        lost = corrupt = 0
         for ms in done_ms:
-            if ms < 0:
+            if ms == LEASE_LOST:
                 lost += 1
+            elif ms == RECORD_CORRUPT:
+                corrupt += 1
             else:
                 self._m_processing.observe(ms / 1000)
-        ok = len(done_ms) - lost
+        ok = len(done_ms) - lost - corrupt
         self.processed += ok
         if ok:
             self._m_completed.inc(ok)
         for outcome, ms in failed_out:
             if outcome == "lost":
                 lost += 1
+                continue
+            if outcome == "corrupt":
+                corrupt += 1
                 continue
             self._m_processing.observe(ms / 1000)
             if outcome == "retry":
@@ -352,6 +364,10 @@ class BaseWorker:
             else:
                 self.failed += 1
                 self._m_failed.inc()
+        if corrupt:
+            self.failed += corrupt
+            self._m_failed.inc(corrupt)
+            log.error("%d finished job(s) had a corrupt record by then; failed them", corrupt)
         if lost:
             self._m_lost.inc(lost)
             log.warning(
