@@ -40,3 +40,8 @@ class UnrecoverableError(CastielError):
 
 class JobTimeoutError(CastielError, TimeoutError):
     """A job ran longer than its timeout."""
+
+
+class WorkerCrashed(RunBroken):
+    """One of a worker's loops died of an unexpected error (its traceback is logged); the
+    process must be restarted."""

@@ -8,6 +8,7 @@ which builds script arguments and parses replies; they differ only in how they c
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,8 @@ from runtime.keys import QueueKeys, queues_key
 from runtime.metrics import RuntimeMetrics
 from runtime.safety import check_eviction_policy, check_eviction_policy_async
 from runtime.scripts import SCRIPT_NAMES, script_source
+
+log = logging.getLogger("castiel.queue")
 
 BULK_CHUNK = 500  # jobs per add script call; a pipeline carries many chunks in one round trip
 
@@ -109,6 +112,23 @@ def _as_stored(raw: bytes | str | None) -> Any:
         return loads(raw)
     except ValueError:
         return _s(raw) if raw is not None else None
+
+
+def _outbox_entry(raw: bytes | str) -> dict[str, Any] | None:
+    """A flow outbox entry written by settle.lua, or None when it is corrupt."""
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return None
+    valid = (
+        isinstance(entry, dict)
+        and isinstance(entry.get("c"), str)
+        and isinstance(entry.get("p"), str)
+        and ":" in entry["p"]
+        and entry.get("ok") in (0, 1)
+        and isinstance(entry.get("r"), str)
+    )
+    return entry if valid else None
 
 
 def _ms(seconds: float) -> int:
@@ -529,7 +549,11 @@ class AsyncQueue(_Base):
             entries = await queue.client.zrange(queue.keys.outbox, 0, limit - 1)
             delivered = []
             for raw in entries:
-                entry = json.loads(raw)
+                entry = _outbox_entry(raw)
+                if entry is None:
+                    log.error("flow outbox of %r: dropped a corrupt entry %r", queue.name, raw)
+                    delivered.append(raw)
+                    continue
                 parent_queue, _, parent_id = entry["p"].partition(":")
                 target = resolve(parent_queue)
                 o = target.ops.options
@@ -540,7 +564,7 @@ class AsyncQueue(_Base):
                             parent_id,
                             f"{queue.name}:{entry['c']}",
                             entry["ok"],
-                            1 if entry["fp"] else 0,
+                            0 if entry.get("fp") is False else 1,
                             entry["r"],
                             o.events_maxlen,
                             o.keep_failed,

@@ -23,10 +23,11 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from runtime.autoscale import Autoscaler, ScalingPolicy
-from runtime.errors import ConfigError
+from runtime.errors import ConfigError, WorkerCrashed
 
 log = logging.getLogger("castiel.supervisor")
 EXIT_CONFIG = 2
+EXIT_CRASHED = 3
 
 
 def load_worker_class(spec: str) -> type[Any]:
@@ -65,7 +66,11 @@ def _child(spec: str, settings: dict[str, Any], index: int) -> None:
     except ConfigError as exc:
         print(f"castiel worker: {exc}", file=sys.stderr)
         sys.exit(EXIT_CONFIG)
-    worker.run()
+    try:
+        worker.run()
+    except WorkerCrashed as exc:  # its traceback is logged: restart this child
+        print(f"castiel worker: {exc}", file=sys.stderr)
+        sys.exit(EXIT_CRASHED)
 
 
 @dataclass

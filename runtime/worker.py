@@ -32,7 +32,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from runtime.connection import RedisSettings, async_client, sync_client
 from runtime.correlation import correlation_id, current_job_id
-from runtime.errors import JobTimeoutError, PayloadError, UnrecoverableError
+from runtime.errors import JobTimeoutError, PayloadError, UnrecoverableError, WorkerCrashed
 from runtime.heartbeat import Heartbeat, publish, withdraw
 from runtime.job import Job, corrupt_error, dumps
 from runtime.metrics import QueueDepthCollector, RuntimeMetrics, serve_metrics
@@ -130,6 +130,7 @@ class BaseWorker:
         self._other_queues: dict[str, AsyncQueue] = {}
         self._seq = 0
         self._started = time.time()
+        self._crash: tuple[str, BaseException] | None = None
         self.metrics_port: int | None = None
 
     # -- to override ---------------------------------------------------------------------
@@ -199,14 +200,16 @@ class BaseWorker:
             await self.on_startup()
             log.info("worker %s: queue=%s concurrency=%d", self.worker_id, s.queue, s.concurrency)
             tasks = [
-                asyncio.create_task(self._maintain(), name="castiel-maintain"),
-                asyncio.create_task(self._heartbeat(), name="castiel-heartbeat"),
+                asyncio.create_task(self._maintain(), name="maintain"),
+                asyncio.create_task(self._heartbeat(), name="heartbeat"),
             ]
-            pump = asyncio.create_task(self._pump(), name="castiel-pump")
+            pump = asyncio.create_task(self._pump(), name="pump")
+            for loop_task in (*tasks, pump):
+                loop_task.add_done_callback(self._loop_ended)
             await self._stop_event.wait()
             await self._drain()
             self._wake.set()
-            await pump
+            await asyncio.wait({pump})
         finally:
             for t in tasks:
                 t.cancel()
@@ -225,6 +228,28 @@ class BaseWorker:
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
+        if self._crash is not None:
+            name, exc = self._crash
+            raise WorkerCrashed(f"worker loop {name!r} died: {exc!r}") from exc
+
+    def _loop_ended(self, task: asyncio.Task[None]) -> None:
+        """A loop that ends of an unexpected error (a bug, not an outage: those are retried
+        inside the loops) stops the worker at once and makes it end with WorkerCrashed, so
+        the process exits non-zero and its supervisor restarts it; a worker never stays
+        alive, heartbeating, without fetching."""
+        if task.cancelled() or self._crash is not None:
+            return
+        exc = task.exception()
+        if exc is None and self._stopping:
+            return  # the pump ends when a stop has drained it
+        self._crash = (task.get_name(), exc or RuntimeError("returned"))
+        log.critical(
+            "worker %s: the %s loop died; stopping so that the process is restarted",
+            self.worker_id,
+            task.get_name(),
+            exc_info=exc,
+        )
+        self.request_stop(force=True)
 
     async def _connect_and_check(self) -> None:
         outage = _Outage("worker start", self.metrics)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -138,3 +139,20 @@ def test_a_failed_corrupt_record_can_be_retried_and_fails_again_cleanly(
     # The record was replaced by a valid one when it failed (the raw text is kept in its
     # error), so a retry runs it like any job.
     assert [f.job.id for f in jobs] == ["bad"]
+
+
+def test_a_corrupt_flow_outbox_entry_is_dropped_and_the_worker_carries_on(
+    conn: RedisConnection, caplog: pytest.LogCaptureFixture
+) -> None:
+    q = Queue(conn.sync, "work")
+    q.client.zadd(q.keys.outbox, {"{not json": 1, json.dumps({"c": "x"}): 2})
+    q.add_bulk(JobSpec("good", {"i": i}) for i in range(3))
+    worker = Echo(redis_url=conn.settings.url, concurrency=2, stall_interval=0.1)
+
+    async def done() -> bool:
+        return q.counts().completed == 3 and q.client.zcard(q.keys.outbox) == 0
+
+    with caplog.at_level(logging.ERROR, logger="castiel.queue"):
+        run_worker_until(worker, done, timeout=20)
+    dropped = [r.getMessage() for r in caplog.records if "outbox" in r.getMessage()]
+    assert len(dropped) == 2, dropped

@@ -76,3 +76,15 @@ class FlowStep(BaseWorker):
         if job.data.get("fail"):
             raise UnrecoverableError(f"{job.data['name']} fails")
         return job.data.get("v", 0) + sum(kids.values.values())
+
+
+class BrokenHeartbeat(RecordingWorker):
+    """A bug outside any job: building the heartbeat raises after the first beat."""
+
+    beats = 0
+
+    def heartbeat(self) -> Any:
+        self.beats += 1
+        if self.beats > 1:
+            raise RuntimeError("heartbeat bug")
+        return super().heartbeat()
