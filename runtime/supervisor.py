@@ -20,10 +20,9 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from runtime.autoscale import Autoscaler, ScalingPolicy
 from runtime.errors import ConfigError, WorkerCrashed
+from runtime.redis_outage import REDIS_FAILED
 
 log = logging.getLogger("castiel.supervisor")
 EXIT_CONFIG = 2
@@ -193,7 +192,7 @@ class Supervisor:
                 next_decision = time.monotonic() + self.decide_every
                 try:
                     self._scale(autoscaler)
-                except (RedisError, OSError) as exc:
+                except REDIS_FAILED as exc:
                     log.warning(
                         "autoscale: cannot read the queue (%s); keeping %d worker(s)",
                         exc,

@@ -26,10 +26,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from runtime.connection import RedisSettings, async_client, sync_client
 from runtime.correlation import correlation_id, current_job_id
 from runtime.errors import JobTimeoutError, PayloadError, UnrecoverableError, WorkerCrashed
@@ -37,17 +33,13 @@ from runtime.heartbeat import Heartbeat, publish, withdraw
 from runtime.job import Job, corrupt_error, dumps
 from runtime.metrics import QueueDepthCollector, RuntimeMetrics, serve_metrics
 from runtime.queue import AsyncQueue, ChildResults, Fetched, QueueOptions
+from runtime.redis_outage import REDIS_FAILED, REDIS_UNAVAILABLE, OutageTracker
 from runtime.settings import WorkerSettings
 
 log = logging.getLogger("castiel.worker")
 
 # What settle.lua reports instead of a processing time for a job it could not complete.
 LEASE_LOST, RECORD_CORRUPT = -1, -2
-
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
-# Any failed Redis call (also a refusal such as OOM or a read-only replica): the worker keeps
-# its buffers and retries with backoff instead of letting a loop die silently.
-REDIS_FAILED = (RedisError, *REDIS_DOWN)
 
 
 @dataclass
@@ -57,41 +49,12 @@ class _Held:
     lost: bool = False
 
 
-class _Outage:
-    """Logs a Redis outage once when it starts and once when it ends, not per failed call."""
-
-    def __init__(self, component: str, metrics: RuntimeMetrics) -> None:
-        self.component = component
-        self.metrics = metrics
-        self.since: float | None = None
-        self.delay = 0.05
-
-    def failed(self, exc: BaseException) -> float:
-        self.metrics.redis_errors.labels(self.component).inc()
-        if self.since is None:
-            self.since = time.monotonic()
-            what = "unreachable" if isinstance(exc, REDIS_DOWN) else "refused a call"
-            log.warning("%s: Redis %s (%s); retrying", self.component, what, exc)
-        self.delay = min(1.0, self.delay * 2)
-        return self.delay
-
-    def ok(self) -> None:
-        if self.since is not None:
-            log.warning(
-                "%s: Redis reachable again after %.1fs",
-                self.component,
-                time.monotonic() - self.since,
-            )
-            self.since = None
-        self.delay = 0.05
-
-
 async def _bounded(step: Awaitable[Any], what: str, timeout: float = 5.0) -> None:
     try:
         await asyncio.wait_for(step, timeout)
     except TimeoutError:
         log.warning("shutdown: could not %s within %.0fs; going on", what, timeout)
-    except (*REDIS_DOWN,) as exc:
+    except REDIS_UNAVAILABLE as exc:
         log.warning("shutdown: could not %s (%s)", what, exc)
 
 
@@ -252,7 +215,7 @@ class BaseWorker:
         self.request_stop(force=True)
 
     async def _connect_and_check(self) -> None:
-        outage = _Outage("worker start", self.metrics)
+        outage = self._outage("worker start")
         while True:
             try:
                 await self.q._ensure_safe()
@@ -262,6 +225,9 @@ class BaseWorker:
                 if self._stopping:
                     raise
                 await self._sleep(outage.failed(exc))
+
+    def _outage(self, component: str) -> OutageTracker:
+        return OutageTracker(component, self.metrics.redis_errors.labels(component).inc, logger=log)
 
     def _bind_metrics(self) -> None:
         m, q = self.metrics, self.settings.queue
@@ -292,7 +258,7 @@ class BaseWorker:
         assert self._wake is not None
         s = self.settings
         lease_ms = int(s.lease * 1000)
-        outage = _Outage("worker", self.metrics)
+        outage = self._outage("worker")
         blpop: asyncio.Task[bool] | None = None
         woken: asyncio.Task[bool] | None = None
         try:
@@ -353,7 +319,10 @@ class BaseWorker:
                     {blpop, woken}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
                 if blpop.done() and not blpop.cancelled() and blpop.exception() is not None:
-                    await self._sleep(outage.failed(blpop.exception() or Exception()))
+                    error = blpop.exception() or RuntimeError("BLPOP failed")
+                    if not isinstance(error, REDIS_FAILED):
+                        raise error  # a bug, not an outage: the worker stops (_loop_ended)
+                    await self._sleep(outage.failed(error))
         finally:
             pending = [t for t in (blpop, woken) if t is not None and not t.done()]
             for t in pending:
@@ -518,7 +487,7 @@ class BaseWorker:
         try:
             n = await self.q.release(held)
             log.info("handed %d unfinished job(s) back to waiting", n)
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             log.warning("could not hand back %d job(s) (%s); the stall sweep will", len(held), exc)
 
     # -- leases, stalls and heartbeat ------------------------------------------------------
@@ -527,7 +496,7 @@ class BaseWorker:
         s = self.settings
         lease_ms = int(s.lease * 1000)
         tick = min(s.lease / 3, s.stall_interval)
-        outage = _Outage("lease renewal", self.metrics)
+        outage = self._outage("lease renewal")
         last_sweep = 0.0
         while True:
             await asyncio.sleep(tick)
@@ -575,7 +544,7 @@ class BaseWorker:
 
     async def _heartbeat(self) -> None:
         s = self.settings
-        outage = _Outage("heartbeat", self.metrics)
+        outage = self._outage("heartbeat")
         while True:
             try:
                 await publish(self.q.client, self.heartbeat(), ttl=s.heartbeat_interval * 3)

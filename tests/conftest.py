@@ -53,8 +53,5 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
 
 @pytest.fixture
 def cluster_url(redis_cluster: RedisClusterServers) -> Iterator[str]:
-    for node in redis_cluster.nodes:
-        client = redis.Redis(port=node.port)
-        client.flushall()
-        client.close()
+    redis_cluster.flushall()
     yield redis_cluster.url

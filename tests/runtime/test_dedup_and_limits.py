@@ -57,12 +57,12 @@ def test_debounce_restarts_the_delay_on_every_add(conn: RedisConnection) -> None
 
 def test_dedup_window_throttles_even_after_the_job_ran(conn: RedisConnection) -> None:
     q = Queue(conn.sync, "q")
-    first = q.add("report", dedup_key="daily", dedup_window=0.5)
+    first = q.add("report", dedup_key="daily", dedup_window=2)
     assert len(fetch(conn, "q", 1, token="t")[0]) == 1
     settle(conn, "q", completed=[(first, "t", "null")])
-    assert q.add("report", dedup_key="daily", dedup_window=0.5) == first  # still in window
-    time.sleep(0.55)  # the window closing is the condition under test
-    assert q.add("report", dedup_key="daily", dedup_window=0.5) != first
+    assert q.add("report", dedup_key="daily", dedup_window=2) == first  # still in window
+    time.sleep(2.05)  # the window closing is the condition under test
+    assert q.add("report", dedup_key="daily", dedup_window=2) != first
 
 
 def test_global_rate_limit_caps_each_fetch(conn: RedisConnection) -> None:

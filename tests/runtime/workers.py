@@ -10,8 +10,6 @@ import os
 import time
 from typing import Any
 
-import redis.asyncio
-
 from runtime import BaseWorker, Job
 from runtime.correlation import get_correlation_id
 
@@ -25,10 +23,13 @@ class RecordingWorker(BaseWorker):
     queue = "work"
 
     async def on_startup(self) -> None:
-        self.r = redis.asyncio.Redis.from_url(os.environ["CASTIEL_REDIS_URL"])
+        from runtime import connect
+
+        self.conn = connect(self.settings.redis_url)  # standalone or cluster alike
+        self.r = self.conn.aio
 
     async def on_shutdown(self) -> None:
-        await self.r.aclose()
+        await self.conn.aclose()
 
     async def process(self, job: Job) -> Any:
         await self.r.hincrby(STARTS_KEY, job.id, 1)
