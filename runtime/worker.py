@@ -22,7 +22,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Awaitable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -35,6 +35,7 @@ from runtime.metrics import QueueDepthCollector, RuntimeMetrics, serve_metrics
 from runtime.queue import AsyncQueue, ChildResults, Fetched, QueueOptions
 from runtime.redis_outage import REDIS_FAILED, REDIS_UNAVAILABLE, OutageTracker
 from runtime.settings import WorkerSettings
+from runtime.threads import JobThreads
 
 log = logging.getLogger("castiel.worker")
 
@@ -47,6 +48,11 @@ class _Held:
     fetched: Fetched
     task: asyncio.Task[None]
     lost: bool = False
+    thread: Future[Any] | None = None  # a sync `process` call, which cannot be interrupted
+
+    def in_thread(self) -> bool:
+        """Its code is running in a thread now (the job keeps its lease until it ends)."""
+        return self.thread is not None and self.thread.running()
 
 
 async def _bounded(step: Awaitable[Any], what: str, timeout: float = 5.0) -> None:
@@ -89,7 +95,9 @@ class BaseWorker:
         self._failures: list[tuple[str, str, str, int]] = []
         self._wake: asyncio.Event | None = None
         self._stop_event: asyncio.Event | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._threads: JobThreads | None = None
+        self._stuck: set[Future[Any]] = set()  # threads of timed-out jobs, still running
+        self._forced: asyncio.Event | None = None
         self._other_queues: dict[str, AsyncQueue] = {}
         self._seq = 0
         self._started = time.time()
@@ -121,6 +129,8 @@ class BaseWorker:
             force = True
         self._stopping = True
         self._force = self._force or force
+        if self._force and self._forced is not None:
+            self._forced.set()
         if self._stop_event is not None:
             self._stop_event.set()
         if self._wake is not None:
@@ -130,6 +140,7 @@ class BaseWorker:
         s = self.settings
         self._wake = asyncio.Event()
         self._stop_event = asyncio.Event()
+        self._forced = asyncio.Event()
         if self._stopping:
             self._stop_event.set()
         loop = asyncio.get_running_loop()
@@ -156,7 +167,7 @@ class BaseWorker:
                 self.metrics.registry, s.metrics_port
             )
         if not inspect.iscoroutinefunction(self.process):
-            self._executor = ThreadPoolExecutor(s.concurrency, thread_name_prefix="castiel-job")
+            self._threads = JobThreads()
         tasks: list[asyncio.Task[None]] = []
         try:
             await self._connect_and_check()
@@ -180,8 +191,8 @@ class BaseWorker:
             # Clean-up must never keep a stopping worker alive: each step is bounded.
             await _bounded(withdraw(client, self.worker_id), "withdraw the heartbeat")
             await _bounded(self.on_shutdown(), "on_shutdown", timeout=max(5.0, s.grace))
-            if self._executor is not None:
-                self._executor.shutdown(wait=False, cancel_futures=True)
+            if self._threads is not None:
+                self._threads.shutdown(wait=False, cancel_futures=True)
             if metrics_server is not None:
                 metrics_server.shutdown()
             if depth_client is not None:
@@ -386,6 +397,7 @@ class BaseWorker:
                     try:
                         result = await asyncio.wait_for(self._call(job), job.timeout)
                     except TimeoutError:
+                        self._timed_out(job)
                         raise JobTimeoutError(
                             f"job {job.id} ran longer than its timeout of {job.timeout}s"
                         ) from None
@@ -406,12 +418,42 @@ class BaseWorker:
             self._wake.set()
 
     async def _call(self, job: Job) -> Any:
-        if self._executor is None:
+        if self._threads is None:
             return await self.process(job)
         ctx = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, ctx.run, self.process, job
+        thread = self._threads.submit(ctx.run, self.process, job)
+        held = self._held.get(job.id)
+        if held is not None:
+            held.thread = thread
+        return await asyncio.wrap_future(thread)
+
+    def _timed_out(self, job: Job) -> None:
+        """A timed-out job's slot goes to the next job at once. Its thread, if it has one,
+        cannot be stopped: it keeps running beside the pool's `concurrency` threads, and past
+        `concurrency` such threads the worker stops (non-zero) to be restarted, the only way
+        to end them."""
+        held = self._held.get(job.id)
+        if held is None or held.thread is None or held.thread.done():
+            return
+        thread, loop = held.thread, asyncio.get_running_loop()
+        self._stuck.add(thread)
+        thread.add_done_callback(lambda t: loop.call_soon_threadsafe(self._stuck.discard, t))
+        limit = self.settings.concurrency
+        log.warning(
+            "job %s timed out after %ss; its thread cannot be stopped and keeps running "
+            "(%d such thread(s) now run beside the %d of concurrency)",
+            job.id,
+            job.timeout,
+            len(self._stuck),
+            limit,
         )
+        if len(self._stuck) > limit and self._crash is None:
+            self._crash = (
+                "job threads",
+                RuntimeError(f"{len(self._stuck)} threads of timed-out jobs are still running"),
+            )
+            log.error("more timed-out threads than concurrency (%d): restarting", limit)
+            self.request_stop()
 
     def _failure(self, fetched: Fetched, exc: Exception) -> tuple[str, str, str, int]:
         job = fetched.job
@@ -471,13 +513,36 @@ class BaseWorker:
     # -- shutdown --------------------------------------------------------------------------
 
     async def _drain(self) -> None:
-        """Give in-flight jobs `grace` seconds, then hand the rest back to waiting at once."""
+        """Give in-flight jobs `grace` seconds, then hand the rest back to waiting at once.
+
+        Except jobs whose code runs in a thread, which cannot be interrupted: handing those
+        back would let another worker run them while they still run here. They keep their
+        (renewed) leases until they end; a second signal stops waiting for them, and their
+        leases then lapse when the process is gone."""
         s = self.settings
         tasks = [h.task for h in self._held.values()]
         if tasks and not self._force and s.grace > 0:
             log.info("stopping: waiting up to %.1fs for %d job(s)", s.grace, len(tasks))
             await asyncio.wait(tasks, timeout=s.grace)
-        leftover = list(self._held.values())
+        running = [h for h in self._held.values() if h.thread is not None and not h.thread.cancel()]
+        if running and not self._force:
+            log.warning(
+                "stopping: %d job(s) still running in threads cannot be interrupted; keeping "
+                "their leases until they end (a second signal exits without them: their "
+                "leases then lapse and they run again)",
+                len(running),
+            )
+            assert self._forced is not None
+            forced = asyncio.create_task(self._forced.wait())
+            pending: set[asyncio.Future[Any]] = {h.task for h in running}
+            while pending and not forced.done():
+                _, pending = await asyncio.wait({forced, *pending}, return_when="FIRST_COMPLETED")
+                pending.discard(forced)
+            forced.cancel()
+        for h in running:
+            h.task.cancel()  # stops awaiting the thread; the job's lease is left to lapse
+        await asyncio.gather(*(h.task for h in running), return_exceptions=True)
+        leftover = list(self._held.values())  # running jobs left _held when their task ended
         if not leftover:
             return
         for h in leftover:

@@ -89,3 +89,21 @@ class BrokenHeartbeat(RecordingWorker):
         if self.beats > 1:
             raise RuntimeError("heartbeat bug")
         return super().heartbeat()
+
+
+class SyncCountingWorker(BaseWorker):
+    """A sync `process` that records its starts and its completed runs (like RecordingWorker)."""
+
+    queue = "work"
+
+    def process(self, job: Job) -> Any:  # type: ignore[override]
+        from runtime import connect
+
+        r = connect(self.settings.redis_url).sync
+        try:
+            r.hincrby(STARTS_KEY, job.id, 1)
+            time.sleep(job.data.get("ms", 0) / 1000)
+            r.hincrby(RUNS_KEY, job.id, 1)
+        finally:
+            r.close()
+        return {"pid": os.getpid()}
