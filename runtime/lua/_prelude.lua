@@ -34,7 +34,7 @@ end
 -- and a record it cannot use (another version's format, a hand edit) is failed as corrupt
 -- instead of stopping the script part-way through a batch.
 local NUMERIC_FIELDS = {'att', 'pri', 'stalls', 'added', 'ready', 'started', 'pending', 'ddt'}
-local STRING_FIELDS = {'parent', 'grp', 'dd'}
+local STRING_FIELDS = {'parent', 'grp', 'dd', 'hs'}
 local function read_meta(id)
   local raw = redis.call('HGET', K_JOBS, id)
   if not raw then return nil, 'no record' end
@@ -53,6 +53,7 @@ local function read_meta(id)
     end
   end
   if m.kids ~= nil and type(m.kids) ~= 'table' then return nil, 'meta field kids is not a list' end
+  if m.hs ~= nil and not tonumber(m.hs) then return nil, 'meta field hs is not a score' end
   return m
 end
 
@@ -77,10 +78,14 @@ local function save_meta(id, m)
   redis.call('HSET', K_JOBS, id, cjson.encode(m))
 end
 
+-- A job held back by its group's rate limit returns to the place it had (m.hs, the score
+-- as Redis wrote it: cjson would round a number to 14 digits), so held jobs keep their order.
 local function to_wait(id, m, now)
   m.state = 'wait'
   m.ready = now
-  redis.call('ZADD', K_WAIT, wait_score(tonumber(m.pri)), id)
+  local score = m.hs or wait_score(m.pri)
+  m.hs = nil
+  redis.call('ZADD', K_WAIT, score, id)
 end
 
 -- A flow child that finished for good tells its parent through this queue's outbox: the

@@ -128,7 +128,14 @@ if rl_max > 0 and count > 0 then
   end
   count = math.max(0, math.min(count, free))
 end
-local picked = count > 0 and redis.call('ZRANGE', K_WAIT, 0, count - 1) or {}
+local picked, place = {}, {}
+if count > 0 then
+  local ranked = redis.call('ZRANGE', K_WAIT, 0, count - 1, 'WITHSCORES')
+  for i = 1, #ranked, 2 do
+    picked[#picked + 1] = ranked[i]
+    place[ranked[i]] = ranked[i + 1]
+  end
+end
 local picked_metas, picked_problems = read_all(picked)
 
 -- Fetch: lease the picked jobs (group limits may hold some back), fail corrupt ones.
@@ -153,6 +160,7 @@ for _, id in ipairs(picked) do
     if #kept >= grl_max then
       allowed = false
       m.state = 'delayed'
+      m.hs = place[id]  -- back to the same place in `wait` (to_wait), so FIFO holds
       redis.call('ZADD', K_DELAYED, kept[1] + grl_ms + 1, id)
       save_meta(id, m)
       held = held + 1
