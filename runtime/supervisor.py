@@ -3,7 +3,8 @@
 Children are spawned (not forked) so none inherits the parent's Redis connections or event
 loop. SIGTERM/SIGINT are forwarded; each child then shuts down gracefully on its own. A child
 that dies unexpectedly is restarted with backoff; one that exits 2 (bad configuration) stops
-the whole set, since restarting cannot fix it."""
+the whole set, since restarting cannot fix it. Restarts are scheduled, never slept through:
+one child's backoff never delays another's restart."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
@@ -73,6 +74,24 @@ def _child(spec: str, settings: dict[str, Any], index: int) -> None:
 
 
 @dataclass
+class RestartBackoff:
+    """How long a child that died waits before its restart: `base` doubling with each death
+    of that child (up to `cap`), starting over once it ran `healthy_after` seconds. Pure: the
+    caller says how long the child ran."""
+
+    base: float = 1.0
+    cap: float = 30.0
+    healthy_after: float = 10.0
+    failures: dict[int, int] = field(default_factory=dict)
+
+    def delay(self, index: int, ran_for: float) -> float:
+        if ran_for >= self.healthy_after:
+            self.failures[index] = 0
+        self.failures[index] = self.failures.get(index, 0) + 1
+        return min(self.cap, self.base * 2.0 ** (self.failures[index] - 1))
+
+
+@dataclass
 class Supervisor:
     """Runs `processes` worker processes, or between MIN and MAX of them by the queue's
     scaling signal when `autoscale` is set (runtime/autoscale.py)."""
@@ -81,14 +100,17 @@ class Supervisor:
     settings: dict[str, Any]
     processes: int = 1
     restart_backoff: float = 1.0
+    healthy_after: float = 10.0
     autoscale: ScalingPolicy | None = None
     decide_every: float = 2.0
 
     def __post_init__(self) -> None:
         self._ctx = multiprocessing.get_context("spawn")
         self._children: dict[int, BaseProcess] = {}
+        self._started: dict[int, float] = {}
+        self._restart_at: dict[int, float] = {}  # children that died, waiting out their backoff
         self._retiring: set[int] = set()
-        self._failures: dict[int, int] = {}
+        self._backoff = RestartBackoff(self.restart_backoff, healthy_after=self.healthy_after)
         self._stopping = False
         self._code = 0
 
@@ -98,6 +120,7 @@ class Supervisor:
         )
         proc.start()
         self._children[index] = proc
+        self._started[index] = time.monotonic()
 
     def _signal(self, index: int, signum: int) -> None:
         proc = self._children.get(index)
@@ -122,17 +145,26 @@ class Supervisor:
                 self._code = EXIT_CONFIG
                 self._forward(signal.SIGTERM, None)
             elif not self._stopping:
-                self._failures[index] = self._failures.get(index, 0) + 1
-                delay = min(30.0, self.restart_backoff * 2 ** (self._failures[index] - 1))
+                now = time.monotonic()
+                delay = self._backoff.delay(index, ran_for=now - self._started[index])
                 log.warning(
                     "worker %d exited with %s; restarting in %.1fs", index, proc.exitcode, delay
                 )
-                time.sleep(delay)
-                if not self._stopping:
-                    self._spawn(index)
+                self._restart_at[index] = now + delay
+
+    def _restart_due(self) -> None:
+        if self._stopping:
+            self._restart_at.clear()
+            return
+        now = time.monotonic()
+        for index, at in list(self._restart_at.items()):
+            if at <= now:
+                del self._restart_at[index]
+                self._spawn(index)
 
     def _scale(self, autoscaler: Autoscaler) -> None:
-        active = sorted(i for i in self._children if i not in self._retiring)
+        # A child waiting out its restart backoff still counts: it is coming back.
+        active = sorted(i for i in (*self._children, *self._restart_at) if i not in self._retiring)
         d = autoscaler.decide(len(active))
         if d.desired == len(active):
             return
@@ -147,11 +179,15 @@ class Supervisor:
             d.recommendation,
         )
         if d.desired > len(active):
-            free = (i for i in range(10_000) if i not in self._children)
+            free = (
+                i for i in range(10_000) if i not in self._children and i not in self._restart_at
+            )
             for _ in range(d.desired - len(active)):
                 self._spawn(next(free))
         else:
             for index in active[d.desired :]:
+                if self._restart_at.pop(index, None) is not None:
+                    continue  # not running: just do not restart it
                 self._retiring.add(index)  # graceful: SIGTERM, jobs finish or go back
                 self._signal(index, signal.SIGTERM)
 
@@ -182,8 +218,13 @@ class Supervisor:
         for i in range(initial):
             self._spawn(i)
         next_decision = time.monotonic() + self.decide_every
-        while self._children or (autoscaler is not None and not self._stopping):
+        while (
+            self._children
+            or (self._restart_at and not self._stopping)
+            or (autoscaler is not None and not self._stopping)
+        ):
             self._reap()
+            self._restart_due()
             if (
                 autoscaler is not None
                 and not self._stopping
