@@ -11,6 +11,7 @@ import redis
 
 from runtime import (
     AsyncQueue,
+    ConfigError,
     FlowJob,
     FlowNode,
     FlowProducer,
@@ -190,3 +191,24 @@ def test_a_worker_killed_mid_flow_does_not_strand_the_flow(redis_url: str) -> No
         parents.wait(20)
     job = assemble.get_job(root.id)
     assert job is not None and job.result == sum(range(12))
+
+
+@pytest.mark.parametrize("where", ["child", "root"])
+def test_a_flow_with_a_dedup_key_is_refused_before_anything_is_written(
+    redis_url: str, where: str
+) -> None:
+    """A deduplicated child would not be created (the key holder is not its parent's child),
+    so its parent would wait forever; a deduplicated root would leave its children reporting
+    to no one. So flows refuse dedup keys, at add, before writing."""
+    conn = connect(redis_url)
+    render = Queue(conn.sync, "render")
+    holder = render.add("step", {"name": "x"}, dedup_key="k")
+    dedup = {"options": {"dedup_key": "k"}}
+    child = node("render", "c", **(dedup if where == "child" else {}))
+    root = node("assemble", "root", children=[child], **(dedup if where == "root" else {}))
+    with pytest.raises(ConfigError, match="dedup_key"):
+        FlowProducer(conn.sync).add(root)
+    assert (
+        Queue(conn.sync, "assemble").counts().as_dict() == Queue(conn.sync, "x").counts().as_dict()
+    )
+    assert render.job_ids(JobState.WAIT) == [holder]
