@@ -208,7 +208,5 @@ def test_a_flow_with_a_dedup_key_is_refused_before_anything_is_written(
     root = node("assemble", "root", children=[child], **(dedup if where == "root" else {}))
     with pytest.raises(ConfigError, match="dedup_key"):
         FlowProducer(conn.sync).add(root)
-    assert (
-        Queue(conn.sync, "assemble").counts().as_dict() == Queue(conn.sync, "x").counts().as_dict()
-    )
+    assert sum(Queue(conn.sync, "assemble").counts().as_dict().values()) == 0
     assert render.job_ids(JobState.WAIT) == [holder]
