@@ -22,6 +22,7 @@ from types import FrameType
 from typing import Any
 
 from runtime.autoscale import Autoscaler, ScalingPolicy
+from runtime.correlation import log_job_context
 from runtime.errors import ConfigError, WorkerCrashed
 from runtime.redis_outage import REDIS_FAILED
 
@@ -54,10 +55,8 @@ def load_worker_class(spec: str) -> type[Any]:
 
 
 def _child(spec: str, settings: dict[str, Any], index: int) -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format=f"%(asctime)s %(levelname)s [worker {index}] %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=logging.INFO)
+    log_job_context(prefix=f"[worker {index}] ")
     try:
         cls = load_worker_class(spec)
         if settings.get("metrics_port"):

@@ -6,6 +6,7 @@ ran, and how often, after workers were killed."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from typing import Any
@@ -107,3 +108,13 @@ class SyncCountingWorker(BaseWorker):
         finally:
             r.close()
         return {"pid": os.getpid()}
+
+
+class LoggingWorker(BaseWorker):
+    """Logs one line per job, from its own logger, as an application would."""
+
+    queue = "work"
+
+    async def process(self, job: Job) -> Any:
+        logging.getLogger("app.jobs").warning("handling %s", job.name)
+        return None
