@@ -183,6 +183,10 @@ class RedisClusterServers:
                     str(node_dir / "nodes.conf"),
                     "--cluster-node-timeout",
                     str(self.node_timeout_ms),
+                    # A replica's first full sync starts at once (not after Redis 7's 5 s
+                    # wait for more replicas to share one diskless transfer).
+                    "--repl-diskless-sync-delay",
+                    "0",
                 ],
             )
             self.nodes.append(node.start())
@@ -235,6 +239,19 @@ class RedisClusterServers:
                 client.close()
         raise RuntimeError("no live cluster node answers")
 
+    def replicas_of(self, master: RedisServer) -> list[RedisServer]:
+        """The live nodes replicating `master` now."""
+        out = []
+        for node in self._alive():
+            client = self._client(node)
+            try:
+                info = client.info("replication")
+                if info.get("role") == "slave" and int(info.get("master_port", 0)) == master.port:
+                    out.append(node)
+            finally:
+                client.close()
+        return out
+
     def healthy(self) -> bool:
         """Every live node sees the cluster as ok, and every master has its replicas online."""
         for node in self._alive():
@@ -243,9 +260,13 @@ class RedisClusterServers:
                 if client.cluster("info").get("cluster_state") != "ok":
                     return False
                 info = client.info("replication")
-                if info.get("role") == "master" and int(info.get("connected_slaves", 0)) < (
-                    self.replicas if len(self._alive()) == len(self.nodes) else 0
-                ):
+                online = sum(
+                    1
+                    for k, v in info.items()
+                    if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online"
+                )
+                everyone = len(self._alive()) == len(self.nodes)
+                if info.get("role") == "master" and everyone and online < self.replicas:
                     return False
             except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
                 return False

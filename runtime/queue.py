@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ import redis.cluster
 
 from runtime.backoff import Backoff
 from runtime.correlation import correlation_id
+from runtime.durable import run_durable, run_durable_async
 from runtime.errors import ConfigError
 from runtime.job import CorruptRecord, Job, JobSpec, JobState, dumps, loads, read_job
 from runtime.keys import QueueKeys, queues_key
@@ -44,12 +46,16 @@ class QueueOptions:
     default_backoff: Backoff = field(default_factory=Backoff)
     default_timeout: float | None = None
     allow_eviction: bool = False
+    durable_replicas: int = 1  # add(durable=True): replicas that must confirm the job...
+    durable_timeout: float = 2.0  # ...within this many seconds (runtime/durable.py)
 
     def __post_init__(self) -> None:
         if self.keep_completed < -1 or self.keep_failed < -1:
             raise ConfigError("keep_completed/keep_failed must be >= 0 (or -1 for unbounded)")
         if self.default_attempts < 1:
             raise ConfigError("default_attempts must be >= 1")
+        if self.durable_replicas < 1 or self.durable_timeout <= 0:
+            raise ConfigError("durable_replicas must be >= 1 and durable_timeout > 0 seconds")
 
 
 @dataclass(frozen=True)
@@ -329,6 +335,22 @@ class _Base:
     def _spec(self, name: str, data: Any, opts: dict[str, Any]) -> JobSpec:
         return JobSpec(name=name, data=data, **opts)
 
+    def _durable_spec(self, name: str, data: Any, opts: dict[str, Any]) -> JobSpec:
+        # The id is fixed before the first try, so a retry after a failover is idempotent.
+        return self._spec(name, data, {**opts, "job_id": opts.get("job_id") or uuid.uuid4().hex})
+
+    def _durable_args(self, spec: JobSpec) -> tuple[Any, ...]:
+        o = self.ops.options
+        return (
+            self._scripts["add"],
+            self.ops.key_list,
+            self.ops.add_args([spec]),
+            self.keys.meta,
+            spec.job_id,
+            o.durable_replicas,
+            o.durable_timeout,
+        )
+
     def _counts_pipeline(self, pipe: Any) -> None:
         k = self.keys
         for key in (k.wait, k.delayed, k.active, k.completed, k.failed, k.waiting_children):
@@ -359,9 +381,14 @@ class Queue(_Base):
     def _run(self, script: str, args: list[Any], client: Any = None) -> Any:
         return self._scripts[script](keys=self.ops.key_list, args=args, client=client)
 
-    def add(self, name: str, data: Any = None, **opts: Any) -> str:
-        """Enqueue one job; returns its id. Options as in `JobSpec`."""
+    def add(self, name: str, data: Any = None, *, durable: bool = False, **opts: Any) -> str:
+        """Enqueue one job; returns its id. Options as in `JobSpec`. `durable=True` returns
+        only once a replica has the job (see runtime/durable.py)."""
         self._ensure_safe()
+        if durable:
+            spec = self._durable_spec(name, data, opts)
+            reply = run_durable(self.client, *self._durable_args(spec))
+            return self._added([reply])[0]
         reply = self._run("add", self.ops.add_args([self._spec(name, data, opts)]))
         return self._added([reply])[0]
 
@@ -469,8 +496,12 @@ class AsyncQueue(_Base):
         """Adds a script call to an async pipeline (awaiting it only queues the command)."""
         await self._scripts[script](keys=self.ops.key_list, args=args, client=pipe)
 
-    async def add(self, name: str, data: Any = None, **opts: Any) -> str:
+    async def add(self, name: str, data: Any = None, *, durable: bool = False, **opts: Any) -> str:
         await self._ensure_safe()
+        if durable:
+            spec = self._durable_spec(name, data, opts)
+            reply = await run_durable_async(self.client, *self._durable_args(spec))
+            return self._added([reply])[0]
         reply = await self._run("add", self.ops.add_args([self._spec(name, data, opts)]))
         return self._added([reply])[0]
 
