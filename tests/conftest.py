@@ -2,8 +2,8 @@
 
 `redis_server` is one server for the whole session, flushed before each test; `redis_url`
 is its URL. `fresh_redis` is a server of the test's own, for fault injection (kill, restart).
-`redis_cluster` is a real Redis Cluster of 3 masters, each with a replica. With CI=true a missing redis-server fails
-the run instead of skipping."""
+`redis_cluster` is a real Redis Cluster of 3 masters, each with a replica. With CI=true a
+missing redis-server fails the run instead of skipping."""
 
 from __future__ import annotations
 
