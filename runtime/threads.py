@@ -3,8 +3,8 @@
 A thread cannot be interrupted: when a sync job times out, its code keeps running. So the
 pool never makes a job wait for a thread: an idle thread takes the next call, and a new one
 starts when none is idle. The worker bounds how many jobs run at once, so the pool holds
-`concurrency` threads plus one for each timed-out call that is still running (the worker
-counts those and says so). The threads are daemons: a process that exits does not wait for a
+`concurrency` threads plus one for each abandoned (timed-out) call that is still running,
+which the pool counts. The threads are daemons: a process that exits does not wait for a
 call that may never end."""
 
 from __future__ import annotations
@@ -28,10 +28,29 @@ class JobThreads(Executor):
         self._idle = threading.Semaphore(0)
         self._threads: list[threading.Thread] = []
         self._closed = False
+        self._lock = threading.Lock()
+        self._abandoned: set[Future[Any]] = set()
 
     @property
     def size(self) -> int:
         return len(self._threads)
+
+    def abandon(self, future: Future[Any]) -> int:
+        """A call whose job gave up on it (a timeout) but which cannot be stopped: counted
+        until it ends. Returns how many abandoned calls are still running."""
+        with self._lock:
+            self._abandoned.add(future)
+        future.add_done_callback(self._forget)
+        return self.abandoned
+
+    @property
+    def abandoned(self) -> int:
+        with self._lock:
+            return sum(1 for f in self._abandoned if not f.done())
+
+    def _forget(self, future: Future[Any]) -> None:
+        with self._lock:
+            self._abandoned.discard(future)
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         if self._closed:

@@ -50,10 +50,6 @@ class _Held:
     lost: bool = False
     thread: Future[Any] | None = None  # a sync `process` call, which cannot be interrupted
 
-    def in_thread(self) -> bool:
-        """Its code is running in a thread now (the job keeps its lease until it ends)."""
-        return self.thread is not None and self.thread.running()
-
 
 async def _bounded(step: Awaitable[Any], what: str, timeout: float = 5.0) -> None:
     try:
@@ -96,7 +92,6 @@ class BaseWorker:
         self._wake: asyncio.Event | None = None
         self._stop_event: asyncio.Event | None = None
         self._threads: JobThreads | None = None
-        self._stuck: set[Future[Any]] = set()  # threads of timed-out jobs, still running
         self._forced: asyncio.Event | None = None
         self._other_queues: dict[str, AsyncQueue] = {}
         self._seq = 0
@@ -433,25 +428,19 @@ class BaseWorker:
         `concurrency` such threads the worker stops (non-zero) to be restarted, the only way
         to end them."""
         held = self._held.get(job.id)
-        if held is None or held.thread is None or held.thread.done():
+        if self._threads is None or held is None or held.thread is None or held.thread.done():
             return
-        thread, loop = held.thread, asyncio.get_running_loop()
-        self._stuck.add(thread)
-        thread.add_done_callback(lambda t: loop.call_soon_threadsafe(self._stuck.discard, t))
-        limit = self.settings.concurrency
+        stuck, limit = self._threads.abandon(held.thread), self.settings.concurrency
         log.warning(
             "job %s timed out after %ss; its thread cannot be stopped and keeps running "
             "(%d such thread(s) now run beside the %d of concurrency)",
             job.id,
             job.timeout,
-            len(self._stuck),
+            stuck,
             limit,
         )
-        if len(self._stuck) > limit and self._crash is None:
-            self._crash = (
-                "job threads",
-                RuntimeError(f"{len(self._stuck)} threads of timed-out jobs are still running"),
-            )
+        if stuck > limit and self._crash is None:
+            self._crash = ("job threads", RuntimeError(f"{stuck} timed-out threads still run"))
             log.error("more timed-out threads than concurrency (%d): restarting", limit)
             self.request_stop()
 
@@ -525,6 +514,17 @@ class BaseWorker:
             log.info("stopping: waiting up to %.1fs for %d job(s)", s.grace, len(tasks))
             await asyncio.wait(tasks, timeout=s.grace)
         running = [h for h in self._held.values() if h.thread is not None and not h.thread.cancel()]
+        leftover = [h for h in self._held.values() if all(h is not r for r in running)]
+        for h in leftover:  # no await since the lists were made: none of them can finish now
+            h.task.cancel()
+        await asyncio.gather(*(h.task for h in leftover), return_exceptions=True)
+        if leftover:
+            held = [(h.fetched.job.id, h.fetched.token) for h in leftover]
+            try:
+                n = await self.q.release(held)
+                log.info("handed %d unfinished job(s) back to waiting", n)
+            except REDIS_UNAVAILABLE as exc:
+                log.warning("could not hand back %d job(s) (%s); the sweep will", len(held), exc)
         if running and not self._force:
             log.warning(
                 "stopping: %d job(s) still running in threads cannot be interrupted; keeping "
@@ -534,26 +534,13 @@ class BaseWorker:
             )
             assert self._forced is not None
             forced = asyncio.create_task(self._forced.wait())
-            pending: set[asyncio.Future[Any]] = {h.task for h in running}
-            while pending and not forced.done():
-                _, pending = await asyncio.wait({forced, *pending}, return_when="FIRST_COMPLETED")
-                pending.discard(forced)
+            ended = asyncio.gather(*(h.task for h in running), return_exceptions=True)
+            either: set[asyncio.Future[Any]] = {forced, ended}
+            await asyncio.wait(either, return_when="FIRST_COMPLETED")
             forced.cancel()
         for h in running:
             h.task.cancel()  # stops awaiting the thread; the job's lease is left to lapse
         await asyncio.gather(*(h.task for h in running), return_exceptions=True)
-        leftover = list(self._held.values())  # running jobs left _held when their task ended
-        if not leftover:
-            return
-        for h in leftover:
-            h.task.cancel()
-        await asyncio.gather(*(h.task for h in leftover), return_exceptions=True)
-        held = [(h.fetched.job.id, h.fetched.token) for h in leftover]
-        try:
-            n = await self.q.release(held)
-            log.info("handed %d unfinished job(s) back to waiting", n)
-        except REDIS_UNAVAILABLE as exc:
-            log.warning("could not hand back %d job(s) (%s); the stall sweep will", len(held), exc)
 
     # -- leases, stalls and heartbeat ------------------------------------------------------
 

@@ -4,13 +4,16 @@ keeps its lease until it really ends (or the process dies), so it never runs twi
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from typing import Any
 
+import pytest
 import redis
 
-from runtime import BaseWorker, Job, JobState, Queue, connect
+from runtime import BaseWorker, Job, JobSpec, JobState, Queue, connect
+from runtime.errors import WorkerCrashed
 from tests.helpers import run_worker_until, start_worker_process, wait_until
 from tests.runtime.test_worker_faults import _stop
 from tests.runtime.workers import RUNS_KEY, STARTS_KEY
@@ -91,3 +94,16 @@ def test_a_second_signal_exits_without_waiting_for_a_thread(redis_url: str) -> N
     # The job was not handed back while its code ran: its lease lapses and the sweep returns it.
     c = q.counts()
     assert (c.active, c.wait) == (1, 0)
+
+
+def test_more_stuck_threads_than_concurrency_restarts_the_worker(redis_url: str) -> None:
+    """Only ending the process ends a thread: past `concurrency` timed-out threads still
+    running, the worker stops with WorkerCrashed (non-zero exit) to be restarted."""
+    q = Queue(connect(redis_url).sync, "work")
+    q.add_bulk(JobSpec("stuck", {"ms": 10_000}, timeout=0.2) for _ in range(2))
+    q.add("fine", {"ms": 1}, job_id="fine")
+    worker = Sleeper(redis_url=redis_url, concurrency=1, grace=5)
+    with pytest.raises(WorkerCrashed, match="job threads"):
+        asyncio.run(asyncio.wait_for(worker.main(), 30))
+    c = q.counts()
+    assert c.failed == 2 and c.active == 0
