@@ -9,6 +9,7 @@ one child's backoff never delays another's restart."""
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import importlib
 import logging
 import multiprocessing
@@ -129,6 +130,9 @@ class Supervisor:
 
     def _forward(self, signum: int, _frame: FrameType | None) -> None:
         self._stopping = True
+        self._dump(signum, _frame)
+
+    def _dump(self, signum: int, _frame: FrameType | None) -> None:
         for index in list(self._children):
             self._signal(index, signum)
 
@@ -212,10 +216,14 @@ class Supervisor:
         cls = load_worker_class(self.spec)  # fail fast (exit 2) before spawning anything
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._forward)
+        # SIGUSR1 (a set that seems stuck): this process's stacks, and each child prints its own.
+        signal.signal(signal.SIGUSR1, self._dump)
+        faulthandler.register(signal.SIGUSR1, all_threads=True, chain=True)
         autoscaler = self._autoscaler(cls) if self.autoscale is not None else None
         initial = self.autoscale.min_workers if self.autoscale is not None else self.processes
         for i in range(initial):
-            self._spawn(i)
+            if not self._stopping:  # a signal during start-up: start no more
+                self._spawn(i)
         next_decision = time.monotonic() + self.decide_every
         while (
             self._children

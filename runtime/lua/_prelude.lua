@@ -156,6 +156,7 @@ local function fail_corrupt(id, problem, maxlen, now)
       m.parent = old.parent
       m.fp = old.fp ~= false
     end
+    if type(old.kids) == 'table' then m.kids = old.kids end  -- trimming clears their results
   end
   redis.call('ZREM', K_WAIT, id)
   redis.call('ZREM', K_DELAYED, id)

@@ -22,6 +22,6 @@ def test_worker_log_lines_carry_job_and_correlation_ids(redis_url: str, processe
     try:
         wait_until(lambda: q.counts().completed == 1, 30, message="the job to run")
     finally:
-        out = _stop(proc)
+        out = _stop(proc, timeout=60)  # a supervisor stops its children one by one
     line = next(x for x in out.splitlines() if "handling greet" in x)
     assert re.search(r"\bjob-7\b", line) and re.search(r"\breq-42\b", line), line
