@@ -9,8 +9,6 @@ import logging
 import sys
 from collections.abc import Sequence
 
-import redis.exceptions
-
 from castiel.commands import (
     alerts,
     browse,
@@ -29,6 +27,7 @@ from castiel.commands import (
 )
 from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, exit_code_for
 from runtime.errors import BadInput, RunBroken
+from runtime.redis_outage import REDIS_UNAVAILABLE
 
 # Add a command group here: one module with register(subparsers).
 COMMAND_GROUPS = (
@@ -88,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code_for(exc) or EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
-    except (OSError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+    except REDIS_UNAVAILABLE as exc:
         # Redis unreachable and similar: the run itself broke, not the input.
         print(f"castiel: {exc}", file=sys.stderr)
         return EXIT_BROKEN

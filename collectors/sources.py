@@ -59,6 +59,7 @@ from collectors.promql import (
 from collectors.yamlspec import Invalid, SpecContext, SpecError, SpecIssue, compose, read_text
 from runtime.connection import RedisSettings
 from runtime.errors import ConfigError
+from runtime.redis_outage import REDIS_FAILED
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
@@ -633,8 +634,6 @@ def _attempt(source: str, target: str, fn: Callable[[], str]) -> SourceCheck:
 
 
 def _check_redis(src: RedisSource, timeout: float) -> tuple[SourceCheck, Any]:
-    from redis.exceptions import RedisClusterException, RedisError  # noqa: PLC0415
-
     from runtime.connection import connect  # noqa: PLC0415
     from runtime.heartbeat import read_heartbeats  # noqa: PLC0415
 
@@ -644,7 +643,7 @@ def _check_redis(src: RedisSource, timeout: float) -> tuple[SourceCheck, Any]:
     try:
         conn.sync.ping()
         beats, missing = read_heartbeats(conn.sync)
-    except (RedisError, RedisClusterException, OSError) as exc:
+    except REDIS_FAILED as exc:
         conn.close()
         return SourceCheck("redis", target, False, f"does not answer: {exc}"), None
     kind = "cluster" if settings.is_cluster else "server"

@@ -8,9 +8,8 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import redis
-
 from runtime.connection import connect
+from runtime.redis_outage import REDIS_UNAVAILABLE
 
 
 class RunBroken(Exception):
@@ -43,7 +42,7 @@ def check_redis(url: str, timeout: float = 5.0) -> None:
     conn = connect(url, retries=0, socket_timeout=timeout, connect_timeout=timeout)
     try:
         conn.sync.ping()
-    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+    except REDIS_UNAVAILABLE as exc:
         raise RunBroken(
             f"Redis at {conn.settings.url.rpartition('@')[2]} is unreachable: {exc}"
         ) from None

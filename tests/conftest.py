@@ -2,8 +2,8 @@
 
 `redis_server` is one server for the whole session, flushed before each test; `redis_url`
 is its URL. `fresh_redis` is a server of the test's own, for fault injection (kill, restart).
-`redis_cluster` is a real 3-master Redis Cluster. With CI=true a missing redis-server fails
-the run instead of skipping."""
+`redis_cluster` is a real Redis Cluster of 3 masters, each with a replica. With CI=true a
+missing redis-server fails the run instead of skipping."""
 
 from __future__ import annotations
 
@@ -46,17 +46,14 @@ def fresh_redis(tmp_path: Path) -> Iterator[RedisServer]:
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
     need("redis-server")
     need("redis-cli")
-    cluster = RedisClusterServers(tmp_path_factory.mktemp("cluster")).start()
+    cluster = RedisClusterServers(tmp_path_factory.mktemp("cluster"), replicas=1).start()
     yield cluster
     cluster.stop()
 
 
 @pytest.fixture
 def cluster_url(redis_cluster: RedisClusterServers) -> Iterator[str]:
-    for node in redis_cluster.nodes:
-        client = redis.Redis(port=node.port)
-        client.flushall()
-        client.close()
+    redis_cluster.flushall()
     yield redis_cluster.url
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import sys
+import threading
 import time
 from typing import Any
 
@@ -12,9 +15,11 @@ from rich.table import Table
 
 from castiel.commands import queue_action
 from castiel.errors import UsageError
+from runtime.autoscale import ScalingPolicy
 from runtime.connection import connect
 from runtime.heartbeat import read_heartbeats
 from runtime.queue import Queue
+from runtime.queue_exporter import QueueExporter
 
 
 def register(sub: Any) -> None:
@@ -49,6 +54,39 @@ def register(sub: Any) -> None:
     limit.add_argument("--clear", action="store_true", help="remove all rate limits")
     action("pause", "stop workers from fetching jobs of this queue", _pause)
     action("resume", "let workers fetch again", _resume)
+    _metrics_args(
+        action(
+            "metrics",
+            "serve the queue's autoscaling signal (desired workers) and depth for KEDA or "
+            "an HPA on /metrics, until SIGTERM",
+            _metrics,
+        )
+    )
+
+
+def _metrics_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, required=True, help="serve /metrics on this port")
+    p.add_argument("--addr", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    p.add_argument(
+        "--autoscale", default="1:10", metavar="MIN:MAX", help="worker range (default 1:10)"
+    )
+    p.add_argument(
+        "--target-drain",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="enough workers to drain the backlog within this long (30)",
+    )
+    p.add_argument(
+        "--scale-down-window",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="scale down only to the highest recommendation of this window (300)",
+    )
+    p.add_argument(
+        "--interval", type=float, default=2.0, metavar="SECONDS", help="decide this often (2)"
+    )
 
 
 def _queue(args: argparse.Namespace) -> Queue:
@@ -125,6 +163,29 @@ def _rate_limit(args: argparse.Namespace) -> int:
     setter(args.max_jobs, args.per_seconds)
     scope = "per group" if args.group else "in total"
     print(f"{args.queue!r}: at most {args.max_jobs} job(s) per {args.per_seconds:g}s {scope}")
+    return 0
+
+
+def _metrics(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be a TCP port (0-65535), got {args.port}")
+    policy = ScalingPolicy.parse(
+        args.autoscale,
+        target_drain_seconds=args.target_drain,
+        scale_down_window=args.scale_down_window,
+    )
+    q = _queue(args)
+    q.client.ping()  # unreachable: exit 3 now, not a silent exporter
+    exporter = QueueExporter(
+        q.client, q.name, policy, port=args.port, addr=args.addr, interval=args.interval
+    )
+    port = exporter.start()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"serving the scaling signal of {q.name!r} on http://{args.addr}:{port}/metrics")
+    sys.stdout.flush()
+    exporter.run(stop)
     return 0
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from castiel.errors import UsageError
 from runtime.autoscale import ScalingPolicy
+from runtime.correlation import log_job_context
 from runtime.supervisor import Supervisor, load_worker_class
 
 
@@ -71,6 +72,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    log_job_context()  # job and correlation ids on every log line
     if args.processes < 1:
         raise UsageError(f"--processes must be >= 1, got {args.processes}")
     settings = _settings(args)

@@ -29,10 +29,10 @@ from runtime.cache.errors import CacheError, CacheUnavailableError
 from runtime.cache.flight import AsyncSingleFlight
 from runtime.cache.invalidation import AsyncInvalidationListener
 from runtime.cache.metrics import CacheMetrics
-from runtime.cache.outage import REDIS_DOWN
 from runtime.cache.policy import CacheOptions
 from runtime.cache.scripts import Scripts
 from runtime.errors import PayloadError
+from runtime.redis_outage import REDIS_UNAVAILABLE
 
 T = TypeVar("T")
 Loader = Callable[[], Awaitable[T | None] | T | None]
@@ -110,7 +110,7 @@ class AsyncCache:
         if self._pending_init:
             try:
                 await self._init_cluster()
-            except REDIS_DOWN as exc:
+            except REDIS_UNAVAILABLE as exc:
                 self._core.outage.failed(exc)
         if self._listener is None or self.local is None:
             return True
@@ -156,7 +156,7 @@ class AsyncCache:
                 await self._init_cluster()
             async with self._slot:
                 raw = await self.client.get(self._prefix + key)
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             core.outage.failed(exc)
             return self._unavailable(default)
         if core.outage.since is not None:
@@ -194,7 +194,7 @@ class AsyncCache:
                 await self._init_cluster()
             async with self._slot:
                 raws = await self.client.mget([core.keys.value(k) for k in rest])
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             core.outage.failed(exc)
             return self._unavailable(out)
         core.outage.ok()
@@ -231,7 +231,7 @@ class AsyncCache:
                 await self._init_cluster()
             async with self._slot:
                 raw = await self.client.get(self._prefix + check_key(key))
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             core.outage.failed(exc)
             return await self._degraded(key, loader)
         if core.outage.since is not None:
@@ -279,7 +279,7 @@ class AsyncCache:
                 await self._init_cluster()
             async with self._slot:
                 await self._scripts.set_many(keys=write.keys, args=write.args)
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             core.outage.failed(exc)
             if not self.options.fail_open:
                 raise CacheUnavailableError(f"cache {self.name!r}: Redis unreachable") from exc
@@ -301,7 +301,7 @@ class AsyncCache:
                 await self._init_cluster()
             async with self._slot:
                 removed = int(await self._scripts.delete(keys=script_keys, args=args))
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             self._core.outage.failed(exc)
             raise CacheUnavailableError(
                 f"cache {self.name!r}: Redis unreachable, keys not deleted"
@@ -322,7 +322,7 @@ class AsyncCache:
                     await self._init_cluster()
                 async with self._slot:
                     reply = await self._scripts.invalidate_tags(keys=script_keys, args=args)
-            except REDIS_DOWN as exc:
+            except REDIS_UNAVAILABLE as exc:
                 self._core.outage.failed(exc)
                 raise CacheUnavailableError(
                     f"cache {self.name!r}: Redis unreachable, tags not invalidated"
@@ -393,7 +393,7 @@ class AsyncCache:
             if items:
                 async with self._slot:
                     await self._scripts.set_many(keys=write.keys, args=write.args)
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             core.outage.failed(exc)
             return WarmReport(failed=len(batch), errors=[f"Redis unreachable: {exc}"])
         except Exception as exc:  # a loader failure fails its batch, not the whole warm-up
@@ -462,7 +462,7 @@ class AsyncCache:
                     reply = await self._scripts.fetch_or_lock(
                         keys=script_keys, args=[token, core.lock_px]
                     )
-            except REDIS_DOWN as exc:
+            except REDIS_UNAVAILABLE as exc:
                 core.outage.failed(exc)
                 if not o.fail_open:
                     raise CacheUnavailableError(f"cache {self.name!r}: Redis unreachable") from exc
@@ -511,7 +511,7 @@ class AsyncCache:
         try:
             async with self._slot:
                 written = int(await self._scripts.fill(keys=write.keys, args=write.args))
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             core.outage.failed(exc)
             return value
         if written == 1:
@@ -527,14 +527,14 @@ class AsyncCache:
         try:
             async with self._slot:
                 await self._scripts.set_many(keys=write.keys, args=write.args)
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             self._core.outage.failed(exc)
 
     async def _release(self, key: str, token: str) -> None:
         try:
             async with self._slot:
                 await self._scripts.release(keys=[self._core.keys.lock(key)], args=[token])
-        except REDIS_DOWN as exc:  # the lock expires by itself
+        except REDIS_UNAVAILABLE as exc:  # the lock expires by itself
             self._core.outage.failed(exc)
 
     async def _call(self, loader: Loader[T]) -> tuple[T | None, int]:
@@ -558,7 +558,7 @@ class AsyncCache:
                 return await self._scripts.acquire(
                     keys=[core.keys.lock(key), core.keys.epoch], args=[token, core.lock_px]
                 )
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             core.outage.failed(exc)
             return None
 

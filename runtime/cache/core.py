@@ -8,7 +8,6 @@ import contextlib
 import logging
 import random
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -25,9 +24,9 @@ from runtime.cache.invalidation import encode_message
 from runtime.cache.keys import CacheKeys
 from runtime.cache.local import LocalLayer
 from runtime.cache.metrics import CacheMetrics
-from runtime.cache.outage import Outage
 from runtime.cache.policy import CacheOptions, jittered_ms, should_refresh_early
 from runtime.errors import ConfigError, PayloadError
+from runtime.redis_outage import OutageTracker
 
 log = logging.getLogger("castiel.cache")
 
@@ -138,7 +137,14 @@ class CacheCore:
             if o.local_max_entries
             else None
         )
-        self.outage = Outage(name, self.m, o.retry_after, time.monotonic)
+        self.outage = OutageTracker(
+            f"cache {name!r}",
+            self.m.redis_errors.inc,
+            logger=log,
+            meanwhile="serving from the loader",
+            resumed="; caching resumed",
+            retry_after=o.retry_after,
+        )
         self.lock_px = max(1, int(o.lock_timeout * 1000))
 
     # -- reading ------------------------------------------------------------------------

@@ -26,10 +26,10 @@ from runtime.cache.errors import CacheError, CacheUnavailableError
 from runtime.cache.flight import SingleFlight
 from runtime.cache.invalidation import InvalidationListener
 from runtime.cache.metrics import CacheMetrics
-from runtime.cache.outage import REDIS_DOWN
 from runtime.cache.policy import CacheOptions
 from runtime.cache.scripts import Scripts
 from runtime.errors import PayloadError
+from runtime.redis_outage import REDIS_UNAVAILABLE
 
 T = TypeVar("T")
 log = logging.getLogger("castiel.cache")
@@ -126,7 +126,7 @@ class Cache:
         try:
             with self._slot:
                 raw = self.client.get(self._prefix + key)
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             core.outage.failed(exc)
             return self._unavailable(default)
         if core.outage.since is not None:
@@ -163,7 +163,7 @@ class Cache:
         try:
             with self._slot:
                 raws = self.client.mget([core.keys.value(k) for k in rest])
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             core.outage.failed(exc)
             return self._unavailable(out)
         core.outage.ok()
@@ -205,7 +205,7 @@ class Cache:
         try:
             with self._slot:
                 raw = self.client.get(self._prefix + check_key(key))
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             core.outage.failed(exc)
             return self._degraded(key, loader)
         if core.outage.since is not None:
@@ -251,7 +251,7 @@ class Cache:
         try:
             with self._slot:
                 self._scripts.set_many(keys=write.keys, args=write.args)
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             core.outage.failed(exc)
             if not self.options.fail_open:
                 raise CacheUnavailableError(f"cache {self.name!r}: Redis unreachable") from exc
@@ -274,7 +274,7 @@ class Cache:
         try:
             with self._slot:
                 removed = int(self._scripts.delete(keys=script_keys, args=args))
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             self._core.outage.failed(exc)
             raise CacheUnavailableError(
                 f"cache {self.name!r}: Redis unreachable, keys not deleted"
@@ -295,7 +295,7 @@ class Cache:
             try:
                 with self._slot:
                     reply = self._scripts.invalidate_tags(keys=script_keys, args=args)
-            except REDIS_DOWN as exc:
+            except REDIS_UNAVAILABLE as exc:
                 self._core.outage.failed(exc)
                 raise CacheUnavailableError(
                     f"cache {self.name!r}: Redis unreachable, tags not invalidated"
@@ -365,7 +365,7 @@ class Cache:
             if items:
                 with self._slot:
                     self._scripts.set_many(keys=write.keys, args=write.args)
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             core.outage.failed(exc)
             return WarmReport(failed=len(batch), errors=[f"Redis unreachable: {exc}"])
         except Exception as exc:  # a loader failure fails its batch, not the whole warm-up
@@ -436,7 +436,7 @@ class Cache:
             try:
                 with self._slot:
                     reply = self._scripts.fetch_or_lock(keys=script_keys, args=lock_args)
-            except REDIS_DOWN as exc:
+            except REDIS_UNAVAILABLE as exc:
                 core.outage.failed(exc)
                 if not o.fail_open:
                     raise CacheUnavailableError(f"cache {self.name!r}: Redis unreachable") from exc
@@ -485,7 +485,7 @@ class Cache:
         try:
             with self._slot:
                 written = int(self._scripts.fill(keys=write.keys, args=write.args))
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             core.outage.failed(exc)
             return value
         if written == 1:
@@ -501,14 +501,14 @@ class Cache:
         try:
             with self._slot:
                 self._scripts.set_many(keys=write.keys, args=write.args)
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             self._core.outage.failed(exc)
 
     def _release(self, key: str, token: str) -> None:
         try:
             with self._slot:
                 self._scripts.release(keys=[self._core.keys.lock(key)], args=[token])
-        except REDIS_DOWN as exc:  # the lock expires by itself
+        except REDIS_UNAVAILABLE as exc:  # the lock expires by itself
             self._core.outage.failed(exc)
 
     def _call(self, loader: Callable[[], T | None]) -> tuple[T | None, int]:
@@ -543,7 +543,7 @@ class Cache:
                 epoch = self._scripts.acquire(
                     keys=[core.keys.lock(key), core.keys.epoch], args=[token, core.lock_px]
                 )
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             core.outage.failed(exc)
             epoch = None
         if epoch is None:
@@ -580,7 +580,7 @@ class Cache:
             if epoch is not None:
                 core.m.early_refreshes.inc()
                 self._load_and_fill(key, loader, ttl, tags, token, epoch, ticket)
-        except REDIS_DOWN as exc:
+        except REDIS_UNAVAILABLE as exc:
             core.outage.failed(exc)
         except Exception as exc:  # the stale value keeps being served; say why it stays
             log.warning("cache %r: background refresh of %r failed: %s", self.name, key, exc)

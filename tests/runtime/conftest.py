@@ -12,7 +12,7 @@ from runtime.connection import RedisConnection
 
 @pytest.fixture(params=["standalone", pytest.param("cluster", marks=pytest.mark.cluster)])
 def any_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The URL of the standalone server, then of the 3-master cluster."""
+    """The URL of the standalone server, then of the cluster (3 masters, 3 replicas)."""
     yield request.getfixturevalue("redis_url" if request.param == "standalone" else "cluster_url")
 
 

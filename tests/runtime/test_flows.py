@@ -12,6 +12,7 @@ import redis
 from runtime import (
     AsyncFlowProducer,
     AsyncQueue,
+    ConfigError,
     FlowJob,
     FlowNode,
     FlowProducer,
@@ -224,3 +225,22 @@ def test_producers_check_each_queue_once_not_on_every_flow(redis_url: str) -> No
     conn.sync.config_resetstat()
     asyncio.run(main())
     assert calls("config|get") == 2  # one per queue (SADD also runs inside the scripts)
+
+
+@pytest.mark.parametrize("where", ["child", "root"])
+def test_a_flow_with_a_dedup_key_is_refused_before_anything_is_written(
+    redis_url: str, where: str
+) -> None:
+    """A deduplicated child would not be created (the key holder is not its parent's child),
+    so its parent would wait forever; a deduplicated root would leave its children reporting
+    to no one. So flows refuse dedup keys, at add, before writing."""
+    conn = connect(redis_url)
+    render = Queue(conn.sync, "render")
+    holder = render.add("step", {"name": "x"}, dedup_key="k")
+    dedup = {"options": {"dedup_key": "k"}}
+    child = node("render", "c", **(dedup if where == "child" else {}))
+    root = node("assemble", "root", children=[child], **(dedup if where == "root" else {}))
+    with pytest.raises(ConfigError, match="dedup_key"):
+        FlowProducer(conn.sync).add(root)
+    assert sum(Queue(conn.sync, "assemble").counts().as_dict().values()) == 0
+    assert render.job_ids(JobState.WAIT) == [holder]
