@@ -14,6 +14,7 @@ import redis.exceptions
 from castiel.commands import (
     alerts,
     budgets,
+    calibrate,
     check,
     dashboard,
     demo,
@@ -40,6 +41,7 @@ COMMAND_GROUPS = (
     demo,
     sources,
     alerts,
+    calibrate,
 )
 
 
