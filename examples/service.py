@@ -14,9 +14,9 @@ import argparse
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from examples.catalogue import Catalogue
 from examples.db import Database
+from examples.slowdown import Slow, Slowdown, parse_slow
 from runtime import FlowJob, FlowProducer, QueueDepthCollector, RuntimeMetrics, connect
 from runtime.asgi import ObservabilityMiddleware
 
@@ -64,6 +65,7 @@ class ServiceSettings:
     db_path: Path
     cache_enabled: bool = True
     n_plus_one: bool = False  # read order items one query each (the classic N+1)
+    slow: Mapping[str, Slow] = field(default_factory=dict)  # injected regressions (benchmarks)
 
 
 def create_app(
@@ -218,7 +220,8 @@ def create_app(
         ],
         lifespan=lifespan,
     )
-    return ObservabilityMiddleware(app, metrics)
+    inner = Slowdown(app, settings.slow) if settings.slow else app
+    return ObservabilityMiddleware(inner, metrics)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -235,9 +238,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--n-plus-one", action="store_true", help="read order items with one query each"
     )
+    parser.add_argument(
+        "--slow",
+        action="append",
+        default=[],
+        type=parse_slow,
+        metavar="ROUTE=AMOUNT",
+        help="inject a regression: /orders=25%% (25%% slower) or POST /orders=20ms",
+    )
     args = parser.parse_args(argv)
     args.db.parent.mkdir(parents=True, exist_ok=True)
-    settings = ServiceSettings(args.redis, args.db, not args.no_cache, args.n_plus_one)
+    settings = ServiceSettings(
+        args.redis, args.db, not args.no_cache, args.n_plus_one, dict(args.slow)
+    )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
 
 
