@@ -131,21 +131,23 @@ class Monitor:
             except ImpossibleEvidence as exc:
                 # No verdict from impossible data: stop the load; the gate reports it (exit 3).
                 self.refused = str(exc)
-                return TickResult(now, len(batch), [], collected.errors, self.refused)
-            # The dashboard's live page reads these; `castiel check` records its own.
-            self.store.record_verdicts(
-                self.run.id, [verdict_record(v, now) for v in self.last_verdicts], source="live"
-            )
-            if self.on_verdicts is not None:
-                self.on_verdicts(self.last_verdicts, now)
-            if self.alerts is not None:
-                # One short SQLite write; sending happens in the engine's own thread.
-                self.alerts.evaluate(
-                    self.last_verdicts, self.series.snapshot(), self.live_run(), now
-                )
-        return TickResult(
-            now, len(batch), self.last_verdicts, collected.errors, abort_reason(self.last_verdicts)
+                self.last_verdicts = []
+                self.store.record_verdicts(self.run.id, [], source="live")
+            else:
+                self._publish(now)
+        abort = self.refused or abort_reason(self.last_verdicts)
+        return TickResult(now, len(batch), self.last_verdicts, collected.errors, abort)
+
+    def _publish(self, now: float) -> None:
+        # The dashboard's live page reads these; `castiel check` records its own.
+        self.store.record_verdicts(
+            self.run.id, [verdict_record(v, now) for v in self.last_verdicts], source="live"
         )
+        if self.on_verdicts is not None:
+            self.on_verdicts(self.last_verdicts, now)
+        if self.alerts is not None:
+            # One short SQLite write; sending happens in the engine's own thread.
+            self.alerts.evaluate(self.last_verdicts, self.series.snapshot(), self.live_run(), now)
 
     def _record_phases(self) -> None:
         assert self.locust is not None
