@@ -129,6 +129,22 @@ REPORT_SCHEMA: dict[str, Any] = {
                     "aggregation": {"type": "string"},
                     "observed": _NUM,
                     "thresholds": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "limits": {
+                        "type": "object",
+                        "description": "per level: the condition that must hold, typed",
+                        "additionalProperties": {
+                            "type": "object",
+                            "required": ["op", "value"],
+                            "properties": {
+                                "op": {"enum": ["<", "<=", ">", ">=", "==", "!="]},
+                                "value": {"type": "number"},
+                            },
+                        },
+                    },
+                    "unit": {
+                        "enum": ["s", "ratio", "/s", ""],
+                        "description": "unit of observed and the limits' values",
+                    },
                     "breached": {"type": ["string", "null"]},
                     "sample_count": {"type": "integer"},
                     "scope": {"type": "string"},
@@ -150,7 +166,15 @@ REPORT_SCHEMA: dict[str, Any] = {
                             "baseline_value": _NUM,
                             "current_value": _NUM,
                             "change": _NUM,
+                            "effect": _NUM,
+                            "ci_low": _NUM,
+                            "ci_high": _NUM,
+                            "min_effect": {"type": "number"},
                             "p_value": _NUM,
+                            "q_value": _NUM,
+                            "method": {"enum": ["exact", "permutation", "asymptotic"]},
+                            "fdr": {"type": "number"},
+                            "family": {"type": "integer"},
                         },
                     },
                     "trace": {
