@@ -34,7 +34,7 @@ budgets:
   - name: health p95
     metric: locust_request_duration_seconds
     aggregation: p95
-    fail: "< 1"
+    fail: "< 1s"
   - name: failures
     metric: locust_failures_total
     aggregation: count

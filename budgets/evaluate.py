@@ -16,11 +16,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from budgets import windows as win
-from budgets.baseline import compare
-from budgets.model import THRESHOLD_LEVELS, AggKind, BaselineRef, BaselineSpec, Budget, Level
+from budgets.baseline import ComparedRun, Sample, compare, correct
+from budgets.evidence import check_counter, check_ratio
+from budgets.model import (
+    THRESHOLD_LEVELS,
+    AggKind,
+    BaselineRef,
+    BaselineSpec,
+    Budget,
+    Condition,
+    Level,
+)
 from budgets.timeline import BOOL, F64, MixedKinds, RowsCache, Timeline, TimelineCache
-from budgets.verdict import BaselineResult, Verdict, Window
-from collectors.model import RunInfo, SeriesData, SeriesKey
+from budgets.units import Unit, unit_of
+from budgets.verdict import BaselineComparison, Verdict, Window
+from collectors.model import MetricKind, RunInfo, SeriesData, SeriesKey
 
 GroupKey = tuple[tuple[str, str], ...]
 TRACE_POINTS = 240
@@ -51,21 +61,53 @@ def evaluate(
     *,
     now: float | None = None,
 ) -> list[Verdict]:
-    """One verdict per budget and group, in budget order then group order."""
+    """One verdict per budget and group, in budget order then group order. The baseline
+    comparisons of the run are corrected together (Benjamini-Hochberg) before any verdict
+    is decided."""
     ctx = _Ctx(run, now, TimelineCache(RowsCache()))
     base_ctx: dict[str, _Ctx] = {}
     for key, br in (baselines or {}).items():
         if br.run is not None:
             base_ctx[key] = _Ctx(br.run, None, TimelineCache(RowsCache()))
-    results: dict[tuple[int, int], Verdict] = {}
+    results: dict[tuple[int, int], Verdict | _Outcome] = {}
     tasks: list[_Task] = []
     for bi, budget in enumerate(budgets):
+        if budget.run_scenario is not None and budget.run_scenario != run.scenario:
+            results[(bi, 0)] = _not_applicable(budget, run)
+            continue
         tasks.extend(_plan(bi, budget, series, baselines or {}, base_ctx, results))
     # Visit groups series by series so their timelines are built once and shared.
     tasks.sort(key=lambda t: t.order)
     for task in tasks:
         results[(task.budget_index, task.group_index)] = _run_task(task, ctx)
-    return [results[k] for k in sorted(results)]
+    _correct_baselines([r for r in results.values() if isinstance(r, _Outcome)])
+    return [_finish(results[k], ctx) for k in sorted(results)]
+
+
+@dataclass
+class _Outcome:
+    """A measured group, waiting for the run's baseline comparisons to be corrected."""
+
+    task: _Task
+    measure: _Measure
+    comparison: BaselineComparison | None
+
+
+def _correct_baselines(outcomes: list[_Outcome]) -> None:
+    compared = [o for o in outcomes if o.comparison is not None]
+    corrected = correct(
+        [o.comparison for o in compared if o.comparison is not None],
+        [o.task.budget.baseline for o in compared if o.task.budget.baseline is not None],
+    )
+    for o, c in zip(compared, corrected, strict=True):
+        o.comparison = c
+
+
+def _finish(result: Verdict | _Outcome, ctx: _Ctx) -> Verdict:
+    if isinstance(result, Verdict):
+        return result
+    t = result.task
+    return _verdict(t.budget, t.group, result.measure, len(t.num), result.comparison, ctx)
 
 
 @dataclass
@@ -147,7 +189,7 @@ def _plan(
     series: Sequence[SeriesData],
     baselines: Mapping[str, BaselineRun],
     base_ctx: Mapping[str, _Ctx],
-    results: dict[tuple[int, int], Verdict],
+    results: dict[tuple[int, int], Verdict | _Outcome],
 ) -> list[_Task]:
     groups = _groups(budget, series)
     if not groups:
@@ -177,25 +219,23 @@ def _plan(
     ]
 
 
-def _run_task(task: _Task, ctx: _Ctx) -> Verdict:
+def _run_task(task: _Task, ctx: _Ctx) -> Verdict | _Outcome:
     budget = task.budget
+    for s in (*task.num, *task.den):
+        if s.kind is MetricKind.COUNTER:
+            rows = ctx.cache.rows.scalar(s)
+            check_counter(budget.name, s, rows.ts, rows.values)
     try:
         measure = _measure(budget, task.num, task.den, ctx)
-        result = None
+        if budget.aggregation.kind is AggKind.RATIO and measure.observed is not None:
+            denominator = ", ".join(map(str, budget.denominator))
+            check_ratio(budget.name, measure.observed, str(budget.selector), denominator)
+        comparison = None
         if budget.baseline is not None and measure.missing is None:
-            result = _baseline(
-                budget,
-                budget.baseline,
-                task.num,
-                task.den,
-                ctx,
-                task.baseline,
-                task.baseline_ctx,
-                task.baseline_group,
-            )
+            comparison = _baseline(budget, budget.baseline, task, ctx)
     except (win.Undefined, MixedKinds) as exc:
         return _error_verdict(budget, task.group, str(exc), len(task.num))
-    return _verdict(budget, task.group, measure, len(task.num), result)
+    return _Outcome(task, measure, comparison)
 
 
 def _value_fn(
@@ -366,85 +406,72 @@ def _downsample(t: F64, v: F64, worse: bool) -> tuple[tuple[float, float], ...]:
     return tuple(zip(t[idx].tolist(), v[idx].tolist(), strict=True))
 
 
-def _baseline(
-    budget: Budget,
-    spec: BaselineSpec,
-    num: Sequence[SeriesData],
-    den: Sequence[SeriesData],
-    ctx: _Ctx,
-    br: BaselineRun | None,
-    bctx: _Ctx | None,
-    base_group: tuple[list[SeriesData], list[SeriesData]] | None,
-) -> BaselineResult:
-    worse = budget.higher_is_worse
-    cur_value, cur_chunks = _whole_and_chunks(budget, spec, num, den, ctx)
+def _baseline(budget: Budget, spec: BaselineSpec, task: _Task, ctx: _Ctx) -> BaselineComparison:
+    br, bctx, base_group = task.baseline, task.baseline_ctx, task.baseline_group
+    t0, t1 = ctx.range(budget)
+    chunk = spec.chunk_for(_span(t0, t1, task.num, task.den))
+    current = _sample(budget, chunk, task.num, task.den, ctx)
     label = br.label if br is not None else "no baseline was loaded"
-    if br is None or br.run is None or bctx is None:
-        return compare(
-            spec,
-            higher_is_worse=worse,
-            current_value=cur_value,
-            current_chunks=cur_chunks,
-            baseline_value=None,
-            baseline_chunks=np.zeros(0),
-            baseline_label=label,
-            baseline_run=None,
-        )
-    if base_group is None:
-        return compare(
-            spec,
-            higher_is_worse=worse,
-            current_value=cur_value,
-            current_chunks=cur_chunks,
-            baseline_value=None,
-            baseline_chunks=np.zeros(0),
-            baseline_label=label,
-            baseline_run=br.run.id,
-        )
-    b_value, b_chunks = _whole_and_chunks(budget, spec, base_group[0], base_group[1], bctx)
+    run_id = br.run.id if br is not None and br.run is not None else None
+    baseline = None
+    if run_id is not None and bctx is not None and base_group is not None:
+        baseline = _sample(budget, chunk, base_group[0], base_group[1], bctx)
+    elif run_id is not None:
+        baseline = Sample(None, np.zeros(0))
     return compare(
+        current,
+        baseline,
         spec,
-        higher_is_worse=worse,
-        current_value=cur_value,
-        current_chunks=cur_chunks,
-        baseline_value=b_value,
-        baseline_chunks=b_chunks,
-        baseline_label=label,
-        baseline_run=br.run.id,
+        higher_is_worse=budget.higher_is_worse,
+        ref=ComparedRun(label, run_id),
     )
 
 
-def _whole_and_chunks(
+def _span(t0: float, t1: float, num: Sequence[SeriesData], den: Sequence[SeriesData]) -> float:
+    if math.isfinite(t1):
+        return t1 - t0
+    last = max((s.points[-1].timestamp for s in (*num, *den) if s.points), default=t0)
+    last_h = max((s.histograms[-1].end for s in (*num, *den) if s.histograms), default=t0)
+    return max(last, last_h) - t0
+
+
+def _sample(
     budget: Budget,
-    spec: BaselineSpec,
+    chunk: float,
     num: Sequence[SeriesData],
     den: Sequence[SeriesData],
     ctx: _Ctx,
-) -> tuple[float | None, F64]:
+) -> Sample:
+    """The whole-run value and the per-chunk values of one side of a comparison."""
     t0, t1 = ctx.range(budget)
     tl, fn = _value_fn(budget, num, den, ctx, t0, t1)
     if len(tl) == 0:
-        return None, np.zeros(0)
+        return Sample(None, np.zeros(0))
     end = t1 if math.isfinite(t1) else float(tl.ts[-1])
     vals, samp = fn(win.whole(tl, t0, end))
     value = float(vals[0]) if samp[0] >= budget.min_samples and math.isfinite(vals[0]) else None
-    cv, cs = fn(win.tumbling(tl, spec.chunk, t0))
+    cv, cs = fn(win.tumbling(tl, chunk, t0))
     chunks: F64 = cv[(cs > 0) & np.isfinite(cv)]
-    return value, chunks
+    return Sample(value, chunks)
 
 
-def _status(budget: Budget, observed: float) -> tuple[Level, str | None]:
+def _status(budget: Budget, observed: float) -> tuple[Level, tuple[Level, Condition] | None]:
     for level in reversed(THRESHOLD_LEVELS):
         cond = budget.condition(level)
         if cond is not None and not cond.holds(observed):
-            return level, f"{level.label}: {cond}"
+            return level, (level, cond)
     return Level.PASS, None
 
 
 def _verdict(
-    budget: Budget, group: GroupKey, m: _Measure, nseries: int, baseline: BaselineResult | None
+    budget: Budget,
+    group: GroupKey,
+    m: _Measure,
+    nseries: int,
+    baseline: BaselineComparison | None,
+    ctx: _Ctx | None = None,
 ) -> Verdict:
-    thresholds = tuple((lv, str(c)) for lv, c in budget.thresholds)
+    thresholds = budget.thresholds
     if m.missing is not None or m.observed is None:
         policy = budget.on_missing
         return Verdict(
@@ -463,9 +490,13 @@ def _verdict(
             trace=m.trace,
             description=budget.description,
             metric=str(budget.selector),
+            unit=budget_unit(budget),
         )
     status, breached = _status(budget, m.observed)
     messages = [m.note] if m.note else []
+    if status is Level.ABORT and ctx is not None and _abort_held(budget, ctx):
+        status = Level.FAIL
+        messages.append(f"abort held until {budget.abort_after:g}s into the run (abort_after)")
     if baseline is not None:
         messages.append(f"baseline {baseline.outcome.value}: {baseline.reason}")
         status = max(status, baseline.level)
@@ -487,6 +518,38 @@ def _verdict(
         trace=m.trace,
         description=budget.description,
         metric=str(budget.selector),
+        unit=budget_unit(budget),
+    )
+
+
+def _abort_held(budget: Budget, ctx: _Ctx) -> bool:
+    """Live and younger than `abort_after`: the abort level does not stop the run yet."""
+    if budget.abort_after is None or ctx.run.ended_at is not None or ctx.now is None:
+        return False
+    return ctx.now - ctx.run.started_at < budget.abort_after
+
+
+def budget_unit(budget: Budget) -> Unit:
+    return unit_of(budget.selector.name.pattern, budget.aggregation)
+
+
+def _not_applicable(budget: Budget, run: RunInfo) -> Verdict:
+    """A budget for another scenario (k6's `{scenario:...}`): an explicit pass that says why."""
+    return Verdict(
+        budget=budget.name,
+        status=Level.PASS,
+        aggregation=str(budget.aggregation),
+        observed=None,
+        thresholds=budget.thresholds,
+        sample_count=0,
+        window=None,
+        scope=str(budget.scope),
+        missing=True,
+        message=f"not applicable: this budget is for scenario {budget.run_scenario!r}, "
+        f"the run's scenario is {run.scenario or '(none)'!r}",
+        description=budget.description,
+        metric=str(budget.selector),
+        unit=budget_unit(budget),
     )
 
 
@@ -496,7 +559,7 @@ def _error_verdict(budget: Budget, group: GroupKey, message: str, nseries: int) 
         status=Level.FAIL,
         aggregation=str(budget.aggregation),
         observed=None,
-        thresholds=tuple((lv, str(c)) for lv, c in budget.thresholds),
+        thresholds=budget.thresholds,
         sample_count=0,
         window=None,
         scope=str(budget.scope),
@@ -505,4 +568,5 @@ def _error_verdict(budget: Budget, group: GroupKey, message: str, nseries: int) 
         series=nseries,
         description=budget.description,
         metric=str(budget.selector),
+        unit=budget_unit(budget),
     )

@@ -77,8 +77,8 @@ class Aggregation:
         m = _PCT.match(t)
         if m:
             q = float(m.group(1))
-            if not 0 < q <= 100:
-                raise ValueError(f"percentile {q} is outside (0, 100]")
+            if not 0 <= q <= 100:
+                raise ValueError(f"percentile {q:g} is outside [0, 100]")
             return cls(AggKind.PERCENTILE, q)
         try:
             kind = AggKind(t)
@@ -103,6 +103,9 @@ class Op(StrEnum):
     LE = "<="
     GT = ">"
     GE = ">="
+    EQ = "=="
+    """k6's `==` and `===` (numbers only, so the two are the same)."""
+    NE = "!="
 
 
 @dataclass(frozen=True)
@@ -123,10 +126,24 @@ class Condition:
                 return observed > self.value
             case Op.GE:
                 return observed >= self.value
+            case Op.EQ:
+                return observed == self.value
+            case Op.NE:
+                return observed != self.value
+
+    @property
+    def direction(self) -> bool | None:
+        """True when higher values are worse (a ceiling), False for a floor, None for `==`
+        and `!=` (no side is worse)."""
+        if self.op in (Op.LT, Op.LE):
+            return True
+        if self.op in (Op.GT, Op.GE):
+            return False
+        return None
 
     @property
     def higher_is_worse(self) -> bool:
-        return self.op in (Op.LT, Op.LE)
+        return self.direction is not False
 
     def __str__(self) -> str:
         return f"{self.op.value} {self.value:g}"
@@ -178,20 +195,31 @@ class BaselineRef(StrEnum):
 
 @dataclass(frozen=True)
 class BaselineSpec:
-    """Compare with an earlier run: fail only when the value is worse by more than
-    `max_regression` (relative) *and* a one-sided Mann-Whitney U test over per-chunk values
-    says so at `alpha`. Otherwise PASS, or INCONCLUSIVE (noise, too little data, no baseline)."""
+    """Compare with an earlier run (budgets/baseline.py): a regression is declared only when
+    the confidence interval of the per-chunk shift lies beyond `max_increase` (relative to
+    the baseline) and the comparison survives the run's false-discovery control at `fdr`.
+    Otherwise PASS, or INCONCLUSIVE (noise, too little data, no baseline)."""
 
     ref: BaselineRef = BaselineRef.LAST_PASSING
     name: str | None = None
-    max_regression: float = 0.10
+    max_increase: float = 0.10
+    """The minimum effect: how much worse (relative) is still no regression."""
     alpha: float = 0.05
-    chunk: float = 10.0
+    """One-sided level of each test; the interval reported is (1 - 2 alpha)."""
+    fdr: float = 0.05
+    """False discovery rate of the run's comparisons, corrected together."""
+    chunk: float | None = None
+    """Seconds per chunk; None: the evaluated span / 20, between 1 s and 10 s."""
     min_chunks: int = 5
     on_regression: Level = Level.FAIL
     on_inconclusive: Level = Level.WARN
     higher_is_worse: bool | None = None
     """None: taken from the thresholds (or True when there are none)."""
+
+    def chunk_for(self, span: float) -> float:
+        if self.chunk is not None:
+            return self.chunk
+        return min(10.0, max(1.0, span / 20.0))
 
 
 @dataclass(frozen=True)
@@ -249,11 +277,18 @@ class Budget:
     location: Location | None = None
     promql: PromQLExpr | None = None
     """Set when the budget names a PromQL expression; `selector` then names its series."""
+    abort_after: float | None = None
+    """A live run is not stopped by this budget's abort level before it has run this many
+    seconds (k6's `delayAbortEval`); until then the level counts as fail."""
+    run_scenario: str | None = None
+    """Only runs of this scenario are judged (k6's `{scenario:...}` tag); other runs get an
+    explicit not-applicable pass."""
 
     @property
     def higher_is_worse(self) -> bool:
-        if self.thresholds:
-            return self.thresholds[0][1].higher_is_worse
+        for _, cond in self.thresholds:
+            if cond.direction is not None:
+                return cond.direction
         if self.baseline is not None and self.baseline.higher_is_worse is not None:
             return self.baseline.higher_is_worse
         return True

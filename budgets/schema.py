@@ -19,7 +19,22 @@ _DURATION = {
 _CONDITION = {
     "type": "string",
     "description": 'what must hold, e.g. "< 250ms", ">= 0.8", or k6 style "p(95)<250ms"',
-    "pattern": r"^\s*([A-Za-z]+(\(\s*[0-9.]+\s*\)|[0-9.]+)?)?\s*(<=|>=|<|>)\s*\S.*$",
+    "pattern": r"^\s*([A-Za-z]+(\(\s*[0-9.]+\s*\)|[0-9.]+)?)?\s*(===|==|!=|<=|>=|<|>)\s*\S.*$",
+}
+_K6_ENTRY = {
+    "oneOf": [
+        _CONDITION,
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["threshold"],
+            "properties": {
+                "threshold": _CONDITION,
+                "abortOnFail": {"type": "boolean"},
+                "delayAbortEval": {"oneOf": [_DURATION, {"type": "null"}]},
+            },
+        },
+    ]
 }
 _SELECTOR = {
     "type": "string",
@@ -86,8 +101,20 @@ _BASELINE = {
                     "type": "string",
                     "description": "last_passing (default) or the name of a saved baseline",
                 },
-                "max_regression": {"type": ["number", "string"], "description": "e.g. 10%"},
+                "max_increase": {
+                    "type": ["number", "string"],
+                    "description": "minimum effect: how much worse than the baseline is still "
+                    "no regression, e.g. 10%",
+                },
+                "max_regression": {
+                    "type": ["number", "string"],
+                    "description": "the old name of max_increase",
+                },
                 "alpha": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                "fdr": {
+                    "type": ["number", "string"],
+                    "description": "false discovery rate of the run's comparisons, e.g. 5%",
+                },
                 "chunk": _DURATION,
                 "min_chunks": {"type": "integer", "minimum": 2},
                 "on_regression": {"enum": ["warn", "fail"]},
@@ -128,14 +155,25 @@ BUDGET_FILE_SCHEMA: dict[str, Any] = {
                         "oneOf": [_SELECTOR, {"type": "array", "items": _SELECTOR, "minItems": 1}]
                     },
                     "baseline": _BASELINE,
+                    "abort_after": {
+                        **_DURATION,
+                        "description": "a live run is not stopped by this budget's abort "
+                        "level before it has run this long (k6's delayAbortEval)",
+                    },
                     **_COMMON,
                 },
             },
         },
         "thresholds": {
             "type": "object",
-            "description": "k6 form: metric selector -> list of expressions like p(95)<250ms",
-            "additionalProperties": {"oneOf": [_CONDITION, {"type": "array", "items": _CONDITION}]},
+            "description": "k6 form: metric (k6 names such as http_req_duration{name:/x}, or "
+            "a Castiel selector) -> expressions like p(95)<500, or k6's object form",
+            "additionalProperties": {
+                "oneOf": [
+                    _K6_ENTRY,
+                    {"type": "array", "items": _K6_ENTRY},
+                ]
+            },
         },
     },
 }

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from budgets.model import Level
+from budgets.model import Condition, Level
+from budgets.units import Unit
 
 
 class BaselineOutcome(StrEnum):
@@ -25,8 +26,19 @@ class Window:
         return {"start": self.start, "end": self.end}
 
 
+class PValueMethod(StrEnum):
+    """How a Mann-Whitney p-value was computed."""
+
+    EXACT = "exact"
+    PERMUTATION = "permutation"
+    ASYMPTOTIC = "asymptotic"
+
+
 @dataclass(frozen=True)
-class BaselineResult:
+class BaselineComparison:
+    """A budget group compared with its baseline run (`budgets.baseline.compare`). Relative
+    numbers are in the bad direction: 0.12 = 12 % worse, negative = better."""
+
     outcome: BaselineOutcome
     reason: str
     baseline: str
@@ -35,10 +47,26 @@ class BaselineResult:
     baseline_value: float | None = None
     current_value: float | None = None
     change: float | None = None
-    """Relative change in the bad direction: 0.12 = 12% worse, negative = better."""
-    max_regression: float = 0.0
+    """Relative change of the whole-run values."""
+    effect: float | None = None
+    """Relative Hodges-Lehmann shift of the per-chunk values (the effect size)."""
+    ci_low: float | None = None
+    ci_high: float | None = None
+    """The effect's confidence interval (relative), at `ci_level`."""
+    ci_level: float | None = None
+    min_effect: float = 0.0
+    """The budget's `max_increase`: a regression must lie beyond it."""
+    beyond_min_effect: bool = False
+    """The interval's lower end lies beyond the minimum effect."""
     p_value: float | None = None
+    """One-sided Mann-Whitney p of H0 "worse by at most the minimum effect"."""
+    q_value: float | None = None
+    """The p-value adjusted over the run's comparisons (Benjamini-Hochberg)."""
+    method: PValueMethod = PValueMethod.ASYMPTOTIC
     alpha: float = 0.05
+    fdr: float = 0.05
+    family: int = 1
+    """How many comparisons of this run were corrected together."""
     n_current: int = 0
     n_baseline: int = 0
     level: Level = Level.PASS
@@ -53,9 +81,18 @@ class BaselineResult:
             "baseline_value": _num(self.baseline_value),
             "current_value": _num(self.current_value),
             "change": _num(self.change),
-            "max_regression": self.max_regression,
+            "effect": _num(self.effect),
+            "ci_low": _num(self.ci_low),
+            "ci_high": _num(self.ci_high),
+            "ci_level": _num(self.ci_level),
+            "min_effect": self.min_effect,
+            "beyond_min_effect": self.beyond_min_effect,
             "p_value": _num(self.p_value),
+            "q_value": _num(self.q_value),
+            "method": self.method.value,
             "alpha": self.alpha,
+            "fdr": self.fdr,
+            "family": self.family,
             "n_current": self.n_current,
             "n_baseline": self.n_baseline,
             "level": self.level.label,
@@ -68,19 +105,20 @@ class Verdict:
     status: Level
     aggregation: str
     observed: float | None
-    thresholds: tuple[tuple[Level, str], ...]
+    thresholds: tuple[tuple[Level, Condition], ...]
+    """(level, condition that must hold), values in base units (see `unit`)."""
     sample_count: int
     window: Window | None
     """The part of the run that was evaluated (after ramp-up)."""
     scope: str
     group: tuple[tuple[str, str], ...] = ()
-    breached: str | None = None
-    """The condition that did not hold, e.g. "fail: < 0.3"."""
+    breached: tuple[Level, Condition] | None = None
+    """The highest level whose condition did not hold, e.g. (FAIL, < 0.3)."""
     worst: Window | None = None
     """The worst window (window scope), the sustained stretch, or the worst interval."""
     missing: bool = False
     message: str = ""
-    baseline: BaselineResult | None = None
+    baseline: BaselineComparison | None = None
     series: int = 0
     """How many series the selector matched for this group."""
     trace: tuple[tuple[float, float], ...] = field(default=(), compare=False)
@@ -88,6 +126,8 @@ class Verdict:
     description: str = ""
     metric: str = ""
     """The budget's selector, as written."""
+    unit: Unit = Unit.NONE
+    """The unit of `observed` and of the thresholds' values."""
 
     @property
     def group_label(self) -> str:
@@ -104,8 +144,12 @@ class Verdict:
             "status": self.status.label,
             "aggregation": self.aggregation,
             "observed": _num(self.observed),
-            "thresholds": {lv.label: cond for lv, cond in self.thresholds},
-            "breached": self.breached,
+            "thresholds": {lv.label: str(cond) for lv, cond in self.thresholds},
+            "limits": {
+                lv.label: {"op": cond.op.value, "value": cond.value} for lv, cond in self.thresholds
+            },
+            "unit": self.unit.value,
+            "breached": breached_text(self.breached),
             "sample_count": self.sample_count,
             "scope": self.scope,
             "window": self.window.to_json() if self.window else None,
@@ -120,6 +164,14 @@ class Verdict:
         if with_trace:
             out["trace"] = [[t, _num(v)] for t, v in self.trace]
         return out
+
+
+def breached_text(breached: tuple[Level, Condition] | None) -> str | None:
+    """`fail: < 0.3` (the JSON form)."""
+    if breached is None:
+        return None
+    level, cond = breached
+    return f"{level.label}: {cond}"
 
 
 def overall(verdicts: list[Verdict]) -> Level:

@@ -20,7 +20,6 @@ and gauges, and the denominator's total for ratios.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +27,7 @@ import numpy as np
 from budgets.model import AggKind, Aggregation
 from budgets.timeline import F64, I64, Timeline
 from collectors.model import MetricKind, bucket_values
+from collectors.percentile import histogram_percentiles, value_percentile
 
 EPS = 1e-9
 
@@ -169,39 +169,22 @@ def _hist(agg: Aggregation, tl: Timeline, w: Windows) -> tuple[F64, F64]:
 
 
 def _hist_percentiles(tl: Timeline, w: Windows, q: float, obs: F64) -> F64:
-    """Nearest-rank percentile of every window at once: a binary search over buckets on the
-    2-D prefix sums, log2(buckets) vector steps instead of a windows x buckets matrix."""
+    """Nearest-rank percentile of every window at once (`collectors.percentile`): the
+    bucket search runs on the 2-D prefix sums, never a windows x buckets matrix."""
     assert tl.cum is not None and tl.zero is not None
     assert tl.mins is not None and tl.maxs is not None
-    width = tl.width
+    cum = tl.cum
     zp = _prefix(tl.zero)
-    zero = zp[w.e] - zp[w.s]
-    rank = np.maximum(1.0, np.ceil(q / 100.0 * obs - EPS))
-    out = np.zeros(len(w))
-    if width:
-        need = rank - zero
-        lo = np.zeros(len(w), np.int64)
-        hi = np.full(len(w), width - 1, np.int64)
-        cum = tl.cum
-        while True:
-            open_ = lo < hi
-            if not open_.any():
-                break
-            mid = (lo + hi) // 2
-            reached = (cum[w.e, mid] - cum[w.s, mid]) >= need
-            hi = np.where(open_ & reached, mid, hi)
-            lo = np.where(open_ & ~reached, mid + 1, lo)
-        out = bucket_values(tl.base, width)[lo]
-    out[rank <= zero] = 0.0
-    lo_v = range_reduce(tl.mins, w.s, w.e, np.minimum, np.inf)
-    hi_v = range_reduce(tl.maxs, w.s, w.e, np.maximum, -np.inf)
-    out = np.where(np.isfinite(lo_v), np.maximum(out, lo_v), out)
-    out = np.where(np.isfinite(hi_v), np.minimum(out, hi_v), out)
-    # As Histogram.percentile: the extremes are known exactly.
-    out = np.where((rank >= obs) & np.isfinite(hi_v), hi_v, out)
-    out = np.where((rank == 1) & (zero == 0) & np.isfinite(lo_v), lo_v, out)
-    out[obs <= 0] = np.nan
-    return out
+    return histogram_percentiles(
+        q,
+        np.rint(obs).astype(np.int64),
+        np.rint(zp[w.e] - zp[w.s]).astype(np.int64),
+        range_reduce(tl.mins, w.s, w.e, np.minimum, np.inf),
+        range_reduce(tl.maxs, w.s, w.e, np.maximum, -np.inf),
+        lambda k: cum[w.e, k] - cum[w.s, k],
+        tl.width,
+        bucket_values(tl.base, tl.width),
+    )
 
 
 def _scalar(agg: Aggregation, tl: Timeline, w: Windows) -> tuple[F64, F64]:
@@ -249,10 +232,9 @@ def _scalar_percentiles(tl: Timeline, w: Windows, q: float) -> F64:
     out = np.full(len(w), np.nan)
     has = tl.npoints > 0
     for i in range(len(w)):
-        chunk = tl.values[w.s[i] : w.e[i]][has[w.s[i] : w.e[i]]]
-        if chunk.size:
-            rank = max(1, math.ceil(q / 100.0 * chunk.size - EPS))
-            out[i] = np.partition(chunk, rank - 1)[rank - 1]
+        value = value_percentile(q, tl.values[w.s[i] : w.e[i]][has[w.s[i] : w.e[i]]])
+        if value is not None:
+            out[i] = value
     return out
 
 

@@ -13,6 +13,7 @@ from castiel.commands import (
     alerts,
     browse,
     budgets,
+    calibrate,
     check,
     dashboard,
     demo,
@@ -45,6 +46,7 @@ COMMAND_GROUPS = (
     runs,
     browse,
     loadtest,
+    calibrate,
 )
 
 
@@ -61,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Castiel: job queue runtime, metrics, performance budgets and load tests "
         "for Python services on Redis.",
         epilog="Exit codes: 0 pass (warnings allowed), 1 a budget failed, 2 bad input "
-        "(config, budgets, CLI), 3 the run itself broke (target unreachable, Redis down).\n"
+        "(config, budgets, CLI), 3 the run itself broke (target unreachable, Redis down, "
+        "impossible data), 4 inconclusive (the run's numbers cannot be trusted: load generator "
+        "saturated, too few requests, arrival rate short of target).\n"
         "Redis: --redis URL or $CASTIEL_REDIS_URL (redis://, rediss://, redis+cluster://).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -12,6 +12,10 @@ EXIT_PASS = 0
 EXIT_BUDGET_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_BROKEN = 3
+EXIT_INCONCLUSIVE = 4
+"""The run finished but its numbers cannot be trusted (budgets/validity.py): the load
+generator was saturated, it sent fewer requests than the budgets need, or an arrival rate fell
+short. Not a pass, and not the service's failure."""
 
 
 class UsageError(BadInput):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,9 +23,11 @@ from budgets.reports.json_report import render_json
 from budgets.reports.junit import render_junit
 from budgets.reports.markdown import render_markdown
 from budgets.reports.report import Report
+from budgets.validity import SERIES as VALIDITY_SERIES
+from budgets.validity import assess
 from budgets.verdict import overall
 from castiel.baselines import BaselineChoice, load_selected, resolve
-from castiel.errors import EXIT_BUDGET_FAILED, EXIT_PASS, UsageError
+from castiel.errors import EXIT_BUDGET_FAILED, EXIT_INCONCLUSIVE, EXIT_PASS, UsageError
 from collectors.model import RunInfo, SeriesData
 from collectors.store import Store, UnknownRun
 from loadtest.monitor import verdict_record
@@ -55,11 +57,13 @@ def gate(
     notes: Sequence[str] = (),
 ) -> int:
     """Evaluate a stored run's budgets, print the table, write the reports, record the
-    verdicts; returns the exit code (0 pass, warnings allowed; 1 a budget failed)."""
+    verdicts; returns the exit code (0 pass, warnings allowed; 1 a budget failed; 4 the run
+    is inconclusive: its numbers cannot be trusted, whatever the budgets say)."""
     budgets, baselines = resolve(store, run_info, budgets, baseline or BaselineChoice())
     series = load_selected(store, run_info, budgets)
     now = time.time()
     verdicts = evaluate(budgets, series, run_info, baselines, now=now)
+    validity = assess(run_info, _load_names(store, run_info, VALIDITY_SERIES), budgets)
     report = build_report(
         run_info,
         budgets_path,
@@ -67,7 +71,8 @@ def gate(
         now,
         sorted({b.label for b in baselines.values()}),
         notes,
-        analyse(_knee_series(store, run_info)),
+        validity=validity,
+        saturation=analyse(_knee_series(store, run_info)),
     )
     if console is None:
         console = Console()
@@ -76,15 +81,24 @@ def gate(
     render_console(report, console)
     _write_reports(reports, report)
     status = overall(verdicts)
-    passed = status <= Level.WARN
+    passed = status <= Level.WARN and not validity.inconclusive
     if record:
         store.record_verdicts(run_info.id, [verdict_record(v, now) for v in verdicts])
-        store.set_run_verdict(run_info.id, status.label if passed else "fail")
+        store.set_run_verdict(run_info.id, _run_verdict(status, validity.inconclusive))
         if save_baseline and passed:
             store.set_baseline(save_baseline, run_info.id, now)
     elif save_baseline:
         raise UsageError("--save-baseline needs the store to be writable (drop --no-record)")
+    if validity.inconclusive:
+        return EXIT_INCONCLUSIVE
     return EXIT_PASS if passed else EXIT_BUDGET_FAILED
+
+
+def _run_verdict(status: Level, inconclusive: bool) -> str:
+    """What the store records: an inconclusive run is never a baseline (not pass or warn)."""
+    if inconclusive:
+        return "inconclusive"
+    return status.label if status <= Level.WARN else "fail"
 
 
 def resolve_run(store: Store, ref: str) -> RunInfo:
@@ -101,8 +115,12 @@ def resolve_run(store: Store, ref: str) -> RunInfo:
 
 def _knee_series(store: Store, run_info: RunInfo) -> list[SeriesData]:
     m = KneeMetrics()
-    names = {m.target_rate, m.users, m.requests, m.latency}
-    keys = [key for key, _ in store.series(run_info.id) if key.name in names]
+    return _load_names(store, run_info, (m.target_rate, m.users, m.requests, m.latency))
+
+
+def _load_names(store: Store, run_info: RunInfo, names: Iterable[str]) -> list[SeriesData]:
+    wanted = set(names)
+    keys = [key for key, _ in store.series(run_info.id) if key.name in wanted]
     return store.load_series(run_info.id, keys) if keys else []
 
 

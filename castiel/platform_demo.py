@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from castiel.errors import EXIT_BUDGET_FAILED, EXIT_INCONCLUSIVE, EXIT_PASS
 from castiel.redis_server import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,14 +168,16 @@ def run_platform_demo(o: PlatformDemoOptions) -> int:
             run_dirs = sorted(p for p in (data / "runs").glob("*") if p.is_dir())
             if run_dirs:
                 print(f"\nreports: {run_dirs[-1]}/ (report.html, junit.xml, report.md, ...)")
-            if result.returncode == 1:
-                print("verdict: FAIL - some budgets failed (see the table above)")
-            elif result.returncode == 0:
+            # The demo's exit code is the run's: a failing or inconclusive demo is not a pass.
+            if result.returncode == EXIT_PASS:
                 print("verdict: PASS")
+            elif result.returncode == EXIT_BUDGET_FAILED:
+                print("verdict: FAIL - some budgets failed (see the table above)")
+            elif result.returncode == EXIT_INCONCLUSIVE:
+                print("verdict: INCONCLUSIVE - the run's numbers cannot be trusted (see above)")
             else:
                 print(f"the run broke (exit {result.returncode}); see {logs}")
-                return result.returncode
-            return 0
+            return result.returncode
     except KeyboardInterrupt:
         print("\ninterrupted: stopping every process the demo started")
         return 130

@@ -17,7 +17,8 @@ read back from a bucket is within `RELATIVE_ACCURACY` (1%) of every value that w
 Consequences, which the docs promise:
 
 * A percentile of values recorded with `record` is within 1% (relative) of the exact
-  nearest-rank percentile of those values (clamped to the exact min and max).
+  nearest-rank percentile of those values (clamped to the exact min and max). Every caller
+  computes it with `collectors.percentile` (one rank rule, exact rank arithmetic).
 * Values at or below `MIN_TRACKABLE` (1e-9, including 0) share an exact zero bucket.
   Negative values are rejected: histograms are for durations and sizes.
 * Memory is bounded by the value range, not by the number of observations: about 115 buckets
@@ -41,6 +42,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from collectors.percentile import histogram_percentiles
 
 RELATIVE_ACCURACY = 0.01
 GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY)
@@ -252,26 +255,23 @@ def percentile_of(
     lo: float = 0.0,
     hi: float = math.inf,
 ) -> float | None:
-    """Nearest-rank percentile of a dense bucket array (shared with the evaluator)."""
+    """Nearest-rank percentile of one dense bucket array (`collectors.percentile`, the one
+    implementation every caller shares)."""
     n = int(counts.sum()) + zero_count
     if n == 0:
         return None
-    rank = max(1, math.ceil(q / 100.0 * n))
-    if rank <= zero_count:
-        return max(0.0, lo) if math.isfinite(lo) else 0.0
-    # The extremes are known exactly; no need to report their bucket.
-    if rank >= n and math.isfinite(hi):
-        return hi
-    if rank == 1 and math.isfinite(lo):
-        return lo
     cum = np.cumsum(counts)
-    k = int(np.searchsorted(cum, rank - zero_count, side="left"))
-    value = bucket_value(offset + k)
-    if math.isfinite(lo):
-        value = max(value, lo)
-    if math.isfinite(hi):
-        value = min(value, hi)
-    return value
+    value = histogram_percentiles(
+        q,
+        np.array([n], np.int64),
+        np.array([zero_count], np.int64),
+        np.array([lo], np.float64),
+        np.array([hi], np.float64),
+        lambda k: cum[k],
+        int(counts.size),
+        bucket_values(offset, int(counts.size)),
+    )
+    return float(value[0])
 
 
 def merge_histograms(histograms: Iterable[Histogram]) -> Histogram:

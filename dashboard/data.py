@@ -24,10 +24,17 @@ from collectors.model import (
     bucket_values,
     merge_histograms,
 )
+from collectors.percentile import histogram_percentiles
 from collectors.store import Store
 
 MAX_POINTS = 600
-BADGES = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail", "abort": "⛔ abort"}
+BADGES = {
+    "pass": "✅ pass",
+    "warn": "⚠️ warn",
+    "fail": "❌ fail",
+    "abort": "⛔ abort",
+    "inconclusive": "❔ inconclusive",
+}
 LATENCY_METRICS = ("locust_request_duration_seconds", "castiel_http_request_duration_seconds")
 REQUEST_METRICS = ("locust_requests_total", "castiel_http_requests_total")
 
@@ -77,7 +84,7 @@ def verdicts_frame(store: Store, run_id: str, source: str | None = "check") -> p
                 "vs baseline": baseline.get("change"),
                 "samples": p.get("sample_count"),
                 "metric": p.get("metric", ""),
-                "limits": limits(p.get("thresholds") or {}),
+                "limits": limits(p),
                 "worst_start": (p.get("worst") or {}).get("start"),
                 "worst_end": (p.get("worst") or {}).get("end"),
                 "message": p.get("message", ""),
@@ -89,10 +96,18 @@ def verdicts_frame(store: Store, run_id: str, source: str | None = "check") -> p
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
-def limits(thresholds: Mapping[str, str]) -> dict[str, float]:
-    """{"fail": "< 0.3"} -> {"fail": 0.3}: the number each threshold compares against."""
+def limits(payload: Mapping[str, Any]) -> dict[str, float]:
+    """{"fail": 0.3}: the number each threshold compares against, from the verdict's typed
+    `limits`; payloads stored before those existed only have the condition text."""
+    typed = payload.get("limits")
+    if isinstance(typed, Mapping):
+        return {
+            str(level): float(cond["value"])
+            for level, cond in typed.items()
+            if isinstance(cond, Mapping) and isinstance(cond.get("value"), int | float)
+        }
     out = {}
-    for level, cond in thresholds.items():
+    for level, cond in (payload.get("thresholds") or {}).items():
         m = _NUMBER.search(str(cond))
         if m:
             out[level] = float(m.group(0))
@@ -338,26 +353,19 @@ class Dense:
         )
 
     def percentiles(self, qs: Sequence[float]) -> list[np.ndarray[Any, Any]]:
-        """Per q, each row's nearest-rank percentile (NaN when empty), exactly as
-        `collectors.model.percentile_of` on the merged histogram."""
+        """Per q, each row's nearest-rank percentile (NaN when empty), by the one percentile
+        of `collectors.percentile`."""
         cum = np.cumsum(self.counts, axis=1)
-        n = cum[:, -1] + self.zero
-        reported = bucket_values(self.lo_b, self.counts.shape[1])
-        lo, hi, zero = self.lo, self.hi, self.zero
-        lo_ok, hi_ok = np.isfinite(lo), np.isfinite(hi)
-        out = []
-        for q in qs:
-            rank = np.maximum(1, np.ceil(q / 100.0 * n)).astype(np.int64)
-            k = np.argmax(cum >= (rank - zero)[:, None], axis=1)
-            value = reported[k]
-            value = np.where(lo_ok, np.maximum(value, lo), value)
-            value = np.where(hi_ok, np.minimum(value, hi), value)
-            # The same precedence as percentile_of (applied last = wins).
-            value = np.where((rank == 1) & lo_ok, lo, value)
-            value = np.where((rank >= n) & hi_ok, hi, value)
-            value = np.where(rank <= zero, np.where(lo_ok, np.maximum(0.0, lo), 0.0), value)
-            out.append(np.where(n == 0, np.nan, value))
-        return out
+        width = self.counts.shape[1]
+        n = (cum[:, -1] if width else np.zeros(len(self.zero), np.int64)) + self.zero
+        reported = bucket_values(self.lo_b, width)
+        rows = np.arange(len(n))
+        return [
+            histogram_percentiles(
+                q, n, self.zero, self.lo, self.hi, lambda k: cum[rows, k], width, reported
+            )
+            for q in qs
+        ]
 
 
 def bucket_percentiles(

@@ -3,14 +3,17 @@ runs whose report file is not beside the store (e.g. a `castiel monitor` deploym
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from budgets.model import Level
+from budgets.model import Aggregation, Condition, Level, Op
 from budgets.reports.html import render_html
 from budgets.reports.report import build_report
-from budgets.verdict import BaselineOutcome, BaselineResult, Verdict, Window
+from budgets.shorthand import parse_condition
+from budgets.units import Unit, unit_of
+from budgets.verdict import BaselineComparison, BaselineOutcome, PValueMethod, Verdict, Window
 from collectors.model import RunInfo
 from collectors.store import VerdictRecord
 
@@ -32,10 +35,11 @@ def _level(text: str) -> Level:
         return Level.PASS
 
 
-def _baseline(raw: Mapping[str, Any] | None) -> BaselineResult | None:
+def _baseline(raw: Mapping[str, Any] | None) -> BaselineComparison | None:
     if not raw:
         return None
-    return BaselineResult(
+    method = str(raw.get("method", "asymptotic"))
+    return BaselineComparison(
         outcome=BaselineOutcome(raw.get("outcome", "inconclusive")),
         reason=str(raw.get("reason", "")),
         baseline=str(raw.get("baseline", "")),
@@ -43,9 +47,21 @@ def _baseline(raw: Mapping[str, Any] | None) -> BaselineResult | None:
         baseline_value=_num(raw.get("baseline_value")),
         current_value=_num(raw.get("current_value")),
         change=_num(raw.get("change")),
-        max_regression=float(raw.get("max_regression") or 0.0),
+        effect=_num(raw.get("effect")),
+        ci_low=_num(raw.get("ci_low")),
+        ci_high=_num(raw.get("ci_high")),
+        ci_level=_num(raw.get("ci_level")),
+        # verdicts stored before the minimum effect was named kept it as max_regression
+        min_effect=float(raw.get("min_effect", raw.get("max_regression")) or 0.0),
+        beyond_min_effect=bool(raw.get("beyond_min_effect")),
         p_value=_num(raw.get("p_value")),
+        q_value=_num(raw.get("q_value")),
+        method=PValueMethod(method)
+        if method in PValueMethod.__members__.values()
+        else PValueMethod.ASYMPTOTIC,
         alpha=float(raw.get("alpha") or 0.05),
+        fdr=float(raw.get("fdr") or 0.05),
+        family=int(raw.get("family") or 1),
         n_current=int(raw.get("n_current") or 0),
         n_baseline=int(raw.get("n_baseline") or 0),
         level=_level(str(raw.get("level", "pass"))),
@@ -56,19 +72,18 @@ def verdict_from_record(record: VerdictRecord) -> Verdict:
     """The inverse of `Verdict.to_json` (without the trace, which the store does not keep)."""
     p = record.payload
     observed = _num(p.get("observed"))
+    thresholds = _thresholds(p)
     return Verdict(
         budget=record.budget,
         status=_level(record.status),
         aggregation=str(p.get("aggregation", "")),
         observed=math.nan if observed is None and not p.get("missing") else observed,
-        thresholds=tuple(
-            (_level(lvl), str(cond)) for lvl, cond in (p.get("thresholds") or {}).items()
-        ),
+        thresholds=thresholds,
         sample_count=int(p.get("sample_count") or 0),
         window=_window(p.get("window")),
         scope=str(p.get("scope", "")),
         group=tuple(sorted(record.group.items())),
-        breached=p.get("breached"),
+        breached=_breached(p.get("breached"), thresholds),
         worst=_window(p.get("worst")),
         missing=bool(p.get("missing")),
         message=str(p.get("message", "")),
@@ -76,7 +91,43 @@ def verdict_from_record(record: VerdictRecord) -> Verdict:
         series=int(p.get("series") or 0),
         description=str(p.get("description", "")),
         metric=str(p.get("metric", "")),
+        unit=_unit(p),
     )
+
+
+def _thresholds(p: Mapping[str, Any]) -> tuple[tuple[Level, Condition], ...]:
+    """Typed limits; payloads stored before they existed carry only the condition text."""
+    out = []
+    typed = p.get("limits")
+    if isinstance(typed, Mapping):
+        for lvl, cond in typed.items():
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                out.append((_level(lvl), Condition(Op(cond["op"]), float(cond["value"]))))
+        return tuple(out)
+    for lvl, text in (p.get("thresholds") or {}).items():
+        with contextlib.suppress(ValueError):
+            out.append((_level(lvl), parse_condition(str(text))))
+    return tuple(out)
+
+
+def _breached(
+    text: Any, thresholds: tuple[tuple[Level, Condition], ...]
+) -> tuple[Level, Condition] | None:
+    if not isinstance(text, str):
+        return None
+    level = _level(text.partition(":")[0])
+    cond = dict(thresholds).get(level)
+    return None if cond is None else (level, cond)
+
+
+def _unit(p: Mapping[str, Any]) -> Unit:
+    with contextlib.suppress(ValueError):
+        if "unit" in p:
+            return Unit(p["unit"])
+        return unit_of(
+            str(p.get("metric", "")).split("{", 1)[0], Aggregation.parse(p["aggregation"])
+        )
+    return Unit.NONE
 
 
 def render(run: RunInfo, records: Sequence[VerdictRecord], now: float) -> str:

@@ -17,7 +17,9 @@ caches' hits and misses per cache and layer. `--max-concurrency N --delay MS` gi
 service a known capacity of N / MS requests per millisecond (examples/capacity.py), for load
 tests that must find it.
 `python -m examples.service --port 8000 --redis URL [--no-cache] [--n-plus-one]
-[--max-concurrency N] [--delay MS] [--no-static-compression] [--no-static-cache]`.
+[--max-concurrency N] [--delay MS] [--no-static-compression] [--no-static-cache]
+[--slow ROUTE=AMOUNT]`. `--slow` injects a known regression (examples/slowdown.py) for
+bench/gate_power.py.
 `/` is a small web page (examples/frontend.py) for frontend budgets; `--no-static-compression`
 and `--no-static-cache` switch its levers off."""
 
@@ -27,7 +29,7 @@ import argparse
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +47,7 @@ from examples.capacity import CapacityLimit
 from examples.catalogue import Catalogue
 from examples.db import Database
 from examples.frontend import FrontendOptions, mount
+from examples.slowdown import Slow, Slowdown, parse_slow
 from runtime import (
     AsyncCache,
     AsyncFlowProducer,
@@ -98,6 +101,7 @@ class ServiceSettings:
     delay: float = 0.0  # seconds each request holds its slot (a slow dependency)
     frontend: FrontendOptions = field(default_factory=FrontendOptions)
     """The web page's levers (examples/frontend.py): gzip and cache headers."""
+    slow: Mapping[str, Slow] = field(default_factory=dict)  # injected regressions (benchmarks)
 
 
 class Deferred:
@@ -304,7 +308,8 @@ def create_app(settings: ServiceSettings, metrics: RuntimeMetrics | None = None)
         ],
         lifespan=lifespan,
     )
-    return mount(ObservabilityMiddleware(app, metrics), settings.frontend)
+    inner = Slowdown(app, settings.slow) if settings.slow else app
+    return mount(ObservabilityMiddleware(inner, metrics), settings.frontend)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -346,6 +351,14 @@ def main(argv: list[str] | None = None) -> None:
         help="each request holds its slot MS milliseconds more (a slow dependency); with "
         "--max-concurrency N the service carries at most N * 1000 / MS requests/s",
     )
+    parser.add_argument(
+        "--slow",
+        action="append",
+        default=[],
+        type=parse_slow,
+        metavar="ROUTE=AMOUNT",
+        help="inject a regression: /orders=25%% (25%% slower) or POST /orders=20ms",
+    )
     args = parser.parse_args(argv)
     if args.max_concurrency < 0 or args.delay < 0:
         parser.error("--max-concurrency and --delay must be >= 0")
@@ -358,6 +371,7 @@ def main(argv: list[str] | None = None) -> None:
         max_concurrency=args.max_concurrency,
         delay=args.delay / 1000,
         frontend=FrontendOptions(not args.no_static_compression, not args.no_static_cache),
+        slow=dict(args.slow),
     )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from budgets.model import Level
+from budgets.reports.report import format_thresholds, format_value
 from budgets.verdict import Verdict
 from collectors.model import Histogram, SeriesData, merge_histograms
 from loadtest.stream import DROPPED, DURATION, FAILURES, REQUESTS, USERS
@@ -114,12 +115,11 @@ def render(title: str, stats: LiveStats, verdicts: list[Verdict]) -> Any:
         bud.add_column(col)
     for v in verdicts:
         group = ", ".join(f"{k}={val}" for k, val in v.group) or "-"
-        threshold = "; ".join(f"{lvl.label} {cond}" for lvl, cond in v.thresholds) or "-"
         bud.add_row(
             v.budget,
             group,
-            f"{v.aggregation} {_fmt(v.observed)}",
-            threshold,
+            f"{v.aggregation} {format_value(v.observed, v)}",
+            format_thresholds(v).replace(", ", "; "),
             Text(
                 v.status.label + (" (no data)" if v.missing else ""), style=STATUS_STYLE[v.status]
             ),

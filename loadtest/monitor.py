@@ -12,7 +12,9 @@ from dataclasses import dataclass, field, replace
 
 from alerts.engine import AlertEngine
 from budgets.evaluate import evaluate
+from budgets.evidence import ImpossibleEvidence
 from budgets.model import Budget, Level
+from budgets.reports.report import format_breach
 from budgets.verdict import Verdict
 from collectors.base import Collector, collect_all
 from collectors.model import (
@@ -81,10 +83,7 @@ def abort_reason(verdicts: Sequence[Verdict]) -> str | None:
     v = hits[0]
     group = ", ".join(f"{k}={val}" for k, val in v.group)
     where = f" [{group}]" if group else ""
-    return (
-        f"budget {v.budget!r}{where} reached its abort threshold: {v.aggregation} = "
-        f"{v.observed:g} ({v.breached or 'abort'})"
-    )
+    return f"budget {v.budget!r}{where} reached its abort threshold: {format_breach(v)}"
 
 
 @dataclass
@@ -109,6 +108,8 @@ class Monitor:
     evaluate_every: float = 1.0
     series: SeriesAccumulator = field(default_factory=SeriesAccumulator)
     last_verdicts: list[Verdict] = field(default_factory=list)
+    refused: str | None = None
+    """Why the evaluator refused the evidence (budgets/evidence.py); the run stops."""
     _last_eval: float = 0.0
 
     def tick(self, now: float) -> TickResult:
@@ -121,25 +122,32 @@ class Monitor:
         if len(batch):
             self.store.write(self.run.id, batch)
             self.series.add(batch)
-        if now - self._last_eval >= self.evaluate_every:
+        if now - self._last_eval >= self.evaluate_every and self.refused is None:
             self._last_eval = now
-            self.last_verdicts = evaluate(
-                self.budgets, self.series.snapshot(), self.live_run(), now=now
-            )
-            # The dashboard's live page reads these; `castiel check` records its own.
-            self.store.record_verdicts(
-                self.run.id, [verdict_record(v, now) for v in self.last_verdicts], source="live"
-            )
-            if self.on_verdicts is not None:
-                self.on_verdicts(self.last_verdicts, now)
-            if self.alerts is not None:
-                # One short SQLite write; sending happens in the engine's own thread.
-                self.alerts.evaluate(
-                    self.last_verdicts, self.series.snapshot(), self.live_run(), now
+            try:
+                self.last_verdicts = evaluate(
+                    self.budgets, self.series.snapshot(), self.live_run(), now=now
                 )
-        return TickResult(
-            now, len(batch), self.last_verdicts, collected.errors, abort_reason(self.last_verdicts)
+            except ImpossibleEvidence as exc:
+                # No verdict from impossible data: stop the load; the gate reports it (exit 3).
+                self.refused = str(exc)
+                self.last_verdicts = []
+                self.store.record_verdicts(self.run.id, [], source="live")
+            else:
+                self._publish(now)
+        abort = self.refused or abort_reason(self.last_verdicts)
+        return TickResult(now, len(batch), self.last_verdicts, collected.errors, abort)
+
+    def _publish(self, now: float) -> None:
+        # The dashboard's live page reads these; `castiel check` records its own.
+        self.store.record_verdicts(
+            self.run.id, [verdict_record(v, now) for v in self.last_verdicts], source="live"
         )
+        if self.on_verdicts is not None:
+            self.on_verdicts(self.last_verdicts, now)
+        if self.alerts is not None:
+            # One short SQLite write; sending happens in the engine's own thread.
+            self.alerts.evaluate(self.last_verdicts, self.series.snapshot(), self.live_run(), now)
 
     def _record_phases(self) -> None:
         assert self.locust is not None

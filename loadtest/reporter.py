@@ -3,18 +3,22 @@ reporter.py`). It writes $CASTIEL_STATS_FILE, one JSON line per event, that `str
 turns into series:
 
 * `slice`: the requests, failures and response-time histogram per endpoint of [start, t),
-  cut at whole wall-clock seconds (`slices.py`), plus the open-model counters (iterations,
-  dropped) when the run paces arrivals;
-* `tick` (every second) and `final` (when Locust quits): users, Locust's own totals and, for
-  an arrival-rate run, the target rate.
+  cut at whole wall-clock seconds (`slices.py`), the open-model counters (iterations started,
+  dropped) when the run paces arrivals, and what k6-style thresholds need: `detail` (requests
+  per endpoint, status code and outcome with their response times, from a `request`
+  listener) and `iterations` (the users' completed top-level tasks, k6's iterations);
+* `tick` (every second) and `final` (when Locust quits): users, Locust's own totals, the CPU
+  use (percent of one core) of every Locust process, sampled every second so a saturated
+  load generator is visible (Locust itself samples every 10 s), and for an arrival-rate run
+  the target rate.
 
 Where the slices are cut: in the process that sent the requests. A local run cuts its own
 statistics. In a distributed run each worker cuts its statistics every second and sends the
-slices with its report to the master (whose reporter writes them); the report interval is
-lowered from Locust's 3 s to 1 s so the live view lags by a second, not three. Each slice
-therefore lands in the seconds it was measured in, and the slices add up exactly to the
-master's totals (every report's data is in exactly one slice). The final line is written
-when Locust quits, after the workers' last reports."""
+slices (and its CPU) with its report to the master, whose reporter writes them; the report
+interval is lowered from Locust's 3 s to 1 s so the live view lags by a second, not three.
+Each slice therefore lands in the seconds it was measured in, and the slices add up exactly
+to the master's totals (every report's data is in exactly one slice). The final line is
+written when Locust quits, after the workers' last reports."""
 
 from __future__ import annotations
 
@@ -22,18 +26,92 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 import gevent
 import locust.runners
+import psutil
 from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
+from locust.stats import bucket_response_time
+from locust.user.task import DefaultTaskSet
 
 from loadtest.pacing import PacingState, pacing_state
 from loadtest.slices import EntrySnapshot, Slicer, slice_bounds
 
 WORKER_SLICES = "castiel_slices"  # the key of a worker report that carries its slices
+WORKER_CPU = "castiel_cpu"  # the key of a worker report that carries its CPU use
+
+DetailKey = tuple[str, str, str, bool]
+
+
+class Detail:
+    """Per-request counts by (name, method, status, success) with rounded response times
+    (ms, Locust's own bucketing), drained once per report."""
+
+    def __init__(self) -> None:
+        self.cells: dict[DetailKey, list[Any]] = {}
+        self.iterations = 0
+
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float | None,
+        response: Any = None,
+        exception: BaseException | None = None,
+        **_: Any,
+    ) -> None:
+        status = str(getattr(response, "status_code", 0) or 0)
+        cell = self.cells.get((name, request_type, status, exception is None))
+        if cell is None:
+            cell = self.cells[(name, request_type, status, exception is None)] = [0, {}]
+        cell[0] += 1
+        if response_time is not None:
+            ms = bucket_response_time(response_time)
+            cell[1][ms] = cell[1].get(ms, 0) + 1
+
+    def drain(self) -> dict[str, Any]:
+        out = {
+            "detail": [[*key, count, rt] for key, (count, rt) in self.cells.items()],
+            "iterations": self.iterations,
+        }
+        self.cells = {}
+        self.iterations = 0
+        return out
+
+    def merge(self, part: dict[str, Any]) -> None:
+        self.iterations += int(part.get("iterations", 0))
+        for name, method, status, ok, count, rt in part.get("detail", []):
+            cell = self.cells.setdefault((name, method, status, bool(ok)), [0, {}])
+            cell[0] += int(count)
+            for ms, n in rt.items():
+                cell[1][int(ms)] = cell[1].get(int(ms), 0) + int(n)
+
+
+def count_iterations(detail: Detail) -> None:
+    """Count every completed top-level task of a user (k6's `iterations`): Locust has no
+    event for it, so the default task set's dispatch is wrapped once per process."""
+    original: Callable[[DefaultTaskSet, Any], None] = DefaultTaskSet.execute_task
+
+    def execute_task(self: DefaultTaskSet, task: Any) -> None:
+        original(self, task)
+        detail.iterations += 1
+
+    DefaultTaskSet.execute_task = execute_task  # type: ignore[method-assign]
+
+
+class Cpu:
+    """This process's CPU use since the previous reading (percent of one core)."""
+
+    def __init__(self) -> None:
+        self.process = psutil.Process()
+        self.process.cpu_percent(None)  # the first reading only starts the clock
+
+    def percent(self) -> float:
+        return float(self.process.cpu_percent(None))
 
 
 def _sleep_to_next_second() -> None:
@@ -63,10 +141,16 @@ def _counters(state: PacingState | None) -> dict[str, float] | None:
 class Cutter:
     """Cuts one process's statistics into slices at whole seconds (local and workers)."""
 
-    def __init__(self, environment: Environment) -> None:
+    def __init__(self, environment: Environment, detail: Detail) -> None:
         self.env = environment
+        self.detail = detail
         self.slicer = Slicer()
         self.previous_end = float(math.floor(time.time()))
+
+    def reset(self) -> None:
+        """Locust resets its statistics when a test starts: so does the cutter."""
+        self.slicer.forget()
+        self.detail.drain()
 
     def cut(self, entries: list[EntrySnapshot], now: float, advance: bool) -> dict[str, Any]:
         """A slice up to `now`. `advance=False` for a partial cut inside the current second
@@ -79,6 +163,7 @@ class Cutter:
             "start": start,
             "t": end,
             "endpoints": self.slicer.endpoints(entries),
+            **self.detail.drain(),
         }
         counters = _counters(pacing_state(self.env))
         if counters is not None:
@@ -89,11 +174,13 @@ class Cutter:
 class Reporter:
     """The local process or the master: writes the stats file."""
 
-    def __init__(self, environment: Environment, out: IO[str]) -> None:
+    def __init__(self, environment: Environment, out: IO[str], detail: Detail) -> None:
         self.env = environment
         self.out = out
         self.master = isinstance(environment.runner, MasterRunner)
-        self.cutter = None if self.master else Cutter(environment)
+        self.cutter = None if self.master else Cutter(environment, detail)
+        self.cpu = Cpu()
+        self.worker_cpu: dict[str, float] = {}
         self.pending: list[dict[str, Any]] = []  # worker slices not written yet
         self.last_tick = time.time()
         ev = environment.events
@@ -122,10 +209,14 @@ class Reporter:
         record: dict[str, Any] = {
             "event": event,
             "t": now,
-            "users": self.env.runner.user_count if self.env.runner else 0,
             "total_requests": total.num_requests,
             "total_failures": total.num_failures,
+            "cpu": {"master" if self.master else "local": self.cpu.percent(), **self.worker_cpu},
         }
+        if event != "final":
+            # Not once Locust stopped them: the run's last reading is the load it ran with
+            # (k6's `vus` value), not the 0 left after the stop.
+            record["users"] = self.env.runner.user_count if self.env.runner else 0
         state = pacing_state(self.env)
         if state is not None and state.active(self.last_tick):
             record["target_rate"] = state.target_rate(self.last_tick, now)
@@ -151,13 +242,15 @@ class Reporter:
     def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
         for record in data.get(WORKER_SLICES, ()):
             self.pending.append({**record, "source": client_id})
+        if WORKER_CPU in data:
+            self.worker_cpu[f"worker-{client_id}"] = float(data[WORKER_CPU])
 
     def on_spawned(self, user_count: int, **_: Any) -> None:
         self.write({"event": "spawning_complete", "t": time.time(), "users": user_count})
 
     def on_test_start(self, **_: Any) -> None:
         if self.cutter is not None:
-            self.cutter.slicer.forget()  # Locust resets its stats when a test starts
+            self.cutter.reset()
         self.write({"event": "test_start", "t": time.time()})
 
     def on_quit(self, **_: Any) -> None:
@@ -171,16 +264,17 @@ class Reporter:
 class WorkerSlices:
     """A worker: slices every second, handed to the master with each report."""
 
-    def __init__(self, environment: Environment) -> None:
+    def __init__(self, environment: Environment, detail: Detail) -> None:
         locust.runners.WORKER_REPORT_INTERVAL = 1.0  # read by the report loop on each round
         self.env = environment
-        self.cutter = Cutter(environment)
+        self.cutter = Cutter(environment, detail)
+        self.cpu = Cpu()
         self.pending: list[dict[str, Any]] = []
         # Registered after Locust's own report listener (the runner exists before `init`):
         # data["stats"] already holds everything since the last report, and the live
         # entries have just been reset to zero.
         environment.events.report_to_master.add_listener(self.on_report)
-        environment.events.test_start.add_listener(lambda **_: self.cutter.slicer.forget())
+        environment.events.test_start.add_listener(lambda **_: self.cutter.reset())
         gevent.spawn(self.loop)
 
     def loop(self) -> None:
@@ -193,15 +287,20 @@ class WorkerSlices:
         self.pending.append(self.cutter.cut(reported, time.time(), advance=False))
         self.cutter.slicer.forget()
         data[WORKER_SLICES], self.pending = self.pending, []
+        data[WORKER_CPU] = self.cpu.percent()
 
 
 def _on_init(environment: Environment, **_: Any) -> None:
+    detail = Detail()
+    if not isinstance(environment.runner, MasterRunner):  # the master sends no requests
+        environment.events.request.add_listener(detail.on_request)
+        count_iterations(detail)
     if isinstance(environment.runner, WorkerRunner):
-        WorkerSlices(environment)
+        WorkerSlices(environment, detail)
         return
     path = os.environ.get("CASTIEL_STATS_FILE")
     if path:
-        Reporter(environment, open(path, "a", encoding="utf-8"))  # noqa: SIM115
+        Reporter(environment, open(path, "a", encoding="utf-8"), detail)  # noqa: SIM115
 
 
 events.init.add_listener(_on_init)

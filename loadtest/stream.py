@@ -1,7 +1,8 @@
 """Reads the Locust process's stats lines (loadtest/reporter.py) and turns them into the
-collectors' model: per-endpoint interval histograms, request and failure increments, the
-user count, the open-model series of an arrival-rate run, and the run's real phases (when
-spawning completed)."""
+collectors' model: per-endpoint interval histograms, request and failure increments, per-status
+detail and iterations (what k6-style thresholds read), the user count, the Locust processes'
+CPU, the open-model series of an arrival-rate run, and the run's real phases (when spawning
+completed)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,18 @@ DURATION = "locust_request_duration_seconds"
 REQUESTS = "locust_requests_total"
 FAILURES = "locust_failures_total"
 USERS = "locust_users"
+ITERATIONS = "locust_iterations_total"
+"""The users' completed top-level tasks (k6's `iterations`)."""
+RESPONSES = "locust_responses_total"
+"""Per endpoint, status code and outcome (`expected_response`: Locust counted a success)."""
+RESPONSE_DURATION = "locust_response_duration_seconds"
+CPU = "locust_cpu_percent"
+"""Per Locust process (`process`: local, master, worker-<id>): percent of one core."""
 # Arrival-rate runs only (docs/loadtest.md): what the plan asked for, what started, and what
-# the generator could not start (k6's dropped_iterations).
+# the generator could not start (k6's dropped_iterations). budgets/validity.py compares the
+# started iterations with the target rate.
 TARGET_RATE = "castiel_loadgen_target_rate"
-ITERATIONS = "castiel_loadgen_iterations_total"
+STARTED = "castiel_loadgen_iterations_total"
 DROPPED = "castiel_loadgen_dropped_iterations_total"
 
 
@@ -75,30 +84,54 @@ class LocustStream:
 
 
 def slice_batch(record: dict[str, Any]) -> Batch:
-    """Pure: one slice → increments and an interval histogram (seconds) per endpoint, and the
-    open-model counters, at the end of the seconds it covers."""
+    """Pure: one slice → increments and an interval histogram (seconds) per endpoint and per
+    status, completed iterations, and the open-model counters, at the end of the seconds it
+    covers."""
     batch = Batch()
     start, end = float(record["start"]), float(record["t"])
     for ep in record.get("endpoints", []):
         labels = {"name": ep["name"], "method": ep["method"]}
         batch.add_increment(SeriesKey.of(REQUESTS, labels), end, float(ep["requests"]))
         batch.add_increment(SeriesKey.of(FAILURES, labels), end, float(ep["failures"]))
-        if ep["rt_ms"]:
-            builder = HistogramBuilder()
-            builder.record_counts({float(k): int(v) for k, v in ep["rt_ms"].items()}, 0.001)
-            batch.add_histogram(SeriesKey.of(DURATION, labels), start, end, builder.build())
+        _histogram(batch, SeriesKey.of(DURATION, labels), start, end, ep["rt_ms"])
+    if "iterations" in record:
+        batch.add_increment(SeriesKey.of(ITERATIONS), end, float(record["iterations"]))
+    for name, method, status, ok, count, rt in record.get("detail", []):
+        labels = {
+            "name": name,
+            "method": method,
+            "status": str(status),
+            "expected_response": "true" if ok else "false",
+        }
+        batch.add_increment(SeriesKey.of(RESPONSES, labels), end, float(count))
+        _histogram(batch, SeriesKey.of(RESPONSE_DURATION, labels), start, end, rt)
     counters = record.get("counters")
     if counters is not None:
-        batch.add_increment(SeriesKey.of(ITERATIONS), end, float(counters.get("iterations", 0)))
+        batch.add_increment(SeriesKey.of(STARTED), end, float(counters.get("iterations", 0)))
         batch.add_increment(SeriesKey.of(DROPPED), end, float(counters.get("dropped", 0)))
     return batch
 
 
 def status_batch(record: dict[str, Any]) -> Batch:
-    """Pure: a tick → the users gauge and, in an arrival-rate run, the target rate."""
+    """Pure: a tick (or the final line) → the users gauge (not in the final line: the load
+    the run ran with, not the 0 after Locust stopped its users), the Locust processes' CPU
+    and, in an arrival-rate run, the target rate."""
     batch = Batch()
     t = float(record["t"])
-    batch.add_gauge(SeriesKey.of(USERS), t, float(record.get("users", 0)))
+    if "users" in record:
+        batch.add_gauge(SeriesKey.of(USERS), t, float(record["users"]))
     if "target_rate" in record:
         batch.add_gauge(SeriesKey.of(TARGET_RATE), t, float(record["target_rate"]))
+    for process, percent in (record.get("cpu") or {}).items():
+        batch.add_gauge(SeriesKey.of(CPU, {"process": str(process)}), t, float(percent))
     return batch
+
+
+def _histogram(
+    batch: Batch, key: SeriesKey, start: float, end: float, rt_ms: dict[str, int]
+) -> None:
+    """Locust's `{rounded ms: count}` as an interval histogram in seconds."""
+    if rt_ms:
+        builder = HistogramBuilder()
+        builder.record_counts({float(k): int(v) for k, v in rt_ms.items()}, 0.001)
+        batch.add_histogram(key, start, end, builder.build())

@@ -17,12 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from budgets.evaluate import budget_unit
 from budgets.export.options import ExportOptions
 from budgets.export.prometheus import Note, slugs, unexpressed
 from budgets.export.promql import Unexpressible, glob_regex
 from budgets.model import AggKind, Budget, Condition, Level, Op
-from budgets.reports.report import format_quantity
 from budgets.selectors import Matcher, MatchKind, Selector
+from budgets.units import format_quantity
 from collectors.azure_kql import (
     FAMILIES,
     SCHEMAS,
@@ -224,8 +225,7 @@ def _rule(
                 )
             )
             periods = MAX_PERIODS
-    agg, metric = str(budget.aggregation), str(budget.selector)
-    threshold = f"{cond.op.value} {format_quantity(cond.value, agg, metric)}"
+    threshold = f"{cond.op.value} {format_quantity(cond.value, budget_unit(budget))}"
     severity = options.severity_of(level)
     custom = {"budget": budget.name, "level": level.label, "severity": severity}
     custom["threshold"] = threshold
@@ -242,7 +242,7 @@ def _rule(
         "properties": {
             "displayName": f"{budget.name} ({level.label})",
             "description": (budget.description + " " if budget.description else "")
-            + f"{agg} must be {threshold} (Castiel budget, {level.label}).",
+            + f"{budget.aggregation} must be {threshold} (Castiel budget, {level.label}).",
             "severity": SEVERITY.get(severity, 1),
             "enabled": True,
             "scopes": ["[parameters('scope')]"],

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from budgets.evaluate import budget_unit
 from budgets.export.options import AlertSettings, ExportOptions
 from budgets.export.promql import (
     Objective,
@@ -26,8 +27,8 @@ from budgets.export.promql import (
     value,
 )
 from budgets.model import THRESHOLD_LEVELS, AggKind, Budget, Condition, Level, MissingPolicy, Op
-from budgets.reports.report import Unit, format_quantity, unit_of
 from budgets.selectors import MatchKind
+from budgets.units import Unit, format_quantity
 from collectors.promql import duration
 
 
@@ -248,9 +249,9 @@ def _labels(
 
 _OBSERVED = {
     Unit.SECONDS: "{{ $value | humanizeDuration }}",
-    Unit.RATIO: "{{ $value | humanizePercentage }}",
-    Unit.RATE: "{{ $value | humanize }}/s",
-    Unit.PLAIN: "{{ $value | humanize }}",
+    Unit.FRACTION: "{{ $value | humanizePercentage }}",
+    Unit.PER_SECOND: "{{ $value | humanize }}/s",
+    Unit.NONE: "{{ $value | humanize }}",
 }
 
 
@@ -270,9 +271,9 @@ def _annotations(
     options: ExportOptions,
     settings: AlertSettings,
 ) -> tuple[tuple[str, str], ...]:
-    agg, metric = str(budget.aggregation), str(budget.selector)
-    observed = _OBSERVED[unit_of(agg, metric)]
-    threshold = f"{cond.op.value} {format_quantity(cond.value, agg, metric)}"
+    agg, unit = str(budget.aggregation), budget_unit(budget)
+    observed = _OBSERVED[unit]
+    threshold = f"{cond.op.value} {format_quantity(cond.value, unit)}"
     out = {
         "summary": f"{literal(budget.name)}{_where(budget)}: {agg} = {observed}, must be "
         f"{threshold} ({level.label})",

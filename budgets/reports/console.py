@@ -50,9 +50,11 @@ def render_console(report: Report, console: Console) -> None:
         console.print(Text("Baselines: " + "; ".join(report.baselines)))
     for note in report.notes:
         console.print(Text(f"Note: {note}", style="bold"))
+    for reason in report.validity.reasons:
+        console.print(Text(f"Inconclusive: {reason}", style="bold yellow" if tty else ""))
     if report.saturation is not None:
         console.print(Text(f"Saturation knee: {report.saturation.describe()}"))
     summary = ", ".join(f"{report.count(lv)} {lv.label}" for lv in Level if report.count(lv))
-    status = report.status
-    label = f"[{STYLES[status]}]{status.label.upper()}[/]" if tty else status.label.upper()
+    style = "bold yellow" if report.inconclusive else STYLES[report.status]
+    label = f"[{style}]{report.headline}[/]" if tty else report.headline
     console.print(f"Result: {label} ({summary or 'no budgets'})", highlight=False)

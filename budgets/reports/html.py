@@ -12,10 +12,11 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from budgets.model import Level
-from budgets.reports.markdown import ICONS
+from budgets.reports.markdown import ICONS, INCONCLUSIVE_ICON
 from budgets.reports.report import (
     Report,
     evidence,
+    format_condition,
     format_thresholds,
     format_value,
     saturation_rows,
@@ -59,12 +60,11 @@ def budget_figure(verdicts: list[Verdict]) -> go.Figure:
                 annotation_text=f"baseline {v.group_label}".strip(),
             )
     for level, cond in first.thresholds:
-        value = float(cond.split()[-1])
         fig.add_hline(
-            y=value,
+            y=cond.value,
             line_dash="dash",
             line_color=LINE_COLOURS[level],
-            annotation_text=f"{level.label} {cond}",
+            annotation_text=f"{level.label} {format_condition(cond, first)}",
         )
     fig.update_layout(
         title=f"{first.budget}: {first.aggregation} of {first.metric} ({first.scope})",
@@ -100,6 +100,8 @@ def render_html(report: Report) -> str:
         )
     run = report.run
     status = report.status
+    icon = INCONCLUSIVE_ICON if report.inconclusive else ICONS[status]
+    state = "inconclusive" if report.inconclusive else status.label
     meta = " · ".join(
         html.escape(x)
         for x in (
@@ -116,6 +118,10 @@ def render_html(report: Report) -> str:
     ) + "".join(
         f'<p class="note"><strong>Note:</strong> {html.escape(n)}</p>' for n in report.notes
     )
+    baselines += "".join(
+        f'<p class="inconclusive"><strong>Inconclusive:</strong> {html.escape(str(r))}</p>'
+        for r in report.validity.reasons
+    )
     knee = ""
     if report.saturation is not None:
         cells = "".join(
@@ -130,7 +136,7 @@ def render_html(report: Report) -> str:
         )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>Castiel budgets: {status.label.upper()} ({html.escape(run.id)})</title>
+<title>Castiel budgets: {report.headline} ({html.escape(run.id)})</title>
 <script type="text/javascript">{get_plotlyjs()}</script>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #1f2328; }}
@@ -141,8 +147,8 @@ tr.warn td:first-child {{ color: {STATUS_COLOURS[Level.WARN]}; }}
 tr.pass td:first-child {{ color: {STATUS_COLOURS[Level.PASS]}; }}
 </style></head>
 <body>
-<h1 id="status" data-status="{status.label}">{ICONS[status]} Castiel budgets: \
-{status.label.upper()}</h1>
+<h1 id="status" data-status="{state}">{icon} Castiel budgets: \
+{report.headline}</h1>
 <p>{meta}</p>
 {baselines}
 <table id="verdicts"><thead><tr><th>Status</th><th>Budget</th><th>Observed</th>\

@@ -14,7 +14,19 @@ def report_dict(report: Report, with_trace: bool = True) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": report.generated_at,
-        "status": report.status.label,
+        "status": report.headline.lower(),
+        "validity": {
+            "inconclusive": report.inconclusive,
+            "reasons": [
+                {
+                    "problem": r.problem.value,
+                    "observed": r.observed,
+                    "limit": r.limit,
+                    "detail": str(r),
+                }
+                for r in report.validity.reasons
+            ],
+        },
         "budgets_file": report.budgets_file,
         "run": {
             "id": run.id,
@@ -55,7 +67,27 @@ REPORT_SCHEMA: dict[str, Any] = {
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
         "generated_at": {"type": "number"},
-        "status": _LEVEL,
+        "status": {"enum": [*(lv.label for lv in Level), "inconclusive"]},
+        "validity": {
+            "type": "object",
+            "required": ["inconclusive", "reasons"],
+            "properties": {
+                "inconclusive": {"type": "boolean"},
+                "reasons": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["problem", "detail"],
+                        "properties": {
+                            "problem": {"type": "string"},
+                            "observed": {"type": "number"},
+                            "limit": {"type": "number"},
+                            "detail": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
         "budgets_file": {"type": "string"},
         "run": {
             "type": "object",
@@ -118,6 +150,22 @@ REPORT_SCHEMA: dict[str, Any] = {
                     "aggregation": {"type": "string"},
                     "observed": _NUM,
                     "thresholds": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "limits": {
+                        "type": "object",
+                        "description": "per level: the condition that must hold, typed",
+                        "additionalProperties": {
+                            "type": "object",
+                            "required": ["op", "value"],
+                            "properties": {
+                                "op": {"enum": ["<", "<=", ">", ">=", "==", "!="]},
+                                "value": {"type": "number"},
+                            },
+                        },
+                    },
+                    "unit": {
+                        "enum": ["s", "ratio", "/s", ""],
+                        "description": "unit of observed and the limits' values",
+                    },
                     "breached": {"type": ["string", "null"]},
                     "sample_count": {"type": "integer"},
                     "scope": {"type": "string"},
@@ -139,7 +187,15 @@ REPORT_SCHEMA: dict[str, Any] = {
                             "baseline_value": _NUM,
                             "current_value": _NUM,
                             "change": _NUM,
+                            "effect": _NUM,
+                            "ci_low": _NUM,
+                            "ci_high": _NUM,
+                            "min_effect": {"type": "number"},
                             "p_value": _NUM,
+                            "q_value": _NUM,
+                            "method": {"enum": ["exact", "permutation", "asymptotic"]},
+                            "fdr": {"type": "number"},
+                            "family": {"type": "integer"},
                         },
                     },
                     "trace": {

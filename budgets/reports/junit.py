@@ -8,19 +8,26 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
 from budgets.model import Level
-from budgets.reports.report import Report, evidence, format_thresholds, format_value
+from budgets.reports.report import (
+    Report,
+    evidence,
+    format_breach,
+    format_thresholds,
+    format_value,
+)
 
 
 def render_junit(report: Report) -> str:
     failures = sum(1 for v in report.verdicts if v.status >= Level.FAIL)
+    errors = 1 if report.inconclusive else 0
     suites = ET.Element("testsuites", name="castiel budgets")
     suite = ET.SubElement(
         suites,
         "testsuite",
         name=f"budgets {report.budgets_file}",
-        tests=str(len(report.verdicts)),
+        tests=str(len(report.verdicts) + errors),
         failures=str(failures),
-        errors="0",
+        errors=str(errors),
         skipped="0",
         timestamp=_iso(report.generated_at),
     )
@@ -30,7 +37,7 @@ def render_junit(report: Report) -> str:
         ("scenario", report.run.scenario),
         ("git_commit", report.run.git_commit or ""),
         ("git_branch", report.run.git_branch or ""),
-        ("status", report.status.label),
+        ("status", report.headline.lower()),
         *(("baseline", b) for b in report.baselines),
         *(("note", n) for n in report.notes),
     ):
@@ -52,12 +59,18 @@ def render_junit(report: Report) -> str:
             ]
         )
         if v.status >= Level.FAIL:
-            message = v.breached or v.message or v.status.label
+            message = format_breach(v) or v.message or v.status.label
             failure = ET.SubElement(case, "failure", message=message, type=v.status.label)
             failure.text = text
         else:
             out = ET.SubElement(case, "system-out")
             out.text = text
+    if report.inconclusive:
+        # CI must not read an untrustworthy run as green: the run itself is an error case.
+        case = ET.SubElement(suite, "testcase", classname="castiel.validity", name="run validity")
+        reasons = [str(r) for r in report.validity.reasons]
+        error = ET.SubElement(case, "error", message=reasons[0], type="inconclusive")
+        error.text = "\n".join(reasons)
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 

@@ -12,6 +12,7 @@ from budgets.reports.report import (
 )
 
 ICONS = {Level.PASS: "✅", Level.WARN: "⚠️", Level.FAIL: "❌", Level.ABORT: "🛑"}
+INCONCLUSIVE_ICON = "❔"
 
 
 def _cell(text: str) -> str:
@@ -20,9 +21,9 @@ def _cell(text: str) -> str:
 
 def render_markdown(report: Report) -> str:
     run = report.run
-    status = report.status
+    icon = INCONCLUSIVE_ICON if report.inconclusive else ICONS[report.status]
     lines = [
-        f"## {ICONS[status]} Castiel budgets: {status.label.upper()}",
+        f"## {icon} Castiel budgets: {report.headline}",
         "",
         f"Run `{run.id}`"
         + (f" · scenario `{run.scenario}`" if run.scenario else "")
@@ -33,6 +34,7 @@ def render_markdown(report: Report) -> str:
         or "no budgets",
         "",
     ]
+    lines += [f"> **Inconclusive:** {_cell(str(reason))}\n" for reason in report.validity.reasons]
     if report.baselines:
         lines += ["Baselines: " + "; ".join(report.baselines), ""]
     lines += [f"> **Note:** {note}\n" for note in report.notes]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from budgets.knee import Saturation
-from budgets.model import Level
-from budgets.verdict import Verdict, overall
+from budgets.model import Condition, Level
+from budgets.units import format_quantity
+from budgets.validity import Validity
+from budgets.verdict import BaselineOutcome, Verdict, overall
 from collectors.model import RunInfo
 
 SCHEMA_VERSION = 1
@@ -28,10 +28,21 @@ class Report:
     """What else a reader must know about the run (e.g. why it was stopped early)."""
     saturation: Saturation | None = None
     """A stepped or ramped run's steps and knee (budgets/knee.py); None at constant load."""
+    validity: Validity = field(default_factory=Validity)
+    """Whether the run's numbers can be trusted (budgets/validity.py)."""
 
     @property
     def status(self) -> Level:
         return overall(list(self.verdicts))
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.validity.inconclusive
+
+    @property
+    def headline(self) -> str:
+        """PASS, WARN, FAIL, ABORT or INCONCLUSIVE (the run's numbers cannot be trusted)."""
+        return "INCONCLUSIVE" if self.inconclusive else self.status.label.upper()
 
     def count(self, level: Level) -> int:
         return sum(1 for v in self.verdicts if v.status is level)
@@ -44,10 +55,20 @@ def build_report(
     generated_at: float,
     baselines: Sequence[str] = (),
     notes: Sequence[str] = (),
+    validity: Validity | None = None,
     saturation: Saturation | None = None,
 ) -> Report:
+    correction = correction_note(verdicts)
+    all_notes = (*notes, correction) if correction else tuple(notes)
     return Report(
-        run, budgets_file, tuple(verdicts), generated_at, tuple(baselines), tuple(notes), saturation
+        run,
+        budgets_file,
+        tuple(verdicts),
+        generated_at,
+        tuple(baselines),
+        all_notes,
+        saturation=saturation,
+        validity=validity or Validity(),
     )
 
 
@@ -64,57 +85,48 @@ def saturation_rows(sat: Saturation) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
-class Unit(StrEnum):
-    """How a budget's values read: the metric's base unit decides, seconds shown as ms/s."""
-
-    SECONDS = "seconds"
-    RATIO = "ratio"
-    RATE = "rate"
-    PLAIN = "plain"
-
-
-def unit_of(aggregation: str, metric: str) -> Unit:
-    if aggregation == "ratio":
-        return Unit.RATIO
-    if aggregation == "rate":
-        return Unit.RATE
-    name = metric.split("{", 1)[0]
-    if name.endswith("_seconds") and aggregation not in ("count", "sum"):
-        return Unit.SECONDS
-    return Unit.PLAIN
-
-
-def format_quantity(value: float, aggregation: str, metric: str) -> str:
-    """Seconds as ms/s, ratios as percentages, everything else with 4 significant digits."""
-    if not math.isfinite(value):
-        return "—"
-    match unit_of(aggregation, metric):
-        case Unit.RATIO:
-            return f"{value * 100:.3g}%"
-        case Unit.RATE:
-            return f"{value:.4g}/s"
-        case Unit.SECONDS:
-            return f"{value * 1000:.4g} ms" if abs(value) < 1.0 else f"{value:.4g} s"
-    return f"{value:.4g}"
+def correction_note(verdicts: Sequence[Verdict]) -> str | None:
+    """What every report says about the run's baseline comparisons as a family."""
+    tested = [v.baseline for v in verdicts if v.baseline and v.baseline.p_value is not None]
+    if not tested:
+        return None
+    rates = sorted({c.fdr for c in tested})
+    rate = " / ".join(f"{r:.3g}" for r in rates)
+    failed = sum(1 for c in tested if c.outcome is BaselineOutcome.FAIL)
+    return (
+        f"{len(tested)} baseline comparison(s) were corrected together (Benjamini-Hochberg, "
+        f"false discovery rate {rate}); a regression needs its confidence interval beyond the "
+        f"budget's max_increase and q within the rate: {failed} regression(s)."
+    )
 
 
 def format_value(value: float | None, verdict: Verdict) -> str:
-    if value is None:
-        return "—"
-    return format_quantity(value, verdict.aggregation, verdict.metric)
+    """A value of this verdict's budget in its unit: ms/s, percentages, per second."""
+    return format_quantity(value, verdict.unit)
+
+
+def format_condition(cond: Condition, verdict: Verdict) -> str:
+    """`< 300 ms`: a threshold in the unit of the observed value."""
+    return f"{cond.op.value} {format_value(cond.value, verdict)}"
 
 
 def format_thresholds(verdict: Verdict) -> str:
-    """Thresholds in the same units as the observed value: "warn < 200 ms, fail < 250 ms"."""
-    parts = []
-    for lv, cond in verdict.thresholds:
-        op, _, number = cond.partition(" ")
-        try:
-            shown = format_value(float(number), verdict)
-        except ValueError:
-            shown = number
-        parts.append(f"{lv.label} {op} {shown}")
+    """Thresholds in the same units as the observed value: "warn < 200 ms, fail < 300 ms"."""
+    parts = [f"{lv.label} {format_condition(cond, verdict)}" for lv, cond in verdict.thresholds]
     return ", ".join(parts) or "—"
+
+
+def format_breach(verdict: Verdict) -> str | None:
+    """What broke, in the budget's unit: "p95 412 ms > 300 ms (fail: < 300 ms)"."""
+    if verdict.breached is None or verdict.observed is None:
+        return None
+    level, cond = verdict.breached
+    observed = verdict.observed
+    relation = ">" if observed > cond.value else ("<" if observed < cond.value else "=")
+    return (
+        f"{verdict.aggregation} {format_value(observed, verdict)} {relation} "
+        f"{format_value(cond.value, verdict)} ({level.label}: {format_condition(cond, verdict)})"
+    )
 
 
 def evidence(verdict: Verdict) -> str:
@@ -127,8 +139,9 @@ def evidence(verdict: Verdict) -> str:
             f"{verdict.aggregation} = {format_value(verdict.observed, verdict)} "
             f"over {verdict.scope} ({verdict.sample_count} samples, {verdict.series} series)"
         )
-        if verdict.breached:
-            parts.append(f"breaks {verdict.breached}")
+        if verdict.breached is not None:
+            level, cond = verdict.breached
+            parts.append(f"breaks {level.label}: {format_condition(cond, verdict)}")
         if verdict.worst is not None:
             parts.append(f"worst {_span(verdict.worst.start, verdict.worst.end)}")
         if verdict.message:

@@ -22,7 +22,9 @@ def register(sub: Any) -> None:
         help="evaluate performance budgets for a run (CI gate)",
         description="Evaluate the budgets in FILE against a run in the store, print a table, "
         "write reports. Exit 0 pass (warnings allowed), 1 a budget failed, 2 bad input, "
-        "3 the store is unreadable.",
+        "3 the store is unreadable or its data cannot be right, 4 inconclusive: the run's "
+        "numbers cannot be trusted (Locust saturated, too few requests, arrival rate short of "
+        "target; the reason is in every report).",
     )
     p.add_argument("--budgets", required=True, metavar="FILE", help="budget file (YAML)")
     p.add_argument("--run", default="latest", metavar="ID", help="run id or 'latest' (default)")

@@ -18,7 +18,8 @@ def register(sub: Any) -> None:
         description="Start a redis-server of its own (free port, data under .castiel/demo), "
         "the example service, two worker processes, the dashboard, and a load test of the "
         "normal scenario with examples/budgets.yaml; print the URLs, the live view and the "
-        "verdict; clean up every process on exit or Ctrl-C. --runtime runs only the "
+        "verdict; clean up every process on exit or Ctrl-C. Exits with the run's code: 0 "
+        "pass, 1 a budget failed, 3 broken, 4 inconclusive. --runtime runs only the "
         "job-queue demo (a producer and two workers, live throughput).",
     )
     p.add_argument(

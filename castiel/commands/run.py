@@ -47,7 +47,8 @@ def register(sub: Any) -> None:
         "(a budget at level `abort` stops the run), then print the verdict and write JSON, "
         "JUnit, Markdown and HTML reports into .castiel/runs/<run id>/. Exit 0 pass (warnings "
         "allowed), 1 a budget failed, 2 bad input (checked before any load is sent), 3 the run "
-        "itself broke (target or Redis unreachable).",
+        "itself broke (target or Redis unreachable), 4 inconclusive (Locust saturated, too few "
+        "requests, arrival rate short of target).",
         epilog="example: castiel run --scenario peak --duration 2m --users 50 "
         "--target http://127.0.0.1:8000 --budgets examples/budgets.yaml",
     )

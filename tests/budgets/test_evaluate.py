@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 
 from budgets.evaluate import BaselineRun, evaluate
-from budgets.model import Level
+from budgets.model import Condition, Level, Op
+from budgets.units import Unit
 from budgets.verdict import BaselineOutcome, Window
 from collectors.model import RunInfo
 
@@ -42,7 +43,7 @@ FOUR = [hist(LAT, every(SECONDS, [0.1, 0.2, 0.3, 0.4]))]
     ],
 )
 def test_percentiles_of_merged_histograms(agg: str, expected: float) -> None:
-    v = verdict(f"    metric: {LAT}\n    aggregation: {agg}\n    fail: '< 1'\n", FOUR)
+    v = verdict(f"    metric: {LAT}\n    aggregation: {agg}\n    fail: '< 1s'\n", FOUR)
     assert v.observed == pytest.approx(expected, rel=0.01)
     assert v.sample_count == 400 and v.status is Level.PASS and v.series == 1
 
@@ -59,7 +60,7 @@ def test_percentiles_of_merged_histograms(agg: str, expected: float) -> None:
     ],
 )
 def test_exact_histogram_aggregations(agg: str, expected: float) -> None:
-    v = verdict(f"    metric: {LAT}\n    aggregation: {agg}\n    fail: '< 1000'\n", FOUR)
+    v = verdict(f"    metric: {LAT}\n    aggregation: {agg}\n    fail: '< 1000s'\n", FOUR)
     assert v.observed == pytest.approx(expected)
 
 
@@ -68,7 +69,7 @@ def test_two_series_in_one_group_merge() -> None:
     # p76 = rank 304 -> 0.5
     a = hist(LAT, every(SECONDS, [0.1, 0.1, 0.1]), {"pid": "a"})
     b = hist(LAT, every(SECONDS, [0.5]), {"pid": "b"})
-    body = f"    metric: {LAT}\n    aggregation: p75\n    fail: '< 1'\n"
+    body = f"    metric: {LAT}\n    aggregation: p75\n    fail: '< 1s'\n"
     assert verdict(body, [a, b]).observed == pytest.approx(0.1, rel=0.01)
     v = verdict(body.replace("p75", "p76"), [a, b])
     assert v.observed == pytest.approx(0.5, rel=0.01) and v.series == 2
@@ -127,13 +128,13 @@ def test_rate_of_a_gauge_is_an_explicit_failure_not_a_number() -> None:
 
 
 def test_last_of_a_histogram_is_an_explicit_failure() -> None:
-    v = verdict(f"    metric: {LAT}\n    aggregation: last\n    fail: '< 5'\n", FOUR)
+    v = verdict(f"    metric: {LAT}\n    aggregation: last\n    fail: '< 5s'\n", FOUR)
     assert v.status is Level.FAIL and "not defined for histogram" in v.message
 
 
 def test_series_of_different_kinds_under_one_selector_fail_clearly() -> None:
     series = [*FOUR, counter(LAT, {1: 1}, {"x": "y"})]
-    v = verdict(f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 5'\n", series)
+    v = verdict(f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 5s'\n", series)
     assert v.status is Level.FAIL and "different kinds" in v.message
 
 
@@ -148,7 +149,7 @@ def test_ratio_of_counters() -> None:
     )
     v = verdict(body, series)
     assert v.observed == pytest.approx(0.02)  # 200 / 10000
-    assert v.status is Level.WARN and v.breached == "warn: < 0.01"
+    assert v.status is Level.WARN and v.breached == (Level.WARN, Condition(Op.LT, 0.01))
     assert v.sample_count == 10_000  # the denominator's events
 
 
@@ -173,7 +174,7 @@ def test_cache_hit_ratio_with_a_two_selector_denominator() -> None:
     )
     v = verdict(body, series)
     assert v.observed == pytest.approx(0.7)
-    assert v.status is Level.FAIL and v.breached == "fail: >= 0.8"
+    assert v.status is Level.FAIL and v.breached == (Level.FAIL, Condition(Op.GE, 0.8))
 
 
 # --- levels --------------------------------------------------------------------------------
@@ -192,7 +193,12 @@ def test_levels(observed_ms: int, status: Level) -> None:
     v = verdict(body, series)
     assert v.status is status
     assert v.observed == pytest.approx(observed_ms / 1000)
-    assert dict(v.thresholds) == {Level.WARN: "< 0.2", Level.FAIL: "< 0.3", Level.ABORT: "< 0.5"}
+    assert {lv: str(c) for lv, c in v.thresholds} == {
+        Level.WARN: "< 0.2",
+        Level.FAIL: "< 0.3",
+        Level.ABORT: "< 0.5",
+    }
+    assert v.unit is Unit.SECONDS
     assert (v.breached is None) == (status is Level.PASS)
 
 
@@ -211,7 +217,7 @@ SPIKE = [hist(LAT, {t: [0.9] * 10 if 41 <= t <= 45 else [0.1] * 10 for t in SECO
 
 def test_whole_run_hides_a_short_spike() -> None:
     # p95 of 1000 values, 50 of them 0.9: rank 950 -> 0.1
-    v = verdict(f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 0.5'\n", SPIKE)
+    v = verdict(f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 0.5s'\n", SPIKE)
     assert v.observed == pytest.approx(0.1, rel=0.01) and v.status is Level.PASS
     assert v.window == Window(0.0, 100.0)
     # the worst chunk of the trace is reported as evidence
@@ -220,7 +226,7 @@ def test_whole_run_hides_a_short_spike() -> None:
 
 def test_sliding_window_finds_the_spike_and_says_where() -> None:
     body = (
-        f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 0.5'\n    scope: {{window: 10s}}\n"
+        f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 0.5s'\n    scope: {{window: 10s}}\n"
     )
     v = verdict(body, SPIKE)
     # a 10 s window holding >= 5 spike values of its 100 has p95 = 0.9; the first such
@@ -231,14 +237,14 @@ def test_sliding_window_finds_the_spike_and_says_where() -> None:
 
 
 def test_sustained_ignores_a_spike_shorter_than_for() -> None:
-    body = f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 0.5'\n    scope: {{for: 10s}}\n"
+    body = f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 0.5s'\n    scope: {{for: 10s}}\n"
     v = verdict(body, SPIKE)
     # per-second p95 is 0.9 for only 5 s: the worst value held for 10 s is 0.1
     assert v.observed == pytest.approx(0.1, rel=0.01) and v.status is Level.PASS
 
 
 def test_sustained_breach_when_it_holds_long_enough() -> None:
-    body = f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 0.5'\n    scope: {{for: 5s}}\n"
+    body = f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 0.5s'\n    scope: {{for: 5s}}\n"
     v = verdict(body, SPIKE)
     assert v.observed == pytest.approx(0.9, rel=0.01) and v.status is Level.FAIL
     assert v.worst == Window(40.0, 45.0)
@@ -250,7 +256,7 @@ def test_sustained_value_is_the_least_bad_of_the_stretch() -> None:
     values = {t: [0.1] for t in SECONDS}
     values.update({11: [0.6], 12: [0.8], 13: [0.7]})
     body = (
-        f"    metric: {LAT}\n    aggregation: max\n    warn: '< 0.5'\n    fail: '< 0.65'\n"
+        f"    metric: {LAT}\n    aggregation: max\n    warn: '< 0.5s'\n    fail: '< 0.65s'\n"
         "    scope: {for: 3s}\n"
     )
     v = verdict(body, [hist(LAT, values)])
@@ -262,7 +268,7 @@ def test_sustained_over_sliding_windows() -> None:
     values = {t: [0.1] for t in SECONDS}
     values.update({11: [0.6], 12: [0.8], 13: [0.7]})
     body = (
-        f"    metric: {LAT}\n    aggregation: max\n    fail: '< 1'\n"
+        f"    metric: {LAT}\n    aggregation: max\n    fail: '< 1s'\n"
         "    scope: {window: 2s, for: 3s}\n"
     )
     v = verdict(body, [hist(LAT, values)])
@@ -272,7 +278,7 @@ def test_sustained_over_sliding_windows() -> None:
 def test_window_longer_than_the_run_evaluates_the_whole_run_and_says_so() -> None:
     short = RunInfo("r", 0.0, 10.0)
     series = [hist(LAT, every(range(1, 11), [0.2]))]
-    body = f"    metric: {LAT}\n    aggregation: max\n    fail: '< 1'\n    scope: {{window: 5m}}\n"
+    body = f"    metric: {LAT}\n    aggregation: max\n    fail: '< 1s'\n    scope: {{window: 5m}}\n"
     v = verdict(body, series, short)
     assert v.observed == pytest.approx(0.2) and "shorter than the window 5m" in v.message
 
@@ -280,7 +286,7 @@ def test_window_longer_than_the_run_evaluates_the_whole_run_and_says_so() -> Non
 def test_sustained_longer_than_the_run_is_missing_data() -> None:
     short = RunInfo("r", 0.0, 10.0)
     series = [hist(LAT, every(range(1, 11), [0.9]))]
-    body = f"    metric: {LAT}\n    aggregation: max\n    fail: '< 0.5'\n    scope: {{for: 1m}}\n"
+    body = f"    metric: {LAT}\n    aggregation: max\n    fail: '< 0.5s'\n    scope: {{for: 1m}}\n"
     v = verdict(body, series, short)
     assert v.missing and v.status is Level.FAIL and "shorter than for 1m" in v.message
 
@@ -288,7 +294,7 @@ def test_sustained_longer_than_the_run_is_missing_data() -> None:
 def test_ramp_up_is_excluded() -> None:
     # slow during the first 20 s only
     series = [hist(LAT, {t: [2.0] if t <= 20 else [0.1] for t in SECONDS})]
-    body = f"    metric: {LAT}\n    aggregation: max\n    fail: '< 1'\n"
+    body = f"    metric: {LAT}\n    aggregation: max\n    fail: '< 1s'\n"
     assert verdict(body, series).status is Level.FAIL
     v = verdict(body + "    ramp_up: 20s\n", series)
     assert v.status is Level.PASS and v.observed == pytest.approx(0.1)
@@ -311,7 +317,7 @@ def test_group_by_gives_one_verdict_per_group_and_names_the_failing_one() -> Non
         hist(LAT, every(SECONDS, [0.1]), {"route": "/fast", "method": "POST"}),
         hist(LAT, every(SECONDS, [0.7]), {"route": "/slow", "method": "GET"}),
     ]
-    body = f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 0.5'\n    group_by: route\n"
+    body = f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 0.5s'\n    group_by: route\n"
     vs = evaluate([one(body)], series, RUN)
     assert [(v.group, v.status) for v in vs] == [
         ((("route", "/fast"),), Level.PASS),
@@ -327,7 +333,7 @@ def test_selector_label_matching() -> None:
         hist(LAT, every(SECONDS, [0.2]), {"route": "/api/b"}),
         hist(LAT, every(SECONDS, [0.9]), {"route": "/metrics"}),
     ]
-    base = "    aggregation: max\n    fail: '< 1'\n"
+    base = "    aggregation: max\n    fail: '< 1s'\n"
     glob = verdict(f'    metric: {LAT}{{route=*"/api/*"}}\n' + base, series)
     assert glob.observed == pytest.approx(0.2) and glob.series == 2
     regex = verdict(f'    metric: {LAT}{{route=~"/api/(a|c)"}}\n' + base, series)
@@ -360,14 +366,14 @@ def test_missing_data_defaults_to_fail() -> None:
 
 def test_too_few_samples_is_missing_data() -> None:
     series = [hist(LAT, every(range(1, 4), [0.1]))]  # 3 observations
-    body = f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 1'\n    min_samples: 10\n"
+    body = f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 1s'\n    min_samples: 10\n"
     v = verdict(body, series)
     assert v.missing and v.status is Level.FAIL and "3 samples, min_samples is 10" in v.message
 
 
 def test_data_only_during_ramp_up_is_missing() -> None:
     series = [hist(LAT, every(range(1, 10), [0.1]))]
-    body = f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 1'\n    ramp_up: 30s\n"
+    body = f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 1s'\n    ramp_up: 30s\n"
     v = verdict(body, series)
     assert v.missing and "after the 30s ramp-up" in v.message
 
@@ -377,7 +383,7 @@ def test_windows_with_too_few_samples_are_skipped() -> None:
     values = {t: [0.1] * 10 for t in SECONDS}
     values[50] = [5.0]
     body = (
-        f"    metric: {LAT}\n    aggregation: max\n    fail: '< 1'\n"
+        f"    metric: {LAT}\n    aggregation: max\n    fail: '< 1s'\n"
         "    scope: {window: 1s}\n    min_samples: 5\n"
     )
     assert verdict(body, [hist(LAT, values)]).observed == pytest.approx(0.1)
@@ -396,7 +402,7 @@ def test_live_run_uses_now() -> None:
 
 BASE_RUN = RunInfo("base-1", 0.0, 100.0, scenario="peak", git_branch="main")
 BASELINE_BODY = (
-    f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 10'\n"
+    f"    metric: {LAT}\n    aggregation: p95\n    fail: '< 10s'\n"
     "    baseline: {max_regression: 10%, chunk: 10s}\n"
 )
 
@@ -438,7 +444,7 @@ def test_baseline_inconclusive_when_the_difference_is_noise() -> None:
     v = with_baseline([hist(LAT, cur_values)], base)
     assert v.baseline is not None and v.baseline.outcome is BaselineOutcome.INCONCLUSIVE
     assert v.baseline.change is not None and v.baseline.change > 0.1
-    assert "not significant" in v.baseline.reason
+    assert "a transient, not a regression" in v.baseline.reason
     assert v.status is Level.WARN  # on_inconclusive defaults to warn: visible, not failing
 
 
@@ -474,7 +480,7 @@ def test_baseline_for_a_floor_budget() -> None:
 def test_named_baseline_key_and_group_matching() -> None:
     text = (
         "budgets:\n  - name: b\n    metric: http_seconds\n    aggregation: p95\n"
-        "    fail: '< 10'\n    group_by: route\n"
+        "    fail: '< 10s'\n    group_by: route\n"
         "    baseline: {against: release-1, max_regression: 10%}\n"
     )
     cur = [
@@ -494,10 +500,43 @@ def test_named_baseline_key_and_group_matching() -> None:
 def test_evaluation_is_pure() -> None:
     bs = budgets(
         "budgets:\n"
-        f"  - {{name: a, metric: {LAT}, aggregation: p95, fail: '< 0.5', scope: {{window: 10s}}}}\n"
-        f"  - {{name: c, metric: {LAT}, aggregation: avg, fail: '< 0.5'}}\n"
+        f"  - {{name: a, metric: {LAT}, aggregation: p95, fail: '<1s', scope: {{window: 10s}}}}\n"
+        f"  - {{name: c, metric: {LAT}, aggregation: avg, fail: '< 0.5s'}}\n"
     )
     first = evaluate(bs, SPIKE, RUN)
     second = evaluate(bs, SPIKE, RUN)
     assert first == second
     assert [v.budget for v in first] == ["a", "c"]
+
+
+def test_a_runs_baseline_comparisons_are_corrected_together() -> None:
+    text = (
+        "budgets:\n  - name: b\n    metric: http_seconds\n    aggregation: p95\n"
+        "    fail: '< 10s'\n    group_by: route\n    baseline: {max_increase: 10%, chunk: 10s}\n"
+    )
+    routes = ("/a", "/b", "/c")
+    base = [
+        hist(LAT, {t: [0.1 + (t % 7) * 1e-3] * 5 for t in SECONDS}, {"route": r}) for r in routes
+    ]
+    cur = [
+        hist(LAT, {t: [0.1 + (t % 5) * 1e-3] * 5 for t in SECONDS}, {"route": r}) for r in routes
+    ]
+    br = BaselineRun("b", BASE_RUN, base)
+    vs = evaluate(budgets(text), cur, RUN, {"last_passing": br})
+    comparisons = [v.baseline for v in vs if v.baseline is not None]
+    assert len(comparisons) == 3
+    for c in comparisons:
+        assert c.family == 3 and c.p_value is not None and c.q_value is not None
+        assert c.q_value >= c.p_value
+
+
+def test_abort_after_holds_a_live_abort_until_the_run_is_old_enough() -> None:
+    body = f"    metric: {LAT}\n    aggregation: max\n    abort: '< 500ms'\n    abort_after: 30s\n"
+    series = [hist(LAT, every(range(1, 21), [0.9]))]
+    live = RunInfo("live", 0.0, None)
+    early = verdict(body, series, live, now=20.0)
+    assert early.status is Level.FAIL and "abort held until 30s" in early.message
+    late = verdict(body, series, live, now=31.0)
+    assert late.status is Level.ABORT
+    finished = verdict(body, series, RunInfo("done", 0.0, 20.0))
+    assert finished.status is Level.ABORT  # the final verdict keeps the level reached

@@ -89,11 +89,13 @@ def test_junit_parsed_back() -> None:
         "ghost",
     }
     slow = cases["latency [route=/slow]"].find("failure")
-    assert slow is not None and slow.get("message") == "fail: < 0.3"
+    # the failure message names values in the budget's unit, as the body does
+    assert slow is not None and slow.get("message") == "p95 500 ms > 300 ms (fail: < 300 ms)"
     assert "observed: 500 ms (p95)" in (slow.text or "")
     assert "samples: 500" in (slow.text or "")
     errors = cases["errors"].find("failure")
     assert errors is not None and "4.76%" in (errors.text or "")  # 500 / 10500
+    assert errors.get("message") == "ratio 4.76% > 1% (fail: < 1%)"
     assert cases["latency [route=/ok]"].find("failure") is None
     ghost_out = cases["ghost"].find("system-out")
     assert ghost_out is not None and "missing data" in (ghost_out.text or "")
@@ -149,6 +151,23 @@ def test_markdown_summary() -> None:
     assert "2 fail" in md and "Baselines: last passing run base" in md
     # thresholds are shown in the observed value's units
     assert "| warn < 200 ms, fail < 300 ms |" in md and "| fail < 1% |" in md
+
+
+def test_every_report_says_the_baseline_comparisons_were_corrected_together() -> None:
+    r = report()
+    note = (
+        "3 baseline comparison(s) were corrected together (Benjamini-Hochberg, false discovery "
+        "rate 0.05)"
+    )
+    assert any(n.startswith(note) for n in r.notes)
+    assert note in render_markdown(r)
+    assert note in render_html(r)
+    assert any(n.startswith(note) for n in json.loads(render_json(r))["notes"])
+    props = [p.get("value") or "" for p in ET.fromstring(render_junit(r)).iter("property")]
+    assert any(v.startswith(note) for v in props)
+    out = io.StringIO()
+    render_console(r, Console(file=out, width=400, force_terminal=False))
+    assert note in out.getvalue()
 
 
 def test_console_plain_when_not_a_terminal() -> None:

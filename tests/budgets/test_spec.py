@@ -36,7 +36,7 @@ budgets:
     labels: {method: GET, host: {regex: "web-[0-9]+"}}
     aggregation: p95
     warn: "< 200ms"
-    fail: "< 0.3"
+    fail: "< 0.3s"
     abort: "< 2s"
     scope: {window: 1m, for: 5m}
     group_by: [route, method]
@@ -58,7 +58,7 @@ budgets:
     assert b.group_by == ("route", "method")
     assert b.baseline is not None
     assert (b.baseline.ref, b.baseline.name) == (BaselineRef.NAMED, "release-1")
-    assert b.baseline.max_regression == pytest.approx(0.15)
+    assert b.baseline.max_increase == pytest.approx(0.15)
     assert (b.baseline.alpha, b.baseline.chunk, b.baseline.min_chunks) == (0.01, 30.0, 4)
     assert (b.baseline.on_regression, b.baseline.on_inconclusive) == (Level.WARN, Level.PASS)
     assert b.location is not None and (b.location.line, b.location.column) == (5, 5)

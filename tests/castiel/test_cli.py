@@ -102,15 +102,17 @@ def test_runtime_demo_runs_and_cleans_up(tmp_path: object) -> None:
 
 
 @pytest.mark.slow
-def test_platform_demo_runs_everything_and_cleans_up(tmp_path: object) -> None:
+def test_platform_demo_passes_its_budgets_and_cleans_up(tmp_path: object) -> None:
+    """Long enough for the example's budgets to have their samples: a FAIL fails this test
+    (exit code and the values in the report, not a word in the output)."""
     result = castiel(
-        "demo", "--duration", "8", "--users", "5", "--data-dir", str(tmp_path), timeout=240
+        "demo", "--duration", "30", "--users", "10", "--data-dir", str(tmp_path), timeout=300
     )
     assert result.returncode == 0, result.stdout + result.stderr
     for line in (
         "example service http://127.0.0.1:",
         "dashboard       http://127.0.0.1:",
-        "verdict:",
+        "verdict: PASS",
     ):
         assert line in result.stdout, result.stdout
     from pathlib import Path
@@ -118,7 +120,36 @@ def test_platform_demo_runs_everything_and_cleans_up(tmp_path: object) -> None:
     (run_dir,) = list((Path(str(tmp_path)) / "runs").iterdir())
     assert (run_dir / "report.html").exists() and (run_dir / "junit.xml").exists()
     assert f"reports: {run_dir}/" in result.stdout  # the real directory, not a placeholder
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["status"] in ("pass", "warn") and report["summary"]["fail"] == 0
+    assert len(report["verdicts"]) >= 30
+    measured = [v for v in report["verdicts"] if not v["missing"]]
+    assert len(measured) >= 28 and all(v["observed"] is not None for v in measured)
+    p95 = [v for v in report["verdicts"] if v["budget"] == "api-latency-p95"]
+    assert p95 and all(0 < v["observed"] < 0.25 for v in p95)  # seconds, under the fail line
     leftovers = subprocess.run(
         ["pgrep", "-f", str(tmp_path)], capture_output=True, text=True, check=False
     )
     assert leftovers.stdout.strip() == "", "the demo left processes behind"
+
+
+@pytest.mark.slow
+def test_platform_demo_exits_1_when_its_budgets_fail(tmp_path: object) -> None:
+    """8 seconds are too few for the example's min_samples (on_missing: fail): FAIL, exit 1."""
+    result = castiel(
+        "demo",
+        "--duration",
+        "8",
+        "--users",
+        "5",
+        "--no-dashboard",
+        "--data-dir",
+        str(tmp_path),
+        timeout=240,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    from pathlib import Path
+
+    (run_dir,) = list((Path(str(tmp_path)) / "runs").iterdir())
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["status"] == "fail" and report["summary"]["fail"] > 0

@@ -24,7 +24,7 @@ budgets:
   - name: catalogue p95
     metric: locust_request_duration_seconds{name="/shards/{shard_type}"}
     aggregation: p95
-    fail: "< 2"
+    fail: "< 2s"
   - name: errors
     metric: locust_failures_total
     aggregation: count
@@ -38,7 +38,7 @@ budgets:
     metric: locust_request_duration_seconds
     aggregation: p50
     group_by: [name]
-    fail: "< 0.000001"
+    fail: "< 1us"
 """
 
 ABORT = """

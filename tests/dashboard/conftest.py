@@ -29,11 +29,11 @@ budgets:
     metric: locust_request_duration_seconds
     aggregation: p95
     group_by: [name]
-    fail: "< 2"
+    fail: "< 2s"
   - name: too tight
     metric: locust_request_duration_seconds{name="/orders"}
     aggregation: p50
-    fail: "< 0.000001"
+    fail: "< 1us"
 """
 
 # The "too tight" budget fails at once, so its alert fires during each run and resolves when

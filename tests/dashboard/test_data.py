@@ -92,7 +92,11 @@ def test_cache_hit_ratio() -> None:
 
 
 def test_limits_and_selector_labels() -> None:
-    assert data.limits({"warn": "< 0.3", "fail": "<= 1e-3"}) == {"warn": 0.3, "fail": 0.001}
+    typed = {"limits": {"warn": {"op": "<", "value": 0.3}, "fail": {"op": "<=", "value": 1e-3}}}
+    assert data.limits(typed) == {"warn": 0.3, "fail": 0.001}
+    # verdicts stored before typed limits existed carry only the condition text
+    old = {"thresholds": {"warn": "< 0.3", "fail": "<= 1e-3"}}
+    assert data.limits(old) == {"warn": 0.3, "fail": 0.001}
     assert data.selector_labels('m{name="/a", x=~"b.*", y!="c"}') == {"name": "/a"}
     verdicts = pd.DataFrame(
         [

@@ -12,7 +12,7 @@ import pytest
 
 from collectors.model import SeriesData
 from collectors.store import Store
-from loadtest.stream import DROPPED, DURATION, ITERATIONS, REQUESTS, TARGET_RATE
+from loadtest.stream import DROPPED, DURATION, REQUESTS, STARTED, TARGET_RATE
 from tests.castiel.test_cli_run import castiel_run, only_run_dir
 from tests.loadtest.slow_server import slow_server
 
@@ -64,7 +64,7 @@ def test_fast_target_gets_the_target_rate_and_totals_agree_with_locust(tmp_path:
     assert result.returncode == 0, result.stdout + result.stderr
     run_dir = only_run_dir(runs)
     data = stored(tmp_path, run_dir.name)
-    started, dropped = total(data[ITERATIONS]), total(data[DROPPED])
+    started, dropped = total(data[STARTED]), total(data[DROPPED])
     # Every due iteration is started or counted as dropped: exactly the plan (40/s x 10 s).
     assert started + dropped == 400
     # The stated tolerance: the achieved rate is within 3 % of the target (no more than 12 of
@@ -91,7 +91,7 @@ def test_slow_target_with_a_small_pool_drops_iterations_and_budgets_see_it(
     assert result.returncode == 1, result.stdout + result.stderr
     run_dir = only_run_dir(runs)
     data = stored(tmp_path, run_dir.name)
-    started, dropped = total(data[ITERATIONS]), total(data[DROPPED])
+    started, dropped = total(data[STARTED]), total(data[DROPPED])
     assert started + dropped == 160
     assert dropped >= 0.4 * 160 and started <= 0.6 * 160, (started, dropped)
     locust_total, _ = locust_requests(run_dir)

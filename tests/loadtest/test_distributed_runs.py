@@ -14,7 +14,7 @@ import pytest
 
 from castiel.redis_server import free_port
 from collectors.model import SeriesData
-from loadtest.stream import DROPPED, ITERATIONS, REQUESTS
+from loadtest.stream import DROPPED, REQUESTS, STARTED
 from tests.castiel.test_cli_run import castiel_run, only_run_dir
 from tests.helpers import ROOT
 from tests.loadtest.slow_server import slow_server
@@ -90,9 +90,9 @@ def test_workers_join_from_other_addresses_and_follow_the_plan_together(tmp_path
     run_dir = only_run_dir(runs)
     data = stored(tmp_path, run_dir.name)
     # Each worker took every second iteration of one sequence: together exactly the plan.
-    assert total(data[ITERATIONS]) + total(data[DROPPED]) == 240
+    assert total(data[STARTED]) + total(data[DROPPED]) == 240
     locust_total, _ = locust_requests(run_dir)
-    assert total(data[REQUESTS]) == locust_total == total(data[ITERATIONS]) >= 0.95 * 240
+    assert total(data[REQUESTS]) == locust_total == total(data[STARTED]) >= 0.95 * 240
     sources = {line for line in (run_dir / "locust-stats.jsonl").read_text().splitlines()}
     assert sum('"source":' in line for line in sources) > 0  # slices came from the workers
 

@@ -1,0 +1,65 @@
+"""The unit of a budget's value, and the one formatter of values for people.
+
+A verdict carries its numbers in base units (seconds, fractions, per second) with a `Unit`;
+only reports and pages turn them into text, through `format_quantity`. Nothing parses a number
+back out of that text.
+
+The unit follows from the metric's name (Prometheus convention: `_seconds`) and the
+aggregation: a percentile, average, extreme, last value or sum of a `_seconds` metric is in
+seconds; `ratio` is a fraction; `rate` is per second; `count` is a plain number.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+
+from budgets.model import AggKind, Aggregation
+
+
+class Unit(StrEnum):
+    SECONDS = "s"
+    FRACTION = "ratio"
+    PER_SECOND = "/s"
+    NONE = ""
+
+
+_TIME_AGGREGATIONS = (
+    AggKind.PERCENTILE,
+    AggKind.AVG,
+    AggKind.MIN,
+    AggKind.MAX,
+    AggKind.LAST,
+    AggKind.SUM,
+)
+
+
+def metric_has_seconds(metric_name: str) -> bool:
+    return metric_name.endswith("_seconds")
+
+
+def unit_of(metric_name: str, aggregation: Aggregation) -> Unit:
+    """The unit of `aggregation` over the metric `metric_name` (a name, not a selector)."""
+    if aggregation.kind is AggKind.RATIO:
+        return Unit.FRACTION
+    if aggregation.kind is AggKind.RATE:
+        return Unit.PER_SECOND
+    if metric_has_seconds(metric_name) and aggregation.kind in _TIME_AGGREGATIONS:
+        return Unit.SECONDS
+    return Unit.NONE
+
+
+def format_quantity(value: float | None, unit: Unit) -> str:
+    """Seconds as ms/s, fractions as percentages, rates per second, 4 significant digits."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    match unit:
+        case Unit.FRACTION:
+            return f"{value * 100:.3g}%"
+        case Unit.PER_SECOND:
+            return f"{value:.4g}/s"
+        case Unit.SECONDS:
+            if abs(value) < 1.0:
+                return f"{value * 1000:.4g} ms"
+            return f"{value:.4g} s"
+    return f"{value:.4g}"
