@@ -34,7 +34,7 @@ MATCH_FIELDS: dict[str, str] = {
     "locustfile": "load.locustfile_sha256",
     "target": "load.target",
     "budgets": "load.budgets_sha256",
-    "arrival": "arrival_plan",  # closed loop ("none") or the open model's rate plan
+    "arrival": "load.arrival",  # "none" (a closed loop of users) or the arrival-rate plan
 }
 """Field name (as `--baseline-match` spells it) -> the run environment key that records it."""
 DEFAULT_MATCH: tuple[str, ...] = tuple(MATCH_FIELDS)
@@ -100,6 +100,7 @@ def load_identity(
     locustfile: bytes,
     target: str,
     budgets_text: str,
+    arrival: str = "none",
 ) -> dict[str, str]:
     """The environment entries that say which load a run sent (recorded at run start)."""
     return {
@@ -109,6 +110,7 @@ def load_identity(
         MATCH_FIELDS["locustfile"]: content_hash(locustfile),
         MATCH_FIELDS["target"]: target_host(target),
         MATCH_FIELDS["budgets"]: content_hash(budgets_text.encode("utf-8")),
+        MATCH_FIELDS["arrival"]: arrival,
     }
 
 

@@ -73,7 +73,7 @@ class RunPlan:
 
     def load_environment(self) -> dict[str, str]:
         """What the run records about its load generation, beside the host fingerprint."""
-        out = {"load_model": "open" if self.arrival else "closed", "arrival_plan": "none"}
+        out = {"load_model": "open" if self.arrival else "closed"}
         if self.arrival is not None:
             pool = self.pool or Pool(self.users, self.users)
             out["arrival_plan"] = self.arrival.describe()
@@ -161,6 +161,7 @@ def load_identity_of(plan: RunPlan) -> dict[str, str]:
         locustfile=plan.locustfile.read_bytes(),
         target=plan.target,
         budgets_text=plan.budgets_text,
+        arrival=plan.arrival.describe() if plan.arrival else "none",
     )
 
 

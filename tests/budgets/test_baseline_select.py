@@ -173,7 +173,7 @@ def test_fields_the_run_does_not_record_are_not_compared_but_said() -> None:
     assert "with the same scenario=peak" in sel.reason
     assert sel.reason.endswith(
         "not compared, this run does not record: users, peak_multiplier, duration, "
-        "locustfile, target, budgets"
+        "locustfile, target, budgets, arrival"
     )
 
 
