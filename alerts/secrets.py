@@ -9,11 +9,13 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from runtime.errors import BadInput
+
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 REDACTED = "<redacted>"
 
 
-class MissingSecret(Exception):
+class MissingSecret(BadInput):
     """A `${VAR}` the config refers to is not set. The message names the variable only."""
 
     def __init__(self, variables: tuple[str, ...]) -> None:

@@ -7,7 +7,9 @@ processes.
   and never block the writer (WAL). A second writer waits up to `busy_timeout` for the lock.
 * The schema is versioned (`collectors.migrations`, `PRAGMA user_version`); a store written by a
   newer Castiel is refused rather than misread.
-* Failures to open or read the file raise `StoreError` (the CLI maps that to exit code 3).
+* Failures to open or read the file raise `StoreError` (a `RunBroken`: exit code 3); a path
+  that names a directory or a file that is not a Castiel store raises `NotAStore` (a
+  `BadInput`: exit code 2), before anything is written to it.
 """
 
 from __future__ import annotations
@@ -38,14 +40,39 @@ from collectors.model import (
     SeriesData,
     SeriesKey,
 )
+from runtime.errors import BadInput, RunBroken
 
 DEFAULT_PATH = Path(".castiel") / "castiel.db"
 
 _WIDTHS = ((2, np.dtype("<u2"), 1 << 16), (4, np.dtype("<u4"), 1 << 32), (8, np.dtype("<u8"), 0))
 
 
-class StoreError(Exception):
+class StoreError(RunBroken):
     """The store cannot be opened or read (missing, corrupt, newer schema, locked too long)."""
+
+
+class NotAStore(StoreError, BadInput):
+    """The path names a directory or a file that is not a Castiel store: the input is wrong
+    (exit 2, `BadInput` wins), and existing `except StoreError` handlers still catch it."""
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_store_path(path: Path) -> None:
+    """Raise NotAStore for a directory or a non-empty file that is not SQLite, so nothing
+    is created inside a directory or written into someone else's file."""
+    if path.is_dir():
+        raise NotAStore(f"{path} is a directory, not a Castiel store (give the store's file)")
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(f"{path}: {exc.strerror or exc}") from None
+    if head and head != _SQLITE_MAGIC:
+        raise NotAStore(f"{path} is not a Castiel store (not a database)")
 
 
 class UnknownRun(KeyError):
@@ -117,6 +144,7 @@ class Store:
         busy_timeout: float = 30.0,
     ) -> Store:
         p = Path(path)
+        check_store_path(p)
         try:
             if readonly:
                 if not p.exists():
@@ -131,7 +159,11 @@ class Store:
                 p.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(p, timeout=busy_timeout, isolation_level=None)
             store = cls(conn, p, readonly)
-            store._setup()
+            try:
+                store._setup()
+            except BaseException:
+                conn.close()
+                raise
         except sqlite3.Error as exc:
             raise StoreError(f"{p}: {exc}") from exc
         except OSError as exc:
@@ -142,6 +174,8 @@ class Store:
         c = self._conn
         c.execute("PRAGMA foreign_keys = ON")
         version = int(c.execute("PRAGMA user_version").fetchone()[0])
+        if version == 0 and c.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+            raise NotAStore(f"{self.path} is an SQLite database, but not a Castiel store")
         if version > LATEST_VERSION:
             raise StoreError(
                 f"{self.path}: schema version {version} is newer than this Castiel "

@@ -40,7 +40,11 @@ SILENCE_COLUMNS = ["id", "state", "matchers", "starts", "ends", "created_by", "c
 
 
 def _ts(t: float) -> pd.Timestamp:
-    return pd.Timestamp(t, unit="s", tz="UTC")
+    """A stored time; one no date can hold (a foreign or hand-edited row) shows as empty."""
+    try:
+        return pd.Timestamp(t, unit="s", tz="UTC")
+    except (ValueError, OverflowError, TypeError):  # OutOfBoundsDatetime is a ValueError
+        return pd.NaT
 
 
 def events_frame(events: Sequence[AlertEvent]) -> pd.DataFrame:

@@ -45,9 +45,8 @@ def free_port() -> int:
 
 def locust_command(o: LocustOptions) -> tuple[list[str], dict[str, str]]:
     """argv and environment of the Locust process."""
-    files = ",".join(
-        str(p) for p in (o.locustfile, PACKAGE_DIR / "shape_plugin.py", PACKAGE_DIR / "reporter.py")
-    )
+    plugins = ("shape_plugin.py", "reporter.py", "parent_watch.py")
+    files = ",".join([str(o.locustfile), *(str(PACKAGE_DIR / p) for p in plugins)])
     argv = [
         sys.executable,
         "-m",
@@ -76,6 +75,7 @@ def locust_command(o: LocustOptions) -> tuple[list[str], dict[str, str]]:
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
         "CASTIEL_STATS_FILE": str(o.stats_file),
+        "CASTIEL_PARENT_PID": str(os.getpid()),  # loadtest/parent_watch.py: die with us
         "CASTIEL_SCENARIO": o.scenario,
         "CASTIEL_USERS": str(o.users),
         "CASTIEL_DURATION": str(o.duration),

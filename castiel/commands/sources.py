@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from budgets.model import Budget
+from castiel import argtypes
 from castiel.config import ProjectConfig, load_project_config
 from castiel.errors import EXIT_BROKEN, EXIT_PASS, UsageError
 from collectors.base import Collector
@@ -38,6 +39,7 @@ from collectors.sources import (
     metric_overlap,
 )
 from runtime.connection import connect
+from runtime.errors import RunBroken
 
 
 def register(sub: Any) -> None:
@@ -62,14 +64,16 @@ def register(sub: Any) -> None:
         help="project config (default castiel.yaml)",
     )
     c.add_argument(
-        "--timeout", type=float, default=5.0, metavar="SECONDS", help="per source (default 5)"
+        "--timeout",
+        type=argtypes.duration(maximum=3600.0),
+        default=5.0,
+        metavar="DURATION",
+        help="per source, e.g. 5s, 500ms (5s; at most 1h)",
     )
     c.set_defaults(handler=check)
 
 
 def check(args: argparse.Namespace) -> int:
-    if args.timeout <= 0:
-        raise UsageError(f"--timeout must be > 0, got {args.timeout}")
     config = load_project_config(args.config).sources  # a ConfigError: exit 2
     if config.empty:
         raise UsageError(f"{args.config}: no sources configured (add a `sources:` section)")
@@ -90,7 +94,7 @@ def check(args: argparse.Namespace) -> int:
 # --- shared by `castiel monitor` and `castiel run` -----------------------------------------------
 
 
-class SourcesBroken(Exception):
+class SourcesBroken(RunBroken):
     """A configured source needed before the start does not answer (exit 3)."""
 
 
