@@ -25,7 +25,6 @@ from castiel.commands import (
     worker,
 )
 from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, exit_code_for
-from collectors.yamlspec import SpecError
 from runtime.errors import BadInput, RunBroken
 
 # Add a command group here: one module with register(subparsers).
@@ -82,9 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except (BadInput, RunBroken) as exc:
-        # A file with several problems lists each (file:line:col: key: ...), one per line.
-        for line in exc.issues if isinstance(exc, SpecError) else [exc]:
-            print(f"castiel: {line}", file=sys.stderr)
+        # One line; a file with several problems says how many more (`validate` lists all).
+        print(f"castiel: {exc}", file=sys.stderr)
         return exit_code_for(exc) or EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130

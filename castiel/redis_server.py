@@ -13,6 +13,8 @@ from pathlib import Path
 
 import redis
 
+from loadtest.stopping import spawn_detached
+
 
 class RedisNotInstalled(RuntimeError):
     pass
@@ -62,6 +64,9 @@ class RedisServer:
     appendfsync: str = "everysec"
     extra: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
+    detach: bool = False
+    """The demo's server: a session of its own (a terminal's Ctrl-C reaches the demo, which
+    stops it last) and SIGTERM if the demo dies, even by SIGKILL (loadtest.stopping)."""
 
     def __post_init__(self) -> None:
         self.data_dir = self.data_dir.resolve()  # redis-server chdirs into --dir
@@ -101,9 +106,11 @@ class RedisServer:
         ]
 
     def start(self, timeout: float = 10.0) -> RedisServer:
-        self.proc = subprocess.Popen(
-            self.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        quiet = subprocess.DEVNULL
+        if self.detach:
+            self.proc = spawn_detached(self.argv(), stdout=quiet, stderr=quiet)
+        else:
+            self.proc = subprocess.Popen(self.argv(), stdout=quiet, stderr=quiet)
         self.wait_ready(timeout)
         return self
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from loadtest.launch import LocustOptions, locust_command
-from loadtest.stopping import LOCUST_STOP_GRACE, die_with_parent
+from loadtest.stopping import LOCUST_STOP_GRACE, spawn_detached
 
 
 @dataclass
@@ -29,14 +29,7 @@ class LocustProcess:
         self._log = log
         # Its own session, so one signal reaches the master and its workers (the process
         # group); and SIGTERM when this process dies, even by SIGKILL (loadtest.stopping).
-        self.proc = subprocess.Popen(
-            argv,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent(),  # noqa: PLW1509 - one prctl call, nothing else
-        )
+        self.proc = spawn_detached(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     @property
     def running(self) -> bool:

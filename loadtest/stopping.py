@@ -21,12 +21,14 @@ import ctypes
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import FrameType
+from typing import Any
 
 log = logging.getLogger("castiel.stopping")
 
@@ -137,3 +139,15 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
             os.kill(os.getpid(), number)
 
     return preexec
+
+
+def spawn_detached(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """Start a child in a session of its own (a terminal's Ctrl-C or a signal to our process
+    group does not reach it: its parent decides when and how it stops; `os.killpg(child.pid,
+    ...)` reaches it and everything it forks) that gets SIGTERM if this process dies."""
+    return subprocess.Popen(
+        list(argv),
+        start_new_session=True,
+        preexec_fn=die_with_parent(),  # noqa: PLW1509 - one prctl call, looked up before fork
+        **kwargs,
+    )

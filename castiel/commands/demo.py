@@ -18,8 +18,11 @@ def register(sub: Any) -> None:
         description="Start a redis-server of its own (free port, data under .castiel/demo), "
         "the example service, two worker processes, the dashboard, and a load test of the "
         "normal scenario with examples/budgets.yaml; print the URLs, the live view and the "
-        "verdict; clean up every process on exit or Ctrl-C. --runtime runs only the "
-        "job-queue demo (a producer and two workers, live throughput).",
+        "verdict; clean up every process on exit. SIGTERM, SIGINT (Ctrl-C) and SIGHUP stop the "
+        "load test first (its run is recorded `aborted`, with reports), then every process the "
+        "demo started; the exit code is then 128 + the signal number (143, 130, 129). Killed "
+        "outright, the demo takes its processes with it. --runtime runs only the job-queue "
+        "demo (a producer and two workers, live throughput).",
     )
     p.add_argument(
         "--runtime",
