@@ -63,43 +63,45 @@ class Channel:
     """The receiver's channel config; URL_ is replaced by the receiver's base URL."""
     env: dict[str, str]
     secrets: list[str]
-    """What must never show: for a URL, its path and query (the host is public)."""
+    """What must never show: for a URL, the secret parts of its path and query (the host and
+    a service's public route such as Slack's `/services/` are not secrets)."""
 
 
 def channels(base: str) -> list[Channel]:
-    slack_path = "/services/T0SLACKTEAM1/B0SLACKBOT2/xoxbSLACKTOKEN0123456789"
-    teams_path = "/webhookb2/0f3c9a7e-SECRET-TENANT/IncomingWebhook/a1b2c3d4e5f6SIGNATURE"
-    hook_path, hook_query = "/hook/PATHSECRET0123456", "token=QUERYSECRET9876543"
+    slack_path = "/services/T0SLACKTEAM1/B0SLACKBOT2/xoxbSLACKTOKENqZ7vK9pWy"
+    teams_path = "/webhookb2/0f3c9a7e-SECRET-TENANT/IncomingWebhook/Qa1Zb2Yc3SIGNATURE"
+    hook_path, hook_query = "/hook/PATHSECRETqz7Wk3", "token=QUERYSECRETvk9Jm4"
     return [
         Channel(
             "slack",
             'slack: {webhook_url: "${SLACK_URL}"}',
             {"SLACK_URL": base + slack_path},
-            [slack_path, "T0SLACKTEAM1", "B0SLACKBOT2", "xoxbSLACKTOKEN0123456789"],
+            # `/services/` is Slack's public route; what follows it is the secret.
+            [slack_path.removeprefix("/services/"), "T0SLACKTEAM1", "xoxbSLACKTOKENqZ7vK9pWy"],
         ),
         Channel(
             "teams",
             'teams: {webhook_url: "${TEAMS_URL}"}',
             {"TEAMS_URL": base + teams_path},
-            [teams_path],
+            ["0f3c9a7e-SECRET-TENANT", "Qa1Zb2Yc3SIGNATURE"],
         ),
         Channel(
             "pagerduty",
             'pagerduty: {routing_key: "${PD_KEY}", url: "URL_/v2/enqueue"}',
-            {"PD_KEY": "R0UTINGKEYpd0123456789abcdefXYZ"},
-            ["R0UTINGKEYpd0123456789abcdefXYZ"],
+            {"PD_KEY": "R0UTINGKEYpdQx7Lm2Vb9TzR"},
+            ["R0UTINGKEYpdQx7Lm2Vb9TzR"],
         ),
         Channel(
             "opsgenie",
             'opsgenie: {api_key: "${OG_KEY}", api_url: "URL_"}',
-            {"OG_KEY": "0ps6enie-api-key-1234-5678-9abcdef0"},
-            ["0ps6enie-api-key-1234-5678-9abcdef0"],
+            {"OG_KEY": "0ps6enie-apikey-Wq3Zr-Tx8Lm-Kv2Pn"},
+            ["0ps6enie-apikey-Wq3Zr-Tx8Lm-Kv2Pn"],
         ),
         Channel(
             "webhook",
             'webhook: {url: "${HOOK_URL}", hmac_secret: "${HOOK_HMAC}"}',
             {"HOOK_URL": f"{base}{hook_path}?{hook_query}", "HOOK_HMAC": "hmac-SECRET-value-42"},
-            [f"{hook_path}?{hook_query}", "PATHSECRET0123456", "QUERYSECRET9876543"],
+            ["PATHSECRETqz7Wk3", hook_query, "QUERYSECRETvk9Jm4"],
         ),
     ]
 
@@ -133,9 +135,14 @@ STYLES: dict[str, Callable[[str], bytes]] = {
 }
 
 
-def echoing(secret: str, style: str, offset: int, keep: int | None) -> Reply:
+def echoing(secret: str, style: str, offset: int, keep: int | None, *more: str) -> Reply:
+    """A 500 echoing the request, with `secret` (or the first of `more` the request holds)
+    at `offset`."""
+
     def body(r: Received) -> bytes:
-        return STYLES[style](placed(request_text(r), secret, offset, keep))
+        text = request_text(r)
+        anchor = next((s for s in (secret, *more) if s in text), secret)
+        return STYLES[style](placed(text, anchor, offset, keep))
 
     return Reply(500, echo=body)
 
@@ -181,7 +188,7 @@ def test_no_channel_leaks_a_secret_whatever_the_receiver_echoes(echo_receiver: R
 
 # --- email: a 535 reply that echoes the AUTH exchange ----------------------------------------
 
-SMTP_PASSWORD = "smtp-S3CRET-password-0123"
+SMTP_PASSWORD = "smtp-S3CRET-passw0rd-Jq9x"
 
 
 def smtp_echo(offset: int, keep: int | None, encoded: bool) -> Callable[..., AuthResult]:
@@ -314,3 +321,58 @@ def test_a_tagged_secret_is_never_echoed_and_never_crashes(
     assert leaks(out.out + out.err, [KEY]) == [], out
     if code == 2:
         assert f"{cfg}:5:" in out.err  # located: file:line
+
+
+FAILING = """
+version: 1
+budgets:
+  - name: endpoint p50
+    metric: locust_request_duration_seconds
+    aggregation: p50
+    fail: "< 0.000001"
+"""
+
+
+@pytest.mark.slow
+def test_a_run_whose_receivers_echo_leaks_nothing_anywhere(
+    redis_url: str, echo_receiver: Receiver, tmp_path: Path
+) -> None:
+    """`castiel run` with a failing budget paging Slack, falling back to PagerDuty, both
+    answering 500 with the request echoed: stdout, stderr (with -v logs), every file the run
+    wrote (reports, Locust's log) and the store file hold nothing of either secret."""
+    from tests.examples.test_service import start_service
+
+    base = echo_receiver.url
+    slack, pd = channels(base)[0], channels(base)[2]
+    echo_receiver.default = echoing(slack.secrets[-1], "json", LIMIT - 10, None, *pd.secrets)
+    alerts = tmp_path / "alerts.yaml"
+    alerts.write_text(
+        "route: {receiver: s, group_wait: 0s, group_interval: 1s}\n"
+        "receivers:\n"
+        f"  - name: s\n    fallback: [p]\n    {slack.yaml}\n"
+        f"  - name: p\n    {pd.yaml.replace('URL_', base)}\n"
+        "defaults: {for: 0s}\n"
+        "delivery: {max_attempts: 2, initial_backoff: 100ms}\n"
+    )
+    budgets = tmp_path / "budgets.yaml"
+    budgets.write_text(FAILING)
+    service, target = start_service(redis_url, tmp_path / "db.sqlite")
+    try:
+        result = castiel(
+            *("-v", "run", "--target", target, "--budgets", str(budgets), "--alerts", str(alerts)),
+            *("--store", str(tmp_path / "s.db"), "--runs-dir", str(tmp_path / "runs")),
+            *("--duration", "6s", "--users", "2"),
+            env={**slack.env, **pd.env},
+        )
+    finally:
+        service.terminate()
+        service.wait(10)
+    assert result.returncode == 1, result.stdout + result.stderr  # the budget failed
+    assert len(echo_receiver.all()) >= 2  # both receivers were tried, and answered 500
+    secrets = slack.secrets + pd.secrets
+    assert leaks(result.stdout + result.stderr, secrets) == []
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".yaml"]
+    assert any(p.name == "report.html" for p in written)
+    for path in written:
+        text = path.read_bytes().decode("latin-1")
+        assert leaks(text, secrets) == [], path
