@@ -60,8 +60,9 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def check_store_path(path: Path) -> None:
-    """Raise NotAStore for a directory or a non-empty file that is not SQLite, so nothing
-    is created inside a directory or written into someone else's file."""
+    """Raise NotAStore for a directory, a non-empty file that is not SQLite, or someone
+    else's SQLite database (tables, but no Castiel schema version), so nothing is created
+    inside a directory or written into another program's file."""
     if path.is_dir():
         raise NotAStore(f"{path} is a directory, not a Castiel store (give the store's file)")
     try:
@@ -71,8 +72,21 @@ def check_store_path(path: Path) -> None:
         return
     except OSError as exc:
         raise StoreError(f"{path}: {exc.strerror or exc}") from None
-    if head and head != _SQLITE_MAGIC:
+    if not head:
+        return  # empty: a store not created yet
+    if head != _SQLITE_MAGIC:
         raise NotAStore(f"{path} is not a Castiel store (not a database)")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            tables = conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return  # corrupt or locked: opening it says why (StoreError, exit 3)
+    if version == 0 and tables:
+        raise NotAStore(f"{path} is an SQLite database, but not a Castiel store")
 
 
 class UnknownRun(KeyError):
@@ -174,8 +188,6 @@ class Store:
         c = self._conn
         c.execute("PRAGMA foreign_keys = ON")
         version = int(c.execute("PRAGMA user_version").fetchone()[0])
-        if version == 0 and c.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
-            raise NotAStore(f"{self.path} is an SQLite database, but not a Castiel store")
         if version > LATEST_VERSION:
             raise StoreError(
                 f"{self.path}: schema version {version} is newer than this Castiel "

@@ -3,7 +3,8 @@
 Children are spawned (not forked) so none inherits the parent's Redis connections or event
 loop. SIGTERM/SIGINT are forwarded; each child then shuts down gracefully on its own. A child
 that dies unexpectedly is restarted with backoff; one that exits 2 (bad configuration) stops
-the whole set, since restarting cannot fix it."""
+the whole set, since restarting cannot fix it. Stopped while Redis is unreachable, children
+exit 3 without a traceback and `run()` returns 3."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ from runtime.errors import ConfigError
 
 log = logging.getLogger("castiel.supervisor")
 EXIT_CONFIG = 2
+EXIT_BROKEN = 3
+"""A child that ended because Redis did not answer (stopped while waiting for it)."""
 
 
 def load_worker_class(spec: str) -> type[Any]:
@@ -65,7 +68,14 @@ def _child(spec: str, settings: dict[str, Any], index: int) -> None:
     except ConfigError as exc:
         print(f"castiel worker: {exc}", file=sys.stderr)
         sys.exit(EXIT_CONFIG)
-    worker.run()
+    try:
+        worker.run()
+    except (RedisError, OSError):
+        # Stopped before Redis ever answered (the worker has logged why): an exit code for
+        # the supervisor to report once, not a traceback per process.
+        sys.exit(EXIT_BROKEN)
+    except KeyboardInterrupt:  # Ctrl-C before the worker's own handlers were installed
+        sys.exit(128 + signal.SIGINT)
 
 
 @dataclass
@@ -114,6 +124,8 @@ class Supervisor:
             del self._children[index]
             if index in self._retiring:
                 self._retiring.discard(index)  # scaled down on purpose
+            elif self._stopping and proc.exitcode == EXIT_BROKEN:
+                self._code = self._code or EXIT_BROKEN  # stopped while Redis was unreachable
             elif proc.exitcode == EXIT_CONFIG:
                 self._code = EXIT_CONFIG
                 self._forward(signal.SIGTERM, None)

@@ -126,7 +126,8 @@ def _validate(args: argparse.Namespace) -> int:
     except AlertsConfigError as exc:
         for issue in exc.issues:
             print(f"{issue}", file=sys.stderr)
-        print(f"{args.file}: {len(exc.issues)} problem(s)", file=sys.stderr)
+        if len(exc.issues) > 1:
+            print(f"{args.file}: {len(exc.issues)} problems", file=sys.stderr)
         return EXIT_BAD_INPUT
     for w in cfg.warnings:
         print(f"warning: {w}", file=sys.stderr)

@@ -8,6 +8,7 @@ sources (plus `--redis`/`--metrics`), and the PromQL expressions budgets name
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -86,7 +87,7 @@ def check(args: argparse.Namespace) -> int:
     Console(width=160).print(table)
     failed = sum(not r.ok for r in results)
     if failed:
-        print(f"{failed} of {len(results)} sources do not answer")
+        print(f"castiel: {failed} of {len(results)} sources do not answer", file=sys.stderr)
         return EXIT_BROKEN
     return EXIT_PASS
 

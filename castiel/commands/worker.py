@@ -9,7 +9,9 @@ from typing import Any
 from castiel import argtypes
 from castiel.errors import UsageError
 from runtime.autoscale import ScalingPolicy
-from runtime.supervisor import Supervisor, load_worker_class
+from runtime.connection import RedisSettings
+from runtime.errors import RunBroken
+from runtime.supervisor import EXIT_BROKEN, Supervisor, load_worker_class
 from runtime.worker import BaseWorker
 
 
@@ -130,9 +132,16 @@ def run(args: argparse.Namespace) -> int:
             scale_down_window=args.scale_down_window,
         )
         _check_ports(args.metrics_port, policy.max_workers + 1)  # the supervisor's first
-        return Supervisor(args.worker, settings, autoscale=policy).run()
+        return _supervised(Supervisor(args.worker, settings, autoscale=policy).run(), settings)
     _check_ports(args.metrics_port, args.processes)
     if args.processes == 1:
-        cls(**settings).run()
+        cls(**settings).run()  # Redis unreachable when stopped: castiel.cli's one line, exit 3
         return 0
-    return Supervisor(args.worker, settings, args.processes).run()
+    return _supervised(Supervisor(args.worker, settings, args.processes).run(), settings)
+
+
+def _supervised(code: int, settings: dict[str, Any]) -> int:
+    if code == EXIT_BROKEN:
+        where = RedisSettings.from_url(settings.get("redis_url")).url.rpartition("@")[2]
+        raise RunBroken(f"the workers stopped before Redis at {where} answered")
+    return code

@@ -76,3 +76,11 @@ class FlowStep(BaseWorker):
         if job.data.get("fail"):
             raise UnrecoverableError(f"{job.data['name']} fails")
         return job.data.get("v", 0) + sum(kids.values.values())
+
+
+class NoQueueWorker(BaseWorker):
+    """Implements `process` but names no queue: `castiel worker` refuses it (exit 2) unless
+    --queue names one."""
+
+    async def process(self, job: Job) -> Any:
+        return None
