@@ -307,7 +307,9 @@ budgets:
     fail: "< 250ms"
     min_samples: !!bool maybe
 """
-TAGGED_ALERTS = "receivers: [{name: r, console: {}}]\nroute: {receiver: r, group_wait: !!float soon}\n"
+TAGGED_ALERTS = (
+    "receivers: [{name: r, console: {}}]\nroute: {receiver: r, group_wait: !!float soon}\n"
+)
 TAGGED_CONFIG = "sources:\n  scrape:\n    endpoints: !!bool maybe\n"
 
 
