@@ -1,5 +1,6 @@
-"""Secret values in the alert config: `${VAR}` references resolved from the environment at send
-time only. A `Secret` never shows its value: repr/str name the variables, and `redact` removes
+"""Secret values in the alert config: `${VAR}` (or `${VAR:-default}`; collectors.envrefs,
+the grammar every config file shares) references resolved from the environment at send time
+only. A `Secret` never shows its value: repr/str name the variables, and `redact` removes
 revealed values (whole, encoded, or any 8 characters of them) from any text (error messages,
 response bodies) before it is cut short, logged or stored."""
 
@@ -8,24 +9,15 @@ from __future__ import annotations
 import base64
 import html
 import json
-import re
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from runtime.errors import BadInput
+from collectors import envrefs
 
-_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 REDACTED = "<redacted>"
-
-
-class MissingSecret(BadInput):
-    """A `${VAR}` the config refers to is not set. The message names the variable only."""
-
-    def __init__(self, variables: tuple[str, ...]) -> None:
-        self.variables = variables
-        names = ", ".join(f"${v}" for v in variables)
-        super().__init__(f"environment variable {names} is not set")
+MissingSecret = envrefs.UnsetVariable
+"""A `${VAR}` the config refers to is not set (or empty). The message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +27,7 @@ class Secret:
 
     @property
     def variables(self) -> tuple[str, ...]:
-        return tuple(_REF.findall(self.template))
+        return tuple(r.name for r in envrefs.references(self.template))
 
     @property
     def literal(self) -> bool:
@@ -43,10 +35,11 @@ class Secret:
         return not self.variables
 
     def reveal(self, env: Mapping[str, str]) -> str:
-        missing = tuple(v for v in self.variables if not env.get(v))
-        if missing:
-            raise MissingSecret(missing)
-        return _REF.sub(lambda m: env[m.group(1)], self.template)
+        """The value; raises MissingSecret for a variable that is not set or empty."""
+        return envrefs.expand(self.template, env, empty_is_unset=True)
+
+    def unset(self, env: Mapping[str, str]) -> tuple[str, ...]:
+        return envrefs.unset(self.template, env, empty_is_unset=True)
 
     def __repr__(self) -> str:
         return f"Secret({self.describe()})"

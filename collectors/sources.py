@@ -47,6 +47,7 @@ from urllib.parse import urlsplit
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from collectors import envrefs
 from collectors.base import Collector, CollectorError
 from collectors.promql import (
     DEFAULT_METRICS,
@@ -60,7 +61,6 @@ from collectors.yamlspec import Invalid, SpecContext, SpecError, SpecIssue, comp
 from runtime.connection import RedisSettings
 from runtime.errors import ConfigError
 
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
 _MATCHERS = re.compile(
     r'^\s*(?:[A-Za-z_][A-Za-z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*(?:,\s*|$))*$'
@@ -165,13 +165,10 @@ class _Ctx(SpecContext):
         return self.expand(node, key, str(node.value))
 
     def expand(self, node: Node, key: str, value: str) -> str:
-        def sub(m: re.Match[str]) -> str:
-            found = self.env.get(m.group(1))
-            if found is None and m.group(2) is None:
-                raise self.error(node, key, f"environment variable {m.group(1)} is not set")
-            return found if found is not None else m.group(2)
-
-        return _ENV.sub(sub, value)
+        try:
+            return envrefs.expand(value, self.env)
+        except envrefs.UnsetVariable as exc:
+            raise self.error(node, key, str(exc)) from None
 
     def flag(self, node: Node, key: str) -> bool:
         value = self.text(node, key).lower()
