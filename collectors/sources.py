@@ -59,14 +59,13 @@ from collectors.promql import (
 )
 from collectors.yamlspec import Invalid, SpecContext, SpecError, SpecIssue, compose, read_text
 from runtime.connection import RedisSettings
+from runtime.durations import parse_duration
 from runtime.errors import ConfigError
 
 _NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
 _MATCHERS = re.compile(
     r'^\s*(?:[A-Za-z_][A-Za-z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*(?:,\s*|$))*$'
 )
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 # --- the model -----------------------------------------------------------------------------------
@@ -180,11 +179,9 @@ class _Ctx(SpecContext):
 
 
 def duration(text: str) -> float:
-    """`250ms`, `2s`, `5m`, `1h` or plain seconds; must be > 0."""
-    m = _DURATION.match(text.lower())
-    if m is None:
-        raise ValueError(f"{text!r} is not a duration (e.g. 500ms, 2s, 5m)")
-    seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    """A duration in the one grammar (runtime.durations: `250ms`, `2s`, `5m`, `1h30m`, plain
+    seconds); must be > 0."""
+    seconds = parse_duration(text)
     if seconds <= 0:
         raise ValueError("must be more than 0")
     return seconds
