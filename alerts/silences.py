@@ -27,7 +27,6 @@ from typing import Protocol
 
 from alerts.db import AlertsDB, using
 from alerts.matchers import LabelMatcher, matches_all, parse_matcher
-from runtime.timestamps import as_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +132,21 @@ class SqliteSilenceStore:
             return cur.rowcount > 0
 
 
+def _seconds(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
 def _from_row(r: Sequence[object]) -> Silence | None:
-    """A stored silence, or None (logged) for a row this version cannot read: written by
-    another tool or by hand, a time no date can hold, matchers that do not parse."""
-    starts, ends, created = (as_timestamp(v) for v in r[2:5])
+    """A stored silence, or None (logged) for a row this version cannot read (written by
+    another tool or by hand): a time that is not a number, matchers that do not parse. A
+    time no date can hold (year 11409972) is kept, so the silence can be seen and expired;
+    readers format it with runtime.timestamps."""
+    starts, ends, created = (_seconds(v) for v in r[2:5])
     try:
         if starts is None or ends is None or created is None:
-            raise ValueError("a time out of range")
+            raise ValueError("a time that is not a number")
         matchers = tuple(parse_matcher(str(m)) for m in json.loads(str(r[1])))
     except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
         log.warning("silence %r is unreadable and ignored: %s", r[0], exc)

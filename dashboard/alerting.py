@@ -47,6 +47,14 @@ def _ts(t: float) -> pd.Timestamp:
         return pd.NaT
 
 
+def _frame(rows: list[dict[str, object]], columns: list[str], times: list[str]) -> pd.DataFrame:
+    """Time columns stay UTC datetimes even when every value is empty (NaT)."""
+    frame = pd.DataFrame(rows, columns=columns)
+    for col in times:
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame
+
+
 def events_frame(events: Sequence[AlertEvent]) -> pd.DataFrame:
     rows = [
         {
@@ -66,12 +74,13 @@ def events_frame(events: Sequence[AlertEvent]) -> pd.DataFrame:
         }
         for e in events
     ]
-    return pd.DataFrame(rows, columns=EVENT_COLUMNS)
+    return _frame(rows, EVENT_COLUMNS, ["since"])
 
 
 def timeline_frame(events: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
     """Bars for a Gantt-style timeline: each alert's stretches between transitions (from
     `events_frame`, any order), the last one open until `now`."""
+    events = events.dropna(subset=["since"])  # a time no date holds cannot be placed
     if events.empty:
         return pd.DataFrame(columns=["alert", "state", "start", "end"])
     rows = []
@@ -99,7 +108,7 @@ def attempts_frame(attempts: Sequence[Attempt]) -> pd.DataFrame:
         }
         for a in attempts
     ]
-    return pd.DataFrame(rows, columns=ATTEMPT_COLUMNS)
+    return _frame(rows, ATTEMPT_COLUMNS, ["at"])
 
 
 def silences_frame(silences: Sequence[Silence], now: float) -> pd.DataFrame:
@@ -115,4 +124,4 @@ def silences_frame(silences: Sequence[Silence], now: float) -> pd.DataFrame:
         }
         for s in silences
     ]
-    return pd.DataFrame(rows, columns=SILENCE_COLUMNS)
+    return _frame(rows, SILENCE_COLUMNS, ["starts", "ends"])
