@@ -25,7 +25,6 @@ from collectors.base import Collector
 from collectors.promql import (
     NamedQuery,
     PrometheusClient,
-    PrometheusError,
     PromQLQueryError,
     QueryKind,
     substitute_interval,
@@ -40,7 +39,6 @@ from collectors.sources import (
     metric_overlap,
 )
 from runtime.connection import connect
-from runtime.errors import RunBroken
 
 
 def register(sub: Any) -> None:
@@ -95,10 +93,6 @@ def check(args: argparse.Namespace) -> int:
 # --- shared by `castiel monitor` and `castiel run` -----------------------------------------------
 
 
-class SourcesBroken(RunBroken):
-    """A configured source needed before the start does not answer (exit 3)."""
-
-
 @dataclass(frozen=True)
 class Wiring:
     collectors: list[Collector]
@@ -150,8 +144,8 @@ def wire_sources(
 ) -> Wiring:
     """The collectors a monitor loop runs. Raises UsageError/ConfigError (exit 2): two sources
     of the same series, `promql:` budgets without a Prometheus source, an expression
-    Prometheus rejects (with the budget's file:line). Raises SourcesBroken (exit 3) when the
-    Prometheus server does not answer that check."""
+    Prometheus rejects (with the budget's file:line). Raises PrometheusError (a RunBroken, exit
+    3) when the Prometheus server does not answer that check."""
     sources = merged_sources(project.sources, redis_url, metrics)
     overlap = metric_overlap(sources)
     if overlap is not None:
@@ -195,7 +189,5 @@ def check_promql(client: PrometheusClient, budgets: Sequence[Budget]) -> None:
         assert b.promql is not None
         try:
             client.query(substitute_interval(b.promql.expr, 60.0))
-        except PromQLQueryError as exc:
+        except PromQLQueryError as exc:  # bad input, located in the budget file
             raise UsageError(f"{b.location}: {b.name}.promql: {exc}") from None
-        except PrometheusError as exc:
-            raise SourcesBroken(str(exc)) from None
