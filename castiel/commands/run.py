@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
+from budgets.model import BudgetFile
 from budgets.spec import load_budget_file
 from castiel import argtypes
 from castiel.commands.alerts import add_alerts_argument, alerts_config_for, finish_alerts
@@ -18,7 +19,7 @@ from castiel.config import add_config_argument, load_project_config
 from castiel.gate import ReportPaths, gate
 from collectors.store import DEFAULT_PATH, Store
 from loadtest.launch import DEFAULT_LOCUSTFILE
-from loadtest.orchestrator import RunPlan, execute
+from loadtest.orchestrator import RunPlan, RunResult, execute
 from loadtest.profiles import SCENARIOS
 from loadtest.stopping import ALERTS_DRAIN_ON_SIGNAL, StopRequest, stop_on_signals
 
@@ -144,12 +145,28 @@ def _run(args: argparse.Namespace, stop: StopRequest) -> int:
     if not console.is_terminal:
         console = Console(width=160)  # CI logs: wide enough that tables do not fold
     result = execute(plan, wiring.collectors, console, stop=stop)
-    out = result.out_dir
     console.print(
         f"run {result.run.id}: {result.total_requests} requests, "
         f"{result.total_failures} failures"
         + (f"; stopped early: {result.aborted}" if result.aborted else "")
     )
+    code = _verdict(args, spec, plan, result, console)
+    if result.stopped_by:
+        print(
+            f"castiel: run {result.run.id} {result.aborted}: recorded as aborted, reports in "
+            f"{result.out_dir}; exit {stop.exit_code}",
+            file=sys.stderr,
+        )
+        return stop.exit_code
+    return code
+
+
+def _verdict(
+    args: argparse.Namespace, spec: BudgetFile, plan: RunPlan, result: RunResult, console: Console
+) -> int:
+    """The gate over the whole run (reports, verdicts), then its alerts resolved with the
+    verdict: `aborted` when a signal cut it short."""
+    out = result.out_dir
     verdict = "aborted" if result.stopped_by else "error"
     drain = ALERTS_DRAIN_ON_SIGNAL if result.stopped_by else plan.alerts_drain
     try:
@@ -176,11 +193,4 @@ def _run(args: argparse.Namespace, stop: StopRequest) -> int:
     finally:
         if result.alerts is not None:  # resolved with the run's verdict, on every channel
             finish_alerts(result.alerts, verdict, drain)
-    if result.stopped_by:
-        print(
-            f"castiel: run {result.run.id} {result.aborted}: recorded as aborted, reports in "
-            f"{out}; exit {stop.exit_code}",
-            file=sys.stderr,
-        )
-        return stop.exit_code
     return code
