@@ -14,10 +14,11 @@ from pathlib import Path
 import redis
 
 from loadtest.stopping import spawn_detached
+from runtime.errors import RunBroken
 
 
-class RedisNotInstalled(RuntimeError):
-    pass
+class RedisNotInstalled(RunBroken):
+    """The demo's redis-server is not installed: one line and exit 3, not a traceback."""
 
 
 def _bindable(port: int) -> bool:
@@ -127,10 +128,11 @@ class RedisServer:
                     pass
                 if self.proc is not None and self.proc.poll() is not None:
                     log = self.data_dir / "redis.log"
-                    tail = log.read_text()[-2000:] if log.exists() else ""
-                    raise RuntimeError(f"redis-server on port {self.port} exited:\n{tail}")
+                    lines = log.read_text().strip().splitlines() if log.exists() else []
+                    last = lines[-1] if lines else "no log"
+                    raise RunBroken(f"redis-server on port {self.port} exited ({log}): {last}")
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"redis-server on port {self.port} not ready")
+                    raise RunBroken(f"redis-server on port {self.port} not ready in {timeout:g}s")
                 time.sleep(0.02)
         finally:
             client.close()
