@@ -254,7 +254,8 @@ def _silence_expire(args: argparse.Namespace) -> int:
 def _attempts(args: argparse.Namespace) -> int:
     with AlertsDB.open(args.store) as db:
         outbox = Outbox(db)
-        attempts = outbox.attempts(limit=100_000)[-args.limit :]
+        everything = outbox.attempts(limit=100_000)
+        attempts = everything[len(everything) - args.limit :] if args.limit else []
         pending = outbox.items("pending")
     for a in attempts:
         code = f" {a.status_code}" if a.status_code is not None else ""
