@@ -73,6 +73,8 @@ def test_the_cli_lists_what_it_did_not_write(
     assert main(["alerts", "silence", "expire", "far", "--store", str(store)]) == 0
     assert main(["alerts", "attempts", "--store", str(store)]) == 0
     assert "invalid time" in capsys.readouterr().out
+    assert main(["alerts", "attempts", "--limit", "0", "--store", str(store)]) == 0
+    assert "http 500" not in capsys.readouterr().out
     got = events(store)
     assert {e.dedup_key for e in got} == {"k", "k2"}
     odd = next(e for e in got if e.dedup_key == "k2")
