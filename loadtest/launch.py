@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import loadtest
+from loadtest.stopping import PARENT_ENV
 
 PACKAGE_DIR = Path(loadtest.__file__).resolve().parent
 DEFAULT_LOCUSTFILE = PACKAGE_DIR / "locustfiles" / "example_service.py"
@@ -75,7 +76,7 @@ def locust_command(o: LocustOptions) -> tuple[list[str], dict[str, str]]:
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
         "CASTIEL_STATS_FILE": str(o.stats_file),
-        "CASTIEL_PARENT_PID": str(os.getpid()),  # loadtest/parent_watch.py: die with us
+        PARENT_ENV: str(os.getpid()),  # loadtest/parent_watch.py: Locust dies with us
         "CASTIEL_SCENARIO": o.scenario,
         "CASTIEL_USERS": str(o.users),
         "CASTIEL_DURATION": str(o.duration),

@@ -18,24 +18,13 @@ from typing import Any
 import gevent
 from locust import events
 
-from loadtest.stopping import LOCUST_STOP_GRACE, set_parent_death_signal
+from loadtest.stopping import LOCUST_STOP_GRACE, expected_parent, set_parent_death_signal
 
 log = logging.getLogger("castiel.parent_watch")
 
 LOADED_IN = os.getpid()
 """The process that imported the locustfiles: the master. Workers forked by `--processes`
 inherit this value, which is how a worker knows its parent's pid (it is `LOADED_IN`)."""
-PARENT_ENV = "CASTIEL_PARENT_PID"
-
-
-def expected_parent(pid: int, loaded_in: int, env: dict[str, str]) -> int | None:
-    """Pure: the pid this Locust process must not outlive. A forked worker: the master.
-    The master: the `castiel run` that set $CASTIEL_PARENT_PID. None: not known (Locust run
-    by hand), then the parent at start-up is watched."""
-    if pid != loaded_in:
-        return loaded_in
-    given = env.get(PARENT_ENV, "")
-    return int(given) if given.isdigit() else None
 
 
 def watch(parent: int, interval: float = 1.0) -> None:

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -104,6 +104,20 @@ def stop_on_signals(
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+PARENT_ENV = "CASTIEL_PARENT_PID"
+"""Set by `castiel run` for Locust (loadtest/launch.py): the pid Locust must not outlive."""
+
+
+def expected_parent(pid: int, loaded_in: int, env: Mapping[str, str]) -> int | None:
+    """Pure: the pid a Locust process must not outlive. A worker forked by `--processes`
+    (`pid` is not `loaded_in`, the process that imported the plugins): the master. The
+    master: the `castiel run` in $CASTIEL_PARENT_PID. None: not known (Locust run by hand)."""
+    if pid != loaded_in:
+        return loaded_in
+    given = env.get(PARENT_ENV, "")
+    return int(given) if given.isdigit() else None
 
 
 def _prctl() -> Callable[..., int] | None:
