@@ -47,10 +47,8 @@ def _fail(message: str) -> argparse.ArgumentTypeError:
     return argparse.ArgumentTypeError(message)
 
 
-def duration(
-    *, minimum: float = 0.0, maximum: float = MAX_DURATION, allow_zero: bool = False
-) -> Callable[[str], float]:
-    """A duration in seconds, > `minimum` (>= 0 with `allow_zero`) and <= `maximum`."""
+def duration(*, maximum: float = MAX_DURATION, allow_zero: bool = False) -> Callable[[str], float]:
+    """A duration in seconds, > 0 (>= 0 with `allow_zero`) and <= `maximum`."""
 
     def parse(text: str) -> float:
         try:
@@ -59,8 +57,8 @@ def duration(
             raise _fail(f"{text!r} is not a duration ({EXAMPLES})") from None
         if seconds == 0 and allow_zero:
             return 0.0
-        if seconds <= minimum:
-            raise _fail(f"{text!r} must be longer than {spelled(minimum)}")
+        if seconds <= 0:
+            raise _fail(f"{text!r} must be longer than 0s")
         if seconds > maximum:
             raise _fail(f"{text!r} is longer than the limit of {spelled(maximum)}")
         return seconds
@@ -178,8 +176,6 @@ def store_path(text: str) -> Path:
 
 def spelled(seconds: float) -> str:
     """A limit as people say it: `10 years`, `7d`, `5m`."""
-    if seconds == 0:
-        return "0s"
     if seconds >= YEAR and seconds % YEAR == 0:
         return f"{seconds / YEAR:g} years"
     if seconds >= 86400 and seconds % 86400 == 0:
