@@ -52,9 +52,8 @@ COMMAND_GROUPS = (
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        """Bad CLI arguments exit 2 with usage, like every bad input."""
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+        """Bad CLI arguments exit 2 with one line naming the argument, like every bad input."""
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 pass (warnings allowed), 1 a budget failed, 2 bad input "
         "(config, budgets, CLI), 3 the run itself broke (target unreachable, Redis down, "
         "impossible data), 4 inconclusive (the run's numbers cannot be trusted: load generator "
-        "saturated, too few requests, arrival rate short of target).\n"
+        "saturated, too few requests, arrival rate short of target); stopped by a signal: "
+        "128 + its number (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).\n"
         "Redis: --redis URL or $CASTIEL_REDIS_URL (redis://, rediss://, redis+cluster://).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -81,12 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad argument (2): a code, also in-process
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         code: int = args.handler(args)
     except (BadInput, RunBroken) as exc:
+        # One line; a file with several problems says how many more (`validate` lists all).
         print(f"castiel: {exc}", file=sys.stderr)
         return exit_code_for(exc) or EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -13,9 +13,12 @@ from pathlib import Path
 
 import redis
 
+from loadtest.stopping import spawn_detached
+from runtime.errors import RunBroken
 
-class RedisNotInstalled(RuntimeError):
-    pass
+
+class RedisNotInstalled(RunBroken):
+    """The demo's redis-server is not installed: one line and exit 3, not a traceback."""
 
 
 def _bindable(port: int) -> bool:
@@ -62,6 +65,9 @@ class RedisServer:
     appendfsync: str = "everysec"
     extra: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
+    detach: bool = False
+    """The demo's server: a session of its own (a terminal's Ctrl-C reaches the demo, which
+    stops it last) and SIGTERM if the demo dies, even by SIGKILL (loadtest.stopping)."""
 
     def __post_init__(self) -> None:
         self.data_dir = self.data_dir.resolve()  # redis-server chdirs into --dir
@@ -101,9 +107,11 @@ class RedisServer:
         ]
 
     def start(self, timeout: float = 10.0) -> RedisServer:
-        self.proc = subprocess.Popen(
-            self.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        quiet = subprocess.DEVNULL
+        if self.detach:
+            self.proc = spawn_detached(self.argv(), stdout=quiet, stderr=quiet)
+        else:
+            self.proc = subprocess.Popen(self.argv(), stdout=quiet, stderr=quiet)
         self.wait_ready(timeout)
         return self
 
@@ -120,10 +128,11 @@ class RedisServer:
                     pass
                 if self.proc is not None and self.proc.poll() is not None:
                     log = self.data_dir / "redis.log"
-                    tail = log.read_text()[-2000:] if log.exists() else ""
-                    raise RuntimeError(f"redis-server on port {self.port} exited:\n{tail}")
+                    lines = log.read_text().strip().splitlines() if log.exists() else []
+                    last = lines[-1] if lines else "no log"
+                    raise RunBroken(f"redis-server on port {self.port} exited ({log}): {last}")
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"redis-server on port {self.port} not ready")
+                    raise RunBroken(f"redis-server on port {self.port} not ready in {timeout:g}s")
                 time.sleep(0.02)
         finally:
             client.close()

@@ -47,6 +47,7 @@ from urllib.parse import urlsplit
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from collectors import envrefs
 from collectors.base import Collector, CollectorError
 from collectors.promql import (
     DEFAULT_METRICS,
@@ -58,16 +59,14 @@ from collectors.promql import (
 )
 from collectors.yamlspec import Invalid, SpecContext, SpecError, SpecIssue, compose, read_text
 from runtime.connection import RedisSettings
+from runtime.durations import parse_duration
 from runtime.errors import ConfigError
 from runtime.redis_outage import REDIS_FAILED
 
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
 _MATCHERS = re.compile(
     r'^\s*(?:[A-Za-z_][A-Za-z0-9_]*\s*(?:=~|!~|!=|=)\s*"(?:[^"\\]|\\.)*"\s*(?:,\s*|$))*$'
 )
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 # --- the model -----------------------------------------------------------------------------------
@@ -166,13 +165,10 @@ class _Ctx(SpecContext):
         return self.expand(node, key, str(node.value))
 
     def expand(self, node: Node, key: str, value: str) -> str:
-        def sub(m: re.Match[str]) -> str:
-            found = self.env.get(m.group(1))
-            if found is None and m.group(2) is None:
-                raise self.error(node, key, f"environment variable {m.group(1)} is not set")
-            return found if found is not None else m.group(2)
-
-        return _ENV.sub(sub, value)
+        try:
+            return envrefs.expand(value, self.env)
+        except envrefs.UnsetVariable as exc:
+            raise self.error(node, key, str(exc)) from None
 
     def flag(self, node: Node, key: str) -> bool:
         value = self.text(node, key).lower()
@@ -184,11 +180,9 @@ class _Ctx(SpecContext):
 
 
 def duration(text: str) -> float:
-    """`250ms`, `2s`, `5m`, `1h` or plain seconds; must be > 0."""
-    m = _DURATION.match(text.lower())
-    if m is None:
-        raise ValueError(f"{text!r} is not a duration (e.g. 500ms, 2s, 5m)")
-    seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    """A duration in the one grammar (runtime.durations: `250ms`, `2s`, `5m`, `1h30m`, plain
+    seconds); must be > 0."""
+    seconds = parse_duration(text)
     if seconds <= 0:
         raise ValueError("must be more than 0")
     return seconds

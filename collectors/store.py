@@ -7,7 +7,9 @@ processes.
   and never block the writer (WAL). A second writer waits up to `busy_timeout` for the lock.
 * The schema is versioned (`collectors.migrations`, `PRAGMA user_version`); a store written by a
   newer Castiel is refused rather than misread.
-* Failures to open or read the file raise `StoreError` (the CLI maps that to exit code 3).
+* Failures to open or read the file raise `StoreError` (a `RunBroken`: exit code 3); a path
+  that names a directory or a file that is not a Castiel store raises `NotAStore` (a
+  `BadInput`: exit code 2), before anything is written to it.
 """
 
 from __future__ import annotations
@@ -38,14 +40,53 @@ from collectors.model import (
     SeriesData,
     SeriesKey,
 )
+from runtime.errors import BadInput, RunBroken
 
 DEFAULT_PATH = Path(".castiel") / "castiel.db"
 
 _WIDTHS = ((2, np.dtype("<u2"), 1 << 16), (4, np.dtype("<u4"), 1 << 32), (8, np.dtype("<u8"), 0))
 
 
-class StoreError(Exception):
+class StoreError(RunBroken):
     """The store cannot be opened or read (missing, corrupt, newer schema, locked too long)."""
+
+
+class NotAStore(StoreError, BadInput):
+    """The path names a directory or a file that is not a Castiel store: the input is wrong
+    (exit 2, `BadInput` wins), and existing `except StoreError` handlers still catch it."""
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_store_path(path: Path) -> None:
+    """Raise NotAStore for a directory, a non-empty file that is not SQLite, or someone
+    else's SQLite database (tables, but no Castiel schema version), so nothing is created
+    inside a directory or written into another program's file."""
+    if path.is_dir():
+        raise NotAStore(f"{path} is a directory, not a Castiel store (give the store's file)")
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(f"{path}: {exc.strerror or exc}") from None
+    if not head:
+        return  # empty: a store not created yet
+    if head != _SQLITE_MAGIC:
+        raise NotAStore(f"{path} is not a Castiel store (not a database)")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            tables = conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return  # corrupt or locked: opening it says why (StoreError, exit 3)
+    if version == 0 and tables:
+        raise NotAStore(f"{path} is an SQLite database, but not a Castiel store")
 
 
 class UnknownRun(KeyError):
@@ -117,6 +158,7 @@ class Store:
         busy_timeout: float = 30.0,
     ) -> Store:
         p = Path(path)
+        check_store_path(p)
         try:
             if readonly:
                 if not p.exists():
@@ -131,7 +173,11 @@ class Store:
                 p.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(p, timeout=busy_timeout, isolation_level=None)
             store = cls(conn, p, readonly)
-            store._setup()
+            try:
+                store._setup()
+            except BaseException:
+                conn.close()
+                raise
         except sqlite3.Error as exc:
             raise StoreError(f"{p}: {exc}") from exc
         except OSError as exc:

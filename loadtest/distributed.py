@@ -24,7 +24,8 @@ import loadtest
 
 PACKAGE_DIR = Path(loadtest.__file__).resolve().parent
 PLUGINS = tuple(
-    PACKAGE_DIR / name for name in ("shape_plugin.py", "reporter.py", "arrival_plugin.py")
+    PACKAGE_DIR / name
+    for name in ("shape_plugin.py", "reporter.py", "arrival_plugin.py", "parent_watch.py")
 )
 DEFAULT_PORT = 5557  # Locust's
 

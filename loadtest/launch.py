@@ -13,6 +13,7 @@ from pathlib import Path
 import loadtest
 from loadtest.arrival import ArrivalPlan, Pool
 from loadtest.distributed import PLUGINS, Endpoint, master_args
+from loadtest.stopping import PARENT_ENV
 
 PACKAGE_DIR = Path(loadtest.__file__).resolve().parent
 DEFAULT_LOCUSTFILE = PACKAGE_DIR / "locustfiles" / "example_service.py"
@@ -84,6 +85,7 @@ def locust_command(o: LocustOptions) -> tuple[list[str], dict[str, str]]:
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
         "CASTIEL_STATS_FILE": str(o.stats_file),
+        PARENT_ENV: str(os.getpid()),  # loadtest/parent_watch.py: Locust dies with us
         "CASTIEL_SCENARIO": o.scenario,
         "CASTIEL_USERS": str(o.users),
         "CASTIEL_DURATION": str(o.duration),

@@ -34,8 +34,10 @@ from loadtest.launch import DEFAULT_LOCUSTFILE, LocustOptions
 from loadtest.live import live_stats, plain_line, render
 from loadtest.locust_process import LocustProcess
 from loadtest.monitor import Monitor
-from loadtest.preflight import Reachability, RunBroken, preflight
+from loadtest.preflight import Reachability, preflight
+from loadtest.stopping import LOCUST_STOP_GRACE, StopRequest
 from loadtest.stream import LocustStream
+from runtime.errors import RunBroken
 
 
 @dataclass
@@ -95,6 +97,8 @@ class RunResult:
     alerts: AlertEngine | None = None
     """Still open: the CLI resolves the run's alerts with the final verdict
     (`alerts.finish(verdict, drain)`) once the gate has decided it."""
+    stopped_by: str | None = None
+    """The signal that stopped the load before its end (`SIGTERM`...), else None."""
 
 
 def git_info() -> tuple[str | None, str | None]:
@@ -171,9 +175,14 @@ def execute(
     console: Console | None = None,
     on_verdicts: Callable[[list[Verdict], float], None] | None = None,
     clock: Callable[[], float] = time.time,
+    stop: StopRequest | None = None,
 ) -> RunResult:
-    """Raises RunBroken (exit 3) when the target or Redis does not answer, before any load."""
+    """Raises RunBroken (exit 3) when the target or Redis does not answer, before any load.
+    A `stop` request (a signal: loadtest.stopping) ends the load early: Locust's whole
+    process group is asked to stop, then killed after LOCUST_STOP_GRACE seconds, and the
+    run is recorded `aborted` with the data it has."""
     console = console or Console()
+    stop = stop or StopRequest()
     preflight(Reachability(plan.target, plan.redis_url))
     commit, branch = git_info()
     with Store.open(plan.store_path) as store:
@@ -211,61 +220,30 @@ def execute(
             )
             collectors = [*collectors, metrics]
         monitor = Monitor(store, run, plan.budgets, collectors, stream, on_verdicts, engine)
-        aborted: str | None = None
+        if stop.requested:  # a signal before any load: record it, start nothing
+            store.finish_run(run.id, clock(), "aborted")
+            info = store.get_run(run.id)
+            return RunResult(info, out_dir, stop.reason, 0, 0, 0, [], engine, stop.name)
         try:
             locust.start()
+            aborted = _drive(plan, run, locust, monitor, console, clock, stop)
         except BaseException:
-            if engine is not None:
-                engine.finish("broken", plan.alerts_drain)
-            raise
-        title = (
-            f"castiel run {run.id} - {plan.scenario}, {plan.load_description()}, {plan.duration:g}s"
-        )
-        live = Live(console=console, refresh_per_second=2) if console.is_terminal else None
-        next_line = 0.0
-        try:
-            with live or nullcontext():
-                while True:
-                    running = locust.running
-                    result = monitor.tick(clock())
-                    elapsed = result.now - run.started_at
-                    stats = live_stats(monitor.series.snapshot(), result.now)
-                    if live is not None:
-                        live.update(render(title, stats, result.verdicts))
-                    elif elapsed >= next_line:
-                        print(plain_line(elapsed, stats, result.verdicts), flush=True)
-                        next_line = elapsed + 5
-                    if result.abort and aborted is None:
-                        aborted = result.abort
-                        console.print(f"[bold red]aborting:[/] {aborted}")
-                        locust.stop()
-                    if not running:
-                        break
-                    time.sleep(max(0.0, plan.interval - (clock() - result.now)))
-        except KeyboardInterrupt:
-            aborted = "interrupted (Ctrl-C)"
             locust.stop()
             locust.wait()
-            monitor.tick(clock())
-            if engine is not None:
-                engine.finish("interrupted", plan.alerts_drain)
-            raise
-        except BaseException:
+            store.finish_run(run.id, clock(), "broken")
             if engine is not None:
                 engine.finish("broken", plan.alerts_drain)
             raise
-        finally:
-            code = locust.wait()
-            ended = clock()
-            status = "aborted" if aborted else "finished"
-            if stream.total_requests == 0 and not aborted:
-                status = "broken"
-            store.finish_run(run.id, ended, status)
+        code = locust.wait()
+        status = "aborted" if aborted else "finished"
+        if stream.total_requests == 0 and not aborted:
+            status = "broken"
+        store.finish_run(run.id, clock(), status)
         if status == "broken":
             if engine is not None:
                 engine.finish("broken", plan.alerts_drain)
             raise RunBroken(
-                f"Locust sent no request (exit {code}); its log "
+                f"the run broke: Locust sent no request (exit {code}); its log "
                 f"({locust.log_path}) ends with:\n{locust.log_tail(1500)}"
             )
         return RunResult(
@@ -277,4 +255,50 @@ def execute(
             stream.total_failures,
             monitor.last_verdicts,
             engine,
+            stop.name if aborted is not None and aborted == stop.reason else None,
         )
+
+
+def _drive(
+    plan: RunPlan,
+    run: RunInfo,
+    locust: LocustProcess,
+    monitor: Monitor,
+    console: Console,
+    clock: Callable[[], float],
+    stop: StopRequest,
+) -> str | None:
+    """Tick the monitor once a second (live view, abort budgets) until Locust has exited.
+    Returns why the load stopped early (an abort budget, a signal), or None. Once asked to
+    stop, Locust gets LOCUST_STOP_GRACE seconds before its process group is killed."""
+    title = f"castiel run {run.id} - {plan.scenario}, {plan.load_description()}, {plan.duration:g}s"
+    live = Live(console=console, refresh_per_second=2) if console.is_terminal else None
+    next_line = 0.0
+    aborted: str | None = None
+    stopping_since: float | None = None
+    with live or nullcontext():
+        while True:
+            running = locust.running
+            result = monitor.tick(clock())
+            elapsed = result.now - run.started_at
+            stats = live_stats(monitor.series.snapshot(), result.now)
+            if live is not None:
+                live.update(render(title, stats, result.verdicts))
+            elif elapsed >= next_line:
+                print(plain_line(elapsed, stats, result.verdicts), flush=True)
+                next_line = elapsed + 5
+            why = result.abort or stop.reason
+            if why and aborted is None:
+                aborted = why
+                console.print(f"[bold red]aborting:[/] {aborted}")
+                locust.stop()
+                stopping_since = time.monotonic()
+            if not running:
+                return aborted
+            if stopping_since is not None and time.monotonic() - stopping_since > LOCUST_STOP_GRACE:
+                locust.kill()
+            pause = max(0.0, plan.interval - (clock() - result.now))
+            if aborted is None:
+                stop.sleep(pause)  # wakes at once on a signal
+            else:
+                time.sleep(pause)

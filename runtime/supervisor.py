@@ -4,7 +4,8 @@ Children are spawned (not forked) so none inherits the parent's Redis connection
 loop. SIGTERM/SIGINT are forwarded; each child then shuts down gracefully on its own. A child
 that dies unexpectedly is restarted with backoff; one that exits 2 (bad configuration) stops
 the whole set, since restarting cannot fix it. Restarts are scheduled, never slept through:
-one child's backoff never delays another's restart."""
+one child's backoff never delays another's restart. Stopped while Redis is unreachable,
+children exit 3 without a traceback and `run()` returns 3."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ from runtime.redis_outage import REDIS_FAILED
 
 log = logging.getLogger("castiel.supervisor")
 EXIT_CONFIG = 2
-EXIT_CRASHED = 3
+EXIT_BROKEN = 3
+"""A child whose own loop crashed (restarted), or that ended because Redis did not answer
+while it was being stopped (reported once by `run()`)."""
 
 
 def load_worker_class(spec: str) -> type[Any]:
@@ -70,7 +73,13 @@ def _child(spec: str, settings: dict[str, Any], index: int) -> None:
         worker.run()
     except WorkerCrashed as exc:  # its traceback is logged: restart this child
         print(f"castiel worker: {exc}", file=sys.stderr)
-        sys.exit(EXIT_CRASHED)
+        sys.exit(EXIT_BROKEN)
+    except REDIS_FAILED:
+        # Stopped before Redis ever answered (the worker has logged why): an exit code for
+        # the supervisor to report once, not a traceback per process.
+        sys.exit(EXIT_BROKEN)
+    except KeyboardInterrupt:  # Ctrl-C before the worker's own handlers were installed
+        sys.exit(128 + signal.SIGINT)
 
 
 @dataclass
@@ -144,6 +153,8 @@ class Supervisor:
             del self._children[index]
             if index in self._retiring:
                 self._retiring.discard(index)  # scaled down on purpose
+            elif self._stopping and proc.exitcode == EXIT_BROKEN:
+                self._code = self._code or EXIT_BROKEN  # stopped while Redis was unreachable
             elif proc.exitcode == EXIT_CONFIG:
                 self._code = EXIT_CONFIG
                 self._forward(signal.SIGTERM, None)

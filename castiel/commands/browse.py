@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from budgets.spec import BudgetSpecError, load_budget_file
+from budgets.spec import load_budget_file
 from castiel.errors import EXIT_PASS, UsageError
 from castiel.gate import ReportPaths, gate
 from collectors.base import Collector
@@ -119,10 +119,7 @@ def browse(args: argparse.Namespace) -> int:
     urls = [_url(u) for u in args.url]
     spec = None
     if args.budgets is not None:
-        try:
-            spec = load_budget_file(args.budgets)
-        except BudgetSpecError as exc:
-            raise UsageError(str(exc)) from None
+        spec = load_budget_file(args.budgets)  # a BudgetSpecError: exit 2
     keep = {CacheState.COLD, CacheState.WARM} if args.cache == "both" else {CacheState(args.cache)}
     console = Console()
     if not console.is_terminal:

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from budgets.calibrate import Calibration, CalibrationRun, calibrate
 from budgets.model import Budget
-from budgets.spec import BudgetSpecError, load_budget_file
+from budgets.spec import load_budget_file
 from castiel.errors import EXIT_BUDGET_FAILED, EXIT_PASS, UsageError
 from collectors.model import RunInfo
 from collectors.store import DEFAULT_PATH, Store, UnknownRun
@@ -53,10 +53,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        spec = load_budget_file(args.budgets)
-    except BudgetSpecError as exc:
-        raise UsageError(str(exc)) from None
+    spec = load_budget_file(args.budgets)  # a BudgetSpecError: exit 2
     run_args = [a for a in args.run_args if a != "--"] if args.run_args else []
     if args.repeat is not None:
         if args.repeat < 2:

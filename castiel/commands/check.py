@@ -1,19 +1,20 @@
 """`castiel check --budgets FILE`: evaluate a run's budgets from the store, print the table,
-write reports, exit 0 pass (warnings allowed) / 1 a budget failed / 2 bad input / 3 broken."""
+write reports, exit 0 pass (warnings allowed) / 1 a budget failed / 2 bad input (a `--store`
+that is a directory or not a Castiel store included) / 3 the store cannot be read."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from budgets.spec import BudgetSpecError, load_budget_file
+from budgets.spec import load_budget_file
+from castiel import argtypes
 from castiel.baselines import add_baseline_arguments, choice_from_args
 from castiel.config import add_config_argument, load_project_config
-from castiel.errors import EXIT_BROKEN, UsageError
+from castiel.errors import UsageError
 from castiel.gate import ReportPaths, gate, resolve_run
-from collectors.store import DEFAULT_PATH, Store, StoreError
+from collectors.store import DEFAULT_PATH, Store
 
 
 def register(sub: Any) -> None:
@@ -21,16 +22,17 @@ def register(sub: Any) -> None:
         "check",
         help="evaluate performance budgets for a run (CI gate)",
         description="Evaluate the budgets in FILE against a run in the store, print a table, "
-        "write reports. Exit 0 pass (warnings allowed), 1 a budget failed, 2 bad input, "
-        "3 the store is unreadable or its data cannot be right, 4 inconclusive: the run's "
-        "numbers cannot be trusted (Locust saturated, too few requests, arrival rate short of "
-        "target; the reason is in every report).",
+        "write reports. Exit 0 pass (warnings allowed), 1 a budget failed, 2 bad input (a "
+        "--store that is a directory or not a Castiel store too), 3 the store cannot be read "
+        "or its data cannot be right, 4 inconclusive: the run's numbers cannot be trusted "
+        "(Locust saturated, too few requests, arrival rate short of target; the reason is in "
+        "every report).",
     )
     p.add_argument("--budgets", required=True, metavar="FILE", help="budget file (YAML)")
     p.add_argument("--run", default="latest", metavar="ID", help="run id or 'latest' (default)")
     p.add_argument(
         "--store",
-        type=Path,
+        type=argtypes.store_path,
         default=DEFAULT_PATH,
         metavar="PATH",
         help=f"metrics store (default {DEFAULT_PATH})",
@@ -42,12 +44,19 @@ def register(sub: Any) -> None:
         metavar="NAME",
         help="when the run passes, save it as the named baseline NAME",
     )
-    p.add_argument("--junit", type=Path, metavar="PATH", help="write a JUnit XML report")
-    p.add_argument("--json", type=Path, metavar="PATH", help="write a JSON report")
-    p.add_argument("--html", type=Path, metavar="PATH", help="write a self-contained HTML report")
+    p.add_argument(
+        "--junit", type=argtypes.output_file, metavar="PATH", help="write a JUnit XML report"
+    )
+    p.add_argument("--json", type=argtypes.output_file, metavar="PATH", help="write a JSON report")
+    p.add_argument(
+        "--html",
+        type=argtypes.output_file,
+        metavar="PATH",
+        help="write a self-contained HTML report",
+    )
     p.add_argument(
         "--markdown",
-        type=Path,
+        type=argtypes.output_file,
         metavar="PATH",
         help="write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set)",
     )
@@ -60,27 +69,20 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        spec = load_budget_file(args.budgets)
-    except BudgetSpecError as exc:
-        raise UsageError(str(exc)) from None
+    spec = load_budget_file(args.budgets)
     project = load_project_config(args.config)  # a ConfigError: exit 2
     # A bundle given as --baseline is read (and refused, exit 2) before the store is opened.
     choice = choice_from_args(args, project.baseline, Path(spec.path).read_text("utf-8"))
     if not args.store.exists():
         raise UsageError(f"no metrics store at {args.store} (pass --store PATH)")
-    try:
-        with Store.open(args.store, readonly=args.no_record) as store:
-            return gate(
-                store,
-                resolve_run(store, args.run),
-                list(spec.budgets),
-                spec.path,
-                baseline=choice,
-                save_baseline=args.save_baseline,
-                reports=ReportPaths(args.json, args.junit, args.markdown, args.html),
-                record=not args.no_record,
-            )
-    except StoreError as exc:
-        print(f"castiel: store unreadable: {exc}", file=sys.stderr)
-        return EXIT_BROKEN
+    with Store.open(args.store, readonly=args.no_record) as store:
+        return gate(
+            store,
+            resolve_run(store, args.run),
+            list(spec.budgets),
+            spec.path,
+            baseline=choice,
+            save_baseline=args.save_baseline,
+            reports=ReportPaths(args.json, args.junit, args.markdown, args.html),
+            record=not args.no_record,
+        )

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from castiel import argtypes
 from castiel.errors import UsageError
-from collectors.yamlspec import SpecError
 from loadtest.arrival import (
     ArrivalPlan,
     Pool,
@@ -27,7 +27,7 @@ DEFAULT_DURATION = 60.0
 _RELATIVE = 1000  # users of the profile a plain rate is scaled from (fine multipliers)
 
 
-def add_arguments(p: Any, duration_type: Any) -> None:
+def add_arguments(p: Any) -> None:
     p.add_argument(
         "--arrival-rate",
         metavar="SPEC",
@@ -39,14 +39,14 @@ def add_arguments(p: Any, duration_type: Any) -> None:
     )
     p.add_argument(
         "--max-users",
-        type=int,
+        type=argtypes.count(1),
         metavar="N",
         help="arrival rate: the pool may grow to N users when iterations take longer "
         "(default: --users; iterations with no free user are dropped and counted)",
     )
     p.add_argument(
         "--expect-workers",
-        type=int,
+        type=argtypes.count(0),
         default=0,
         metavar="N",
         help="run Locust as a master only and wait for N workers "
@@ -60,7 +60,7 @@ def add_arguments(p: Any, duration_type: Any) -> None:
     )
     p.add_argument(
         "--workers-wait",
-        type=duration_type,
+        type=argtypes.duration(),
         default=120.0,
         metavar="DURATION",
         help="with --expect-workers: how long to wait for them before the run breaks (2m)",
@@ -93,10 +93,7 @@ def arrival_plan(
         )
     path = Path(spec)
     if path.suffix in (".yaml", ".yml") or path.exists():
-        try:
-            return load_plan_file(path)
-        except SpecError as exc:
-            raise UsageError(str(exc)) from None
+        return load_plan_file(path)  # a SpecError: bad input, exit 2
     try:
         return parse_stages(spec)
     except ValueError as exc:
@@ -119,8 +116,6 @@ def load_options(args: argparse.Namespace) -> LoadOptions:
     elif args.max_users is not None:
         raise UsageError("--max-users sizes the pool of an --arrival-rate run")
     bind = None
-    if args.expect_workers < 0:
-        raise UsageError("--expect-workers must be >= 1")
     if args.expect_workers:
         if args.processes > 1:
             raise UsageError("--expect-workers and --processes exclude each other")

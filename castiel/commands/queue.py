@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from castiel import argtypes
 from castiel.commands import queue_action
 from castiel.errors import UsageError
 from runtime.autoscale import ScalingPolicy
@@ -39,13 +40,21 @@ def register(sub: Any) -> None:
     retry = action(
         "retry-failed", "move failed jobs back to waiting with fresh attempts", _retry_failed
     )
-    retry.add_argument("--limit", type=int, default=1000, help="at most this many (oldest first)")
+    retry.add_argument(
+        "--limit", type=argtypes.count(1), default=1000, help="at most this many (oldest first)"
+    )
     retry.add_argument("ids", nargs="*", metavar="JOB_ID", help="only these jobs")
     limit = action(
         "rate-limit", "limit how many jobs start per period, across all workers", _rate_limit
     )
-    limit.add_argument("max_jobs", type=int, nargs="?", help="jobs per period")
-    limit.add_argument("per_seconds", type=float, nargs="?", help="period in seconds")
+    limit.add_argument("max_jobs", type=argtypes.count(1), nargs="?", help="jobs per period")
+    limit.add_argument(
+        "per_seconds",
+        type=argtypes.duration(maximum=86400.0),
+        nargs="?",
+        metavar="PERIOD",
+        help="the period, e.g. 1s, 500ms, 1m (a plain number is seconds)",
+    )
     limit.add_argument(
         "--group",
         action="store_true",

@@ -6,18 +6,19 @@ import argparse
 import asyncio
 import json
 import signal
-from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from castiel import argtypes
 from castiel.commands import queue_action
 from castiel.errors import UsageError
 from runtime.connection import connect
 from runtime.metrics import RuntimeMetrics, serve_metrics
 from runtime.schedule import Schedule
 from runtime.scheduler import Scheduler, Schedules
+from runtime.timestamps import utc_text
 
 
 def register(sub: Any) -> None:
@@ -38,7 +39,12 @@ def register(sub: Any) -> None:
     add.add_argument("id", help="schedule id")
     when = add.add_mutually_exclusive_group(required=True)
     when.add_argument("--cron", help="cron expression, e.g. '*/5 * * * *'")
-    when.add_argument("--every", type=float, metavar="SECONDS", help="fixed interval")
+    when.add_argument(
+        "--every",
+        type=argtypes.duration(),
+        metavar="DURATION",
+        help="fixed interval, e.g. 30s, 5m, 1h (a plain number is seconds)",
+    )
     add.add_argument("--tz", default="UTC", help="time zone of the cron expression (UTC)")
     add.add_argument("--job", required=True, help="job name")
     add.add_argument("--data", default="null", help="job payload as JSON")
@@ -60,7 +66,10 @@ def register(sub: Any) -> None:
     ls.add_argument("--json", action="store_true")
     run = action("run", "run a scheduler for this queue until SIGTERM/SIGINT", _run)
     run.add_argument(
-        "--metrics-port", type=int, metavar="PORT", help="serve /metrics on 127.0.0.1:PORT"
+        "--metrics-port",
+        type=argtypes.port,
+        metavar="PORT",
+        help="serve /metrics on 127.0.0.1:PORT (1-65535)",
     )
 
 
@@ -102,7 +111,7 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _ts(t: float | None) -> str:
-    return "-" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return "-" if t is None else utc_text(t, "%Y-%m-%d %H:%M:%S")
 
 
 def _list(args: argparse.Namespace) -> int:

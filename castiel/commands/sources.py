@@ -8,6 +8,7 @@ sources (plus `--redis`/`--metrics`), and the PromQL expressions budgets name
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,13 +18,13 @@ from rich.console import Console
 from rich.table import Table
 
 from budgets.model import Budget
+from castiel import argtypes
 from castiel.config import ProjectConfig, load_project_config
 from castiel.errors import EXIT_BROKEN, EXIT_PASS, UsageError
 from collectors.base import Collector
 from collectors.promql import (
     NamedQuery,
     PrometheusClient,
-    PrometheusError,
     PromQLQueryError,
     QueryKind,
     substitute_interval,
@@ -62,14 +63,16 @@ def register(sub: Any) -> None:
         help="project config (default castiel.yaml)",
     )
     c.add_argument(
-        "--timeout", type=float, default=5.0, metavar="SECONDS", help="per source (default 5)"
+        "--timeout",
+        type=argtypes.duration(maximum=3600.0),
+        default=5.0,
+        metavar="DURATION",
+        help="per source, e.g. 5s, 500ms (5s; at most 1h)",
     )
     c.set_defaults(handler=check)
 
 
 def check(args: argparse.Namespace) -> int:
-    if args.timeout <= 0:
-        raise UsageError(f"--timeout must be > 0, got {args.timeout}")
     config = load_project_config(args.config).sources  # a ConfigError: exit 2
     if config.empty:
         raise UsageError(f"{args.config}: no sources configured (add a `sources:` section)")
@@ -82,16 +85,12 @@ def check(args: argparse.Namespace) -> int:
     Console(width=160).print(table)
     failed = sum(not r.ok for r in results)
     if failed:
-        print(f"{failed} of {len(results)} sources do not answer")
+        print(f"castiel: {failed} of {len(results)} sources do not answer", file=sys.stderr)
         return EXIT_BROKEN
     return EXIT_PASS
 
 
 # --- shared by `castiel monitor` and `castiel run` -----------------------------------------------
-
-
-class SourcesBroken(Exception):
-    """A configured source needed before the start does not answer (exit 3)."""
 
 
 @dataclass(frozen=True)
@@ -145,8 +144,8 @@ def wire_sources(
 ) -> Wiring:
     """The collectors a monitor loop runs. Raises UsageError/ConfigError (exit 2): two sources
     of the same series, `promql:` budgets without a Prometheus source, an expression
-    Prometheus rejects (with the budget's file:line). Raises SourcesBroken (exit 3) when the
-    Prometheus server does not answer that check."""
+    Prometheus rejects (with the budget's file:line). Raises PrometheusError (a RunBroken, exit
+    3) when the Prometheus server does not answer that check."""
     sources = merged_sources(project.sources, redis_url, metrics)
     overlap = metric_overlap(sources)
     if overlap is not None:
@@ -190,7 +189,5 @@ def check_promql(client: PrometheusClient, budgets: Sequence[Budget]) -> None:
         assert b.promql is not None
         try:
             client.query(substitute_interval(b.promql.expr, 60.0))
-        except PromQLQueryError as exc:
+        except PromQLQueryError as exc:  # bad input, located in the budget file
             raise UsageError(f"{b.location}: {b.name}.promql: {exc}") from None
-        except PrometheusError as exc:
-            raise SourcesBroken(str(exc)) from None

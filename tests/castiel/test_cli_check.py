@@ -321,11 +321,15 @@ def test_real_process_exit_codes(store_path: Path, tmp_path: Path) -> None:
     assert "FAIL" in failed.stdout and "\x1b[" not in failed.stdout  # plain when piped
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not sqlite" * 1000)
-    broken = _run_cli("check", "--budgets", str(EXAMPLE), "--store", str(junk))
-    assert broken.returncode == 3
-    assert (
-        broken.stderr.startswith("castiel: store unreadable:") and "Traceback" not in broken.stderr
-    )
+    foreign = _run_cli("check", "--budgets", str(EXAMPLE), "--store", str(junk))
+    assert foreign.returncode == 2  # not a store at all: the argument is wrong
+    assert "argument --store" in foreign.stderr and "not a Castiel store" in foreign.stderr
+    assert foreign.stderr.count("\n") == 1 and "Traceback" not in foreign.stderr
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)  # a store, broken
+    broken = _run_cli("check", "--budgets", str(EXAMPLE), "--store", str(corrupt))
+    assert broken.returncode == 3, broken.stderr
+    assert broken.stderr.startswith("castiel: ") and "Traceback" not in broken.stderr
     usage = _run_cli("check", "--store", str(store_path))
     assert usage.returncode == 2 and "--budgets" in usage.stderr
     schema = _run_cli("budgets", "schema")

@@ -179,8 +179,8 @@ def test_sources_and_budgets_that_cannot_work_together_exit_2_or_3(
         f"  prometheus: {{url: 'http://127.0.0.1:{closed}', defaults: false, timeout: 1s}}\n",
     )
     code = main(["monitor", "--config", str(only_queries), "--budgets", str(promql_budget)])
-    out = capsys.readouterr().out
-    assert code == 3 and "does not answer" in out
+    err = capsys.readouterr().err
+    assert code == 3 and "does not answer" in err
 
     # A misspelt section is not silently "no sources".
     typo = _write(tmp_path, "castiel.yaml", f'source:\n  redis: {{url: "{redis_url}"}}\n')

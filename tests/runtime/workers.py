@@ -118,3 +118,11 @@ class LoggingWorker(BaseWorker):
     async def process(self, job: Job) -> Any:
         logging.getLogger("app.jobs").warning("handling %s", job.name)
         return None
+
+
+class NoQueueWorker(BaseWorker):
+    """Implements `process` but names no queue: `castiel worker` refuses it (exit 2) unless
+    --queue names one."""
+
+    async def process(self, job: Job) -> Any:
+        return None
