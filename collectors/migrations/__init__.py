@@ -1,0 +1,122 @@
+"""The store's schema migrations: one Alembic history for SQLite and PostgreSQL.
+
+Revisions are numbered `0001`, `0002`, ... (`versions/`); the number is the store's schema
+version. Alembic records the applied revision in the table `castiel_schema_version` (not
+`alembic_version`, so a PostgreSQL database shared with another Alembic project is not
+confused). On SQLite `PRAGMA user_version` mirrors the number, as it did before Alembic: a
+store written by release 0.1.0 (`user_version` 1 to 3, no version table) is stamped with the
+matching revision and upgraded from there, and an older Castiel still refuses a store that is
+newer than it.
+
+`upgrade(conn)` runs inside the caller's transaction (`env.py` uses that connection), so the
+caller decides the locking: `collectors.database` takes SQLite's write lock or a PostgreSQL
+advisory lock first, then reads `schema_state`, then upgrades. See docs/development.md for how
+to add a migration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, inspect
+
+HERE = Path(__file__).resolve().parent
+VERSION_TABLE = "castiel_schema_version"
+LEGACY_LAST = 3
+"""The last `PRAGMA user_version` of release 0.1.0, before Alembic: revisions 0001-0003
+re-create exactly its three migrations."""
+
+
+def config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE))
+    cfg.set_main_option("version_table", VERSION_TABLE)
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def script_directory() -> ScriptDirectory:
+    return ScriptDirectory.from_config(config())
+
+
+def head_revision() -> str:
+    head = script_directory().get_current_head()
+    assert head is not None, "collectors/migrations/versions has no revision"
+    return head
+
+
+def version_of(revision: str) -> int:
+    """`0003` -> 3; a revision this Castiel does not know may not be a number at all."""
+    return int(revision) if revision.isdigit() else 1 << 30
+
+
+LATEST_VERSION = version_of(head_revision())
+"""The schema version this Castiel writes (the head revision's number)."""
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    revision: str | None
+    """Alembic's record, None when the version table is absent."""
+    legacy_version: int
+    """SQLite's `PRAGMA user_version` (0 on PostgreSQL)."""
+    tables: frozenset[str]
+
+    @property
+    def version(self) -> int:
+        """The schema version: Alembic's, else release 0.1.0's user_version, else 0."""
+        if self.revision is not None:
+            return version_of(self.revision)
+        return self.legacy_version
+
+    @property
+    def empty(self) -> bool:
+        return self.version == 0 and not self.tables
+
+
+def schema_state(conn: Connection) -> SchemaState:
+    ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+    revision = ctx.get_current_revision()
+    legacy = 0
+    if conn.dialect.name == "sqlite":
+        legacy = int(conn.exec_driver_sql("PRAGMA user_version").scalar_one())
+    tables = frozenset(inspect(conn).get_table_names()) - {VERSION_TABLE}
+    return SchemaState(revision, legacy, tables)
+
+
+def is_known(revision: str) -> bool:
+    try:
+        return script_directory().get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def upgrade(conn: Connection, state: SchemaState) -> list[str]:
+    """Bring the schema to the head revision inside the caller's transaction; returns the
+    revisions applied. A 0.1.0 store (no version table) is stamped with its revision first."""
+    cfg = config(conn)
+    if state.revision is None and state.legacy_version:
+        command.stamp(cfg, f"{state.legacy_version:04d}")
+    current = state.version
+    command.upgrade(cfg, "head")
+    if conn.dialect.name == "sqlite":
+        # What 0.1.0 reads: an older Castiel refuses a store newer than it understands.
+        conn.exec_driver_sql(f"PRAGMA user_version = {LATEST_VERSION:d}")
+    return [f"{v:04d}" for v in range(current + 1, LATEST_VERSION + 1)]
+
+
+__all__ = [
+    "LATEST_VERSION",
+    "VERSION_TABLE",
+    "SchemaState",
+    "head_revision",
+    "is_known",
+    "schema_state",
+    "upgrade",
+]
