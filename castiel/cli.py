@@ -22,6 +22,7 @@ from castiel.commands import (
     run,
     schedule,
     sources,
+    store,
     worker,
 )
 from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, exit_code_for
@@ -40,6 +41,7 @@ COMMAND_GROUPS = (
     demo,
     sources,
     alerts,
+    store,
 )
 
 

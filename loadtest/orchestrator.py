@@ -26,13 +26,14 @@ from budgets.model import Budget
 from budgets.verdict import Verdict
 from collectors.base import Collector
 from collectors.model import RunInfo
-from collectors.store import Store
+from collectors.store import Store, StoreLocator, store_locator
 from loadtest.launch import DEFAULT_LOCUSTFILE, LocustOptions
 from loadtest.live import live_stats, plain_line, render
 from loadtest.locust_process import LocustProcess
 from loadtest.monitor import Monitor
 from loadtest.preflight import Reachability, RunBroken, preflight
 from loadtest.stream import LocustStream
+from runtime.errors import BadInput
 
 
 @dataclass
@@ -46,7 +47,8 @@ class RunPlan:
     peak_multiplier: float = 3.0
     locustfile: Path = DEFAULT_LOCUSTFILE
     processes: int = 1
-    store_path: Path = Path(".castiel/castiel.db")
+    store_path: Path | StoreLocator = Path(".castiel/castiel.db")
+    """A SQLite file or a PostgreSQL store (alerting needs the former, alerts/db.py)."""
     runs_dir: Path = Path(".castiel/runs")
     redis_url: str | None = None
     interval: float = 1.0
@@ -119,7 +121,10 @@ def execute(
     console = console or Console()
     preflight(Reachability(plan.target, plan.redis_url))
     commit, branch = git_info()
-    with Store.open(plan.store_path) as store:
+    locator = store_locator(plan.store_path)
+    if plan.alerts is not None and locator.path is None:
+        raise BadInput(f"alerting keeps its tables in a SQLite store, not {locator}")
+    with Store.open(locator) as store:
         run = store.create_run(
             started_at=clock(),
             scenario=plan.scenario,
@@ -144,8 +149,9 @@ def execute(
         engine = None
         if plan.alerts is not None:
             metrics = AlertMetrics()  # collected like any source: its series is in the store
+            assert locator.path is not None  # checked before the run was recorded
             engine = AlertEngine.open(
-                plan.alerts, store_path=plan.store_path, run_id=run.id, metrics=metrics
+                plan.alerts, store_path=locator.path, run_id=run.id, metrics=metrics
             )
             collectors = [*collectors, metrics]
         monitor = Monitor(store, run, plan.budgets, collectors, stream, on_verdicts, engine)

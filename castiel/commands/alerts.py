@@ -29,7 +29,8 @@ from alerts.pipeline import test_notification
 from alerts.silences import SqliteSilenceStore, new_silence
 from castiel.config import ProjectConfig, load_project_config
 from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, EXIT_PASS, UsageError
-from collectors.store import DEFAULT_PATH
+from castiel.storearg import add_store_argument, sqlite_file
+from collectors.locator import StoreLocator
 from runtime.durations import parse_duration
 
 
@@ -65,12 +66,7 @@ def register(sub: Any) -> None:
         metavar="FILE",
         help="alerts.yaml or castiel.yaml (default: ./castiel.yaml's `alerts:` section)",
     )
-    t.add_argument(
-        "--store",
-        type=Path,
-        default=DEFAULT_PATH,
-        help="metrics store, where the attempt is recorded (.castiel/castiel.db)",
-    )
+    add_store_argument(t)  # where the attempt is recorded
     t.set_defaults(handler=_test)
 
     s = asub.add_parser("silence", help="create, list and expire silences")
@@ -90,20 +86,20 @@ def register(sub: Any) -> None:
     add.add_argument("--starts", metavar="TIME", help="ISO time (default now)")
     add.add_argument("--comment", required=True, help="why (shown to everyone)")
     add.add_argument("--author", default=None, help="who (default: your user name)")
-    add.add_argument("--store", type=Path, default=DEFAULT_PATH)
+    add_store_argument(add)
     add.set_defaults(handler=_silence_add)
     ls = ssub.add_parser("list", help="list active and pending silences")
     ls.add_argument("--all", action="store_true", help="include expired ones")
-    ls.add_argument("--store", type=Path, default=DEFAULT_PATH)
+    add_store_argument(ls)
     ls.set_defaults(handler=_silence_list)
     ex = ssub.add_parser("expire", help="end a silence now")
     ex.add_argument("silence_id", metavar="ID")
-    ex.add_argument("--store", type=Path, default=DEFAULT_PATH)
+    add_store_argument(ex)
     ex.set_defaults(handler=_silence_expire)
 
     at = asub.add_parser("attempts", help="recent delivery attempts and pending notifications")
     at.add_argument("--limit", type=int, default=20)
-    at.add_argument("--store", type=Path, default=DEFAULT_PATH)
+    add_store_argument(at)
     at.set_defaults(handler=_attempts)
 
 
@@ -139,9 +135,9 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
-def _db(store: Path) -> AlertsDB:
+def _db(store: StoreLocator) -> AlertsDB:
     try:
-        return AlertsDB.open(store)
+        return AlertsDB.open(sqlite_file(store, "alerting"))
     except AlertsDBError as exc:
         raise UsageError(str(exc)) from None
 

@@ -11,7 +11,8 @@ from typing import Any
 from budgets.spec import BudgetSpecError, load_budget_file
 from castiel.errors import EXIT_BROKEN, UsageError
 from castiel.gate import ReportPaths, gate, resolve_run
-from collectors.store import DEFAULT_PATH, Store, StoreError
+from castiel.storearg import add_store_argument
+from collectors.store import Store, StoreError
 
 
 def register(sub: Any) -> None:
@@ -24,13 +25,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--budgets", required=True, metavar="FILE", help="budget file (YAML)")
     p.add_argument("--run", default="latest", metavar="ID", help="run id or 'latest' (default)")
-    p.add_argument(
-        "--store",
-        type=Path,
-        default=DEFAULT_PATH,
-        metavar="PATH",
-        help=f"metrics store (default {DEFAULT_PATH})",
-    )
+    add_store_argument(p)
     p.add_argument(
         "--baseline",
         metavar="REF",
@@ -66,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     except BudgetSpecError as exc:
         raise UsageError(str(exc)) from None
     if not args.store.exists():
-        raise UsageError(f"no metrics store at {args.store} (pass --store PATH)")
+        raise UsageError(f"no metrics store at {args.store} (pass --store PATH|URL)")
     try:
         with Store.open(args.store, readonly=args.no_record) as store:
             return gate(

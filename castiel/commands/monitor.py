@@ -22,7 +22,8 @@ from castiel.commands.alerts import add_alerts_argument, alerts_config_for, fini
 from castiel.commands.sources import SourcesBroken, wire_sources
 from castiel.config import add_config_argument, load_project_config
 from castiel.errors import EXIT_BROKEN, EXIT_PASS, UsageError
-from collectors.store import DEFAULT_PATH, Store
+from castiel.storearg import add_store_argument, sqlite_file
+from collectors.store import Store
 from loadtest.live import live_stats, plain_line
 from loadtest.monitor import Monitor
 from loadtest.monitor_metrics import MonitorMetrics
@@ -51,7 +52,7 @@ def register(sub: Any) -> None:
     )
     add_config_argument(p)  # its `sources:` section: Prometheus, Azure Monitor, ...
     add_alerts_argument(p)  # or castiel.yaml's `alerts:` section
-    p.add_argument("--store", type=Path, default=DEFAULT_PATH)
+    add_store_argument(p)
     p.add_argument("--interval", type=float, default=1.0, help="seconds between ticks (1)")
     p.add_argument(
         "--metrics-port",
@@ -95,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     project = load_project_config(args.config)  # a ConfigError: exit 2
     alerts = alerts_config_for(args.alerts, project, [b.name for b in spec.budgets])
+    if alerts is not None:
+        sqlite_file(args.store, "alerting")
     try:
         # Bad combinations and rejected promql: expressions exit 2 before anything runs.
         wiring = wire_sources(project, spec.budgets, args.redis, args.metrics)
@@ -136,7 +139,10 @@ def run(args: argparse.Namespace) -> int:
             # Collected like any source (its series is in the store) and served on /metrics.
             metrics = AlertMetrics(registry)
             engine = AlertEngine.open(
-                alerts, store_path=args.store, run_id=info.id, metrics=metrics
+                alerts,
+                store_path=sqlite_file(args.store, "alerting"),
+                run_id=info.id,
+                metrics=metrics,
             )
             collectors.append(metrics)
         monitor = Monitor(store, info, spec.budgets, collectors, alerts=engine)

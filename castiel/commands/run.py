@@ -16,7 +16,8 @@ from castiel.commands.sources import SourcesBroken, wire_sources
 from castiel.config import add_config_argument, load_project_config
 from castiel.errors import EXIT_BROKEN, UsageError
 from castiel.gate import ReportPaths, gate
-from collectors.store import DEFAULT_PATH, Store
+from castiel.storearg import add_store_argument, sqlite_file
+from collectors.store import Store
 from loadtest.launch import DEFAULT_LOCUSTFILE
 from loadtest.orchestrator import RunPlan, execute
 from loadtest.preflight import RunBroken
@@ -85,7 +86,7 @@ def register(sub: Any) -> None:
     )
     add_config_argument(p)  # its `sources:` section adds Prometheus, Azure Monitor, ...
     add_alerts_argument(p)  # or castiel.yaml's `alerts:` section
-    p.add_argument("--store", type=Path, default=DEFAULT_PATH, help="metrics store")
+    add_store_argument(p)
     p.add_argument(
         "--runs-dir",
         type=Path,
@@ -112,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     project = load_project_config(args.config)  # a ConfigError: exit 2
     alerts = alerts_config_for(args.alerts, project, [b.name for b in spec.budgets])
+    if alerts is not None:
+        sqlite_file(args.store, "alerting")
     try:
         # Without castiel.yaml or flags, Locust's own numbers are the only source.
         wiring = wire_sources(project, spec.budgets, args.redis, args.metrics, allow_empty=True)
