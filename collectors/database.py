@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
@@ -233,6 +234,11 @@ def _is_disconnect(exc: BaseException, orig: BaseException) -> bool:
         state = getattr(orig, "sqlstate", None)
         return state is None or state.startswith(("57P", "08"))
     return isinstance(orig, psycopg.InterfaceError | OSError)
+
+
+def dialect_insert(dialect: str, table: Table) -> sqlite.Insert | postgresql.Insert:
+    """The dialect's INSERT, which knows ON CONFLICT (both backends speak it)."""
+    return sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
 
 
 # --- engines -------------------------------------------------------------------------------

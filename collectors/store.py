@@ -24,31 +24,28 @@ import math
 import os
 import secrets
 import time
-from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from sqlalchemy import Connection, Table, delete, select, tuple_, update
+from sqlalchemy import Connection, Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from collectors import migrations
-from collectors.database import Database, Migration
+from collectors import store_samples as samples
+from collectors.database import Database, Migration, dialect_insert
 from collectors.locator import DEFAULT_PATH, StoreLocator, store_locator
 from collectors.model import (
     Batch,
-    Histogram,
-    HistogramPoint,
     MetricKind,
-    Point,
     RunInfo,
     SeriesData,
     SeriesKey,
 )
 from collectors.schema import baselines, histograms, points, runs, series, settings, verdicts
 from collectors.store_errors import NotAStore, StoreError, StoreUnavailable, UnknownRun
+from collectors.store_samples import decode_counts, encode_counts
 
 __all__ = [
     "DEFAULT_PATH",
@@ -67,7 +64,6 @@ __all__ = [
     "store_locator",
 ]
 
-_WIDTHS = ((2, np.dtype("<u2"), 1 << 16), (4, np.dtype("<u4"), 1 << 32), (8, np.dtype("<u8"), 0))
 _RUN_COLUMNS = (
     runs.c.id,
     runs.c.started_at,
@@ -106,26 +102,6 @@ class VerdictRecord:
     source: str = "check"
 
 
-def encode_counts(counts: np.ndarray[Any, Any]) -> bytes:
-    top = int(counts.max()) if counts.size else 0
-    for width, dtype, limit in _WIDTHS:
-        if limit == 0 or top < limit:
-            return bytes([width]) + counts.astype(dtype).tobytes()
-    raise AssertionError("unreachable")
-
-
-def decode_counts(blob: bytes) -> np.ndarray[Any, np.dtype[np.int64]]:
-    width = blob[0]
-    for w, dtype, _ in _WIDTHS:
-        if w == width:
-            return np.frombuffer(blob, dtype=dtype, offset=1).astype(np.int64)
-    raise StoreError(f"histogram counts with unknown integer width {width}")
-
-
-def _labels_json(key: SeriesKey) -> str:
-    return json.dumps(dict(key.labels), sort_keys=True, separators=(",", ":"))
-
-
 def new_run_id(now: float) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     return f"{stamp}-{secrets.token_hex(3)}"
@@ -155,7 +131,7 @@ class Store:
         self.path: Path | None = db.locator.path
         """The SQLite file, None for a PostgreSQL store."""
         self.readonly = db.readonly
-        self._series_ids: dict[tuple[str, str], tuple[int, str]] = {}
+        self._series_ids = samples.SeriesIds(db.dialect)
 
     # --- opening -------------------------------------------------------------------------
 
@@ -201,10 +177,7 @@ class Store:
         self.close()
 
     def _insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
-        """The dialect's INSERT, which knows ON CONFLICT (both backends speak it)."""
-        if self._db.dialect == "sqlite":
-            return sqlite.insert(table)
-        return postgresql.insert(table)
+        return dialect_insert(self._db.dialect, table)
 
     @staticmethod
     def _run_pk(c: Connection, run_id: str) -> int:
@@ -345,84 +318,28 @@ class Store:
 
     # --- samples -------------------------------------------------------------------------
 
-    def _series_ids_for(
-        self, c: Connection, wanted: Mapping[SeriesKey, MetricKind]
-    ) -> dict[SeriesKey, int]:
-        """Ids of these series, creating the missing ones. Concurrent writers may create the
-        same series: inserts are sorted (no deadlock) and ignore conflicts, then read back."""
-        keyed = {k: (k.name, _labels_json(k)) for k in wanted}
-        missing = sorted({nl for nl in keyed.values() if nl not in self._series_ids})
-        if missing:
-            kinds = {(k.name, _labels_json(k)): v.value for k, v in wanted.items()}
-            c.execute(
-                self._insert(series).on_conflict_do_nothing(
-                    index_elements=[series.c.name, series.c.labels]
-                ),
-                [{"name": n, "labels": lb, "kind": kinds[(n, lb)]} for n, lb in missing],
-            )
-            rows = c.execute(
-                select(series.c.id, series.c.name, series.c.labels, series.c.kind).where(
-                    tuple_(series.c.name, series.c.labels).in_(missing)
-                )
-            )
-            for sid, name, labels, kind in rows:
-                self._series_ids[(name, labels)] = (int(sid), str(kind))
-        out: dict[SeriesKey, int] = {}
-        for key, nl in keyed.items():
-            sid, kind = self._series_ids[nl]
-            if kind != wanted[key].value:
-                raise ValueError(f"series {key} is a {kind}, not a {wanted[key].value}")
-            out[key] = sid
-        return out
-
     def write(self, run_id: str, batch: Batch) -> None:
         """Store one batch atomically: readers see all of it or none of it."""
         if not len(batch):
             return
-        kinds: dict[SeriesKey, MetricKind] = {s.key: s.kind for s in batch.scalars}
-        kinds.update({h.key: MetricKind.HISTOGRAM for h in batch.histograms})
         try:
             with self._db.write() as c:
-                pk = self._run_pk(c, run_id)
-                ids = self._series_ids_for(c, kinds)
-                if batch.scalars:
-                    c.execute(
-                        points.insert(),
-                        [
-                            {
-                                "run_pk": pk,
-                                "series_id": ids[s.key],
-                                "ts": s.point.timestamp,
-                                "value": s.point.value,
-                            }
-                            for s in batch.scalars
-                        ],
-                    )
-                if batch.histograms:
-                    c.execute(
-                        histograms.insert(),
-                        [_histogram_row(pk, ids[h.key], h.point) for h in batch.histograms],
-                    )
+                samples.insert_batch(c, self._run_pk(c, run_id), self._series_ids, batch)
         except BaseException:
-            # Series ids created inside a rolled-back transaction no longer exist.
-            self._series_ids.clear()
+            self._series_ids.forget()  # ids made in a rolled-back transaction are gone
             raise
+
+    def holds(self, run_id: str, batch: Batch) -> bool:
+        """Whether every sample of `batch` is stored in the run already: after a connection
+        dropped during a write's commit, this tells whether the write happened
+        (`collectors.store_buffer` asks before writing the batch again)."""
+        with self._db.read() as c:
+            return samples.holds(c, self._run_pk(c, run_id), batch)
 
     def series(self, run_id: str) -> list[tuple[SeriesKey, MetricKind]]:
         """Every series the run has data for."""
         with self._db.read() as c:
-            pk = self._run_pk(c, run_id)
-            used = (
-                select(points.c.series_id)
-                .where(points.c.run_pk == pk)
-                .union(select(histograms.c.series_id).where(histograms.c.run_pk == pk))
-            )
-            rows = c.execute(
-                select(series.c.name, series.c.labels, series.c.kind)
-                .where(series.c.id.in_(used))
-                .order_by(series.c.name, series.c.labels)
-            ).all()
-        return [(SeriesKey.of(r[0], json.loads(r[1])), MetricKind(r[2])) for r in rows]
+            return samples.run_series(c, self._run_pk(c, run_id))
 
     def load_series(
         self,
@@ -437,33 +354,7 @@ class Store:
         lo = -math.inf if start is None else start
         hi = math.inf if end is None else end
         with self._db.read(snapshot=True) as c:
-            pk = self._run_pk(c, run_id)
-            meta = _series_meta(c, keys)
-            pq = select(points.c.series_id, points.c.ts, points.c.value).where(
-                points.c.run_pk == pk, points.c.ts >= lo, points.c.ts <= hi
-            )
-            hcols = [histograms.c[n] for n in _HIST_COLUMNS]
-            hq = select(*hcols).where(
-                histograms.c.run_pk == pk, histograms.c.end >= lo, histograms.c.end <= hi
-            )
-            if keys is not None:
-                pq = pq.where(points.c.series_id.in_(list(meta)))
-                hq = hq.where(histograms.c.series_id.in_(list(meta)))
-            point_rows = c.execute(pq.order_by(points.c.series_id, points.c.ts)).all()
-            hist_rows = c.execute(hq.order_by(histograms.c.series_id, histograms.c.end)).all()
-            if keys is None:
-                meta = _series_meta(c, None, {r[0] for r in point_rows} | {r[0] for r in hist_rows})
-        by_points: dict[int, list[Point]] = defaultdict(list)
-        for sid, ts, value in point_rows:
-            by_points[sid].append(Point(ts, value))
-        by_hists: dict[int, list[HistogramPoint]] = defaultdict(list)
-        for row in hist_rows:
-            by_hists[row[0]].append(_histogram_point(row))
-        out = []
-        for sid in sorted(set(by_points) | set(by_hists), key=lambda i: meta[i][0]):
-            key, kind = meta[sid]
-            out.append(SeriesData(key, kind, tuple(by_points[sid]), tuple(by_hists[sid])))
-        return out
+            return samples.load(c, self._run_pk(c, run_id), keys, lo, hi)
 
     # --- verdicts ------------------------------------------------------------------------
 
@@ -573,66 +464,5 @@ class Store:
                     ~series.c.id.in_(select(histograms.c.series_id)),
                 )
             )
-        self._series_ids.clear()
+        self._series_ids.forget()
         return [run_id for _, run_id in doomed]
-
-
-_HIST_COLUMNS = (
-    "series_id",
-    "start",
-    "end",
-    "offset",
-    "counts",
-    "zero_count",
-    "total",
-    "min",
-    "max",
-)
-
-
-def _histogram_row(pk: int, series_id: int, point: HistogramPoint) -> dict[str, Any]:
-    h = point.histogram
-    return {
-        "run_pk": pk,
-        "series_id": series_id,
-        "start": point.start,
-        "end": point.end,
-        "offset": h.offset,
-        "counts": encode_counts(h.counts),
-        "zero_count": h.zero_count,
-        "total": h.total,
-        "min": h.min if math.isfinite(h.min) else None,
-        "max": h.max if math.isfinite(h.max) else None,
-    }
-
-
-def _histogram_point(row: Sequence[Any]) -> HistogramPoint:
-    h = Histogram(
-        offset=row[3],
-        counts=decode_counts(bytes(row[4])),
-        zero_count=row[5],
-        total=row[6],
-        min=math.inf if row[7] is None else row[7],
-        max=-math.inf if row[8] is None else row[8],
-    )
-    return HistogramPoint(row[1], row[2], h)
-
-
-def _series_meta(
-    c: Connection, keys: Collection[SeriesKey] | None, ids: Collection[int] = ()
-) -> dict[int, tuple[SeriesKey, MetricKind]]:
-    """Series by id: those named by `keys`, else those with these `ids`."""
-    query = select(series.c.id, series.c.name, series.c.labels, series.c.kind)
-    if keys is not None:
-        wanted = sorted({(k.name, _labels_json(k)) for k in keys})
-        if not wanted:
-            return {}
-        query = query.where(tuple_(series.c.name, series.c.labels).in_(wanted))
-    else:
-        if not ids:
-            return {}
-        query = query.where(series.c.id.in_(sorted(ids)))
-    return {
-        int(r[0]): (SeriesKey.of(r[1], json.loads(r[2])), MetricKind(r[3]))
-        for r in c.execute(query)
-    }

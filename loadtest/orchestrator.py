@@ -165,11 +165,15 @@ def execute(
         title = f"castiel run {run.id} - {plan.scenario}, {plan.users} users, {plan.duration:g}s"
         live = Live(console=console, refresh_per_second=2) if console.is_terminal else None
         next_line = 0.0
+        store_down = False
         try:
             with live or nullcontext():
                 while True:
                     running = locust.running
                     result = monitor.tick(clock())
+                    if (result.store_error is not None) != store_down:
+                        store_down = result.store_error is not None
+                        console.print(_store_note(result.store_error, result.backlog))
                     elapsed = result.now - run.started_at
                     stats = live_stats(monitor.series.snapshot(), result.now)
                     if live is not None:
@@ -202,7 +206,7 @@ def execute(
             status = "aborted" if aborted else "finished"
             if stream.total_requests == 0 and not aborted:
                 status = "broken"
-            store.finish_run(run.id, ended, status)
+            monitor.finish(ended, status)  # after the backlog, if the store was away
         if status == "broken":
             if engine is not None:
                 engine.finish("broken", plan.alerts_drain)
@@ -220,3 +224,12 @@ def execute(
             monitor.last_verdicts,
             engine,
         )
+
+
+def _store_note(error: str | None, backlog: int) -> str:
+    if error is None:
+        return "[green]the store is back[/]: everything collected meanwhile is written"
+    return (
+        f"[yellow]the store is unavailable[/] ({error}); collected data waits in memory "
+        f"({backlog} batch(es)) and is written when it is back"
+    )

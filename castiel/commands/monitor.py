@@ -160,14 +160,17 @@ def run(args: argparse.Namespace) -> int:
                 if elapsed >= next_line:
                     stats = live_stats(monitor.series.snapshot(), result.now)
                     line = plain_line(elapsed, stats, result.verdicts)
-                    errors = "; ".join(f"{k}: {v}" for k, v in result.errors.items())
+                    problems = dict(result.errors)
+                    if result.store_error is not None:
+                        problems["store"] = f"{result.store_error} ({result.backlog} waiting)"
+                    errors = "; ".join(f"{k}: {v}" for k, v in problems.items())
                     print(line + (f" (unreachable: {errors})" if errors else ""), flush=True)
                     next_line = elapsed + 10
                 if args.duration is not None and elapsed >= args.duration:
                     break
                 time.sleep(max(0.0, args.interval - (time.time() - result.now)))
         finally:
-            store.finish_run(info.id, time.time(), "finished")
+            monitor.finish(time.time(), "finished")  # after the backlog, if the store was away
             if engine is not None:
                 _stop_alerts(engine, monitor.last_verdicts)
             if server is not None:
