@@ -20,10 +20,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, column, inspect, select, table
 
 HERE = Path(__file__).resolve().parent
 VERSION_TABLE = "castiel_schema_version"
@@ -81,13 +80,17 @@ class SchemaState:
 
 
 def schema_state(conn: Connection) -> SchemaState:
-    ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-    revision = ctx.get_current_revision()
+    # Read directly rather than through Alembic's MigrationContext, which logs at INFO on
+    # every open.
+    names = frozenset(inspect(conn).get_table_names())
+    revision = None
+    if VERSION_TABLE in names:
+        version = table(VERSION_TABLE, column("version_num"))
+        revision = conn.execute(select(version.c.version_num)).scalar()
     legacy = 0
     if conn.dialect.name == "sqlite":
         legacy = int(conn.exec_driver_sql("PRAGMA user_version").scalar_one())
-    tables = frozenset(inspect(conn).get_table_names()) - {VERSION_TABLE}
-    return SchemaState(revision, legacy, tables)
+    return SchemaState(revision, legacy, names - {VERSION_TABLE})
 
 
 def is_known(revision: str) -> bool:

@@ -304,10 +304,11 @@ def test_real_process_exit_codes(store_path: Path, tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not sqlite" * 1000)
     broken = _run_cli("check", "--budgets", str(EXAMPLE), "--store", str(junk))
-    assert broken.returncode == 3
-    assert (
-        broken.stderr.startswith("castiel: store unreadable:") and "Traceback" not in broken.stderr
-    )
+    assert broken.returncode == 2  # a file that is not a store is bad input (NotAStore)
+    assert broken.stderr.startswith("castiel: ") and "not a Castiel store" in broken.stderr
+    assert "Traceback" not in broken.stderr and len(broken.stderr.splitlines()) == 1
+    gone = _run_cli("check", "--budgets", str(EXAMPLE), "--store", str(tmp_path / "none.db"))
+    assert gone.returncode == 2 and "no metrics store at" in gone.stderr
     usage = _run_cli("check", "--store", str(store_path))
     assert usage.returncode == 2 and "--budgets" in usage.stderr
     schema = _run_cli("budgets", "schema")
