@@ -32,6 +32,7 @@ from collectors import migrations
 from collectors.locator import StoreLocator
 from collectors.store_errors import NotAStore, StoreError, StoreUnavailable
 
+DRIVER_ERRORS = (SQLAlchemyError, sqlite3.Error, psycopg.Error)
 CONNECT_TIMEOUT = 5
 """Seconds to wait for a PostgreSQL server to accept a connection."""
 _MIGRATE_LOCK = 0x43A57E1
@@ -164,9 +165,7 @@ class Database:
                 finally:
                     if self.locator.is_sqlite:
                         conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
-        except SQLAlchemyError as exc:
-            raise self.error(exc) from exc
-        except sqlite3.Error as exc:
+        except DRIVER_ERRORS as exc:
             raise self.error(exc) from exc
         return Migration(state.version, migrations.LATEST_VERSION, tuple(applied))
 
@@ -180,7 +179,7 @@ class Database:
         try:
             with self.engine.connect() as conn, conn.execution_options(castiel_write=True).begin():
                 yield conn
-        except SQLAlchemyError as exc:
+        except DRIVER_ERRORS as exc:  # bulk inserts talk to the driver directly
             raise self.error(exc) from exc
 
     @contextmanager
@@ -193,7 +192,7 @@ class Database:
                     conn.execution_options(isolation_level="REPEATABLE READ")
                 with conn.begin():
                     yield conn
-        except SQLAlchemyError as exc:
+        except DRIVER_ERRORS as exc:  # bulk inserts talk to the driver directly
             raise self.error(exc) from exc
 
     # --- errors --------------------------------------------------------------------------

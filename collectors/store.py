@@ -132,6 +132,7 @@ class Store:
         """The SQLite file, None for a PostgreSQL store."""
         self.readonly = db.readonly
         self._series_ids = samples.SeriesIds(db.dialect)
+        self._write_pks: dict[str, int] = {}
 
     # --- opening -------------------------------------------------------------------------
 
@@ -324,9 +325,12 @@ class Store:
             return
         try:
             with self._db.write() as c:
-                samples.insert_batch(c, self._run_pk(c, run_id), self._series_ids, batch)
+                pk = self._write_pks.get(run_id) or self._run_pk(c, run_id)
+                samples.insert_batch(c, pk, self._series_ids, batch)
+            self._write_pks[run_id] = pk  # a run keeps its pk: one round trip less a batch
         except BaseException:
             self._series_ids.forget()  # ids made in a rolled-back transaction are gone
+            self._write_pks.clear()
             raise
 
     def holds(self, run_id: str, batch: Batch) -> bool:
@@ -465,4 +469,5 @@ class Store:
                 )
             )
         self._series_ids.forget()
+        self._write_pks.clear()
         return [run_id for _, run_id in doomed]

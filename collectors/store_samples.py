@@ -64,11 +64,11 @@ def labels_json(key: SeriesKey) -> str:
 
 
 class SeriesIds:
-    """Series ids by (name, labels), created on first use and remembered by this writer."""
+    """Series ids by key, created on first use and remembered by this writer."""
 
     def __init__(self, dialect: str) -> None:
         self._dialect = dialect
-        self._known: dict[tuple[str, str], tuple[int, str]] = {}
+        self._known: dict[SeriesKey, tuple[int, str]] = {}
 
     def forget(self) -> None:
         """After a rollback (ids made in it are gone) or a prune (ids may be deleted)."""
@@ -80,54 +80,50 @@ class SeriesIds:
         """Ids of these series, creating the missing ones. Concurrent writers may create the
         same series: inserts are sorted (so two writers never wait on each other in a
         cycle) and ignore conflicts, then the ids are read back."""
-        keyed = {k: (k.name, labels_json(k)) for k in wanted}
-        missing = sorted({nl for nl in keyed.values() if nl not in self._known})
+        missing = {k for k in wanted if k not in self._known}
         if missing:
-            kinds = {keyed[k]: v.value for k, v in wanted.items()}
+            rows = sorted((k.name, labels_json(k), wanted[k].value) for k in missing)
             c.execute(
                 dialect_insert(self._dialect, series).on_conflict_do_nothing(
                     index_elements=[series.c.name, series.c.labels]
                 ),
-                [{"name": n, "labels": lb, "kind": kinds[(n, lb)]} for n, lb in missing],
+                [{"name": n, "labels": lb, "kind": kind} for n, lb, kind in rows],
             )
-            rows = c.execute(
-                select(series.c.id, series.c.name, series.c.labels, series.c.kind).where(
-                    tuple_(series.c.name, series.c.labels).in_(missing)
-                )
-            )
-            for sid, name, labels, kind in rows:
-                self._known[(name, labels)] = (int(sid), str(kind))
+            for sid, (key, stored) in series_meta(c, missing).items():
+                self._known[key] = (sid, stored.value)
         out: dict[SeriesKey, int] = {}
-        for key, nl in keyed.items():
-            sid, kind = self._known[nl]
-            if kind != wanted[key].value:
-                raise ValueError(f"series {key} is a {kind}, not a {wanted[key].value}")
+        for key, want in wanted.items():
+            sid, kind = self._known[key]
+            if kind != want.value:
+                raise ValueError(f"series {key} is a {kind}, not a {want.value}")
             out[key] = sid
         return out
 
 
 def insert_batch(c: Connection, pk: int, ids: SeriesIds, batch: Batch) -> None:
+    """Two bulk inserts in the caller's transaction: PostgreSQL's COPY, SQLite's executemany,
+    at the driver (SQLAlchemy's per-row parameter processing costs more than the database).
+    Rows follow the column order of the Table objects."""
     kinds: dict[SeriesKey, MetricKind] = {s.key: s.kind for s in batch.scalars}
     kinds.update({h.key: MetricKind.HISTOGRAM for h in batch.histograms})
     sid = ids.ids_for(c, kinds)
-    if batch.scalars:
-        c.execute(
-            points.insert(),
-            [
-                {
-                    "run_pk": pk,
-                    "series_id": sid[s.key],
-                    "ts": s.point.timestamp,
-                    "value": s.point.value,
-                }
-                for s in batch.scalars
-            ],
-        )
-    if batch.histograms:
-        c.execute(
-            histograms.insert(),
-            [_histogram_row(pk, sid[h.key], h.point) for h in batch.histograms],
-        )
+    work = (
+        (points, [(pk, sid[s.key], s.point.timestamp, s.point.value) for s in batch.scalars]),
+        (histograms, [_histogram_row(pk, sid[h.key], h.point) for h in batch.histograms]),
+    )
+    raw: Any = c.connection.driver_connection
+    for table, rows in work:
+        if not rows:
+            continue
+        names = ", ".join(f'"{col.name}"' for col in table.columns)
+        if c.dialect.name == "postgresql":
+            with raw.cursor().copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(table.columns))
+            insert = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"  # noqa: S608 - names from the schema
+            raw.executemany(insert, rows)
 
 
 def holds(c: Connection, pk: int, batch: Batch) -> bool:
@@ -226,20 +222,20 @@ def series_meta(
     }
 
 
-def _histogram_row(pk: int, series_id: int, point: HistogramPoint) -> dict[str, Any]:
+def _histogram_row(pk: int, series_id: int, point: HistogramPoint) -> tuple[Any, ...]:
     h = point.histogram
-    return {
-        "run_pk": pk,
-        "series_id": series_id,
-        "start": point.start,
-        "end": point.end,
-        "offset": h.offset,
-        "counts": encode_counts(h.counts),
-        "zero_count": h.zero_count,
-        "total": h.total,
-        "min": h.min if math.isfinite(h.min) else None,
-        "max": h.max if math.isfinite(h.max) else None,
-    }
+    return (
+        pk,
+        series_id,
+        point.start,
+        point.end,
+        h.offset,
+        encode_counts(h.counts),
+        h.zero_count,
+        h.total,
+        h.min if math.isfinite(h.min) else None,
+        h.max if math.isfinite(h.max) else None,
+    )
 
 
 def _histogram_point(row: Sequence[Any]) -> HistogramPoint:
