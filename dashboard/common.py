@@ -105,10 +105,14 @@ def store() -> Store | None:
         st.info(f"No metrics store at `{where}` yet. Make your first run:\n\n`{FIRST_RUN}`")
         return None
     try:
-        return _open(where.display())
+        opened = _open(where.display())
+        # One small query a page run: a shared PostgreSQL store that is restarting is then
+        # one line here (the next rerun reconnects), not a traceback in the page.
+        opened.latest_run()
     except StoreError as exc:
-        st.error(f"The store at `{where}` cannot be read: {exc}")
+        st.error(f"The store cannot be read right now: {exc}")
         return None
+    return opened
 
 
 # Cached queries. `path` is part of the cache key (the Store argument is not hashed), so two

@@ -16,7 +16,7 @@ import streamlit as st
 
 from collectors.locator import STORE_ENV
 from collectors.model import RunInfo
-from collectors.store import Store
+from collectors.store import Store, StoreError
 from dashboard import charts, common, data
 
 LOCUST = ("locust_users", "locust_failures_total", *data.REQUEST_METRICS, *data.LATENCY_METRICS)
@@ -145,6 +145,13 @@ def runtime_panel(store: Store, path: str, run: RunInfo) -> None:
 
 @st.fragment(run_every="2s")
 def panel() -> None:
+    try:
+        live_panel()
+    except StoreError as exc:  # the next tick tries again
+        st.warning(f"The store cannot be read right now: {exc}")
+
+
+def live_panel() -> None:
     # Opened again on every tick: a tick may run in another thread than the page did.
     store = common.store()
     if store is None:

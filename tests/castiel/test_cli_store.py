@@ -16,9 +16,9 @@ import pytest
 
 from castiel.postgres_server import PostgresServer
 from castiel.redis_server import free_port
-from collectors.model import Batch, Histogram, SeriesKey
 from collectors.store import Store
 from tests.helpers import ROOT, wait_until
+from tests.storedb import fill_run
 
 BUDGETS = """
 version: 1
@@ -51,24 +51,6 @@ def castiel(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         timeout=120,
         check=False,
     )
-
-
-def fill(url: str) -> str:
-    """One finished run with Locust-like latency, written through the Store API."""
-    with Store.open(url) as store:
-        run = store.create_run(started_at=1000.0, scenario="normal", git_branch="main")
-        for t in range(1001, 1011):
-            b = Batch()
-            b.add_histogram(
-                SeriesKey.of("locust_request_duration_seconds", {"name": "/a", "method": "GET"}),
-                t - 1,
-                t,
-                Histogram.of([0.05, 0.1, 0.2]),
-            )
-            b.add_increment(SeriesKey.of("locust_requests_total", {"name": "/a"}), t, 3)
-            store.write(run.id, b)
-        store.finish_run(run.id, 1010.0)
-    return run.id
 
 
 @pytest.fixture
@@ -118,7 +100,7 @@ def test_a_store_that_needs_migrating_names_the_command(
 def test_check_reads_and_records_on_postgres(
     postgres_url: str, postgres_server: PostgresServer, budgets: Path, tmp_path: Path
 ) -> None:
-    run_id = fill(postgres_url)
+    run_id = fill_run(postgres_url)
     report = tmp_path / "report.json"
     result = castiel("-vv", "check", "--budgets", str(budgets), "--json", str(report),
                      env={"CASTIEL_STORE": postgres_url})  # fmt: skip
