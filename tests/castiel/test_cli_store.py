@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -205,3 +206,17 @@ def test_dashboard_says_where_it_reads_without_the_password(
     assert postgres_server.password not in text
     assert postgres_server.password.encode() not in cmdline
     assert f"CASTIEL_STORE={postgres_url}".encode() in environ
+
+
+def test_store_prune_applies_retention_on_either_backend(store_location: str) -> None:
+    now = time.time()
+    old, new = fill_run(store_location, now - 300), fill_run(store_location, now - 200)
+    with Store.open(store_location) as store:
+        store.set_baseline("golden", old, now=now)  # named baselines are always kept
+    extra = fill_run(store_location, now - 100)
+    result = castiel("store", "prune", "--store", store_location, "--max-runs", "1")
+    assert result.returncode == 0, result.stderr
+    assert "1 run(s) deleted" in result.stdout
+    with Store.open(store_location, readonly=True) as store:
+        assert {r.id for r in store.runs()} == {old, extra}  # `new` is gone, with its data
+        assert new not in {r.id for r in store.runs(100)}
