@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -114,12 +115,30 @@ def upgrade(conn: Connection, state: SchemaState) -> list[str]:
     return [f"{v:04d}" for v in range(current + 1, LATEST_VERSION + 1)]
 
 
+def same_default(
+    ctx: Any,
+    inspected_column: Any,
+    metadata_column: Any,
+    inspected_default: str | None,
+    metadata_default: Any,
+    rendered_metadata_default: str | None,
+) -> bool | None:
+    """For Alembic's comparisons (autogenerate, tests): SQLite reads DEFAULT '' back as
+    "('')", the same default, not a change."""
+    if ctx.dialect.name != "sqlite" or inspected_default is None:
+        return None  # Alembic's own comparison
+    if rendered_metadata_default is None:
+        return None
+    return inspected_default.strip("()'\"") != rendered_metadata_default.strip("()'\"")
+
+
 __all__ = [
     "LATEST_VERSION",
     "VERSION_TABLE",
     "SchemaState",
     "head_revision",
     "is_known",
+    "same_default",
     "schema_state",
     "upgrade",
 ]

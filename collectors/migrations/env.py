@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from collectors.migrations import VERSION_TABLE
+from collectors.migrations import VERSION_TABLE, same_default
 from collectors.schema import metadata
 
 connection = context.config.attributes["connection"]
@@ -19,7 +19,7 @@ context.configure(
     version_table=VERSION_TABLE,
     # SQLite alters a table by copying it; batch mode does that for every ALTER.
     render_as_batch=True,
-    compare_server_default=True,
+    compare_server_default=same_default,
 )
 with context.begin_transaction():
     context.run_migrations()

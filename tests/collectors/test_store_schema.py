@@ -13,7 +13,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from collectors.locator import store_locator
-from collectors.migrations import LATEST_VERSION, VERSION_TABLE, head_revision, script_directory
+from collectors.migrations import (
+    LATEST_VERSION,
+    VERSION_TABLE,
+    head_revision,
+    same_default,
+    script_directory,
+)
 from collectors.schema import CORE_TABLES, metadata
 from collectors.store import Store
 
@@ -28,27 +34,19 @@ def _differences(location: str) -> list[object]:
                 conn,
                 opts={
                     "compare_type": True,
-                    "compare_server_default": True,
+                    "compare_server_default": same_default,
                     "version_table": VERSION_TABLE,
                 },
             )
             diffs = compare_metadata(ctx, metadata)
     finally:
         engine.dispose()
-    return [d for d in diffs if not _alerting(d) and not _empty_default_on_sqlite(d)]
+    return [d for d in diffs if not _alerting(d)]
 
 
 def _alerting(diff: Any) -> bool:
     """Alerting keeps its own tables in the same SQLite file (alerts/db.py)."""
     return "alert_" in str(diff) and diff[0] in ("remove_table", "remove_index")
-
-
-def _empty_default_on_sqlite(diff: Any) -> bool:
-    # Alembic reads SQLite's DEFAULT '' back as the text "('')" and calls it a change from ''.
-    if not (isinstance(diff, list) and diff[0][0] == "modify_default"):
-        return False
-    _, _, _, _, _, reflected, wanted = diff[0]
-    return str(reflected.arg).strip("()") == "''" and wanted.arg == ""
 
 
 def _shape(location: str) -> dict[str, tuple[list[str], list[str | None]]]:
