@@ -192,7 +192,7 @@ class Database:
                     conn.execution_options(isolation_level="REPEATABLE READ")
                 with conn.begin():
                     yield conn
-        except DRIVER_ERRORS as exc:  # bulk inserts talk to the driver directly
+        except DRIVER_ERRORS as exc:
             raise self.error(exc) from exc
 
     # --- errors --------------------------------------------------------------------------

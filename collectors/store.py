@@ -160,7 +160,7 @@ class Store:
 
     @property
     def dialect(self) -> str:
-        """ "sqlite" or "postgresql"."""
+        """Which backend: "sqlite" or "postgresql"."""
         return self._db.dialect
 
     @property
