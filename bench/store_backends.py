@@ -14,6 +14,7 @@ Goals (issue 16): PostgreSQL writes at least 10x as fast as one collection per s
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -40,6 +41,7 @@ class Sample:
     load_cpu: float
     load_server_cpu: float
     check_s: float
+    check_cpu: float
     size_mib: float
 
 
@@ -117,6 +119,7 @@ def one_round(
         load = r()
     assert len(loaded) == len(series), (len(loaded), len(series))
     env = {**os.environ, "CASTIEL_STORE": location}
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     check = subprocess.run(
         [sys.executable, "-m", "castiel", "check", "--budgets", str(budgets_file),
@@ -124,9 +127,11 @@ def one_round(
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     check_s = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    check_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     if check.returncode not in (0, 1):
         raise SystemExit(f"castiel check failed ({check.returncode}): {check.stderr}")
-    return Sample(write[0], write[1], write[2], load[0], load[1], load[2], check_s, size)
+    return Sample(write[0], write[1], write[2], load[0], load[1], load[2], check_s, check_cpu, size)
 
 
 def _size(store: Store, location: str) -> float:
@@ -182,6 +187,7 @@ def report(results: dict[str, list[Sample]], duration: int) -> None:
         ("  client CPU s", "load_cpu", "{:.2f}"),
         ("  server CPU s", "load_server_cpu", "{:.2f}"),
         ("castiel check end to end, s", "check_s", "{:.2f}"),
+        ("  its CPU s", "check_cpu", "{:.2f}"),
         ("size, MiB", "size_mib", "{:.1f}"),
     ]
     names = list(results)

@@ -9,9 +9,10 @@ password.
 * PostgreSQL (shared): psycopg 3 under SQLAlchemy's connection pool, which checks a
   connection before handing it out (`pool_pre_ping`), so a server that restarted costs one
   reconnect, not an error. (psycopg_pool is not used: the engine pools already, and a pool
-  under a pool would only hold twice the connections.) Writes run at READ COMMITTED (each a transaction of its own),
-  snapshot reads at REPEATABLE READ. Migrations never run on open: `castiel store migrate`
-  applies them under an advisory lock, and opening an older schema names that command.
+  under a pool would only hold twice the connections.) Writes run at READ COMMITTED (each a
+  transaction of its own), snapshot reads at REPEATABLE READ. Migrations never run on open:
+  `castiel store migrate` applies them under an advisory lock, and opening an older schema
+  names that command.
 """
 
 from __future__ import annotations

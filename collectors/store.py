@@ -20,7 +20,6 @@ retention settings, in SQLite (the embedded default, a file under `.castiel/`) o
 from __future__ import annotations
 
 import json
-import math
 import os
 import secrets
 import time
@@ -355,10 +354,8 @@ class Store:
         """The run's data for `keys` (all series when None), optionally within [start, end]
         (histograms by interval end). One consistent snapshot even while a writer appends;
         three queries whatever the size of the run."""
-        lo = -math.inf if start is None else start
-        hi = math.inf if end is None else end
         with self._db.read(snapshot=True) as c:
-            return samples.load(c, self._run_pk(c, run_id), keys, lo, hi)
+            return samples.load(c, self._run_pk(c, run_id), keys, start, end)
 
     # --- verdicts ------------------------------------------------------------------------
 
