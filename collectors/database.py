@@ -163,7 +163,10 @@ class Database:
                         self._refuse_foreign_or_newer(state)
                         applied: list[str] = []
                         if state.version < migrations.LATEST_VERSION or state.revision is None:
-                            applied = migrations.upgrade(conn, state)
+                            # Alembic is imported only here: most opens find nothing to do.
+                            from collectors.migrations import apply  # noqa: PLC0415
+
+                            applied = apply.upgrade(conn, state)
                 finally:
                     if self.locator.is_sqlite:
                         conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]

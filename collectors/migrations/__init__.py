@@ -8,21 +8,18 @@ store written by release 0.1.0 (`user_version` 1 to 3, no version table) is stam
 matching revision and upgraded from there, and an older Castiel still refuses a store that is
 newer than it.
 
-`upgrade(conn)` runs inside the caller's transaction (`env.py` uses that connection), so the
-caller decides the locking: `collectors.database` takes SQLite's write lock or a PostgreSQL
-advisory lock first, then reads `schema_state`, then upgrades. See docs/development.md for how
-to add a migration."""
+`apply.upgrade(conn, state)` runs inside the caller's transaction (`env.py` uses that
+connection), so the caller decides the locking: `collectors.database` takes SQLite's write
+lock or a PostgreSQL advisory lock first, then reads `schema_state`, then upgrades. See
+docs/development.md for how to add a migration."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy import Connection, column, inspect, select, table
 
 HERE = Path(__file__).resolve().parent
@@ -32,32 +29,31 @@ LEGACY_LAST = 3
 re-create exactly its three migrations."""
 
 
-def config(connection: Connection | None = None) -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(HERE))
-    cfg.set_main_option("version_table", VERSION_TABLE)
-    if connection is not None:
-        cfg.attributes["connection"] = connection
-    return cfg
-
-
-def script_directory() -> ScriptDirectory:
-    return ScriptDirectory.from_config(config())
-
-
-def head_revision() -> str:
-    head = script_directory().get_current_head()
-    assert head is not None, "collectors/migrations/versions has no revision"
-    return head
-
-
 def version_of(revision: str) -> int:
     """`0003` -> 3; a revision this Castiel does not know may not be a number at all."""
     return int(revision) if revision.isdigit() else 1 << 30
 
 
-LATEST_VERSION = version_of(head_revision())
+_REVISION_FILE = re.compile(r"^r(\d{4})_\w+\.py$")
+
+
+def known_revisions() -> list[str]:
+    """The revisions this Castiel has, from the file names in `versions/` (cheap: Alembic
+    itself is imported only to migrate, `collectors.migrations.apply`)."""
+    found = (_REVISION_FILE.match(p.name) for p in (HERE / "versions").iterdir())
+    return sorted(m.group(1) for m in found if m)
+
+
+def is_known(revision: str) -> bool:
+    return revision in known_revisions()
+
+
+LATEST_VERSION = version_of(known_revisions()[-1])
 """The schema version this Castiel writes (the head revision's number)."""
+
+
+def head_revision() -> str:
+    return f"{LATEST_VERSION:04d}"
 
 
 @dataclass(frozen=True)
@@ -92,27 +88,6 @@ def schema_state(conn: Connection) -> SchemaState:
     if conn.dialect.name == "sqlite":
         legacy = int(conn.exec_driver_sql("PRAGMA user_version").scalar_one())
     return SchemaState(revision, legacy, names - {VERSION_TABLE})
-
-
-def is_known(revision: str) -> bool:
-    try:
-        return script_directory().get_revision(revision) is not None
-    except CommandError:
-        return False
-
-
-def upgrade(conn: Connection, state: SchemaState) -> list[str]:
-    """Bring the schema to the head revision inside the caller's transaction; returns the
-    revisions applied. A 0.1.0 store (no version table) is stamped with its revision first."""
-    cfg = config(conn)
-    if state.revision is None and state.legacy_version:
-        command.stamp(cfg, f"{state.legacy_version:04d}")
-    current = state.version
-    command.upgrade(cfg, "head")
-    if conn.dialect.name == "sqlite":
-        # What 0.1.0 reads: an older Castiel refuses a store newer than it understands.
-        conn.exec_driver_sql(f"PRAGMA user_version = {LATEST_VERSION:d}")
-    return [f"{v:04d}" for v in range(current + 1, LATEST_VERSION + 1)]
 
 
 def same_default(

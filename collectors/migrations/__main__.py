@@ -18,7 +18,8 @@ from alembic import command
 
 from collectors.database import Database
 from collectors.locator import store_locator
-from collectors.migrations import HERE, LATEST_VERSION, config
+from collectors.migrations import HERE, LATEST_VERSION
+from collectors.migrations.apply import config
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,13 +13,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from collectors.locator import store_locator
-from collectors.migrations import (
-    LATEST_VERSION,
-    VERSION_TABLE,
-    head_revision,
-    same_default,
-    script_directory,
-)
+from collectors.migrations import LATEST_VERSION, VERSION_TABLE, head_revision, same_default
+from collectors.migrations.apply import script_directory
 from collectors.schema import CORE_TABLES, metadata
 from collectors.store import Store
 
@@ -89,5 +84,5 @@ def test_revisions_are_numbered_in_one_line() -> None:
     assert [r.revision for r in reversed(revs)] == [
         f"{v:04d}" for v in range(1, LATEST_VERSION + 1)
     ]
-    assert head_revision() == f"{LATEST_VERSION:04d}"
+    assert head_revision() == f"{LATEST_VERSION:04d}" == script_directory().get_current_head()
     assert set(CORE_TABLES) == set(metadata.tables)
