@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -34,7 +34,15 @@ from collectors import migrations
 from collectors.locator import StoreLocator
 from collectors.store_errors import NotAStore, StoreError, StoreUnavailable
 
-DRIVER_ERRORS = (SQLAlchemyError, sqlite3.Error, psycopg.Error)
+
+def driver_errors() -> tuple[type[BaseException], ...]:
+    """What a store operation may raise: SQLAlchemy's errors, and the drivers' own (bulk
+    inserts and loads talk to the driver directly). psycopg is looked up, not imported: a
+    SQLite user never loads it, and without it loaded it cannot have raised."""
+    psycopg = sys.modules.get("psycopg")
+    return (SQLAlchemyError, sqlite3.Error, *([psycopg.Error] if psycopg else []))
+
+
 CONNECT_TIMEOUT = 5
 """Seconds to wait for a PostgreSQL server to accept a connection."""
 _MIGRATE_LOCK = 0x43A57E1
@@ -170,7 +178,7 @@ class Database:
                 finally:
                     if self.locator.is_sqlite:
                         conn.connection.dbapi_connection.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
-        except DRIVER_ERRORS as exc:
+        except driver_errors() as exc:
             raise self.error(exc) from exc
         return Migration(state.version, migrations.LATEST_VERSION, tuple(applied))
 
@@ -184,7 +192,7 @@ class Database:
         try:
             with self.engine.connect() as conn, conn.execution_options(castiel_write=True).begin():
                 yield conn
-        except DRIVER_ERRORS as exc:  # bulk inserts talk to the driver directly
+        except driver_errors() as exc:
             raise self.error(exc) from exc
 
     @contextmanager
@@ -197,7 +205,7 @@ class Database:
                     conn.execution_options(isolation_level="REPEATABLE READ")
                 with conn.begin():
                     yield conn
-        except DRIVER_ERRORS as exc:
+        except driver_errors() as exc:
             raise self.error(exc) from exc
 
     # --- errors --------------------------------------------------------------------------
@@ -232,6 +240,9 @@ def _first_line(exc: BaseException) -> str:
 def _is_disconnect(exc: BaseException, orig: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None:
+        return isinstance(orig, OSError)
     if isinstance(orig, psycopg.OperationalError):
         # No SQLSTATE: the connection itself failed. 57P: the server is shutting down or
         # restarting (admin_shutdown, crash_shutdown, cannot_connect_now); 08: connection.
