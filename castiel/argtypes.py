@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from collectors.locator import BadStoreLocator, StoreLocator, store_locator
 from collectors.store import NotAStore, StoreError, check_store_path
 from runtime.connection import RedisSettings
 from runtime.durations import EXAMPLES, format_duration, parse_duration
@@ -162,16 +163,18 @@ def redis_url(text: str) -> str:
     return text.strip()
 
 
-def store_path(text: str) -> Path:
-    """The store's file: new, or a Castiel store. A directory or a foreign file is refused."""
-    path = Path(text)
+def store_path(text: str) -> StoreLocator:
+    """The store: a SQLite file (new, or a Castiel store: a directory or a foreign file is
+    refused) or a postgresql:// URL. Never echoes the value (it may hold a password)."""
     try:
-        check_store_path(path)
-    except NotAStore as exc:
+        locator = store_locator(text)
+        if locator.path is not None:
+            check_store_path(locator.path)
+    except (BadStoreLocator, NotAStore) as exc:
         raise _fail(str(exc)) from None
     except StoreError:
         pass  # unreadable: opening it says why (exit 3), as for a store that breaks later
-    return path
+    return locator
 
 
 def spelled(seconds: float) -> str:

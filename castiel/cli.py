@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -24,9 +25,10 @@ from castiel.commands import (
     runs,
     schedule,
     sources,
+    store,
     worker,
 )
-from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, exit_code_for
+from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, Interrupted, exit_code_for
 from runtime.errors import BadInput, RunBroken
 from runtime.redis_outage import REDIS_UNAVAILABLE
 
@@ -47,6 +49,7 @@ COMMAND_GROUPS = (
     browse,
     loadtest,
     calibrate,
+    store,
 )
 
 
@@ -93,8 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # One line; a file with several problems says how many more (`validate` lists all).
         print(f"castiel: {exc}", file=sys.stderr)
         return exit_code_for(exc) or EXIT_BAD_INPUT
+    except Interrupted as exc:
+        return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return 128 + signal.SIGINT
     except REDIS_UNAVAILABLE as exc:
         # Redis unreachable and similar: the run itself broke, not the input.
         print(f"castiel: {exc}", file=sys.stderr)

@@ -105,12 +105,12 @@ def resolve_run(store: Store, ref: str) -> RunInfo:
     if ref == "latest":
         latest = store.latest_run()
         if latest is None:
-            raise UsageError(f"{store.path}: the store has no runs yet")
+            raise UsageError(f"{store.locator}: the store has no runs yet")
         return latest
     try:
         return store.get_run(ref)
     except UnknownRun:
-        raise UsageError(f"{store.path}: no run with id {ref!r}") from None
+        raise UsageError(f"{store.locator}: no run with id {ref!r}") from None
 
 
 def _knee_series(store: Store, run_info: RunInfo) -> list[SeriesData]:

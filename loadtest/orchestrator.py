@@ -27,7 +27,7 @@ from budgets.model import Budget
 from budgets.verdict import Verdict
 from collectors.base import Collector
 from collectors.model import RunInfo
-from collectors.store import Store
+from collectors.store import Store, StoreLocator, store_locator
 from loadtest.arrival import ArrivalPlan, Pool
 from loadtest.distributed import Endpoint
 from loadtest.launch import DEFAULT_LOCUSTFILE, LocustOptions
@@ -37,7 +37,7 @@ from loadtest.monitor import Monitor
 from loadtest.preflight import Reachability, preflight
 from loadtest.stopping import LOCUST_STOP_GRACE, StopRequest
 from loadtest.stream import LocustStream
-from runtime.errors import RunBroken
+from runtime.errors import BadInput, RunBroken
 
 
 @dataclass
@@ -51,7 +51,8 @@ class RunPlan:
     peak_multiplier: float = 3.0
     locustfile: Path = DEFAULT_LOCUSTFILE
     processes: int = 1
-    store_path: Path = Path(".castiel/castiel.db")
+    store_path: Path | StoreLocator = Path(".castiel/castiel.db")
+    """A SQLite file or a PostgreSQL store (alerting needs the former, alerts/db.py)."""
     runs_dir: Path = Path(".castiel/runs")
     redis_url: str | None = None
     interval: float = 1.0
@@ -185,7 +186,10 @@ def execute(
     stop = stop or StopRequest()
     preflight(Reachability(plan.target, plan.redis_url))
     commit, branch = git_info()
-    with Store.open(plan.store_path) as store:
+    locator = store_locator(plan.store_path)
+    if plan.alerts is not None and locator.path is None:
+        raise BadInput(f"alerting keeps its tables in a SQLite store, not {locator}")
+    with Store.open(locator) as store:
         run = store.create_run(
             started_at=clock(),
             scenario=plan.scenario,
@@ -215,8 +219,9 @@ def execute(
         engine = None
         if plan.alerts is not None:
             metrics = AlertMetrics()  # collected like any source: its series is in the store
+            assert locator.path is not None  # checked before the run was recorded
             engine = AlertEngine.open(
-                plan.alerts, store_path=plan.store_path, run_id=run.id, metrics=metrics
+                plan.alerts, store_path=locator.path, run_id=run.id, metrics=metrics
             )
             collectors = [*collectors, metrics]
         monitor = Monitor(store, run, plan.budgets, collectors, stream, on_verdicts, engine)
@@ -238,7 +243,7 @@ def execute(
         status = "aborted" if aborted else "finished"
         if stream.total_requests == 0 and not aborted:
             status = "broken"
-        store.finish_run(run.id, clock(), status)
+        monitor.finish(clock(), status)  # after the backlog, if the store was away
         if status == "broken":
             if engine is not None:
                 engine.finish("broken", plan.alerts_drain)
@@ -274,12 +279,16 @@ def _drive(
     title = f"castiel run {run.id} - {plan.scenario}, {plan.load_description()}, {plan.duration:g}s"
     live = Live(console=console, refresh_per_second=2) if console.is_terminal else None
     next_line = 0.0
+    store_down = False
     aborted: str | None = None
     stopping_since: float | None = None
     with live or nullcontext():
         while True:
             running = locust.running
             result = monitor.tick(clock())
+            if (result.store_error is not None) != store_down:
+                store_down = result.store_error is not None
+                console.print(_store_note(result.store_error, result.backlog))
             elapsed = result.now - run.started_at
             stats = live_stats(monitor.series.snapshot(), result.now)
             if live is not None:
@@ -302,3 +311,12 @@ def _drive(
                 stop.sleep(pause)  # wakes at once on a signal
             else:
                 time.sleep(pause)
+
+
+def _store_note(error: str | None, backlog: int) -> str:
+    if error is None:
+        return "[green]the store is back[/]: everything collected meanwhile is written"
+    return (
+        f"[yellow]the store is unavailable[/] ({error}); collected data waits in memory "
+        f"({backlog} batch(es)) and is written when it is back"
+    )

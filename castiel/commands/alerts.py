@@ -30,7 +30,8 @@ from alerts.silences import MAX_SILENCE, SqliteSilenceStore, new_silence
 from castiel import argtypes
 from castiel.config import ProjectConfig, load_project_config
 from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, EXIT_PASS, UsageError
-from collectors.store import DEFAULT_PATH
+from castiel.storearg import add_store_argument, sqlite_file
+from collectors.locator import StoreLocator
 from runtime.timestamps import utc_text
 
 
@@ -66,12 +67,7 @@ def register(sub: Any) -> None:
         metavar="FILE",
         help="alerts.yaml or castiel.yaml (default: ./castiel.yaml's `alerts:` section)",
     )
-    t.add_argument(
-        "--store",
-        type=argtypes.store_path,
-        default=DEFAULT_PATH,
-        help="metrics store, where the attempt is recorded (.castiel/castiel.db)",
-    )
+    add_store_argument(t)  # where the attempt is recorded
     t.set_defaults(handler=_test)
 
     s = asub.add_parser("silence", help="create, list and expire silences")
@@ -101,22 +97,22 @@ def register(sub: Any) -> None:
     add.add_argument("--starts", type=iso_time, metavar="TIME", help="ISO time (default now)")
     add.add_argument("--comment", required=True, help="why (shown to everyone)")
     add.add_argument("--author", default=None, help="who (default: your user name)")
-    add.add_argument("--store", type=argtypes.store_path, default=DEFAULT_PATH)
+    add_store_argument(add)
     add.set_defaults(handler=_silence_add)
     ls = ssub.add_parser("list", help="list active and pending silences")
     ls.add_argument("--all", action="store_true", help="include expired ones")
-    ls.add_argument("--store", type=argtypes.store_path, default=DEFAULT_PATH)
+    add_store_argument(ls)
     ls.set_defaults(handler=_silence_list)
     ex = ssub.add_parser("expire", help="end a silence now")
     ex.add_argument("silence_id", metavar="ID")
-    ex.add_argument("--store", type=argtypes.store_path, default=DEFAULT_PATH)
+    add_store_argument(ex)
     ex.set_defaults(handler=_silence_expire)
 
     at = asub.add_parser("attempts", help="recent delivery attempts and pending notifications")
     at.add_argument(
         "--limit", type=argtypes.count(0), default=20, help="show the last N attempts (20)"
     )
-    at.add_argument("--store", type=argtypes.store_path, default=DEFAULT_PATH)
+    add_store_argument(at)
     at.set_defaults(handler=_attempts)
 
 
@@ -144,6 +140,10 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def _db(store: StoreLocator) -> AlertsDB:
+    return AlertsDB.open(sqlite_file(store, "alerting"))
+
+
 def _test(args: argparse.Namespace) -> int:
     if args.config is not None:
         cfg = load_alerts_config(args.config)
@@ -163,7 +163,7 @@ def _test(args: argparse.Namespace) -> int:
         result, duration = send_now(cfg, n, http, os.environ, now)
     finally:
         http.close()
-    with AlertsDB.open(args.store) as db:
+    with _db(args.store) as db:
         Outbox(db).record_attempt(
             Attempt(
                 None,
@@ -221,7 +221,7 @@ def _silence_add(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    with AlertsDB.open(args.store) as db:
+    with _db(args.store) as db:
         SqliteSilenceStore(db).add(silence)
     print(silence.id)
     return EXIT_PASS
@@ -229,7 +229,7 @@ def _silence_add(args: argparse.Namespace) -> int:
 
 def _silence_list(args: argparse.Namespace) -> int:
     now = time.time()
-    with AlertsDB.open(args.store) as db:
+    with _db(args.store) as db:
         silences = SqliteSilenceStore(db).list(now, include_expired=args.all)
     if not silences:
         print("no silences")
@@ -244,7 +244,7 @@ def _silence_list(args: argparse.Namespace) -> int:
 
 
 def _silence_expire(args: argparse.Namespace) -> int:
-    with AlertsDB.open(args.store) as db:
+    with _db(args.store) as db:
         if not SqliteSilenceStore(db).expire(args.silence_id, time.time()):
             raise UsageError(f"no active or pending silence {args.silence_id!r}")
     print(f"expired {args.silence_id}")
@@ -252,7 +252,7 @@ def _silence_expire(args: argparse.Namespace) -> int:
 
 
 def _attempts(args: argparse.Namespace) -> int:
-    with AlertsDB.open(args.store) as db:
+    with _db(args.store) as db:
         outbox = Outbox(db)
         everything = outbox.attempts(limit=100_000)
         attempts = everything[len(everything) - args.limit :] if args.limit else []

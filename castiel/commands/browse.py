@@ -21,9 +21,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from budgets.baseline_select import MatchPolicy
 from budgets.spec import load_budget_file
-from castiel.errors import EXIT_PASS, UsageError
+from castiel.baselines import add_baseline_arguments, choice_from_args
+from castiel.errors import EXIT_PASS, Interrupted, UsageError
 from castiel.gate import ReportPaths, gate
+from castiel.storearg import add_store_argument
 from collectors.base import Collector
 from collectors.browser.collector import BrowserCollector
 from collectors.browser.network import TOTAL
@@ -35,10 +38,9 @@ from collectors.browser.pageload import (
     check_url,
 )
 from collectors.browser.series import loads_batch
-from collectors.store import DEFAULT_PATH, Store, StoreError
+from collectors.store import Store
 from loadtest.orchestrator import fingerprint, git_info
 from runtime.durations import parse_duration
-from runtime.errors import RunBroken
 
 CACHE_CHOICES = {
     "both": (CacheState.COLD, CacheState.WARM),
@@ -103,14 +105,14 @@ def register(sub: Any) -> None:
         metavar="FILE",
         help="gate on this budget file (Castiel YAML, or Lighthouse CI's budget.json as is)",
     )
-    p.add_argument("--store", type=Path, default=DEFAULT_PATH, help="metrics store")
+    add_store_argument(p)
     p.add_argument(
         "--runs-dir",
         type=Path,
         default=Path(".castiel/runs"),
         help="where the reports go when gating (.castiel/runs)",
     )
-    p.add_argument("--baseline", metavar="REF", help="as in `castiel check`")
+    add_baseline_arguments(p)
     p.add_argument("--save-baseline", metavar="NAME", help="save a passing run as NAME")
     p.set_defaults(handler=browse)
 
@@ -124,27 +126,24 @@ def browse(args: argparse.Namespace) -> int:
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)  # CI logs: wide enough that tables do not fold
-    try:
-        with _stop_on_signals(), Store.open(args.store) as store:
-            run_id, loads = _record(store, urls, args, keep)
-            print_summary(loads, console)
-            if spec is None:
-                return EXIT_PASS
-            out = args.runs_dir / run_id
-            return gate(
-                store,
-                store.get_run(run_id),
-                list(spec.budgets),
-                spec.path,
-                console,
-                baseline=args.baseline,
-                save_baseline=args.save_baseline,
-                reports=ReportPaths(
-                    out / "report.json", out / "junit.xml", out / "report.md", out / "report.html"
-                ),
-            )
-    except StoreError as exc:
-        raise RunBroken(str(exc)) from None
+    with _stop_on_signals(), Store.open(args.store) as store:
+        run_id, loads = _record(store, urls, args, keep)
+        print_summary(loads, console)
+        if spec is None:
+            return EXIT_PASS
+        out = args.runs_dir / run_id
+        return gate(
+            store,
+            store.get_run(run_id),
+            list(spec.budgets),
+            spec.path,
+            console,
+            baseline=choice_from_args(args, MatchPolicy(), Path(spec.path).read_text("utf-8")),
+            save_baseline=args.save_baseline,
+            reports=ReportPaths(
+                out / "report.json", out / "junit.xml", out / "report.md", out / "report.html"
+            ),
+        )
 
 
 def _url(text: str) -> str:
@@ -194,10 +193,11 @@ def _config_hash(urls: Sequence[str], args: argparse.Namespace) -> str:
 @contextmanager
 def _stop_on_signals() -> Iterator[None]:
     """SIGTERM and SIGHUP end the command like Ctrl-C does, so every `finally` runs: the run
-    is marked aborted and Chromium's process group is stopped."""
+    is marked aborted and Chromium's process group is stopped; the exit code is 128 + the
+    signal's number, as for `castiel run`."""
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
+        raise Interrupted(signum)
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:

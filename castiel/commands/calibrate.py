@@ -19,9 +19,12 @@ from rich.table import Table
 from budgets.calibrate import Calibration, CalibrationRun, calibrate
 from budgets.model import Budget
 from budgets.spec import load_budget_file
+from castiel import argtypes
 from castiel.errors import EXIT_BUDGET_FAILED, EXIT_PASS, UsageError
+from castiel.storearg import add_store_argument
+from collectors.locator import STORE_ENV, StoreLocator
 from collectors.model import RunInfo
-from collectors.store import DEFAULT_PATH, Store, UnknownRun
+from collectors.store import Store, UnknownRun
 from runtime.errors import RunBroken
 
 
@@ -42,11 +45,15 @@ def register(sub: Any) -> None:
         "--target http://127.0.0.1:8000 --duration 30s --users 20",
     )
     p.add_argument("--budgets", required=True, type=Path, metavar="FILE", help="budget file")
-    p.add_argument("--store", type=Path, default=DEFAULT_PATH, help="metrics store")
+    add_store_argument(p)
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--runs", nargs="+", metavar="ID", help="stored runs to compare")
-    which.add_argument("--last", type=int, metavar="K", help="the newest K finished runs")
-    which.add_argument("--repeat", type=int, metavar="K", help="run `castiel run ARGS` K times")
+    which.add_argument(
+        "--last", type=argtypes.count(2), metavar="K", help="the newest K finished runs"
+    )
+    which.add_argument(
+        "--repeat", type=argtypes.count(2), metavar="K", help="run `castiel run ARGS` K times"
+    )
     p.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
     p.add_argument("run_args", nargs=argparse.REMAINDER, help="-- then `castiel run` arguments")
     p.set_defaults(handler=run)
@@ -56,8 +63,6 @@ def run(args: argparse.Namespace) -> int:
     spec = load_budget_file(args.budgets)  # a BudgetSpecError: exit 2
     run_args = [a for a in args.run_args if a != "--"] if args.run_args else []
     if args.repeat is not None:
-        if args.repeat < 2:
-            raise UsageError("--repeat needs at least 2 runs")
         ids = _repeat(args.repeat, run_args, args.budgets, args.store)
     elif run_args:
         raise UsageError("run arguments after -- go with --repeat K")
@@ -78,18 +83,21 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_BUDGET_FAILED if any(c.untrustworthy for c in results) else EXIT_PASS
 
 
-def _repeat(k: int, run_args: Sequence[str], budgets: Path, store: Path) -> list[str]:
+def _repeat(k: int, run_args: Sequence[str], budgets: Path, store: StoreLocator) -> list[str]:
     if "--store" in run_args or "--budgets" in run_args or "--baseline" in run_args:
         raise UsageError("calibrate sets --store, --budgets and --baseline of its runs itself")
     before = _run_ids(store)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [_root(), os.environ.get("PYTHONPATH")])),
+        # The store reaches the runs through the environment: a URL's password never goes
+        # into an argv that `ps` shows.
+        STORE_ENV: store.secret_text(),
     }
     for i in range(k):
         print(f"calibration run {i + 1} of {k}", flush=True)
         argv = [sys.executable, "-m", "castiel", "run", *run_args]
-        argv += ["--budgets", str(budgets), "--store", str(store), "--baseline", "none"]
+        argv += ["--budgets", str(budgets), "--baseline", "none"]
         code = subprocess.run(argv, env=env, check=False).returncode
         if code in (2, 3):  # bad input or a broken run: there is nothing to calibrate
             raise (UsageError if code == 2 else RunBroken)(f"calibration run {i + 1} exited {code}")
@@ -100,7 +108,7 @@ def _root() -> str:
     return str(Path(__file__).resolve().parents[2])
 
 
-def _run_ids(store: Path) -> list[str]:
+def _run_ids(store: StoreLocator) -> list[str]:
     if not store.exists():
         return []
     with Store.open(store, readonly=True) as s:
@@ -108,11 +116,9 @@ def _run_ids(store: Path) -> list[str]:
 
 
 def _last(store: Store, k: int) -> list[str]:
-    if k < 2:
-        raise UsageError("--last needs at least 2 runs")
     finished = [r for r in store.runs(10_000) if r.status in ("finished", "aborted")]
     if not finished:
-        raise UsageError(f"{store.path}: no finished runs")
+        raise UsageError(f"{store.locator}: no finished runs")
     config = finished[0].config_hash
     same = [r.id for r in finished if r.config_hash == config][:k]
     return list(reversed(same))
@@ -122,7 +128,7 @@ def _load(store: Store, run_id: str, budgets: Sequence[Budget]) -> CalibrationRu
     try:
         info: RunInfo = store.get_run(run_id)
     except UnknownRun:
-        raise UsageError(f"{store.path}: no run with id {run_id!r}") from None
+        raise UsageError(f"{store.locator}: no run with id {run_id!r}") from None
     selectors = [s for b in budgets for s in (b.selector, *b.denominator)]
     keys = [k for k, _ in store.series(run_id) if any(s.matches(k) for s in selectors)]
     return CalibrationRun(info, store.load_series(run_id, keys) if keys else [])

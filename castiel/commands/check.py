@@ -14,7 +14,8 @@ from castiel.baselines import add_baseline_arguments, choice_from_args
 from castiel.config import add_config_argument, load_project_config
 from castiel.errors import UsageError
 from castiel.gate import ReportPaths, gate, resolve_run
-from collectors.store import DEFAULT_PATH, Store
+from castiel.storearg import add_store_argument
+from collectors.store import Store
 
 
 def register(sub: Any) -> None:
@@ -30,13 +31,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--budgets", required=True, metavar="FILE", help="budget file (YAML)")
     p.add_argument("--run", default="latest", metavar="ID", help="run id or 'latest' (default)")
-    p.add_argument(
-        "--store",
-        type=argtypes.store_path,
-        default=DEFAULT_PATH,
-        metavar="PATH",
-        help=f"metrics store (default {DEFAULT_PATH})",
-    )
+    add_store_argument(p)
     add_baseline_arguments(p)
     add_config_argument(p)  # its `baseline:` section
     p.add_argument(
@@ -74,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     # A bundle given as --baseline is read (and refused, exit 2) before the store is opened.
     choice = choice_from_args(args, project.baseline, Path(spec.path).read_text("utf-8"))
     if not args.store.exists():
-        raise UsageError(f"no metrics store at {args.store} (pass --store PATH)")
+        raise UsageError(f"no metrics store at {args.store} (pass --store PATH|URL)")
     with Store.open(args.store, readonly=args.no_record) as store:
         return gate(
             store,

@@ -15,7 +15,8 @@ from typing import Any
 import dashboard
 from castiel import argtypes
 from castiel.errors import UsageError
-from collectors.store import DEFAULT_PATH
+from castiel.storearg import add_store_argument
+from collectors.locator import STORE_ENV, StoreLocator
 
 APP = Path(dashboard.__file__).resolve().parent / "app.py"
 PASSWORD_ENV = "CASTIEL_DASHBOARD_PASSWORD"  # noqa: S105 - the variable's name
@@ -31,7 +32,7 @@ def register(sub: Any) -> None:
         ".streamlit/secrets.toml (or the file given with --secrets), or "
         f"${PASSWORD_ENV}.",
     )
-    p.add_argument("--store", type=argtypes.store_path, default=DEFAULT_PATH, help="metrics store")
+    add_store_argument(p)
     p.add_argument("--port", type=argtypes.port, default=8501, help="port, 1-65535 (8501)")
     p.add_argument(
         "--host",
@@ -97,6 +98,12 @@ def bind_warning(host: str, protected: bool) -> str | None:
     )
 
 
+def _for_child(store: StoreLocator) -> str:
+    # In the environment, where the password of a URL does not show in `ps`; a file as an
+    # absolute path, since Streamlit may run the pages from elsewhere.
+    return str(store.path.resolve()) if store.path is not None else store.secret_text()
+
+
 def command(args: argparse.Namespace) -> list[str]:
     argv = [
         sys.executable,
@@ -149,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         + (", password required)" if protected else ")"),
         flush=True,
     )
-    env = {**os.environ, "CASTIEL_STORE": str(args.store.resolve())}
+    env = {**os.environ, STORE_ENV: _for_child(args.store)}
     argv = command(args)
     # Become the Streamlit server rather than its parent: a signal to this pid (Ctrl-C, a
     # supervisor's SIGTERM) then reaches the server itself and nothing is left orphaned.

@@ -25,7 +25,8 @@ from castiel.commands.alerts import add_alerts_argument, alerts_config_for, fini
 from castiel.commands.sources import Wiring, wire_sources
 from castiel.config import add_config_argument, load_project_config
 from castiel.errors import EXIT_PASS, UsageError
-from collectors.store import DEFAULT_PATH, Store
+from castiel.storearg import add_store_argument, sqlite_file
+from collectors.store import Store
 from loadtest.live import live_stats, plain_line
 from loadtest.monitor import Monitor
 from loadtest.monitor_metrics import MonitorMetrics
@@ -59,7 +60,7 @@ def register(sub: Any) -> None:
     )
     add_config_argument(p)  # its `sources:` section: Prometheus, Azure Monitor, ...
     add_alerts_argument(p)  # or castiel.yaml's `alerts:` section
-    p.add_argument("--store", type=argtypes.store_path, default=DEFAULT_PATH)
+    add_store_argument(p)
     p.add_argument(
         "--interval",
         type=argtypes.duration(maximum=86400.0),
@@ -111,6 +112,8 @@ def _monitor(args: argparse.Namespace, stop: StopRequest) -> int:
     spec = load_budget_file(args.budgets)
     project = load_project_config(args.config)
     alerts = alerts_config_for(args.alerts, project, [b.name for b in spec.budgets])
+    if alerts is not None:
+        sqlite_file(args.store, "alerting")
     # Bad combinations and rejected promql: expressions exit 2 before anything runs, a
     # source that does not answer 3.
     wiring = wire_sources(project, spec.budgets, args.redis, args.metrics)
@@ -157,7 +160,10 @@ def _loop(
             # Collected like any source (its series is in the store) and served on /metrics.
             metrics = AlertMetrics(registry)
             engine = AlertEngine.open(
-                alerts, store_path=args.store, run_id=info.id, metrics=metrics
+                alerts,
+                store_path=sqlite_file(args.store, "alerting"),
+                run_id=info.id,
+                metrics=metrics,
             )
             collectors.append(metrics)
         monitor = Monitor(store, info, budgets, collectors, alerts=engine)
@@ -176,7 +182,10 @@ def _loop(
                 if elapsed >= next_line:
                     stats = live_stats(monitor.series.snapshot(), result.now)
                     line = plain_line(elapsed, stats, result.verdicts)
-                    errors = "; ".join(f"{k}: {v}" for k, v in result.errors.items())
+                    problems = dict(result.errors)
+                    if result.store_error is not None:
+                        problems["store"] = f"{result.store_error} ({result.backlog} waiting)"
+                    errors = "; ".join(f"{k}: {v}" for k, v in problems.items())
                     print(line + (f" (unreachable: {errors})" if errors else ""), flush=True)
                     next_line = elapsed + 10
                 if args.duration is not None and elapsed >= args.duration:
@@ -186,7 +195,7 @@ def _loop(
             cut_short = stop.requested and args.duration is not None
             status = "aborted" if cut_short else "finished"
         finally:
-            store.finish_run(info.id, time.time(), status)
+            monitor.finish(time.time(), status)  # after the backlog, if the store was away
             if engine is not None:
                 _stop_alerts(engine, monitor.last_verdicts, status != "finished")
         if monitor.last_verdicts:

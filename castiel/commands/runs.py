@@ -16,12 +16,14 @@ from rich.console import Console
 from rich.table import Table
 
 from budgets.baseline_select import MATCH_FIELDS
-from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, EXIT_PASS, UsageError
+from castiel import argtypes
+from castiel.errors import EXIT_BAD_INPUT, EXIT_PASS, UsageError
 from castiel.gate import resolve_run
+from castiel.storearg import add_store_argument
 from collectors.bundle import SUFFIX, read_bundle, write_bundle
 from collectors.bundle_store import Imported, export_run, import_bundle
 from collectors.model import RunInfo
-from collectors.store import DEFAULT_PATH, Store, StoreError
+from collectors.store import Store
 from runtime.durations import format_duration
 
 STATUSES = ("running", "finished", "aborted", "broken")
@@ -41,18 +43,18 @@ def register(sub: Any) -> None:
     verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     ls = verbs.add_parser("list", help="the newest runs, filtered")
-    _store_arg(ls)
+    add_store_argument(ls)
     ls.add_argument("--branch", help="only runs of this git branch")
     ls.add_argument("--scenario", help="only runs of this scenario")
     ls.add_argument("--status", choices=STATUSES, help="only runs in this state")
     ls.add_argument("--verdict", choices=VERDICTS, help="only runs with this verdict")
-    ls.add_argument("--limit", type=_positive, default=20, help="at most N runs (20)")
+    ls.add_argument("--limit", type=argtypes.count(1), default=20, help="at most N runs (20)")
     ls.add_argument("--plain", action="store_true", help="tab-separated lines, for scripts")
     ls.set_defaults(handler=_with_store(_list, readonly=True))
 
     show = verbs.add_parser("show", help="everything recorded about one run")
     show.add_argument("run", metavar="RUN", help="run id or 'latest'")
-    _store_arg(show)
+    add_store_argument(show)
     show.set_defaults(handler=_with_store(_show, readonly=True))
 
     exp = verbs.add_parser("export", help="write one finished run to a bundle file")
@@ -60,7 +62,7 @@ def register(sub: Any) -> None:
     exp.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help=f"bundle file (default RUN{SUFFIX})"
     )
-    _store_arg(exp)
+    add_store_argument(exp)
     exp.set_defaults(handler=_with_store(_export, readonly=True))
 
     imp = verbs.add_parser(
@@ -72,50 +74,26 @@ def register(sub: Any) -> None:
         "them to another run.",
     )
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE", help="bundle file(s)")
-    _store_arg(imp)
+    add_store_argument(imp)
     imp.set_defaults(handler=_import)
 
     rm = verbs.add_parser("delete", help="delete one run and all its data")
     rm.add_argument("run", metavar="RUN", help="run id")
     rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
-    _store_arg(rm)
+    add_store_argument(rm)
     rm.set_defaults(handler=_with_store(_delete, readonly=False))
-
-
-def _store_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--store",
-        type=Path,
-        default=DEFAULT_PATH,
-        metavar="PATH",
-        help=f"metrics store (default {DEFAULT_PATH})",
-    )
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return n
 
 
 def _with_store(
     fn: Callable[[Store, argparse.Namespace], int], *, readonly: bool
 ) -> Callable[[argparse.Namespace], int]:
-    """Open the store the command names (it must exist), run `fn`, map store failures."""
+    """Open the store the command names (it must exist) and run `fn`."""
 
     def handler(args: argparse.Namespace) -> int:
         if not args.store.exists():
-            raise UsageError(f"no metrics store at {args.store} (pass --store PATH)")
-        try:
-            with Store.open(args.store, readonly=readonly) as store:
-                return fn(store, args)
-        except StoreError as exc:
-            print(f"castiel: store unreadable: {exc}", file=sys.stderr)
-            return EXIT_BROKEN
+            raise UsageError(f"no metrics store at {args.store} (pass --store PATH|URL)")
+        with Store.open(args.store, readonly=readonly) as store:
+            return fn(store, args)
 
     return handler
 
@@ -168,7 +146,7 @@ def _list(store: Store, args: argparse.Namespace) -> int:
         for row in rows:
             print("\t".join(row))
         return EXIT_PASS
-    table = Table(*_COLUMNS, "baselines", title=f"{len(rows)} runs in {store.path}")
+    table = Table(*_COLUMNS, "baselines", title=f"{len(rows)} runs in {store.locator}")
     colour = {"pass": "green", "warn": "yellow", "fail": "red"}
     for row in rows:
         style = colour.get(row[7])
@@ -226,21 +204,17 @@ def _export(store: Store, args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     bundles = [(path, read_bundle(path)) for path in args.files]  # all checked before any write
-    try:
-        with Store.open(args.store) as store:
-            for path, bundle in bundles:
-                result = import_bundle(store, bundle, time.time())
-                line = f"{path}: run {result.run_id} {result.outcome.value}"
-                if result.outcome is Imported.ALREADY and result.differs:
-                    line += f" ({result.differs}; nothing imported: `castiel runs delete` it first)"
-                if result.baselines_set:
-                    line += f"; baseline {', '.join(map(repr, result.baselines_set))}"
-                for name, owner in result.baselines_kept:
-                    line += f"; baseline {name!r} left with run {owner}"
-                print(line)
-    except StoreError as exc:
-        print(f"castiel: store unreadable: {exc}", file=sys.stderr)
-        return EXIT_BROKEN
+    with Store.open(args.store) as store:
+        for path, bundle in bundles:
+            result = import_bundle(store, bundle, time.time())
+            line = f"{path}: run {result.run_id} {result.outcome.value}"
+            if result.outcome is Imported.ALREADY and result.differs:
+                line += f" ({result.differs}; nothing imported: `castiel runs delete` it first)"
+            if result.baselines_set:
+                line += f"; baseline {', '.join(map(repr, result.baselines_set))}"
+            for name, owner in result.baselines_kept:
+                line += f"; baseline {name!r} left with run {owner}"
+            print(line)
     return EXIT_PASS
 
 

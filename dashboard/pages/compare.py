@@ -46,7 +46,7 @@ if store is not None:
     with right:
         b = common.pick_run(store, "cmp_b", "run B", index=0)
     if a is not None and b is not None:
-        path = str(common.store_path())
+        path = common.store_key()
         with left:
             common.report_button(store, a, "cmp_a")
         with right:

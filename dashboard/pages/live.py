@@ -14,8 +14,9 @@ import sys
 import pandas as pd
 import streamlit as st
 
+from collectors.locator import STORE_ENV
 from collectors.model import RunInfo
-from collectors.store import Store
+from collectors.store import Store, StoreError
 from dashboard import charts, common, data, frontend
 
 LOCUST = ("locust_users", "locust_failures_total", *data.REQUEST_METRICS, *data.LATENCY_METRICS)
@@ -147,11 +148,18 @@ def runtime_panel(store: Store, path: str, run: RunInfo) -> None:
 
 @st.fragment(run_every="2s")
 def panel() -> None:
+    try:
+        live_panel()
+    except StoreError as exc:  # the next tick tries again
+        st.warning(f"The store cannot be read right now: {exc}")
+
+
+def live_panel() -> None:
     # Opened again on every tick: a tick may run in another thread than the page did.
     store = common.store()
     if store is None:
         return
-    path = str(common.store_path())
+    path = common.store_key()
     frame = common.runs(store, path, 10)
     if frame.empty:
         st.info(f"No runs yet. Start one below, or from a terminal:\n\n`{common.FIRST_RUN}`")
@@ -178,8 +186,8 @@ def panel() -> None:
 panel()
 
 # (Quietly: the panel above has already said so when there is no store yet.)
-if common.store_path().exists() and (store_for_page := common.store()):
-    runs = common.runs(store_for_page, str(common.store_path()), 10)
+if common.locator().exists() and (store_for_page := common.store()):
+    runs = common.runs(store_for_page, common.store_key(), 10)
     finished = runs[runs["status"] != "running"]
     if not finished.empty:
         last = common.run_info(store_for_page, str(finished.iloc[0]["run"]))
@@ -219,17 +227,22 @@ if started and proc is None:
         str(int(users)),
         "--duration",
         duration,
-        "--store",
-        str(common.store_path()),
         "--runs-dir",
-        str(common.store_path().parent / "runs"),
+        str(common.runs_dir()),
         *(["--redis", redis] if redis.strip() else []),
     ]
     # Its own session: the run outlives a closed tab and a restarted dashboard, and a Ctrl-C
     # in the dashboard's terminal does not reach it. Output is dropped; the store and the
     # run's reports keep what matters.
+    # The store goes in the environment, not the argv: a URL's password would show in `ps`
+    # and in the message below.
+    env = {**os.environ, STORE_ENV: common.locator().secret_text()}
     proc = subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        argv,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env,
     )
     st.session_state["run_proc"] = proc
     st.success(f"started: `{shlex.join(argv[1:])}` (pid {proc.pid})")

@@ -13,7 +13,7 @@ st.title("Budget review")
 store = common.store()
 run = common.pick_run(store, "review_run") if store is not None else None
 if store is not None and run is not None:
-    path = str(common.store_path())
+    path = common.store_key()
     common.report_button(store, run, "review")
     v = common.verdicts(store, path, run.id)
     if v.empty:

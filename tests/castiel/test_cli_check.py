@@ -330,6 +330,8 @@ def test_real_process_exit_codes(store_path: Path, tmp_path: Path) -> None:
     broken = _run_cli("check", "--budgets", str(EXAMPLE), "--store", str(corrupt))
     assert broken.returncode == 3, broken.stderr
     assert broken.stderr.startswith("castiel: ") and "Traceback" not in broken.stderr
+    gone = _run_cli("check", "--budgets", str(EXAMPLE), "--store", str(tmp_path / "none.db"))
+    assert gone.returncode == 2 and "no metrics store at" in gone.stderr
     usage = _run_cli("check", "--store", str(store_path))
     assert usage.returncode == 2 and "--budgets" in usage.stderr
     schema = _run_cli("budgets", "schema")
