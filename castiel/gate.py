@@ -24,7 +24,7 @@ from budgets.reports.junit import render_junit
 from budgets.reports.markdown import render_markdown
 from budgets.reports.report import Report
 from budgets.validity import SERIES as VALIDITY_SERIES
-from budgets.validity import assess
+from budgets.validity import Problem, assess
 from budgets.verdict import overall
 from castiel.baselines import BaselineChoice, load_selected, resolve
 from castiel.errors import EXIT_BUDGET_FAILED, EXIT_INCONCLUSIVE, EXIT_PASS, UsageError
@@ -58,12 +58,18 @@ def gate(
 ) -> int:
     """Evaluate a stored run's budgets, print the table, write the reports, record the
     verdicts; returns the exit code (0 pass, warnings allowed; 1 a budget failed; 4 the run
-    is inconclusive: its numbers cannot be trusted, whatever the budgets say)."""
+    would have passed but its numbers cannot be trusted)."""
     budgets, baselines = resolve(store, run_info, budgets, baseline or BaselineChoice())
     series = load_selected(store, run_info, budgets)
     now = time.time()
     verdicts = evaluate(budgets, series, run_info, baselines, now=now)
     validity = assess(run_info, _load_names(store, run_info, VALIDITY_SERIES), budgets)
+    saturation = analyse(_knee_series(store, run_info))
+    if saturation is not None and saturation.knee is not None:
+        # Iterations dropped past the knee measure the service's capacity: that is the
+        # finding of a stepped run, not a failure of the load generator.
+        validity, explained = validity.without(Problem.RATE_SHORT)
+        notes = [*notes, *(f"past the saturation knee: {r.detail}" for r in explained)]
     report = build_report(
         run_info,
         budgets_path,
@@ -72,7 +78,7 @@ def gate(
         sorted({b.label for b in baselines.values()}),
         notes,
         validity=validity,
-        saturation=analyse(_knee_series(store, run_info)),
+        saturation=saturation,
     )
     if console is None:
         console = Console()
@@ -81,15 +87,17 @@ def gate(
     render_console(report, console)
     _write_reports(reports, report)
     status = overall(verdicts)
-    passed = status <= Level.WARN and not validity.inconclusive
+    # Validity withholds a PASS; it never hides a FAIL (the reasons are reported either way).
+    inconclusive = report.inconclusive
+    passed = status <= Level.WARN and not inconclusive
     if record:
         store.record_verdicts(run_info.id, [verdict_record(v, now) for v in verdicts])
-        store.set_run_verdict(run_info.id, _run_verdict(status, validity.inconclusive))
+        store.set_run_verdict(run_info.id, _run_verdict(status, inconclusive))
         if save_baseline and passed:
             store.set_baseline(save_baseline, run_info.id, now)
     elif save_baseline:
         raise UsageError("--save-baseline needs the store to be writable (drop --no-record)")
-    if validity.inconclusive:
+    if inconclusive:
         return EXIT_INCONCLUSIVE
     return EXIT_PASS if passed else EXIT_BUDGET_FAILED
 

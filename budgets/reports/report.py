@@ -37,7 +37,8 @@ class Report:
 
     @property
     def inconclusive(self) -> bool:
-        return self.validity.inconclusive
+        """The run would have passed, but its numbers cannot be trusted (a FAIL stands)."""
+        return self.validity.inconclusive and self.status <= Level.WARN
 
     @property
     def headline(self) -> str:

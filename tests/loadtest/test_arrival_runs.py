@@ -113,8 +113,10 @@ def test_latency_counts_from_the_intended_start(
     with slow_server(0.0) as target:
         result, runs = castiel_run(
             tmp_path, target, ERRORS, "-f", str(LOCUSTFILE),
-            "--arrival-rate", "20", "--duration", "8s", "--users", "6",
+            "--arrival-rate", "20", "--duration", "8s", "--users", "6", "--max-users", "40",
         )  # fmt: skip
+    # A pool that may grow: the iterations due during a stall start late, none is dropped
+    # (a dropped share above 5 % would make the run INCONCLUSIVE, exit 4).
     assert result.returncode == 0, result.stdout + result.stderr
     run_dir = only_run_dir(runs)
     _, max_ms = locust_requests(run_dir)
