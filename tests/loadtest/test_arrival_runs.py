@@ -113,18 +113,21 @@ def test_latency_counts_from_the_intended_start(
     with slow_server(0.0) as target:
         result, runs = castiel_run(
             tmp_path, target, ERRORS, "-f", str(LOCUSTFILE),
-            "--arrival-rate", "20", "--duration", "8s", "--users", "6", "--max-users", "40",
+            "--arrival-rate", "20", "--duration", "8s", "--users", "6",
         )  # fmt: skip
-    # A pool that may grow: the iterations due during a stall start late, none is dropped
-    # (a dropped share above 5 % would make the run INCONCLUSIVE, exit 4).
-    assert result.returncode == 0, result.stdout + result.stderr
     run_dir = only_run_dir(runs)
+    data = stored(tmp_path, run_dir.name)
+    started, dropped = total(data[STARTED]), total(data[DROPPED])
+    # A stalled generator may drop iterations it cannot start in time; past 5 % of the plan
+    # the run could not send its load, and its verdict is INCONCLUSIVE (exit 4), not a pass.
+    short = dropped > 0.05 * (started + dropped)
+    assert result.returncode == (4 if short else 0), result.stdout + result.stderr
+    assert ("arrival rate short of target" in result.stdout) is short
     _, max_ms = locust_requests(run_dir)
     assert max_ms >= 150, max_ms  # Locust's own statistics carry the start delay
     # Not one unlucky request caught by the stall: every iteration due during it (59 of 160
     # when measured; without the correction the slowest took under 150 ms).
     assert slow_count(run_dir, 100) >= 10
-    data = stored(tmp_path, run_dir.name)
     slowest = max(h.histogram.percentile(100) or 0.0 for s in data[DURATION] for h in s.histograms)
     assert slowest >= 0.15  # and so do Castiel's
 
