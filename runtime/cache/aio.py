@@ -199,18 +199,18 @@ class AsyncCache:
     async def _run(self, steps: Steps[R], loader: Callable[..., Any] | None = None) -> R:
         """Drive one operation: perform each step, send its result back or throw its
         exception (cancellation included) in, until the operation returns."""
-        reply: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = steps.send(reply) if error is None else steps.throw(error)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            error = None
-            try:
-                reply = await self._perform(step, loader)
-            except BaseException as exc:
-                error, reply = exc, None
+        send, perform = steps.send, self._perform
+        try:
+            step = send(None)
+            while True:
+                try:
+                    reply = await perform(step, loader)
+                except BaseException as exc:
+                    step = steps.throw(exc)
+                else:
+                    step = send(reply)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     async def _perform(self, step: Step, loader: Callable[..., Any] | None) -> Any:
         if isinstance(step, (Get, MGet, Exists, Script)):

@@ -23,28 +23,28 @@ Steps = Generator["Step", Any, R]
 """An operation: yields steps, receives their results, returns the operation's result."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Get:
     """`GET key` (a Redis key, prefix included). Reply: bytes or None."""
 
     key: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MGet:
     """`MGET keys`. Reply: a list of bytes or None."""
 
     keys: list[str]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Exists:
     """One pipelined `EXISTS` per key (one round trip). Reply: a list of 0/1."""
 
     keys: list[str]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Script:
     """One of the cache's Lua scripts (runtime/cache/scripts.py), by name. `shielded`: the
     asyncio shell completes it even if the caller is cancelled meanwhile (a lock release)."""
@@ -55,7 +55,7 @@ class Script:
     shielded: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Load:
     """Call the user's loader with `args` (awaited if it returns an awaitable). Reply: its
     result; its exception is thrown in."""
@@ -63,12 +63,12 @@ class Load:
     args: tuple[Any, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Sleep:
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Flight:
     """Run `steps` once per `key` in this process: a concurrent caller with the same key waits
     up to `wait` seconds for the leader's result (or its exception), then runs its own
@@ -79,7 +79,7 @@ class Flight:
     wait: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Background:
     """Run `steps` detached (a thread of the cache's pool, or a task) and answer at once.
     `done` is called when they end, or if they never start."""

@@ -197,24 +197,24 @@ class Cache:
     def _run(self, steps: Steps[R], loader: Callable[..., Any] | None = None) -> R:
         """Drive one operation: perform each step, send its result back or throw its
         exception in, until the operation returns."""
-        reply: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = steps.send(reply) if error is None else steps.throw(error)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-            error = None
-            try:
-                reply = self._perform(step, loader)
-            except BaseException as exc:
-                error, reply = exc, None
+        send, perform = steps.send, self._perform
+        try:
+            step = send(None)
+            while True:
+                try:
+                    reply = perform(step, loader)
+                except BaseException as exc:
+                    step = steps.throw(exc)
+                else:
+                    step = send(reply)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     def _perform(self, step: Step, loader: Callable[..., Any] | None) -> Any:
-        if type(step) is Get:  # the Redis-layer hit: tested first
-            with self._slot:
-                return self.client.get(step.key)
         match step:
+            case Get(key):
+                with self._slot:
+                    return self.client.get(key)
             case Script(name, keys, args):
                 with self._slot:
                     return self._scripts[name](keys=keys, args=args)
