@@ -258,7 +258,9 @@ def test_a_failing_loader_releases_the_lock_at_once(
     assert conn.sync.exists("castiel:cachelock:{boom}:k") == 0
     started = time.monotonic()
     assert cache.get_or_load("k", lambda: "ok") == "ok"
-    assert time.monotonic() - started < 1.0  # no waiting for a 30 s lock
+    assert (
+        time.monotonic() - started < 10.0
+    )  # no waiting for the 30 s lock (generous: a loaded machine)
     assert sample(cache.metrics, "castiel_cache_loads_total", cache="boom", outcome="error") == 1
 
 
@@ -304,7 +306,7 @@ def test_stale_while_revalidate_serves_the_old_value_and_refreshes_once(
     loader = Counting("new", delay=0.1)
     answers = [cache.get_or_load("k", loader) for _ in range(5)]
     assert answers == ["old"] * 5
-    wait_until(lambda: raw_entry(conn, "swr", "k").value == "new", 5, message="background refresh")
+    wait_until(lambda: raw_entry(conn, "swr", "k").value == "new", 20, message="background refresh")
     assert loader.calls == 1
     assert cache.get_or_load("k", loader) == "new"
     assert sample(cache.metrics, "castiel_cache_stale_total", cache="swr", layer="redis") >= 1
