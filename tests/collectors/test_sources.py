@@ -5,10 +5,13 @@ endpoint, a closed port)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter, start_http_server
+from yaml.nodes import Node
 
 from castiel.redis_server import free_port
 from collectors.azure_monitor import AzureMetricsCollector, AzureMonitorCollector
@@ -16,12 +19,25 @@ from collectors.prometheus_scrape import PrometheusScrapeCollector
 from collectors.promql import CountMethod, NamedQuery, PromQLCollector, QueryKind
 from collectors.runtime import RuntimeCollector
 from collectors.sources import (
+    AZURE,
+    PROMETHEUS,
+    REDIS,
+    SCRAPE,
+    SOURCES,
     SourcesConfigError,
     build_collectors,
     check_sources,
     load_sources,
     metric_overlap,
     parse_sources,
+)
+from collectors.sources.base import (
+    SourceCheck,
+    SourceContext,
+    SourceKind,
+    incomplete,
+    scrub,
+    secret_values,
 )
 from runtime.connection import connect
 from runtime.errors import ConfigError
@@ -61,10 +77,13 @@ ENV = {"REDIS_URL": "redis://127.0.0.1:6390/0", "PROM_TOKEN": "s3cret"}
 
 def test_a_full_sources_section() -> None:
     c = parse_sources(FULL, "castiel.yaml", ENV)
-    assert c.redis is not None and c.redis.url == "redis://127.0.0.1:6390/0"
-    assert c.redis.queues == ("orders", "stock")
-    assert c.scrape is not None and c.scrape.discover and c.scrape.timeout == 1.5
-    p = c.prometheus
+    r = c.get(REDIS)
+    assert r is not None and r.url == "redis://127.0.0.1:6390/0"
+    assert r.queues == ("orders", "stock")
+    assert "6390" not in repr(r)  # a Redis URL may carry a password
+    s = c.get(SCRAPE)
+    assert s is not None and s.discover and s.timeout == 1.5
+    p = c.get(PROMETHEUS)
     assert p is not None and p.match == 'job="shop", env=~"prod.*"'
     assert p.method is CountMethod.INCREASE and p.quantiles == (0.5, 0.999)
     assert p.headers == (("Authorization", "Bearer s3cret"),)
@@ -76,7 +95,7 @@ def test_a_full_sources_section() -> None:
         ),
         NamedQuery("orders", "sum(increase(castiel_jobs_total[$__interval]))", QueryKind.COUNTER),
     )
-    a = c.azure
+    a = c.get(AZURE)
     assert a is not None and a.workspace_id == "ws-default" and a.schema == "workspace"
     assert a.roles == ("shop-api",) and a.on_partial == "no-data" and a.timeout == 120
     assert a.metrics is not None and a.metrics.names == ("serverLoad",)
@@ -244,3 +263,59 @@ def test_check_of_a_dead_redis_is_a_failed_row_not_an_exception(scheme: str) -> 
     (result,) = check_sources(parse_sources(text, "castiel.yaml", {}), timeout=1)
     assert not result.ok and "does not answer" in result.detail
     assert result.target == f"{scheme}://{nodes}"  # no password in the table
+
+
+def test_every_registered_source_is_complete() -> None:
+    """A source is one object: name, frozen config model with its secret fields out of
+    repr(), schema (parse), collectors (build), check and series view."""
+    assert [kind.name for kind in SOURCES] == ["redis", "scrape", "prometheus", "azure"]
+    for kind in SOURCES:
+        assert incomplete(kind) == [], kind.name
+    assert len({kind.name for kind in SOURCES}) == len(SOURCES)
+
+
+def test_an_incomplete_source_is_told_what_it_lacks() -> None:
+    @dataclass  # not frozen
+    class Loose:
+        token: str
+
+    @dataclass(frozen=True)
+    class Leaky:
+        token: str  # secret, but shown by repr()
+
+    def parse(ctx: SourceContext, node: Node, key: str) -> Any:
+        raise AssertionError
+
+    loose = SourceKind("Bad Name", Loose, parse, lambda s, c: [], lambda s, c: [])
+    assert incomplete(loose) == [
+        "name 'Bad Name' is not a lower-case key",
+        "Loose is not a frozen dataclass",
+    ]
+    leaky = SourceKind(
+        "leaky", Leaky, parse, lambda s, c: [], lambda s, c: [], secret_fields=("token", "nope")
+    )
+    assert incomplete(leaky) == [
+        "secret field 'token' shows in repr() (field(repr=False))",
+        "secret field 'nope' is not a field of Leaky",
+    ]
+
+
+def test_checks_never_show_a_secret_of_the_config() -> None:
+    """The values of secret fields are scrubbed from whatever a check reports."""
+    port = free_port()
+    text = (
+        f'sources:\n  redis: {{url: "redis://:hunter2@127.0.0.1:{port}/0"}}\n'
+        f'  prometheus: {{url: "http://127.0.0.1:{port}", '
+        'headers: {Authorization: "Bearer s3cret"}}\n'
+    )
+    config = parse_sources(text, "castiel.yaml", {})
+    prom = config.get(PROMETHEUS)
+    assert prom is not None
+    assert secret_values(PROMETHEUS, prom) == {"Bearer s3cret"}
+    assert secret_values(REDIS, config.get(REDIS)) == {"hunter2"}
+    results = check_sources(config, timeout=1)
+    assert [r.ok for r in results] == [False, False]
+    assert "hunter2" not in " ".join(f"{r.target} {r.detail}" for r in results)
+    # Whatever a source echoes (an error body quoting the request, say) is scrubbed too.
+    echoed = SourceCheck("prometheus", "p", False, "401: header 'Bearer s3cret' refused")
+    assert scrub(echoed, {"Bearer s3cret"}).detail == "401: header '***' refused"
