@@ -11,6 +11,7 @@ from typing import Any
 from yaml.nodes import ScalarNode
 
 from collectors.base import Collector
+from collectors.sources import registry
 from collectors.sources.base import (
     BuildContext,
     CheckContext,
@@ -21,10 +22,7 @@ from collectors.sources.base import (
     scrub,
     secret_values,
 )
-from collectors.sources.registry import SOURCES
 from collectors.yamlspec import Invalid, SpecIssue, compose, read_text
-
-_BY_NAME = {kind.name: kind for kind in SOURCES}
 
 
 def parse_sources(
@@ -37,6 +35,7 @@ def parse_sources(
         raise SourcesConfigError([problem])
     if root is None:
         return SourcesConfig(filename)
+    kinds = {kind.name: kind for kind in registry.SOURCES}
     entries: dict[str, Any] = {}
     locations: dict[str, tuple[int, int]] = {}
     try:
@@ -45,10 +44,10 @@ def parse_sources(
         if snode is not None and not (
             isinstance(snode, ScalarNode) and snode.tag.endswith(":null")
         ):
-            for name, (_, node) in ctx.mapping(snode, "sources", tuple(_BY_NAME)).items():
+            for name, (_, node) in ctx.mapping(snode, "sources", tuple(kinds)).items():
                 locations[name] = (node.start_mark.line + 1, node.start_mark.column + 1)
                 try:
-                    entries[name] = _BY_NAME[name].parse(ctx, node, f"sources.{name}")
+                    entries[name] = kinds[name].parse(ctx, node, f"sources.{name}")
                 except Invalid:
                     continue
     except Invalid:
@@ -73,7 +72,7 @@ def metric_overlap(config: SourcesConfig) -> SpecIssue | None:
     its default queries is another; Application Insights a third. None when there is at
     most one."""
     views: list[tuple[str, str]] = []  # (section, view), first source of each view
-    for kind in SOURCES:
+    for kind in registry.SOURCES:
         src = config.get(kind)
         view = kind.series_view(src) if src is not None else None
         if view is not None and all(view != seen for _, seen in views):
@@ -98,7 +97,7 @@ def build_collectors(
     source's URL) is injected by the caller, which owns its lifetime."""
     ctx = BuildContext(config, redis_client, azure_credential)
     out: list[Collector] = []
-    for kind in SOURCES:
+    for kind in registry.SOURCES:
         src = config.get(kind)
         if src is not None:
             out.extend(kind.build(src, ctx))
@@ -113,7 +112,7 @@ def check_sources(
     ctx = CheckContext(timeout, azure_credential)
     out: list[SourceCheck] = []
     try:
-        for kind in SOURCES:
+        for kind in registry.SOURCES:
             src = config.get(kind)
             if src is not None:
                 secrets = secret_values(kind, src)

@@ -4,6 +4,7 @@ endpoint, a closed port)."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from collectors.sources import (
     load_sources,
     metric_overlap,
     parse_sources,
+    registry,
 )
 from collectors.sources.base import (
     SourceCheck,
@@ -41,6 +43,7 @@ from collectors.sources.base import (
 )
 from runtime.connection import connect
 from runtime.errors import ConfigError
+from tests.helpers import ROOT
 
 FULL = """\
 store: .castiel/metrics.db        # another section: not ours, left alone
@@ -319,3 +322,45 @@ def test_checks_never_show_a_secret_of_the_config() -> None:
     # Whatever a source echoes (an error body quoting the request, say) is scrubbed too.
     echoed = SourceCheck("prometheus", "p", False, "401: header 'Bearer s3cret' refused")
     assert scrub(echoed, {"Bearer s3cret"}).detail == "401: header '***' refused"
+
+
+def _recipe(heading: str) -> str:
+    """The python block under `heading` in docs/development.md."""
+    text = (ROOT / "docs" / "development.md").read_text()
+    section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_new_source_recipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    """docs/development.md "A new source", run as written: the module, one registry line,
+    and the source works everywhere sources do."""
+    (tmp_path / "file_source.py").write_text(_recipe("A new source"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    file_source = importlib.import_module("file_source")
+    kind = file_source.FILE
+    assert incomplete(kind) == []
+    monkeypatch.setattr(registry, "SOURCES", (*registry.SOURCES, kind))
+
+    gauges = tmp_path / "gauges.json"
+    gauges.write_text('{"shop_open_carts": 12, "shop_stock_low": 3}')
+    config = parse_sources(
+        f'sources:\n  redis: {{url: "{redis_url}"}}\n  file: {{path: "{gauges}"}}\n', "c.yaml", {}
+    )
+    assert config.get(kind) == file_source.FileSource(str(gauges))
+    collectors = build_collectors(config, redis_client=connect(redis_url).sync)
+    batch = collectors[-1].collect(100.0)
+    assert {(s.key.name, s.point.value) for s in batch.scalars} == {
+        ("shop_open_carts", 12.0),
+        ("shop_stock_low", 3.0),
+    }
+    assert [(c.source, c.ok, c.detail) for c in check_sources(config)][-1] == (
+        "file",
+        True,
+        "2 gauges",
+    )
+    gauges.write_text("not json")
+    assert not check_sources(config)[-1].ok
+    with pytest.raises(SourcesConfigError, match=r"c.yaml:2:9: sources.file.path: missing path"):
+        parse_sources("sources:\n  file: {}\n", "c.yaml", {})
