@@ -101,7 +101,11 @@ def worker_ready_ms(tree: Path, url: str, importtime: bool = False) -> tuple[flo
             ready = (time.perf_counter() - started) * 1000
         finally:
             proc.terminate()
-            proc.wait(30)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
             client.close()
         err.seek(0)
         return ready, err.read()
