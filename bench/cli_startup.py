@@ -3,19 +3,22 @@
 
     .venv/bin/python bench/cli_startup.py [--rounds 15] [--tree DIR ...] [--json out.json]
 
-Each `--tree` is a source checkout (default: this one) put first on PYTHONPATH, so two
-versions of the code can be measured side by side with the same interpreter and packages:
-the trees take turns in every round (interleaved), and the median of the rounds is reported.
-`import runtime` is `-X importtime`'s cumulative figure for the `runtime` package (the
-interpreter's own start-up excluded); the other figures are wall-clock from exec to exit (or
-to the heartbeat). `modules` counts what a started worker process imported (-X importtime
-lines), and `platform` lists the platform packages among them (none is the goal)."""
+Each `--tree` is a source checkout (default: this one); every process runs in it (cwd and
+PYTHONPATH), so two versions of the code can be measured side by side with the same
+interpreter and packages. The trees take turns in every round (interleaved, alternating which
+goes first) and the median of the rounds is reported. `import runtime` is `-X importtime`'s
+cumulative figure for the `runtime` package (the interpreter's own start-up excluded); the
+other figures are wall-clock from exec to exit (or to the first heartbeat), and the CPU time
+(user + system) the process used, which a loaded machine disturbs less. `modules` counts what
+a started worker process imported (-X importtime lines), and `platform` lists the platform
+packages among them (none is the goal)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,9 +59,15 @@ def _env(tree: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(tree)}
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def import_runtime_us(tree: Path) -> int:
     out = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", "import runtime"],
+        cwd=tree,
         env=_env(tree),
         capture_output=True,
         text=True,
@@ -71,16 +80,18 @@ def import_runtime_us(tree: Path) -> int:
     raise RuntimeError(f"no runtime line in -X importtime output:\n{out[-2000:]}")
 
 
-def wall_ms(tree: Path, *argv: str) -> float:
+def wall_and_cpu_ms(tree: Path, *argv: str) -> tuple[float, float]:
+    cpu = _children_cpu()
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "castiel", *argv],
+        cwd=tree,
         env=_env(tree),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         check=True,
     )
-    return (time.perf_counter() - started) * 1000
+    return (time.perf_counter() - started) * 1000, (_children_cpu() - cpu) * 1000
 
 
 def worker_ready_ms(tree: Path, url: str, importtime: bool = False) -> tuple[float, str]:
@@ -90,7 +101,9 @@ def worker_ready_ms(tree: Path, url: str, importtime: bool = False) -> tuple[flo
     argv += ["worker", "examples.jobs:ThumbnailWorker", "--redis", url]
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(argv, env=_env(tree), stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            argv, cwd=tree, env=_env(tree), stdout=subprocess.DEVNULL, stderr=err
+        )
         try:
             deadline = time.monotonic() + 60
             while not client.zcard("castiel:workers"):
@@ -125,14 +138,17 @@ def run(trees: list[Path], rounds: int) -> dict[str, Any]:
         server = RedisServer(Path(tmp)).start()
         try:
             samples: dict[str, dict[str, list[float]]] = {str(t): {} for t in trees}
-            for _ in range(rounds):
-                for tree in trees:
+            for n in range(rounds):
+                for tree in trees if n % 2 == 0 else trees[::-1]:
                     s = samples[str(tree)]
                     s.setdefault("import runtime (ms)", []).append(import_runtime_us(tree) / 1000)
-                    s.setdefault("castiel --help (ms)", []).append(wall_ms(tree, "--help"))
-                    s.setdefault("castiel worker --help (ms)", []).append(
-                        wall_ms(tree, "worker", "--help")
-                    )
+                    for label, argv in (
+                        ("castiel --help", ["--help"]),
+                        ("castiel worker --help", ["worker", "--help"]),
+                    ):
+                        wall, cpu = wall_and_cpu_ms(tree, *argv)
+                        s.setdefault(f"{label} (ms)", []).append(wall)
+                        s.setdefault(f"{label} (CPU ms)", []).append(cpu)
                     s.setdefault("worker exec -> first heartbeat (ms)", []).append(
                         worker_ready_ms(tree, server.url)[0]
                     )
