@@ -143,7 +143,18 @@ class AsyncCache:
             env = local.get(key, self._clock())
             if env is not None:
                 return default if env.negative else env.value
-        return await self._run(self._ops.get(key, default))
+        ops = self._ops  # the Redis layer: decide, call, parse (see CacheOps.before_read)
+        ticket = ops.before_read()
+        if ticket is None:
+            return ops.unavailable(default)
+        try:
+            if self._pending_init:
+                await self._init_cluster()
+            async with self._slot:
+                raw = await self.client.get(ops.prefix + key)
+        except REDIS_DOWN as exc:
+            return ops.read_failed(exc, default)
+        return ops.read_reply(key, raw, ticket, default)
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         return await self._run(self._ops.get_many(keys))

@@ -1,8 +1,10 @@
-"""`CacheOps`: every cache operation, written once, as a generator of steps
-(runtime/cache/steps.py) that `Cache` and `AsyncCache` perform. All the decisions live here:
-which keys and scripts, what a reply means, when Redis counts as down, when to load, wait,
-refresh early or serve stale, what to count. The in-process hit path is the one exception:
-each shell inlines it, because one more call would cost a fifth of it (docs/benchmarks.md)."""
+"""`CacheOps`: every cache operation, written once, that `Cache` and `AsyncCache` perform.
+All the decisions live here: which keys and scripts, what a reply means, when Redis counts as
+down, when to load, wait, refresh early or serve stale, what to count. Multi-step operations
+(`get_or_load`, warming, invalidation...) are generators of steps (runtime/cache/steps.py);
+a plain `get` is split the queue's way (decide, call, parse), because it is the hot path.
+The in-process hit is inlined in each shell: one more call would cost a fifth of it
+(docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -108,31 +110,49 @@ class CacheOps:
         self.prefix = core.keys.value_prefix
         self._refreshing = _Claims()
 
-    # -- reading --------------------------------------------------------------------------
+    # -- reading one key: the queue's shape ----------------------------------------------
+    # `get` is the hot path, so it is split as `QueueOps` splits a queue call (decide, the
+    # shell makes the one call, parse the reply) rather than run as a generator: a generator
+    # frame suspended across the network call costs 2-3 µs, ~5 % of a Redis-layer hit
+    # (bench/cache_protocol.py); these three calls cost well under 1 µs.
 
-    def get(self, key: str, default: Any) -> Steps[Any]:
-        """After an in-process miss: the fresh value from Redis, or `default`."""
-        core, outage, local = self.core, self.outage, self.local
-        ticket = local.ticket() if local is not None else 0
-        if not outage.available():
-            outage.skipped()
-            return self._unavailable(default)
-        try:
-            raw = yield Get(self.prefix + key)
-        except REDIS_DOWN as exc:
-            outage.failed(exc)
-            return self._unavailable(default)
-        if outage.since is not None:
-            outage.ok()
+    def before_read(self) -> int | None:
+        """Before a GET: the in-process layer's ticket (an invalidation after it voids what
+        the read brings back), or None when a recent failure says Redis is down (counted);
+        the caller then answers `unavailable(default)`."""
+        if not self.outage.available():
+            self.outage.skipped()
+            return None
+        return self.local.ticket() if self.local is not None else 0
+
+    def read_failed(self, exc: BaseException, default: T) -> T:
+        """The GET found Redis unreachable."""
+        self.outage.failed(exc)
+        return self.unavailable(default)
+
+    def read_reply(self, key: str, raw: bytes | None, ticket: int, default: Any) -> Any:
+        """The fresh value in a GET's reply (also offered to the in-process layer), or
+        `default` on a miss or a cached "not found"."""
+        if self.outage.since is not None:
+            self.outage.ok()
         if raw is not None:
+            core = self.core
             env = core.decode(raw)
             if env is not None and self.clock() * 1000 < env.fresh_until_ms:
                 self.m.redis.hit()
-                if local is not None:
+                if self.local is not None:
                     core.remember(key, env, ticket)
                 return default if env.negative else env.value
         self.m.redis.miss()
         return default
+
+    def unavailable(self, default: T) -> T:
+        """What a read answers while Redis is unreachable: `default` when failing open."""
+        if not self.options.fail_open:
+            raise CacheUnavailableError(f"cache {self.name!r}: Redis unreachable")
+        return default
+
+    # -- reading ---------------------------------------------------------------------------
 
     def get_many(self, keys: Iterable[str]) -> Steps[dict[str, Any]]:
         """Fresh values of the keys that have one: the in-process layer first, then one MGET."""
@@ -151,12 +171,11 @@ class CacheOps:
             return out
         if not self.outage.available():
             self.outage.skipped()
-            return self._unavailable(out)
+            return self.unavailable(out)
         try:
             raws = yield MGet([core.keys.value(k) for k in rest])
         except REDIS_DOWN as exc:
-            self.outage.failed(exc)
-            return self._unavailable(out)
+            return self.read_failed(exc, out)
         self.outage.ok()
         now_ms = self.clock() * 1000
         for key, raw in zip(rest, raws, strict=True):
@@ -332,11 +351,6 @@ class CacheOps:
         )
 
     # -- loading --------------------------------------------------------------------------
-
-    def _unavailable(self, default: T) -> T:
-        if not self.options.fail_open:
-            raise CacheUnavailableError(f"cache {self.name!r}: Redis unreachable")
-        return default
 
     def _degraded(self, key: str) -> Steps[Any]:
         """Redis is down: fail open (the loader, once per key in this process, nothing

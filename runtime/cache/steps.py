@@ -1,14 +1,14 @@
 """The protocol between the cache's logic and its two shells.
 
-Every cache operation is written once, in `runtime/cache/ops.py`, as a generator that yields
-*steps* (call Redis, run the loader, wait, run this once per key in the process, run that in
-the background) and receives each step's result, or its exception thrown in at the `yield`.
-`Cache` performs the steps with plain calls, `AsyncCache` with awaits; neither decides
-anything. The queue splits the same way with plain functions (`QueueOps` builds a script's
-arguments, parses its reply) because each queue call is one round trip; `get_or_load` is a
-loop of up to five kinds of I/O with waits, retries and error handling between them, which a
-generator keeps as one function that reads top-down instead of a dozen fragments each shell
-would stitch back together.
+Every multi-step cache operation is written once, in `runtime/cache/ops.py`, as a generator
+that yields *steps* (call Redis, run the loader, wait, run this once per key in the process,
+run that in the background) and receives each step's result, or its exception thrown in at
+the `yield`. `Cache` performs the steps with plain calls, `AsyncCache` with awaits; neither
+decides anything. The queue splits the same way with plain functions (`QueueOps` builds a
+script's arguments, parses its reply) because each queue call is one round trip; so does the
+cache's `get`. `get_or_load` is a loop of up to five kinds of I/O with waits, retries and
+error handling between them, which a generator keeps as one function that reads top-down
+instead of a dozen fragments each shell would stitch back together.
 """
 
 from __future__ import annotations

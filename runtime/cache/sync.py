@@ -18,6 +18,7 @@ from runtime.cache.flight import SingleFlight
 from runtime.cache.invalidation import InvalidationListener
 from runtime.cache.metrics import CacheMetrics
 from runtime.cache.ops import CacheOps
+from runtime.cache.outage import REDIS_DOWN
 from runtime.cache.policy import CacheOptions
 from runtime.cache.scripts import register_scripts
 from runtime.cache.steps import (
@@ -125,7 +126,16 @@ class Cache:
             env = local.get(key, self._clock())
             if env is not None:
                 return default if env.negative else env.value
-        return self._run(self._ops.get(key, default))
+        ops = self._ops  # the Redis layer: decide, call, parse (see CacheOps.before_read)
+        ticket = ops.before_read()
+        if ticket is None:
+            return ops.unavailable(default)
+        try:
+            with self._slot:
+                raw = self.client.get(ops.prefix + key)
+        except REDIS_DOWN as exc:
+            return ops.read_failed(exc, default)
+        return ops.read_reply(key, raw, ticket, default)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """Fresh values of the keys that have one (one MGET for those not held locally)."""
@@ -201,11 +211,7 @@ class Cache:
             step = steps.send(None)
             while True:
                 try:
-                    if type(step) is Get:  # a Redis-layer hit's one step: 0.6 µs saved inline
-                        with self._slot:
-                            reply = self.client.get(step.key)
-                    else:
-                        reply = self._perform(step, loader)
+                    reply = self._perform(step, loader)
                 except BaseException as exc:
                     step = steps.throw(exc)
                 else:
@@ -215,6 +221,9 @@ class Cache:
 
     def _perform(self, step: Step, loader: Callable[..., Any] | None) -> Any:
         match step:
+            case Get(key):
+                with self._slot:
+                    return self.client.get(key)
             case Script(name, keys, args):
                 with self._slot:
                     return self._scripts[name](keys=keys, args=args)

@@ -11,7 +11,7 @@ import redis.exceptions
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.cache import CacheMetrics, CacheOptions, JsonCodec
+from runtime.cache import CacheMetrics, CacheOptions, CacheUnavailableError, JsonCodec
 from runtime.cache.envelope import Envelope, pack, unpack
 from runtime.cache.errors import CacheError
 from runtime.cache.invalidation import decode_message, encode_message
@@ -180,3 +180,21 @@ def test_a_failing_loader_releases_the_lock_even_when_cancelled() -> None:
     assert isinstance(release, Script) and release.name == "release" and release.shielded
     with pytest.raises(asyncio.CancelledError):
         fill.send(1)
+
+
+def test_a_plain_get_is_decided_before_and_after_the_one_call() -> None:
+    ops = _ops(ttl=60)
+    fresh = pack(Envelope("v", 2_000_000), JsonCodec())  # clock: 1,000,000 ms
+    stale = pack(Envelope("old", 999_999), JsonCodec())
+    ticket = ops.before_read()
+    assert ticket == 0
+    assert ops.read_reply("k", fresh, ticket, "dflt") == "v"
+    assert ops.read_reply("k", stale, ticket, "dflt") == "dflt"
+    assert ops.read_reply("k", b"not an envelope", ticket, "dflt") == "dflt"
+    assert ops.read_reply("k", None, ticket, "dflt") == "dflt"
+    assert (ops.m.redis.hits, ops.m.redis.misses) == (1, 3)
+    assert ops.read_failed(redis.exceptions.ConnectionError("refused"), "dflt") == "dflt"
+    assert ops.before_read() is None  # within retry_after: do not even try
+    closed = _ops(fail_open=False)
+    with pytest.raises(CacheUnavailableError):
+        closed.read_failed(redis.exceptions.ConnectionError("refused"), "dflt")
