@@ -7,12 +7,13 @@ STAMP := $(VENV)/.installed-stamp
 # Debian packages, installed with apt when missing. The demo starts redis-server only; the
 # suite also needs redis-cli (the cluster fixture), promtool (lints our Prometheus exposition),
 # Prometheus and Alertmanager (tests run real ones), headless Chromium for the dashboard's
-# real-browser test and an emoji font so its screenshots show the verdict badges.
+# real-browser test and an emoji font so its screenshots show the verdict badges, and
+# PostgreSQL (the shared store's tests start their own server; Debian keeps initdb off PATH).
 DEMO_PACKAGES := redis-server redis-tools
 DEMO_COMMANDS := redis-server redis-cli
-TEST_PACKAGES := $(DEMO_PACKAGES) prometheus prometheus-alertmanager chromium fonts-noto-color-emoji
+TEST_PACKAGES := $(DEMO_PACKAGES) prometheus prometheus-alertmanager chromium fonts-noto-color-emoji postgresql
 TEST_COMMANDS := $(DEMO_COMMANDS) promtool prometheus prometheus-alertmanager chromium
-TEST_FILES := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
+TEST_FILES := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb) /usr/lib/postgresql/VERSION/bin/initdb)
 
 # $(1): commands that must be on PATH, $(2): files that must exist, $(3): the apt packages.
 define install_missing
@@ -36,7 +37,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[platform,dev,bench]'
 	touch $@
 
 system-deps:

@@ -708,8 +708,7 @@ def unset_variables(config: AlertsConfig, env: Mapping[str, str]) -> list[tuple[
         (name, var)
         for name, rc in config.receivers.items()
         for s in rc.secrets()
-        for var in s.variables
-        if not env.get(var)
+        for var in s.unset(env)
     ]
 
 

@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from collectors.store import DEFAULT_PATH, Store, StoreError
+from collectors.store import DEFAULT_PATH, Store, StoreError, check_store_path
 
 __all__ = ["DEFAULT_PATH", "AlertsDB", "AlertsDBError", "using"]
 
@@ -121,8 +121,10 @@ CREATE TABLE IF NOT EXISTS alert_engine_state (
 """
 
 
-class AlertsDBError(Exception):
-    """The store file cannot be opened, read or written for alerting."""
+AlertsDBError = StoreError
+"""The store file cannot be opened, read or written for alerting. The alert tables live in
+the store's own file, so their errors are the store's: a `RunBroken` (exit 3), or its
+`NotAStore` (exit 2) for a directory or a foreign file."""
 
 
 class AlertsDB:
@@ -158,14 +160,13 @@ class AlertsDB:
             )
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript(SCHEMA)
-        except StoreError as exc:
-            raise AlertsDBError(str(exc)) from exc
         except (sqlite3.Error, OSError) as exc:
             raise AlertsDBError(f"{p}: {exc}") from exc
         return cls(conn, p)
 
     @classmethod
     def _open_readonly(cls, p: Path, busy_timeout: float) -> AlertsDB:
+        check_store_path(p)
         if not p.exists():
             raise AlertsDBError(f"{p}: no such store")
         try:

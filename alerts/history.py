@@ -110,18 +110,37 @@ def record(db: AlertsDB, events: Sequence[AlertEvent]) -> None:
             insert_events(c, events)
 
 
+def _number(value: object) -> float | None:
+    """A stored number, None for anything else (a row written by another tool or by hand)."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def _labels(value: object) -> dict[str, str]:
+    try:
+        loaded = json.loads(str(value))
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+
+
 def _event(row: Sequence[Any]) -> AlertEvent:
+    """A stored transition. Values this version did not write never raise: a time that is no
+    number is NaN (shown as empty), unreadable labels are empty."""
+    at = _number(row[0])
     return AlertEvent(
-        at=float(row[0]),
+        at=math.nan if at is None else at,
         dedup_key=str(row[1]),
         name=str(row[2]),
         kind=str(row[3]),
         level=str(row[4]),
         severity=str(row[5]),
-        labels=json.loads(row[6]),
-        group=json.loads(row[7]),
+        labels=_labels(row[6]),
+        group=_labels(row[7]),
         state=str(row[8]),
-        value=None if row[9] is None else float(row[9]),
+        value=_number(row[9]),
         threshold=str(row[10]),
         run_id=str(row[11]),
         scope=str(row[12]),

@@ -8,13 +8,16 @@ API for the CLI and the dashboard (`db` is an AlertsDB or the store path):
     list_silences(db, now=None, include_expired=False) -> list[Silence]   (read-only)
     create_silence(db, ["budget=\"api-latency\"", ...], duration=3600.0 | ends_at=...,
                    starts_at=None, created_by="", comment="") -> Silence
-        raises ValueError for bad matchers or times (the message says which)
+        raises ValueError for bad matchers or times (the message says which); a silence ends at
+    most MAX_SILENCE (10 years) from now
     expire_silence(db, silence_id) -> bool   (False: no such silence still running)
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import time
 import uuid
@@ -24,6 +27,11 @@ from typing import Protocol
 
 from alerts.db import AlertsDB, using
 from alerts.matchers import LabelMatcher, matches_all, parse_matcher
+
+log = logging.getLogger(__name__)
+
+MAX_SILENCE = 10 * 365 * 86400.0
+"""A silence starts and ends at most this far (10 years) from its creation."""
 
 
 @dataclass(frozen=True)
@@ -68,8 +76,12 @@ def new_silence(
         raise ValueError('a silence needs at least one matcher, e.g. budget="api-latency"')
     if all(m.matches({}) for m in parsed):
         raise ValueError("these matchers match every alert; add one that names something")
+    if not (math.isfinite(starts_at) and math.isfinite(ends_at)):
+        raise ValueError("a silence needs a finite start and end")
     if ends_at <= starts_at:
         raise ValueError("a silence must end after it starts")
+    if ends_at > now + MAX_SILENCE:
+        raise ValueError("a silence may end at most 10 years from now")
     return Silence(uuid.uuid4().hex[:12], parsed, starts_at, ends_at, now, created_by, comment)
 
 
@@ -107,18 +119,7 @@ class SqliteSilenceStore:
             "FROM alert_silences WHERE ?1 OR ends_at > ?2 ORDER BY starts_at, id",
             (include_expired, now),
         )
-        return [
-            Silence(
-                r[0],
-                tuple(parse_matcher(m) for m in json.loads(r[1])),
-                r[2],
-                r[3],
-                r[4],
-                r[5],
-                r[6],
-            )
-            for r in rows
-        ]
+        return [s for s in map(_from_row, rows) if s is not None]
 
     def expire(self, silence_id: str, now: float) -> bool:
         """End a silence now; False when there is no such silence that is still running."""
@@ -129,6 +130,28 @@ class SqliteSilenceStore:
                 (now, silence_id),
             )
             return cur.rowcount > 0
+
+
+def _seconds(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _from_row(r: Sequence[object]) -> Silence | None:
+    """A stored silence, or None (logged) for a row this version cannot read (written by
+    another tool or by hand): a time that is not a number, matchers that do not parse. A
+    time no date can hold (year 11409972) is kept, so the silence can be seen and expired;
+    readers format it with runtime.timestamps."""
+    starts, ends, created = (_seconds(v) for v in r[2:5])
+    try:
+        if starts is None or ends is None or created is None:
+            raise ValueError("a time that is not a number")
+        matchers = tuple(parse_matcher(str(m)) for m in json.loads(str(r[1])))
+    except (ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        log.warning("silence %r is unreadable and ignored: %s", r[0], exc)
+        return None
+    return Silence(str(r[0]), matchers, starts, ends, created, str(r[5]), str(r[6]))
 
 
 def list_silences(

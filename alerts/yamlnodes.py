@@ -41,7 +41,8 @@ def positive(ctx: Ctx, node: Node, key: str) -> float:
 def url(ctx: Ctx, node: Node, key: str) -> str:
     u = ctx.text(node, key)
     if not u.startswith(("http://", "https://")):
-        raise ctx.error(node, key, f"not an http(s) URL: {u!r}")
+        shown = u if "@" not in u else "<with credentials>"  # never quote a password
+        raise ctx.error(node, key, f"not an http(s) URL: {shown!r}")
     return u
 
 

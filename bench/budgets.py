@@ -2,11 +2,12 @@
 endpoints (issue 4). Reports evaluation time and peak memory at two request rates, to show
 memory follows the number of intervals and buckets, not the number of requests.
 
-    .venv/bin/python bench/budgets.py [--rates 10,500] [--store]
+    .venv/bin/python bench/budgets.py [--rates 10,500] [--store [--rounds 3]]
 
 Histograms are generated directly (multinomial draws over log buckets) rather than by
 recording every request, so 18 million requests take seconds to synthesise; they are the same
-objects a collector stores. `--store` also writes the run to a SQLite store and times loading.
+objects a collector stores. `--store` also writes the run to a SQLite store and to a PostgreSQL
+one, times loading it back and `castiel check` of it (bench/store_backends.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import argparse
 import gc
 import math
 import sys
-import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from budgets.evaluate import evaluate
 from budgets.spec import parse_budgets
 from collectors.model import (
-    Batch,
     Histogram,
     HistogramPoint,
     MetricKind,
@@ -158,41 +157,14 @@ def make_series(rate: int, seed: int = 7) -> tuple[list[SeriesData], int]:
     return series, requests
 
 
-def store_round_trip(series: list[SeriesData], run: RunInfo) -> tuple[float, float, int]:
-    from collectors.store import Store
-
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "castiel.db"
-        with Store.open(path) as s:
-            info = s.create_run(started_at=run.started_at, run_id=run.id)
-            t0 = time.perf_counter()
-            for t in range(DURATION):
-                b = Batch()
-                for sd in series:
-                    if sd.kind is MetricKind.HISTOGRAM:
-                        hp = sd.histograms[t]
-                        b.add_histogram(sd.key, hp.start, hp.end, hp.histogram)
-                    elif sd.kind is MetricKind.COUNTER:
-                        b.add_increment(sd.key, sd.points[t].timestamp, sd.points[t].value)
-                    else:
-                        b.add_gauge(sd.key, sd.points[t].timestamp, sd.points[t].value)
-                s.write(info.id, b)
-            s.finish_run(info.id, run.ended_at or 0.0)
-            write_s = time.perf_counter() - t0
-        size = path.stat().st_size + sum(p.stat().st_size for p in Path(d).glob("castiel.db-*"))
-        with Store.open(path, readonly=True) as ro:
-            t0 = time.perf_counter()
-            loaded = ro.load_series(info.id)
-            load_s = time.perf_counter() - t0
-            assert len(loaded) == len(series)
-    return write_s, load_s, size
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rates", default="10,500", help="requests/s per endpoint, comma list")
     parser.add_argument("--repeat", type=int, default=3, help="timed evaluations per rate")
-    parser.add_argument("--store", action="store_true", help="also time the SQLite round trip")
+    parser.add_argument(
+        "--store", action="store_true", help="also time the store on SQLite and PostgreSQL"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved store rounds")
     args = parser.parse_args()
     budgets = parse_budgets(budget_file(), "bench.yaml").budgets
     assert len(budgets) == 50, len(budgets)
@@ -222,11 +194,9 @@ def main() -> int:
             f"input {buckets:,} stored buckets"
         )
         if args.store:
-            write_s, load_s, size = store_round_trip(series, run)
-            print(
-                f"    store: write {write_s:.2f} s (3600 batches), load {load_s:.2f} s, "
-                f"file {size / 2**20:.1f} MiB"
-            )
+            from bench.store_backends import compare
+
+            compare(series, run, budget_file(), DURATION, args.rounds)
     return 0
 
 

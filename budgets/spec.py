@@ -26,38 +26,42 @@ import contextlib
 import hashlib
 import itertools
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from budgets.k6 import bare_seconds_hint, is_k6_metric, parse_metric_name, translate
+from budgets.lhci import is_lighthouse_budget, parse_lighthouse_budgets
 from budgets.model import (
     INTERVAL_PLACEHOLDER,
     THRESHOLD_LEVELS,
     AggKind,
     Aggregation,
-    BaselineRef,
-    BaselineSpec,
     Budget,
     BudgetFile,
     Condition,
     Level,
     Location,
-    MissingPolicy,
     PromQLExpr,
     PromQLKind,
-    Scope,
-    parse_number,
 )
 from budgets.selectors import Matcher, Selector, label_matcher, parse_selector
 from budgets.shorthand import parse_expression
-from budgets.units import Unit, unit_of
-from collectors.yamlspec import Invalid, SpecContext, SpecError, SpecIssue, compose, read_text
-from runtime.durations import parse_duration
+from budgets.spec_fields import (
+    COMMON,
+    DEFAULT_KEYS,
+    LABEL_NAME,
+    BudgetContext,
+    Defaults,
+    baseline_spec,
+    check_unit,
+    positive_duration,
+    ramp_fields,
+    read_defaults,
+)
+from budgets.spec_k6 import thresholds_block
+from collectors.yamlspec import Invalid, SpecError, SpecIssue, compose, read_text
 
 T = TypeVar("T")
 SUPPORTED_VERSIONS = (1,)
@@ -67,27 +71,24 @@ class BudgetSpecError(SpecError):
     """One or more problems in a budget file; `str()` is the first, `issues` has them all."""
 
 
-@dataclass
-class _Ctx(SpecContext):
-    def quote_hint(self, key: str) -> str:
-        return f'quote it: {key}: "..."'  # budget files have always named the whole key path
-
-    def location(self, node: Node) -> Location:
-        return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
-
-
 def load_budget_file(path: str | Path) -> BudgetFile:
-    """Read and validate a budget file. Raises BudgetSpecError (never anything else for bad
-    content; OSError problems are reported the same way)."""
+    """Read and validate a budget file (Castiel YAML, or Lighthouse CI's budget.json). Raises
+    BudgetSpecError (never anything else for bad content; OSError problems are reported the
+    same way)."""
     p = Path(path)
     text = read_text(p)
     if isinstance(text, SpecIssue):
         raise BudgetSpecError([text])
+    if is_lighthouse_budget(text):  # Lighthouse CI's budget.json, as is (budgets/lhci.py)
+        try:
+            return parse_lighthouse_budgets(text, str(p))
+        except SpecError as exc:
+            raise BudgetSpecError(exc.issues) from None
     return parse_budgets(text, str(p))
 
 
 def parse_budgets(text: str, filename: str = "<budgets>") -> BudgetFile:
-    ctx = _Ctx(filename)
+    ctx = BudgetContext(filename)
     root, problem = compose(text, filename)
     if problem is not None:
         raise BudgetSpecError([problem])
@@ -99,13 +100,13 @@ def parse_budgets(text: str, filename: str = "<budgets>") -> BudgetFile:
         top = ctx.mapping(root, "", ("version", "defaults", "budgets", "thresholds"))
         if "version" in top:
             version = ctx.convert(top["version"][1], "version", _version)
-        defaults = _defaults(ctx, top["defaults"][1]) if "defaults" in top else _Defaults()
+        defaults = read_defaults(ctx, top["defaults"][1]) if "defaults" in top else Defaults()
         if "budgets" in top:
             for i, node in enumerate(ctx.items(top["budgets"][1], "budgets")):
                 with contextlib.suppress(Invalid):
                     budgets.append(_budget(ctx, node, f"budgets[{i}]", defaults))
         if "thresholds" in top:
-            budgets.extend(_k6_thresholds(ctx, top["thresholds"][1], defaults))
+            budgets.extend(thresholds_block(ctx, top["thresholds"][1], defaults))
         if not budgets and not ctx.issues:
             raise ctx.error(root, "budgets", "no budgets defined", _EMPTY_HINT)
     except Invalid:
@@ -128,108 +129,6 @@ def _version(value: Any) -> int:
     return value
 
 
-SPAWN_PHASE = "spawning_complete"
-_SPAWN_WORDS = ("spawn", "spawned", "spawning", "spawning_complete")
-
-
-@dataclass(frozen=True)
-class _Defaults:
-    ramp_up: float | str = 0.0
-    min_samples: int = 1
-    on_missing: MissingPolicy = MissingPolicy.FAIL
-    scope: Scope = field(default_factory=Scope)
-    group_by: tuple[str, ...] = ()
-
-
-_DEFAULT_KEYS = ("ramp_up", "min_samples", "on_missing", "scope", "group_by")
-
-
-def _defaults(ctx: _Ctx, node: Node) -> _Defaults:
-    m = ctx.mapping(node, "defaults", _DEFAULT_KEYS)
-    d = _Defaults()
-    for name, (_, v) in m.items():
-        key = f"defaults.{name}"
-        with contextlib.suppress(Invalid):
-            d = replace(d, **{name: _COMMON[name](ctx, v, key)})
-    return d
-
-
-def _ramp_up(ctx: _Ctx, node: Node, key: str) -> float | str:
-    """A duration, or `spawn`: exclude everything until the load generator reports that all
-    users have spawned (the run's real phase, not a guess)."""
-    value = ctx.scalar(node, key)
-    if isinstance(value, str) and value.strip().lower() in _SPAWN_WORDS:
-        return SPAWN_PHASE
-    return ctx.convert(node, key, parse_duration, "a duration such as 30s or 2m, or spawn")
-
-
-def _ramp_fields(value: float | str) -> dict[str, Any]:
-    if isinstance(value, str):
-        return {"ramp_up": 0.0, "ramp_up_phase": value}
-    return {"ramp_up": value}
-
-
-def _min_samples(ctx: _Ctx, node: Node, key: str) -> int:
-    def check(value: Any) -> int:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"expected a whole number >= 0, got {value!r}")
-        return value
-
-    return ctx.convert(node, key, check)
-
-
-def _on_missing(ctx: _Ctx, node: Node, key: str) -> MissingPolicy:
-    return ctx.convert(
-        node, key, lambda v: MissingPolicy(str(v).lower()), "one of: fail, warn, pass"
-    )
-
-
-def _scope(ctx: _Ctx, node: Node, key: str) -> Scope:
-    if isinstance(node, ScalarNode):
-        value = ctx.scalar(node, key)
-        if value in ("run", "whole_run", "whole-run"):
-            return Scope()
-        raise ctx.error(
-            node, key, f"unknown scope {value!r}", 'use "run", {window: 1m} or {for: 2m}'
-        )
-    m = ctx.mapping(node, key, ("window", "for"))
-    window = sustained = None
-    if "window" in m:
-        window = _positive_duration(ctx, m["window"][1], f"{key}.window")
-    if "for" in m:
-        sustained = _positive_duration(ctx, m["for"][1], f"{key}.for")
-    return Scope(window, sustained)
-
-
-def _positive_duration(ctx: _Ctx, node: Node, key: str) -> float:
-    seconds = ctx.convert(node, key, parse_duration, "a duration such as 30s or 2m")
-    if seconds <= 0:
-        raise ctx.error(node, key, "must be longer than 0")
-    return seconds
-
-
-_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _group_by(ctx: _Ctx, node: Node, key: str) -> tuple[str, ...]:
-    nodes = ctx.one_or_more(node, key)
-    out = []
-    for n in nodes:
-        label = ctx.text(n, key)
-        if not _LABEL_NAME.match(label):
-            raise ctx.error(n, key, f"{label!r} is not a label name")
-        out.append(label)
-    return tuple(out)
-
-
-_COMMON: dict[str, Callable[[_Ctx, Node, str], Any]] = {
-    "ramp_up": _ramp_up,
-    "min_samples": _min_samples,
-    "on_missing": _on_missing,
-    "scope": _scope,
-    "group_by": _group_by,
-}
-
 _BUDGET_KEYS = (
     "name",
     "description",
@@ -244,11 +143,11 @@ _BUDGET_KEYS = (
     "denominator",
     "baseline",
     "abort_after",
-    *_DEFAULT_KEYS,
+    *DEFAULT_KEYS,
 )
 
 
-def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
+def _budget(ctx: BudgetContext, node: Node, key: str, defaults: Defaults) -> Budget:
     m = ctx.mapping(node, key, _BUDGET_KEYS)
     start_issues = len(ctx.issues)
     name = key
@@ -264,7 +163,7 @@ def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
         "scope": defaults.scope,
         "group_by": defaults.group_by,
     }
-    for opt, fn in _COMMON.items():
+    for opt, fn in COMMON.items():
         if opt in m:
             with contextlib.suppress(Invalid):
                 fields[opt] = fn(ctx, m[opt][1], f"{key}.{opt}")
@@ -312,7 +211,7 @@ def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
     thresholds.sort(key=lambda t: t[0].value)
     baseline = None
     if "baseline" in m:
-        baseline = ctx.guard(lambda: _baseline(ctx, m["baseline"][1], f"{key}.baseline"))
+        baseline = ctx.guard(lambda: baseline_spec(ctx, m["baseline"][1], f"{key}.baseline"))
     denominator: tuple[Selector, ...] = ()
     if "denominator" in m:
         denominator = (
@@ -342,11 +241,11 @@ def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
         _check_promql_aggregation(ctx, m["promql"][1], f"{key}.promql", promql, aggregation)
     if selector is not None and aggregation is not None:
         for vnode, path, cond in bare:
-            _check_unit(ctx, vnode, path, selector, aggregation, cond)
+            check_unit(ctx, vnode, path, selector, aggregation, cond)
     abort_after = None
     if "abort_after" in m:
         abort_after = ctx.guard(
-            lambda: _positive_duration(ctx, m["abort_after"][1], f"{key}.abort_after")
+            lambda: positive_duration(ctx, m["abort_after"][1], f"{key}.abort_after")
         )
     if len(ctx.issues) > start_issues or selector is None or aggregation is None:
         raise Invalid()
@@ -364,11 +263,11 @@ def _budget(ctx: _Ctx, node: Node, key: str, defaults: _Defaults) -> Budget:
         promql=promql,
         abort_after=abort_after,
         **{k: v for k, v in fields.items() if k != "ramp_up"},
-        **_ramp_fields(fields["ramp_up"]),
+        **ramp_fields(fields["ramp_up"]),
     )
 
 
-def _metric(ctx: _Ctx, m: dict[str, tuple[Node, Node]], node: Node, key: str) -> Selector:
+def _metric(ctx: BudgetContext, m: dict[str, tuple[Node, Node]], node: Node, key: str) -> Selector:
     if "metric" not in m:
         raise ctx.error(
             node,
@@ -399,7 +298,7 @@ def promql_series_name(budget: str) -> str:
     return f"{PROMQL_SERIES_PREFIX}{slug}_{digest}"
 
 
-def _promql(ctx: _Ctx, m: dict[str, tuple[Node, Node]], name: str, key: str) -> PromQLExpr:
+def _promql(ctx: BudgetContext, m: dict[str, tuple[Node, Node]], name: str, key: str) -> PromQLExpr:
     knode, vnode = m["promql"]
     path = f"{key}.promql"
     if "metric" in m:
@@ -478,7 +377,7 @@ def check_promql_syntax(expr: str) -> None:
 
 
 def _check_promql_aggregation(
-    ctx: _Ctx, node: Node, key: str, promql: PromQLExpr, agg: Aggregation
+    ctx: BudgetContext, node: Node, key: str, promql: PromQLExpr, agg: Aggregation
 ) -> None:
     if agg.kind is AggKind.RATIO:
         ctx.error(
@@ -509,11 +408,11 @@ _MATCH_OPS = {
 }
 
 
-def _labels(ctx: _Ctx, node: Node, key: str) -> tuple[tuple[str, Matcher], ...]:
+def _labels(ctx: BudgetContext, node: Node, key: str) -> tuple[tuple[str, Matcher], ...]:
     out: list[tuple[str, Matcher]] = []
     for label, (knode, vnode) in ctx.mapping(node, key, ()).items():
         path = f"{key}.{label}"
-        if not _LABEL_NAME.match(label):
+        if not LABEL_NAME.match(label):
             ctx.error(knode, path, f"{label!r} is not a label name")
             continue
         try:
@@ -538,12 +437,14 @@ def _labels(ctx: _Ctx, node: Node, key: str) -> tuple[tuple[str, Matcher], ...]:
     return tuple(out)
 
 
-def _denominator(ctx: _Ctx, node: Node, key: str) -> tuple[Selector, ...]:
+def _denominator(ctx: BudgetContext, node: Node, key: str) -> tuple[Selector, ...]:
     nodes = ctx.one_or_more(node, key)
     return tuple(ctx.parse_text(n, key, parse_selector) for n in nodes)
 
 
-def _level_value(ctx: _Ctx, node: Node, key: str) -> tuple[Aggregation | None, Condition, bool]:
+def _level_value(
+    ctx: BudgetContext, node: Node, key: str
+) -> tuple[Aggregation | None, Condition, bool]:
     """(aggregation when written k6 style, condition, whether the number was bare)."""
     value = ctx.scalar(node, key)
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -561,22 +462,8 @@ def _level_value(ctx: _Ctx, node: Node, key: str) -> tuple[Aggregation | None, C
     return agg, expr.condition, expr.bare
 
 
-def _check_unit(
-    ctx: _Ctx, node: Node, key: str, selector: Selector, agg: Aggregation, cond: Condition
-) -> None:
-    """A bare number on a metric in seconds is ambiguous (k6 habits say milliseconds,
-    Prometheus says seconds): refuse it with a hint rather than guess."""
-    if cond.value != 0 and unit_of(selector.name.pattern, agg) is Unit.SECONDS:
-        ctx.error(
-            node,
-            key,
-            f"a bare number on {selector.name.pattern} (seconds) is ambiguous",
-            bare_seconds_hint(cond.value),
-        )
-
-
 def _check_directions(
-    ctx: _Ctx, node: Node, key: str, thresholds: list[tuple[Level, Condition]]
+    ctx: BudgetContext, node: Node, key: str, thresholds: list[tuple[Level, Condition]]
 ) -> None:
     thresholds = [(lv, c) for lv, c in thresholds if c.direction is not None]
     if len({c.higher_is_worse for _, c in thresholds}) > 1:
@@ -598,160 +485,7 @@ def _check_directions(
             )
 
 
-_BASELINE_KEYS = (
-    "against",
-    "max_increase",
-    "max_regression",
-    "alpha",
-    "fdr",
-    "chunk",
-    "min_chunks",
-    "on_regression",
-    "on_inconclusive",
-    "worse",
-)
-
-
-def _baseline(ctx: _Ctx, node: Node, key: str) -> BaselineSpec:
-    if isinstance(node, ScalarNode):
-        value = ctx.scalar(node, key)
-        if value is True:
-            return BaselineSpec()
-        raise ctx.error(node, key, "expected true or a mapping", "baseline: {max_increase: 10%}")
-    m = ctx.mapping(node, key, _BASELINE_KEYS)
-    if "max_increase" in m and "max_regression" in m:
-        raise ctx.error(
-            m["max_regression"][0],
-            f"{key}.max_regression",
-            "give max_increase or its old name max_regression, not both",
-        )
-    spec = BaselineSpec()
-    for name, (_, v) in m.items():
-        path = f"{key}.{name}"
-        with contextlib.suppress(Invalid):
-            spec = replace(spec, **_baseline_field(ctx, name, v, path))
-    return spec
-
-
-def _baseline_field(ctx: _Ctx, name: str, node: Node, path: str) -> dict[str, Any]:
-    match name:
-        case "against":
-            ref = ctx.text(node, path)
-            if ref in ("last_passing", "last-passing"):
-                return {"ref": BaselineRef.LAST_PASSING, "name": None}
-            return {"ref": BaselineRef.NAMED, "name": ref}
-        case "max_increase" | "max_regression":  # max_regression: the name before 2026-12
-            return {"max_increase": ctx.convert(node, path, _non_negative, "e.g. 10%")}
-        case "alpha":
-            return {"alpha": ctx.convert(node, path, _probability, "e.g. 0.05")}
-        case "fdr":
-            return {"fdr": ctx.convert(node, path, _probability, "e.g. 5%")}
-        case "chunk":
-            return {"chunk": _positive_duration(ctx, node, path)}
-        case "min_chunks":
-            n = _min_samples(ctx, node, path)
-            if n < 2:
-                raise ctx.error(node, path, "needs at least 2 chunks for a test")
-            return {"min_chunks": n}
-        case "on_regression" | "on_inconclusive":
-            level = ctx.convert(node, path, lambda v: Level.parse(str(v)), "pass, warn or fail")
-            if level is Level.ABORT or (name == "on_regression" and level is Level.PASS):
-                raise ctx.error(node, path, f"{level.label} is not allowed here", "warn or fail")
-            return {name: level}
-        case "worse":
-            worse = ctx.text(node, path)
-            if worse not in ("higher", "lower"):
-                raise ctx.error(node, path, f"{worse!r} is not higher or lower")
-            return {"higher_is_worse": worse == "higher"}
-    raise AssertionError(name)
-
-
-def _non_negative(value: Any) -> float:
-    number = parse_number(value)
-    if number < 0:
-        raise ValueError("must not be negative")
-    return number
-
-
-def _probability(value: Any) -> float:
-    number = parse_number(value)
-    if not 0 < number < 1:
-        raise ValueError("must be between 0 and 1")
-    return number
-
-
-_K6_OBJECT_KEYS = ("threshold", "abortOnFail", "delayAbortEval")
-
-
-def _k6_thresholds(ctx: _Ctx, node: Node, defaults: _Defaults) -> Iterator[Budget]:
-    """`thresholds:` as in k6: metric -> expressions (strings, or objects with `threshold`,
-    `abortOnFail`, `delayAbortEval`). k6's metric names map to Locust's series
-    (budgets/k6.py); any other name is a Castiel selector."""
-    for metric, (knode, vnode) in ctx.mapping(node, "thresholds", ()).items():
-        path = f"thresholds.{metric}"
-        try:
-            k6 = is_k6_metric(metric)
-            selector = None if k6 else ctx.parse_text(knode, path, parse_selector)
-            if k6:
-                ctx.attempt(knode, path, partial(parse_metric_name, metric))
-            entries = ctx.one_or_more(vnode, path)
-        except Invalid:
-            continue
-        for i, entry in enumerate(entries):
-            with contextlib.suppress(Invalid):
-                yield _k6_budget(ctx, metric, selector, entry, f"{path}[{i}]", defaults)
-
-
-def _k6_budget(
-    ctx: _Ctx, metric: str, selector: Selector | None, entry: Node, path: str, defaults: _Defaults
-) -> Budget:
-    abort, delay = False, None
-    tnode = entry
-    if isinstance(entry, MappingNode):
-        m = ctx.mapping(entry, path, _K6_OBJECT_KEYS)
-        if "threshold" not in m:
-            raise ctx.error(entry, f"{path}.threshold", "missing threshold", 'e.g. "p(95)<500"')
-        tnode = m["threshold"][1]
-        if "abortOnFail" in m:
-            abort = ctx.boolean(m["abortOnFail"][1], f"{path}.abortOnFail")
-        if "delayAbortEval" in m and ctx.scalar(m["delayAbortEval"][1], path) is not None:
-            delay = _positive_duration(ctx, m["delayAbortEval"][1], f"{path}.delayAbortEval")
-    text = ctx.text(tnode, path)
-    expr = ctx.attempt(tnode, path, partial(parse_expression, text))
-    if selector is None:  # a k6 metric name
-        tr = ctx.attempt(tnode, path, partial(translate, metric, expr))
-        parts: dict[str, Any] = {
-            "selector": tr.selector,
-            "aggregation": tr.aggregation,
-            "cond": tr.condition,
-            "denominator": tr.denominator,
-            "run_scenario": tr.run_scenario,
-        }
-    else:
-        if expr.method is None:
-            raise ctx.error(tnode, path, f"{text!r} names no aggregation", 'e.g. "p(95)<200ms"')
-        agg = ctx.attempt(tnode, path, partial(Aggregation.parse, expr.method))
-        if agg.kind is AggKind.RATIO:
-            raise ctx.error(tnode, path, "ratio needs a denominator", "use the long form")
-        if expr.bare:
-            _check_unit(ctx, tnode, path, selector, agg, expr.condition)
-        parts = {"selector": selector, "aggregation": agg, "cond": expr.condition}
-    cond = parts.pop("cond")
-    return Budget(
-        name=f"{metric} {text}",
-        thresholds=((Level.ABORT if abort else Level.FAIL, cond),),
-        abort_after=delay,
-        **parts,
-        **_ramp_fields(defaults.ramp_up),
-        min_samples=defaults.min_samples,
-        on_missing=defaults.on_missing,
-        scope=defaults.scope,
-        group_by=defaults.group_by,
-        location=ctx.location(tnode),
-    )
-
-
-def _check_unique(ctx: _Ctx, budgets: list[Budget]) -> None:
+def _check_unique(ctx: BudgetContext, budgets: list[Budget]) -> None:
     seen: set[str] = set()
     for b in budgets:
         if b.name in seen:

@@ -1,6 +1,6 @@
 """Can this run's numbers be trusted at all? A pure check of the run's load-generator series,
-beside the budgets' verdicts. When it cannot, the run is INCONCLUSIVE (exit code 4) with the
-reasons, whatever the budgets said:
+beside the budgets' verdicts. When it cannot, a run that would have passed is INCONCLUSIVE
+(exit code 4) with the reasons:
 
 * **The load generator was saturated.** Locust measures latency on its own event loop; a
   Locust process above `CPU_LIMIT` % of a core queues its own requests, so its latencies and
@@ -8,11 +8,16 @@ reasons, whatever the budgets said:
   process's readings after ramp-up above the limit (and at least two of them).
 * **Too few requests.** Fewer requests were sent than the budgets over request metrics need
   (their largest `min_samples`): the run could not have judged them.
-* **An arrival rate fell short.** When the run reports the arrival rate it aimed at
-  (`locust_target_rate`, a gauge: per second, of iterations by default or of requests with
-  the label `of="requests"`), the achieved rate over the same span (`locust_iterations_total`
-  or `locust_requests_total`) must reach `1 - RATE_TOLERANCE` of it: an open-model run that
-  could not send its load measured a different test.
+* **An arrival rate fell short.** An open-model (arrival-rate) run reports the rate it aimed
+  at (`castiel_loadgen_target_rate`); each iteration its plan asked for was either started
+  (`castiel_loadgen_iterations_total`) or dropped for want of a free user
+  (`castiel_loadgen_dropped_iterations_total`). Fewer than `1 - RATE_TOLERANCE` of them
+  started: the run could not send its load and measured a different test. (Past a saturation
+  knee the shortfall is the service's capacity, not the generator's: the gate says so
+  instead, `Validity.without`.)
+
+A failed budget still fails (exit 1): the check withholds a PASS, it never hides a FAIL; the
+reasons are reported beside it either way.
 
 Evidence that cannot be right is refused elsewhere (`budgets.evidence`), with an error, not a
 verdict.
@@ -30,9 +35,10 @@ from collectors.model import MetricKind, RunInfo, SeriesData
 
 CPU = "locust_cpu_percent"
 REQUESTS = "locust_requests_total"
-ITERATIONS = "locust_iterations_total"
-TARGET_RATE = "locust_target_rate"
-SERIES = (CPU, REQUESTS, ITERATIONS, TARGET_RATE)
+STARTED = "castiel_loadgen_iterations_total"
+DROPPED = "castiel_loadgen_dropped_iterations_total"
+TARGET_RATE = "castiel_loadgen_target_rate"
+SERIES = (CPU, REQUESTS, STARTED, DROPPED, TARGET_RATE)
 """The series this check reads (the gate loads them beside the budgets')."""
 
 CPU_LIMIT = 90.0
@@ -74,6 +80,11 @@ class Validity:
     @property
     def inconclusive(self) -> bool:
         return bool(self.reasons)
+
+    def without(self, problem: Problem) -> tuple[Validity, tuple[Reason, ...]]:
+        """This validity less the reasons of one kind (explained elsewhere), and those."""
+        gone = tuple(r for r in self.reasons if r.problem is problem)
+        return Validity(tuple(r for r in self.reasons if r.problem is not problem)), gone
 
 
 def assess(run: RunInfo, series: Sequence[SeriesData], budgets: Sequence[Budget]) -> Validity:
@@ -138,31 +149,26 @@ def _too_few(requests: list[SeriesData], budgets: Sequence[Budget]) -> list[Reas
 
 
 def _rate_short(by_name: dict[str, list[SeriesData]], t0: float, t1: float) -> list[Reason]:
-    out = []
-    for target in by_name.get(TARGET_RATE, []):
-        if target.kind is not MetricKind.GAUGE:
-            continue
-        readings = [p.value for p in target.points if t0 < p.timestamp <= t1]
-        if not readings:
-            continue
-        of = target.key.label("of") or "iterations"
-        counted = by_name.get(REQUESTS if of == "requests" else ITERATIONS, [])
-        points = [p for s in counted for p in s.points if t0 < p.timestamp <= t1]
-        ends = [p.timestamp for p in target.points if t0 < p.timestamp <= t1]
-        span = max(ends) - t0 if ends else 0.0
-        if span <= 0:
-            continue
-        wanted = sum(readings) / len(readings)
-        achieved = sum(p.value for p in points) / span
-        if achieved < (1.0 - RATE_TOLERANCE) * wanted:
-            out.append(
-                Reason(
-                    Problem.RATE_SHORT,
-                    achieved,
-                    wanted,
-                    f"achieved {achieved:.4g} {of}/s of the {wanted:.4g}/s targeted "
-                    f"({achieved / wanted:.0%}): the load generator could not keep up "
-                    "(more Locust processes or users)",
-                )
-            )
-    return out
+    """Every iteration the plan asked for was either started or dropped (no free user), so
+    the share started is exact; a run that reports no target rate is a closed loop."""
+    if not any(t.kind is MetricKind.GAUGE for t in by_name.get(TARGET_RATE, [])):
+        return []
+
+    def total(name: str) -> float:
+        return sum(p.value for s in by_name.get(name, []) for p in s.points if p.timestamp <= t1)
+
+    started, dropped = total(STARTED), total(DROPPED)
+    planned = started + dropped
+    if planned <= 0 or started >= (1.0 - RATE_TOLERANCE) * planned:
+        return []
+    return [
+        Reason(
+            Problem.RATE_SHORT,
+            started / planned,
+            1.0 - RATE_TOLERANCE,
+            f"started {started:.0f} of the {planned:.0f} iterations the arrival rate planned "
+            f"({started / planned:.0%}; {dropped:.0f} dropped because no user was free): the "
+            "load generator could not keep the rate (more users: --max-users, or more Locust "
+            "processes)",
+        )
+    ]

@@ -4,6 +4,8 @@
                Prometheus server, Azure Monitor); docs/fleet.md
     alerts:    alert routing (alerts.config); docs/alerts.md
     oncall:    budgets exported as production alerts (budgets.export.config); docs/oncall.md
+    baseline:  how "last passing" picks a like-for-like baseline (budgets.baseline_config);
+               docs/ci.md
 
 Each section is parsed by the package that owns its model, straight from the same text, so
 every message names file, line, column and key. A top-level key no section claims is an
@@ -24,14 +26,16 @@ from pathlib import Path
 
 from yaml.nodes import MappingNode, ScalarNode
 
+from budgets.baseline_config import parse_baseline_section
+from budgets.baseline_select import MatchPolicy
 from collectors.sources import SourcesConfig, SourcesConfigError, parse_sources
 from collectors.yamlspec import SpecContext, SpecError, SpecIssue, compose, read_text, suggest
 from runtime.errors import ConfigError
 
 DEFAULT_CONFIG = Path("castiel.yaml")
-SECTIONS = ("version", "sources", "alerts", "oncall")
+SECTIONS = ("version", "sources", "alerts", "oncall", "baseline")
 """Top-level keys of castiel.yaml. `alerts` is parsed by alerts.config, `oncall` by
-budgets.export.config (their own commands)."""
+budgets.export.config (their own commands); `baseline` here."""
 
 
 class ProjectConfigError(SpecError, ConfigError):
@@ -42,6 +46,7 @@ class ProjectConfigError(SpecError, ConfigError):
 class ProjectConfig:
     path: str = ""
     sources: SourcesConfig = field(default_factory=SourcesConfig)
+    baseline: MatchPolicy = field(default_factory=MatchPolicy)
     found: bool = False
     """False when there was no castiel.yaml (every section then has its defaults)."""
     sections: frozenset[str] = frozenset()
@@ -55,7 +60,8 @@ def parse_project_config(
     """Raises a ConfigError (SourcesConfigError, ProjectConfigError) with file:line:column."""
     sections = _check_top_level(text, filename)
     sources = parse_sources(text, filename, os.environ if env is None else env)
-    return ProjectConfig(filename, sources, found=True, sections=sections)
+    baseline = parse_baseline_section(text, filename)
+    return ProjectConfig(filename, sources, baseline, found=True, sections=sections)
 
 
 def _check_top_level(text: str, filename: str) -> frozenset[str]:

@@ -7,6 +7,7 @@ every process it started on exit or Ctrl-C."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -25,6 +26,7 @@ from rich.live import Live
 from rich.table import Table
 
 from castiel.redis_server import RedisServer, free_port
+from loadtest.stopping import StopRequest, spawn_detached, stop_on_signals
 from runtime import Counts, JobSpec, Queue, connect
 from runtime.heartbeat import Heartbeat, read_heartbeats
 
@@ -54,7 +56,7 @@ class Snapshot:
 def _redis(data_dir: Path) -> Iterator[RedisServer]:
     # Each demo starts from empty data, so its figures are its own.
     shutil.rmtree(data_dir / "redis", ignore_errors=True)
-    server = RedisServer(data_dir / "redis", appendonly=True).start()
+    server = RedisServer(data_dir / "redis", appendonly=True, detach=True).start()
     try:
         yield server
     finally:
@@ -64,7 +66,7 @@ def _redis(data_dir: Path) -> Iterator[RedisServer]:
 @contextmanager
 def _workers(url: str, n: int, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     log = log_path.open("wb")
-    proc = subprocess.Popen(
+    proc = spawn_detached(
         [
             sys.executable,
             "-m",
@@ -86,11 +88,13 @@ def _workers(url: str, n: int, log_path: Path) -> Iterator[subprocess.Popen[byte
         yield proc
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signal.SIGTERM)  # the supervisor stops its worker processes
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
         log.close()
 
 
@@ -150,7 +154,13 @@ def _produce(q: Queue, rng: random.Random, n: int, start: int) -> int:
 
 
 def run_demo(options: DemoOptions, console: Console | None = None) -> int:
-    console = console or Console()
+    """SIGTERM, SIGINT (Ctrl-C) and SIGHUP stop it: the workers and redis-server are stopped
+    and the exit code is 128 + the signal number."""
+    with stop_on_signals() as stop:
+        return _run_demo(options, console or Console(), stop)
+
+
+def _run_demo(options: DemoOptions, console: Console, stop: StopRequest) -> int:
     options.data_dir.mkdir(parents=True, exist_ok=True)
     rng = random.Random(42)
     with (
@@ -174,7 +184,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
             if live:
                 live.start()
             next_print = start
-            while True:
+            while not stop.requested:
                 now = time.monotonic()
                 producing = now - start < options.duration
                 if producing:
@@ -200,13 +210,14 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> int:
                 drained = counts.wait == 0 and counts.active == 0 and counts.delayed == 0
                 if not producing and (drained or now - start > options.duration + 30):
                     break
-                time.sleep(0.25)
-        except KeyboardInterrupt:
-            console.print("interrupted; stopping workers and redis-server")
-            return 130
+                stop.sleep(0.25)
         finally:
             if live:
                 live.stop()
+        if stop.requested:
+            console.print(f"{stop.reason}; stopping workers and redis-server")
+            conn.close()
+            return stop.exit_code
         elapsed = time.monotonic() - start
         final = q.counts()
         print(_line(Snapshot(elapsed, enqueued, final, processed / elapsed, processed, beats)))

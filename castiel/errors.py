@@ -6,6 +6,8 @@ problem is found; `castiel.cli.main` prints the message as one line and returns
 
 from __future__ import annotations
 
+import signal
+
 from runtime.errors import BadInput, RunBroken
 
 EXIT_PASS = 0
@@ -16,6 +18,15 @@ EXIT_INCONCLUSIVE = 4
 """The run finished but its numbers cannot be trusted (budgets/validity.py): the load
 generator was saturated, it sent fewer requests than the budgets need, or an arrival rate fell
 short. Not a pass, and not the service's failure."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal, raised where a blocking call must be cut short (a command whose work
+    cannot poll a `loadtest.stopping.StopRequest`); `main` exits 128 + the signal number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum
 
 
 class UsageError(BadInput):

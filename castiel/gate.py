@@ -1,21 +1,21 @@
 """The CI gate shared by `castiel check` and `castiel run`: evaluate a stored run's budgets
-(with their baselines), print the verdict table, write the reports, record the verdicts."""
+(with their baselines, chosen by castiel.baselines), print the verdict table, write the
+reports, record the verdicts."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
-from budgets.evaluate import BaselineRun, baseline_key, evaluate
-from budgets.model import BaselineRef, Budget, Level
+from budgets.evaluate import evaluate
+from budgets.knee import KneeMetrics, analyse
+from budgets.model import Budget, Level
 from budgets.reports import build_report
 from budgets.reports.console import render_console
 from budgets.reports.html import render_html
@@ -24,11 +24,12 @@ from budgets.reports.junit import render_junit
 from budgets.reports.markdown import render_markdown
 from budgets.reports.report import Report
 from budgets.validity import SERIES as VALIDITY_SERIES
-from budgets.validity import assess
+from budgets.validity import Problem, assess
 from budgets.verdict import Verdict, overall
+from castiel.baselines import BaselineChoice, load_selected, resolve
 from castiel.changes import change_notes
 from castiel.errors import EXIT_BUDGET_FAILED, EXIT_INCONCLUSIVE, EXIT_PASS, UsageError
-from collectors.model import RunInfo, SeriesData, SeriesKey
+from collectors.model import RunInfo, SeriesData
 from collectors.store import Store, UnknownRun
 from loadtest.monitor import verdict_record
 
@@ -50,7 +51,7 @@ def gate(
     budgets_path: str,
     console: Console | None = None,
     *,
-    baseline: str | None = None,
+    baseline: BaselineChoice | None = None,
     save_baseline: str | None = None,
     reports: ReportPaths = ReportPaths(),
     record: bool = True,
@@ -58,12 +59,18 @@ def gate(
 ) -> int:
     """Evaluate a stored run's budgets, print the table, write the reports, record the
     verdicts; returns the exit code (0 pass, warnings allowed; 1 a budget failed; 4 the run
-    is inconclusive: its numbers cannot be trusted, whatever the budgets say)."""
-    budgets, baselines = _baselines(store, run_info, budgets, baseline)
-    series = _load(store, run_info, budgets)
+    would have passed but its numbers cannot be trusted)."""
+    budgets, baselines = resolve(store, run_info, budgets, baseline or BaselineChoice())
+    series = load_selected(store, run_info, budgets)
     now = time.time()
     verdicts = evaluate(budgets, series, run_info, baselines, now=now)
     validity = assess(run_info, _load_names(store, run_info, VALIDITY_SERIES), budgets)
+    saturation = analyse(_knee_series(store, run_info))
+    if saturation is not None and saturation.knee is not None:
+        # Iterations dropped past the knee measure the service's capacity: that is the
+        # finding of a stepped run, not a failure of the load generator.
+        validity, explained = validity.without(Problem.RATE_SHORT)
+        notes = [*notes, *(f"past the saturation knee: {r.detail}" for r in explained)]
     if not validity.inconclusive:
         notes = [*notes, *change_notes(store, run_info, verdicts)]
     report = build_report(
@@ -73,7 +80,8 @@ def gate(
         now,
         sorted({b.label for b in baselines.values()}),
         notes,
-        validity,
+        validity=validity,
+        saturation=saturation,
     )
     if console is None:
         console = Console()
@@ -82,15 +90,17 @@ def gate(
     render_console(report, console)
     _write_reports(reports, report)
     status = overall(verdicts)
-    passed = status <= Level.WARN and not validity.inconclusive
+    # Validity withholds a PASS; it never hides a FAIL (the reasons are reported either way).
+    inconclusive = report.inconclusive
+    passed = status <= Level.WARN and not inconclusive
     if record:
         store.record_verdicts(run_info.id, [verdict_record(v, now) for v in verdicts])
-        store.set_run_verdict(run_info.id, _run_verdict(status, validity.inconclusive))
+        store.set_run_verdict(run_info.id, _run_verdict(status, inconclusive))
         if save_baseline and passed:
             store.set_baseline(save_baseline, run_info.id, now)
     elif save_baseline:
         raise UsageError("--save-baseline needs the store to be writable (drop --no-record)")
-    if validity.inconclusive:
+    if inconclusive:
         return EXIT_INCONCLUSIVE
     return EXIT_PASS if passed else EXIT_BUDGET_FAILED
 
@@ -106,90 +116,17 @@ def resolve_run(store: Store, ref: str) -> RunInfo:
     if ref == "latest":
         latest = store.latest_run()
         if latest is None:
-            raise UsageError(f"{store.path}: the store has no runs yet")
+            raise UsageError(f"{store.locator}: the store has no runs yet")
         return latest
     try:
         return store.get_run(ref)
     except UnknownRun:
-        raise UsageError(f"{store.path}: no run with id {ref!r}") from None
+        raise UsageError(f"{store.locator}: no run with id {ref!r}") from None
 
 
-def _baselines(
-    store: Store, run_info: RunInfo, budgets: list[Budget], override: str | None
-) -> tuple[list[Budget], dict[str, BaselineRun]]:
-    """Resolve every baseline the budgets ask for (or the --baseline override)."""
-    if override == "none":
-        return [dataclasses.replace(b, baseline=None) for b in budgets], {}
-    if override is not None:
-        forced = _forced_baseline(store, run_info, override)
-        budgets = [
-            dataclasses.replace(b, baseline=dataclasses.replace(b.baseline, **forced))
-            if b.baseline is not None
-            else b
-            for b in budgets
-        ]
-    out: dict[str, BaselineRun] = {}
-    for b in budgets:
-        if b.baseline is None:
-            continue
-        key = baseline_key(b.baseline)
-        if key in out:
-            continue
-        if b.baseline.ref is BaselineRef.LAST_PASSING:
-            found = store.last_passing_run(
-                branch=run_info.git_branch,
-                scenario=run_info.scenario,
-                before=run_info.started_at,
-                exclude=run_info.id,
-            )
-            branch = run_info.git_branch or "(none)"
-            where = f"branch {branch}, scenario {run_info.scenario or '(none)'}"
-            label = (
-                f"last passing run {found.id} on {where}"
-                if found
-                else f"no passing run before this one on {where}"
-            )
-        else:
-            name = b.baseline.name or ""
-            found = store.get_baseline(name)
-            if found is None and name.startswith("run:"):
-                found = _get_run(store, name[4:])
-            label = (
-                f"baseline {name!r} (run {found.id})" if found else f"no baseline named {name!r}"
-            )
-        series = (
-            _load(store, found, [x for x in budgets if x.baseline is not None]) if found else []
-        )
-        out[key] = BaselineRun(label, found, series)
-    return budgets, out
-
-
-def _forced_baseline(store: Store, run_info: RunInfo, ref: str) -> dict[str, Any]:
-    if ref in ("last-passing", "last_passing"):
-        return {"ref": BaselineRef.LAST_PASSING, "name": None}
-    if store.get_baseline(ref) is not None:
-        return {"ref": BaselineRef.NAMED, "name": ref}
-    if _get_run(store, ref) is not None:
-        if ref == run_info.id:
-            raise UsageError(f"--baseline {ref} is the run being checked")
-        return {"ref": BaselineRef.NAMED, "name": f"run:{ref}"}
-    raise UsageError(f"--baseline {ref!r} is neither a saved baseline nor a run id")
-
-
-def _get_run(store: Store, run_id: str) -> RunInfo | None:
-    try:
-        return store.get_run(run_id)
-    except UnknownRun:
-        return None
-
-
-def _load(store: Store, run_info: RunInfo, budgets: Iterable[Budget]) -> list[SeriesData]:
-    """Only the series some budget selects: a run can hold far more than the budgets read."""
-    selectors = [s for b in budgets for s in (b.selector, *b.denominator)]
-    keys: list[SeriesKey] = [
-        key for key, _ in store.series(run_info.id) if any(s.matches(key) for s in selectors)
-    ]
-    return store.load_series(run_info.id, keys) if keys else []
+def _knee_series(store: Store, run_info: RunInfo) -> list[SeriesData]:
+    m = KneeMetrics()
+    return _load_names(store, run_info, (m.target_rate, m.users, m.requests, m.latency))
 
 
 def _load_names(store: Store, run_info: RunInfo, names: Iterable[str]) -> list[SeriesData]:
@@ -230,10 +167,11 @@ def evaluate_stored(
     run_info: RunInfo,
     budgets: list[Budget],
     *,
-    baseline: str | None = None,
+    baseline: BaselineChoice | None = None,
     now: float | None = None,
 ) -> list[Verdict]:
     """The verdicts `gate` would give a stored run (baselines resolved the same way), without
     printing, reporting or recording anything: back-testing a budget file."""
-    budgets, baselines = _baselines(store, run_info, budgets, baseline)
-    return evaluate(budgets, _load(store, run_info, budgets), run_info, baselines, now=now)
+    budgets, baselines = resolve(store, run_info, budgets, baseline or BaselineChoice())
+    series = load_selected(store, run_info, budgets)
+    return evaluate(budgets, series, run_info, baselines, now=now)

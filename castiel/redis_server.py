@@ -13,9 +13,12 @@ from pathlib import Path
 
 import redis
 
+from loadtest.stopping import spawn_detached
+from runtime.errors import RunBroken
 
-class RedisNotInstalled(RuntimeError):
-    pass
+
+class RedisNotInstalled(RunBroken):
+    """The demo's redis-server is not installed: one line and exit 3, not a traceback."""
 
 
 def _bindable(port: int) -> bool:
@@ -62,6 +65,9 @@ class RedisServer:
     appendfsync: str = "everysec"
     extra: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
+    detach: bool = False
+    """The demo's server: a session of its own (a terminal's Ctrl-C reaches the demo, which
+    stops it last) and SIGTERM if the demo dies, even by SIGKILL (loadtest.stopping)."""
 
     def __post_init__(self) -> None:
         self.data_dir = self.data_dir.resolve()  # redis-server chdirs into --dir
@@ -101,9 +107,11 @@ class RedisServer:
         ]
 
     def start(self, timeout: float = 10.0) -> RedisServer:
-        self.proc = subprocess.Popen(
-            self.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        quiet = subprocess.DEVNULL
+        if self.detach:
+            self.proc = spawn_detached(self.argv(), stdout=quiet, stderr=quiet)
+        else:
+            self.proc = subprocess.Popen(self.argv(), stdout=quiet, stderr=quiet)
         self.wait_ready(timeout)
         return self
 
@@ -120,10 +128,11 @@ class RedisServer:
                     pass
                 if self.proc is not None and self.proc.poll() is not None:
                     log = self.data_dir / "redis.log"
-                    tail = log.read_text()[-2000:] if log.exists() else ""
-                    raise RuntimeError(f"redis-server on port {self.port} exited:\n{tail}")
+                    lines = log.read_text().strip().splitlines() if log.exists() else []
+                    last = lines[-1] if lines else "no log"
+                    raise RunBroken(f"redis-server on port {self.port} exited ({log}): {last}")
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"redis-server on port {self.port} not ready")
+                    raise RunBroken(f"redis-server on port {self.port} not ready in {timeout:g}s")
                 time.sleep(0.02)
         finally:
             client.close()
@@ -149,11 +158,15 @@ class RedisServer:
 
 @dataclass
 class RedisClusterServers:
-    """A real Redis Cluster: `masters` cluster-enabled redis-servers joined with
-    `redis-cli --cluster create`, no replicas."""
+    """A real Redis Cluster: `masters` cluster-enabled redis-servers, each with `replicas`
+    replicas, joined with `redis-cli --cluster create`. `appendonly` turns on AOF with
+    `appendfsync always` on every node (a killed and restarted node keeps its data)."""
 
     data_dir: Path
     masters: int = 3
+    replicas: int = 0
+    appendonly: bool = False
+    node_timeout_ms: int = 2000
     nodes: list[RedisServer] = field(default_factory=list)
 
     @property
@@ -166,17 +179,23 @@ class RedisClusterServers:
 
     def start(self, timeout: float = 30.0) -> RedisClusterServers:
         cli = require("redis-cli")
-        for i in range(self.masters):
+        for i in range(self.masters * (1 + self.replicas)):
             node_dir = self.data_dir / f"node{i}"
             node = RedisServer(
                 node_dir,
+                appendonly=self.appendonly,
+                appendfsync="always",
                 extra=[
                     "--cluster-enabled",
                     "yes",
                     "--cluster-config-file",
                     str(node_dir / "nodes.conf"),
                     "--cluster-node-timeout",
-                    "2000",
+                    str(self.node_timeout_ms),
+                    # A replica's first full sync starts at once (not after Redis 7's 5 s
+                    # wait for more replicas to share one diskless transfer).
+                    "--repl-diskless-sync-delay",
+                    "0",
                 ],
             )
             self.nodes.append(node.start())
@@ -187,24 +206,98 @@ class RedisClusterServers:
                 "create",
                 *self.startup_nodes,
                 "--cluster-replicas",
-                "0",
+                str(self.replicas),
                 "--cluster-yes",
             ],
             check=True,
             capture_output=True,
             timeout=timeout,
         )
-        deadline = time.monotonic() + timeout
-        for node in self.nodes:
-            client = redis.Redis(port=node.port)
+        self.wait_healthy(timeout)
+        return self
+
+    def _client(self, node: RedisServer) -> redis.Redis:
+        return redis.Redis(port=node.port, socket_timeout=2, socket_connect_timeout=2)
+
+    def _alive(self) -> list[RedisServer]:
+        return [n for n in self.nodes if n.proc is not None and n.proc.poll() is None]
+
+    def master_nodes(self) -> list[RedisServer]:
+        """The live nodes that are masters now (a failover changes which ones)."""
+        out = []
+        for node in self._alive():
+            client = self._client(node)
             try:
-                while client.cluster("info").get("cluster_state") != "ok":
-                    if time.monotonic() > deadline:
-                        raise TimeoutError("redis cluster did not reach state ok")
-                    time.sleep(0.05)
+                if client.info("replication").get("role") == "master":
+                    out.append(node)
             finally:
                 client.close()
-        return self
+        return out
+
+    def master_for(self, key: str) -> RedisServer:
+        """The live master that serves `key`'s slot now."""
+        for node in self._alive():
+            client = self._client(node)
+            try:
+                slot = int(client.cluster("keyslot", key))
+                for lo, hi, master, *_ in client.cluster("slots"):
+                    if lo <= slot <= hi:
+                        port = int(master[1])
+                        return next(n for n in self.nodes if n.port == port)
+            finally:
+                client.close()
+        raise RuntimeError("no live cluster node answers")
+
+    def replicas_of(self, master: RedisServer) -> list[RedisServer]:
+        """The live nodes replicating `master` now."""
+        out = []
+        for node in self._alive():
+            client = self._client(node)
+            try:
+                info = client.info("replication")
+                if info.get("role") == "slave" and int(info.get("master_port", 0)) == master.port:
+                    out.append(node)
+            finally:
+                client.close()
+        return out
+
+    def healthy(self) -> bool:
+        """Every live node sees the cluster as ok, and every master has its replicas online."""
+        for node in self._alive():
+            client = self._client(node)
+            try:
+                if client.cluster("info").get("cluster_state") != "ok":
+                    return False
+                info = client.info("replication")
+                online = sum(
+                    1
+                    for k, v in info.items()
+                    if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online"
+                )
+                everyone = len(self._alive()) == len(self.nodes)
+                if info.get("role") == "master" and everyone and online < self.replicas:
+                    return False
+            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
+                return False
+            finally:
+                client.close()
+        return True
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.healthy():
+            if time.monotonic() > deadline:
+                raise TimeoutError("redis cluster did not reach state ok")
+            time.sleep(0.05)
+
+    def flushall(self) -> None:
+        """Empty every master (replicas follow)."""
+        for node in self.master_nodes():
+            client = self._client(node)
+            try:
+                client.flushall()
+            finally:
+                client.close()
 
     def stop(self) -> None:
         for node in self.nodes:

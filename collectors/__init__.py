@@ -6,4 +6,5 @@ store and migrations (the SQLite WAL store of runs, series, verdicts), expositio
 Prometheus samples -> interval increments and histograms). Sources: runtime (queues and worker
 heartbeats from Redis), prometheus_scrape (/metrics endpoints), promql (a Prometheus server),
 azure_monitor (Application Insights and platform metrics), sources (castiel.yaml's `sources:`
-section -> collectors). yamlspec: located YAML validation, shared by every config reader."""
+section -> collectors), browser (page loads in headless Chromium: Web Vitals and page
+weight). yamlspec: located YAML validation, shared by every config reader."""

@@ -36,9 +36,10 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from collectors.model import Batch
+from runtime.errors import RunBroken
 
 
-class CollectorError(Exception):
+class CollectorError(RunBroken):
     """The source could not be read this time (unreachable, timed out, malformed response)."""
 
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from collectors.base import CollectorError
 from collectors.exposition import IntervalTracker, Sample
 from collectors.model import Batch, SeriesKey
 from runtime.heartbeat import kind_of_id, read_heartbeats
 from runtime.job import JobState
 from runtime.keys import QueueKeys, queues_key
+from runtime.redis_outage import REDIS_FAILED
 
 
 def _s(raw: bytes | str) -> str:
@@ -39,7 +38,7 @@ class RuntimeCollector:
     def collect(self, now: float) -> Batch:
         try:
             return self._collect(now)
-        except (RedisError, OSError) as exc:
+        except REDIS_FAILED as exc:
             raise CollectorError(f"Redis: {exc}") from exc
 
     def _collect(self, now: float) -> Batch:

@@ -1,55 +1,83 @@
-"""The local metrics store: SQLite in WAL mode, one writer and any number of readers across
-processes.
+"""The metrics store: runs, series, points, interval histograms, verdicts, baselines and
+retention settings, in SQLite (the embedded default, a file under `.castiel/`) or PostgreSQL
+(a team's shared store), through one schema (`collectors.schema`) and one set of migrations
+(`collectors.migrations`).
 
-* Open a writer with `Store.open(path)` (creates the file and applies migrations) and readers
-  with `Store.open(path, readonly=True)`. Each process (or thread) opens its own Store.
-* Every write is one short `BEGIN IMMEDIATE` transaction, so readers always see whole batches
-  and never block the writer (WAL). A second writer waits up to `busy_timeout` for the lock.
-* The schema is versioned (`collectors.migrations`, `PRAGMA user_version`); a store written by a
-  newer Castiel is refused rather than misread.
-* Failures to open or read the file raise `StoreError` (the CLI maps that to exit code 3).
+* `Store.open(where)` takes a path, a `postgresql://` URL or a `StoreLocator`
+  (`collectors.locator.store_locator`); `readonly=True` for readers. Each process opens its
+  own Store; one Store may be used from several threads.
+* Every write is one transaction, so readers see whole batches; `load_series` reads one
+  snapshot even while writers append. Many writers (several `castiel run`s, a monitor, the
+  dashboard) can share one database: run ids are checked unique at insert and regenerated on
+  the rare collision, and series are created with `ON CONFLICT DO NOTHING`.
+* A SQLite writer migrates its file on open; a PostgreSQL store is migrated by
+  `castiel store migrate` (`Store.migrate`). A store written by a newer Castiel is refused.
+* Failures raise `StoreError` (exit 3); `StoreUnavailable` (a `StoreError`) when the server
+  cannot be reached, which a run retries (`collectors.store_buffer`); `NotAStore` (exit 2)
+  for a file that is not a store. Messages name the store without its password.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import secrets
-import sqlite3
 import time
-from collections import defaultdict
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from sqlalchemy import Connection, Table, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from collectors.migrations import LATEST_VERSION, MIGRATIONS
+from collectors import migrations
+from collectors import store_samples as samples
+from collectors.database import Database, Migration, dialect_insert
+from collectors.locator import DEFAULT_PATH, StoreLocator, check_store_path, store_locator
 from collectors.model import (
     Batch,
-    Histogram,
-    HistogramPoint,
     MetricKind,
-    Point,
     RunInfo,
     SeriesData,
     SeriesKey,
 )
+from collectors.schema import baselines, histograms, points, runs, series, settings, verdicts
+from collectors.store_errors import NotAStore, StoreError, StoreUnavailable, UnknownRun
+from collectors.store_samples import decode_counts, encode_counts
 
-DEFAULT_PATH = Path(".castiel") / "castiel.db"
+__all__ = [
+    "DEFAULT_PATH",
+    "Migration",
+    "NotAStore",
+    "RetentionPolicy",
+    "Store",
+    "StoreError",
+    "StoreLocator",
+    "StoreUnavailable",
+    "UnknownRun",
+    "VerdictRecord",
+    "check_store_path",
+    "decode_counts",
+    "encode_counts",
+    "new_run_id",
+    "store_locator",
+]
 
-_WIDTHS = ((2, np.dtype("<u2"), 1 << 16), (4, np.dtype("<u4"), 1 << 32), (8, np.dtype("<u8"), 0))
-
-
-class StoreError(Exception):
-    """The store cannot be opened or read (missing, corrupt, newer schema, locked too long)."""
-
-
-class UnknownRun(KeyError):
-    """No run with that id."""
+_RUN_COLUMNS = (
+    runs.c.id,
+    runs.c.started_at,
+    runs.c.ended_at,
+    runs.c.scenario,
+    runs.c.git_commit,
+    runs.c.git_branch,
+    runs.c.config_hash,
+    runs.c.environment,
+    runs.c.status,
+    runs.c.verdict,
+    runs.c.phases,
+)
+_NEWEST_FIRST = (runs.c.started_at.desc(), runs.c.pk.desc())
 
 
 @dataclass(frozen=True)
@@ -74,106 +102,78 @@ class VerdictRecord:
     source: str = "check"
 
 
-def encode_counts(counts: np.ndarray[Any, Any]) -> bytes:
-    top = int(counts.max()) if counts.size else 0
-    for width, dtype, limit in _WIDTHS:
-        if limit == 0 or top < limit:
-            return bytes([width]) + counts.astype(dtype).tobytes()
-    raise AssertionError("unreachable")
-
-
-def decode_counts(blob: bytes) -> np.ndarray[Any, np.dtype[np.int64]]:
-    width = blob[0]
-    for w, dtype, _ in _WIDTHS:
-        if w == width:
-            return np.frombuffer(blob, dtype=dtype, offset=1).astype(np.int64)
-    raise StoreError(f"histogram counts with unknown integer width {width}")
-
-
-def _labels_json(key: SeriesKey) -> str:
-    return json.dumps(dict(key.labels), sort_keys=True, separators=(",", ":"))
-
-
 def new_run_id(now: float) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
+def _run_from_row(row: Sequence[Any]) -> RunInfo:
+    return RunInfo(
+        id=row[0],
+        started_at=row[1],
+        ended_at=row[2],
+        scenario=row[3],
+        git_commit=row[4],
+        git_branch=row[5],
+        config_hash=row[6],
+        environment=json.loads(row[7]),
+        status=row[8],
+        verdict=row[9],
+        phases=json.loads(row[10]),
+    )
+
+
 class Store:
-    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
-        self._conn = conn
-        self.path = path
-        self.readonly = readonly
-        self._series_ids: dict[tuple[str, str], tuple[int, str]] = {}
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.locator: StoreLocator = db.locator
+        """Where the store lives; prints without a password."""
+        self.path: Path | None = db.locator.path
+        """The SQLite file, None for a PostgreSQL store."""
+        self.readonly = db.readonly
+        self._series_ids = samples.SeriesIds(db.dialect)
+        self._write_pks: dict[str, int] = {}
 
     # --- opening -------------------------------------------------------------------------
 
     @classmethod
     def open(
         cls,
-        path: str | os.PathLike[str] = DEFAULT_PATH,
+        path: str | os.PathLike[str] | StoreLocator = DEFAULT_PATH,
         *,
         readonly: bool = False,
         busy_timeout: float = 30.0,
     ) -> Store:
-        p = Path(path)
+        """`path`: a SQLite file, a `postgresql://` URL or a locator. A directory or a file
+        that is not a Castiel store raises NotAStore before anything is written to it."""
+        locator = store_locator(path)
+        if locator.path is not None:
+            check_store_path(locator.path)
+        db = Database.open(locator, readonly=readonly, busy_timeout=busy_timeout)
+        return cls(db)
+
+    @staticmethod
+    def migrate(path: str | os.PathLike[str] | StoreLocator) -> Migration:
+        """Bring the store's schema to this Castiel's version (a new database gets the whole
+        schema); what `castiel store migrate` runs. Safe to run from several machines."""
+        db = Database.connect(store_locator(path))
         try:
-            if readonly:
-                if not p.exists():
-                    raise StoreError(f"{p}: no such store")
-                conn = sqlite3.connect(
-                    f"{p.resolve().as_uri()}?mode=ro",
-                    uri=True,
-                    timeout=busy_timeout,
-                    isolation_level=None,
-                )
-            else:
-                p.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(p, timeout=busy_timeout, isolation_level=None)
-            store = cls(conn, p, readonly)
-            store._setup()
-        except sqlite3.Error as exc:
-            raise StoreError(f"{p}: {exc}") from exc
-        except OSError as exc:
-            raise StoreError(f"{p}: {exc.strerror or exc}") from exc
-        return store
+            return db.migrate()
+        finally:
+            db.close()
 
-    def _setup(self) -> None:
-        c = self._conn
-        c.execute("PRAGMA foreign_keys = ON")
-        version = int(c.execute("PRAGMA user_version").fetchone()[0])
-        if version > LATEST_VERSION:
-            raise StoreError(
-                f"{self.path}: schema version {version} is newer than this Castiel "
-                f"understands ({LATEST_VERSION}); upgrade Castiel"
-            )
-        if self.readonly:
-            if version < LATEST_VERSION:
-                raise StoreError(
-                    f"{self.path}: schema version {version} needs migrating; open it once "
-                    "for writing (any castiel command that records) first"
-                )
-            return
-        if c.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
-            raise StoreError(f"{self.path}: could not switch to WAL mode")
-        c.execute("PRAGMA synchronous = NORMAL")
-        self._migrate(version)
-
-    def _migrate(self, current: int) -> None:
-        for m in MIGRATIONS:
-            if m.version <= current:
-                continue
-            # executescript commits first, so wrap each migration in its own transaction.
-            self._conn.executescript(
-                f"BEGIN IMMEDIATE;\n{m.sql}\nPRAGMA user_version = {m.version};\nCOMMIT;"
-            )
+    @property
+    def dialect(self) -> str:
+        """Which backend: "sqlite" or "postgresql"."""
+        return self._db.dialect
 
     @property
     def schema_version(self) -> int:
-        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        with self._db.read() as c:
+            return migrations.schema_state(c).version
 
     def close(self) -> None:
-        self._conn.close()
+        self._db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -181,27 +181,15 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        if self.readonly:
-            raise StoreError(f"{self.path}: opened read-only")
-        c = self._conn
-        try:
-            c.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
-        try:
-            yield c
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-        c.execute("COMMIT")
+    def _insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
+        return dialect_insert(self._db.dialect, table)
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        try:
-            return self._conn.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
+    @staticmethod
+    def _run_pk(c: Connection, run_id: str) -> int:
+        pk = c.execute(select(runs.c.pk).where(runs.c.id == run_id)).scalar()
+        if pk is None:
+            raise UnknownRun(run_id)
+        return int(pk)
 
     # --- runs ----------------------------------------------------------------------------
 
@@ -216,203 +204,212 @@ class Store:
         environment: Mapping[str, str] | None = None,
         run_id: str | None = None,
     ) -> RunInfo:
-        info = RunInfo(
-            id=run_id or new_run_id(started_at),
-            started_at=started_at,
-            scenario=scenario,
-            git_commit=git_commit,
-            git_branch=git_branch,
-            config_hash=config_hash,
-            environment=dict(environment or {}),
-        )
-        with self._write() as c:
-            c.execute(
-                "INSERT INTO runs (id, started_at, scenario, git_commit, git_branch, "
-                "config_hash, environment, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
-                (
-                    info.id,
-                    started_at,
-                    scenario,
-                    git_commit,
-                    git_branch,
-                    config_hash,
-                    json.dumps(dict(info.environment), sort_keys=True),
-                ),
+        """A new run, status "running". Without `run_id` one is made up from the start time;
+        on the rare collision with another writer's run a new one is drawn."""
+        env = dict(environment or {})
+        for _ in range(8):
+            info = RunInfo(
+                id=run_id or new_run_id(started_at),
+                started_at=started_at,
+                scenario=scenario,
+                git_commit=git_commit,
+                git_branch=git_branch,
+                config_hash=config_hash,
+                environment=env,
             )
-        return info
+            stmt = (
+                self._insert(runs)
+                .values(
+                    id=info.id,
+                    started_at=started_at,
+                    scenario=scenario,
+                    git_commit=git_commit,
+                    git_branch=git_branch,
+                    config_hash=config_hash,
+                    environment=json.dumps(env, sort_keys=True),
+                    status="running",
+                )
+                .on_conflict_do_nothing(index_elements=[runs.c.id])
+                .returning(runs.c.pk)
+            )
+            with self._db.write() as c:
+                created = c.execute(stmt).scalar()
+            if created is not None:
+                return info
+            if run_id is not None:
+                raise StoreError(f"{self.locator}: a run with id {run_id!r} already exists")
+        raise StoreError(f"{self.locator}: could not draw an unused run id")
+
+    def _update_run(self, run_id: str, **values: Any) -> None:
+        with self._db.write() as c:
+            if c.execute(update(runs).where(runs.c.id == run_id).values(**values)).rowcount == 0:
+                raise UnknownRun(run_id)
 
     def finish_run(self, run_id: str, ended_at: float, status: str = "finished") -> None:
-        with self._write() as c:
-            cur = c.execute(
-                "UPDATE runs SET ended_at = ?, status = ? WHERE id = ?", (ended_at, status, run_id)
-            )
-            if cur.rowcount == 0:
-                raise UnknownRun(run_id)
+        self._update_run(run_id, ended_at=ended_at, status=status)
 
     def set_run_verdict(self, run_id: str, verdict: str) -> None:
-        with self._write() as c:
-            if (
-                c.execute("UPDATE runs SET verdict = ? WHERE id = ?", (verdict, run_id)).rowcount
-                == 0
-            ):
-                raise UnknownRun(run_id)
+        self._update_run(run_id, verdict=verdict)
 
     def set_phase(self, run_id: str, phase: str, at: float) -> None:
         """Record when a phase of the run began (first report wins)."""
-        with self._write() as c:
-            row = c.execute("SELECT phases FROM runs WHERE id = ?", (run_id,)).fetchone()
+        with self._db.write() as c:
+            row = c.execute(
+                select(runs.c.phases).where(runs.c.id == run_id).with_for_update()
+            ).first()
             if row is None:
                 raise UnknownRun(run_id)
             phases = json.loads(row[0])
             phases.setdefault(phase, at)
-            c.execute("UPDATE runs SET phases = ? WHERE id = ?", (json.dumps(phases), run_id))
+            c.execute(update(runs).where(runs.c.id == run_id).values(phases=json.dumps(phases)))
 
-    @staticmethod
-    def _run_from_row(row: Sequence[Any]) -> RunInfo:
-        return RunInfo(
-            id=row[0],
-            started_at=row[1],
-            ended_at=row[2],
-            scenario=row[3],
-            git_commit=row[4],
-            git_branch=row[5],
-            config_hash=row[6],
-            environment=json.loads(row[7]),
-            status=row[8],
-            verdict=row[9],
-            phases=json.loads(row[10]),
-        )
+    def _runs(self, *where: Any, limit: int | None = None) -> list[RunInfo]:
+        query = select(*_RUN_COLUMNS).where(*where).order_by(*_NEWEST_FIRST).limit(limit)
+        with self._db.read() as c:
+            return [_run_from_row(r) for r in c.execute(query)]
 
     def get_run(self, run_id: str) -> RunInfo:
-        rows = self._read(
-            "SELECT id, started_at, ended_at, scenario, git_commit, git_branch, config_hash, "
-            "environment, status, verdict, phases FROM runs WHERE id = ?",
-            (run_id,),
-        )
-        if not rows:
+        found = self._runs(runs.c.id == run_id)
+        if not found:
             raise UnknownRun(run_id)
-        return self._run_from_row(rows[0])
+        return found[0]
 
     def latest_run(self) -> RunInfo | None:
-        rows = self._read(
-            "SELECT id, started_at, ended_at, scenario, git_commit, git_branch, config_hash, "
-            "environment, status, verdict, phases FROM runs "
-            "ORDER BY started_at DESC, pk DESC LIMIT 1"
-        )
-        return self._run_from_row(rows[0]) if rows else None
+        found = self._runs(limit=1)
+        return found[0] if found else None
 
     def runs(self, limit: int = 50) -> list[RunInfo]:
-        rows = self._read(
-            "SELECT id, started_at, ended_at, scenario, git_commit, git_branch, config_hash, "
-            "environment, status, verdict, phases FROM runs "
-            "ORDER BY started_at DESC, pk DESC LIMIT ?",
-            (limit,),
-        )
-        return [self._run_from_row(r) for r in rows]
+        return self._runs(limit=limit)
 
     def last_passing_run(
         self, *, branch: str | None, scenario: str, before: float, exclude: str | None = None
     ) -> RunInfo | None:
         """The newest run on the same branch and scenario, started before `before`, whose
         recorded verdict passed (warnings allowed)."""
-        rows = self._read(
-            "SELECT id, started_at, ended_at, scenario, git_commit, git_branch, config_hash, "
-            "environment, status, verdict, phases FROM runs WHERE git_branch IS ? AND scenario = ? "
-            "AND started_at < ? AND verdict IN ('pass', 'warn') AND id IS NOT ? "
-            "ORDER BY started_at DESC, pk DESC LIMIT 1",
-            (branch, scenario, before, exclude),
-        )
-        return self._run_from_row(rows[0]) if rows else None
+        where = [
+            runs.c.git_branch.is_(None) if branch is None else runs.c.git_branch == branch,
+            runs.c.scenario == scenario,
+            runs.c.started_at < before,
+            runs.c.verdict.in_(("pass", "warn")),
+        ]
+        if exclude is not None:
+            where.append(runs.c.id != exclude)
+        found = self._runs(*where, limit=1)
+        return found[0] if found else None
 
-    def _run_pk(self, run_id: str) -> int:
-        rows = self._read("SELECT pk FROM runs WHERE id = ?", (run_id,))
-        if not rows:
-            raise UnknownRun(run_id)
-        return int(rows[0][0])
+    def find_runs(
+        self,
+        *,
+        branches: Collection[str | None] | None = None,
+        scenario: str | None = None,
+        status: str | None = None,
+        verdicts: Collection[str] | None = None,
+        before: float | None = None,
+        limit: int | None = 50,
+    ) -> list[RunInfo]:
+        """Runs newest first. Each filter left at None matches anything: `branches` (a None
+        inside it matches runs without a branch), `scenario`, `status` (running, finished,
+        aborted, broken), `verdicts` (pass, warn, fail), `before` (started strictly earlier).
+        `limit=None` returns every match."""
+        if (branches is not None and not branches) or (verdicts is not None and not verdicts):
+            return []
+        where: list[Any] = []
+        if branches is not None:
+            where.append(
+                or_(
+                    *(
+                        runs.c.git_branch.is_(None) if b is None else runs.c.git_branch == b
+                        for b in branches
+                    )
+                )
+            )
+        if scenario is not None:
+            where.append(runs.c.scenario == scenario)
+        if status is not None:
+            where.append(runs.c.status == status)
+        if verdicts is not None:
+            where.append(runs.c.verdict.in_(tuple(verdicts)))
+        if before is not None:
+            where.append(runs.c.started_at < before)
+        return self._runs(*where, limit=limit)
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete one run with all its data, the baseline names that point at it, and the
+        series no run uses any more. Raises UnknownRun."""
+        with self._db.write() as c:
+            pk = self._run_pk(c, run_id)
+            c.execute(delete(baselines).where(baselines.c.run_pk == pk))
+            c.execute(delete(runs).where(runs.c.pk == pk))
+            c.execute(
+                delete(series).where(
+                    ~series.c.id.in_(select(points.c.series_id)),
+                    ~series.c.id.in_(select(histograms.c.series_id)),
+                )
+            )
+        self._series_ids.forget()
+        self._write_pks.clear()
 
     # --- baselines -----------------------------------------------------------------------
 
     def set_baseline(self, name: str, run_id: str, now: float) -> None:
-        pk = self._run_pk(run_id)
-        with self._write() as c:
+        with self._db.write() as c:
+            stmt = self._insert(baselines).values(
+                name=name, run_pk=self._run_pk(c, run_id), created_at=now
+            )
             c.execute(
-                "INSERT INTO baselines (name, run_pk, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET run_pk = excluded.run_pk, "
-                "created_at = excluded.created_at",
-                (name, pk, now),
+                stmt.on_conflict_do_update(
+                    index_elements=[baselines.c.name],
+                    set_={"run_pk": stmt.excluded.run_pk, "created_at": stmt.excluded.created_at},
+                )
             )
 
     def get_baseline(self, name: str) -> RunInfo | None:
-        rows = self._read(
-            "SELECT r.id FROM baselines b JOIN runs r ON r.pk = b.run_pk WHERE b.name = ?", (name,)
+        query = (
+            select(runs.c.id)
+            .select_from(baselines.join(runs, runs.c.pk == baselines.c.run_pk))
+            .where(baselines.c.name == name)
         )
-        return self.get_run(rows[0][0]) if rows else None
+        with self._db.read() as c:
+            run_id = c.execute(query).scalar()
+        return None if run_id is None else self.get_run(run_id)
+
+    def baselines(self) -> dict[str, str]:
+        """Every named baseline: {name: run id}."""
+        query = (
+            select(baselines.c.name, runs.c.id)
+            .select_from(baselines.join(runs, runs.c.pk == baselines.c.run_pk))
+            .order_by(baselines.c.name)
+        )
+        with self._db.read() as c:
+            return {str(name): str(run_id) for name, run_id in c.execute(query)}
 
     # --- samples -------------------------------------------------------------------------
 
-    def _series_id(self, c: sqlite3.Connection, key: SeriesKey, kind: MetricKind) -> int:
-        labels = _labels_json(key)
-        cached = self._series_ids.get((key.name, labels))
-        if cached is None:
-            row = c.execute(
-                "SELECT id, kind FROM series WHERE name = ? AND labels = ?", (key.name, labels)
-            ).fetchone()
-            if row is None:
-                cur = c.execute(
-                    "INSERT INTO series (name, labels, kind) VALUES (?, ?, ?)",
-                    (key.name, labels, kind.value),
-                )
-                assert cur.lastrowid is not None
-                row = (cur.lastrowid, kind.value)
-            cached = (int(row[0]), str(row[1]))
-            self._series_ids[(key.name, labels)] = cached
-        if cached[1] != kind.value:
-            raise ValueError(f"series {key} is a {cached[1]}, not a {kind.value}")
-        return cached[0]
-
     def write(self, run_id: str, batch: Batch) -> None:
         """Store one batch atomically: readers see all of it or none of it."""
-        pk = self._run_pk(run_id)
+        if not len(batch):
+            return
         try:
-            with self._write() as c:
-                points = [
-                    (pk, self._series_id(c, s.key, s.kind), s.point.timestamp, s.point.value)
-                    for s in batch.scalars
-                ]
-                hists = []
-                for hs in batch.histograms:
-                    h = hs.point.histogram
-                    hists.append(
-                        (
-                            pk,
-                            self._series_id(c, hs.key, MetricKind.HISTOGRAM),
-                            hs.point.start,
-                            hs.point.end,
-                            h.offset,
-                            encode_counts(h.counts),
-                            h.zero_count,
-                            h.total,
-                            h.min if math.isfinite(h.min) else None,
-                            h.max if math.isfinite(h.max) else None,
-                        )
-                    )
-                c.executemany("INSERT INTO points VALUES (?, ?, ?, ?)", points)
-                c.executemany("INSERT INTO histograms VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", hists)
+            with self._db.write() as c:
+                pk = self._write_pks.get(run_id) or self._run_pk(c, run_id)
+                samples.insert_batch(c, pk, self._series_ids, batch)
+            self._write_pks[run_id] = pk  # a run keeps its pk: one round trip less a batch
         except BaseException:
-            # Series ids created inside the rolled-back transaction no longer exist.
-            self._series_ids.clear()
+            self._series_ids.forget()  # ids made in a rolled-back transaction are gone
+            self._write_pks.clear()
             raise
+
+    def holds(self, run_id: str, batch: Batch) -> bool:
+        """Whether every sample of `batch` is stored in the run already: after a connection
+        dropped during a write's commit, this tells whether the write happened
+        (`collectors.store_buffer` asks before writing the batch again)."""
+        with self._db.read() as c:
+            return samples.holds(c, self._run_pk(c, run_id), batch)
 
     def series(self, run_id: str) -> list[tuple[SeriesKey, MetricKind]]:
         """Every series the run has data for."""
-        pk = self._run_pk(run_id)
-        rows = self._read(
-            "SELECT s.name, s.labels, s.kind FROM series s WHERE s.id IN ("
-            "SELECT series_id FROM points WHERE run_pk = ?1 UNION "
-            "SELECT series_id FROM histograms WHERE run_pk = ?1) ORDER BY s.name, s.labels",
-            (pk,),
-        )
-        return [(SeriesKey.of(r[0], json.loads(r[1])), MetricKind(r[2])) for r in rows]
+        with self._db.read() as c:
+            return samples.run_series(c, self._run_pk(c, run_id))
 
     def load_series(
         self,
@@ -422,54 +419,10 @@ class Store:
         end: float | None = None,
     ) -> list[SeriesData]:
         """The run's data for `keys` (all series when None), optionally within [start, end]
-        (histograms by interval end). One consistent snapshot even while a writer appends."""
-        pk = self._run_pk(run_id)
-        lo = -math.inf if start is None else start
-        hi = math.inf if end is None else end
-        wanted = None if keys is None else set(keys)
-        try:
-            self._conn.execute("BEGIN")  # one read transaction = one snapshot
-            try:
-                meta = {
-                    int(r[0]): (SeriesKey.of(r[1], json.loads(r[2])), MetricKind(r[3]))
-                    for r in self._conn.execute("SELECT id, name, labels, kind FROM series")
-                }
-                ids = {i for i, (k, _) in meta.items() if wanted is None or k in wanted}
-                points: dict[int, list[Point]] = defaultdict(list)
-                hists: dict[int, list[HistogramPoint]] = defaultdict(list)
-                for sid, ts, value in self._conn.execute(
-                    "SELECT series_id, ts, value FROM points WHERE run_pk = ? AND ts >= ? "
-                    "AND ts <= ? ORDER BY series_id, ts",
-                    (pk, lo, hi),
-                ):
-                    if sid in ids:
-                        points[sid].append(Point(ts, value))
-                for row in self._conn.execute(
-                    'SELECT series_id, start, "end", "offset", counts, zero_count, total, min, max '
-                    'FROM histograms WHERE run_pk = ? AND "end" >= ? AND "end" <= ? '
-                    'ORDER BY series_id, "end"',
-                    (pk, lo, hi),
-                ):
-                    if row[0] not in ids:
-                        continue
-                    h = Histogram(
-                        offset=row[3],
-                        counts=decode_counts(row[4]),
-                        zero_count=row[5],
-                        total=row[6],
-                        min=math.inf if row[7] is None else row[7],
-                        max=-math.inf if row[8] is None else row[8],
-                    )
-                    hists[row[0]].append(HistogramPoint(row[1], row[2], h))
-            finally:
-                self._conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
-        out = []
-        for sid in sorted(set(points) | set(hists), key=lambda i: meta[i][0]):
-            key, kind = meta[sid]
-            out.append(SeriesData(key, kind, tuple(points[sid]), tuple(hists[sid])))
-        return out
+        (histograms by interval end). One consistent snapshot even while a writer appends;
+        three queries whatever the size of the run."""
+        with self._db.read(snapshot=True) as c:
+            return samples.load(c, self._run_pk(c, run_id), keys, start, end)
 
     # --- verdicts ------------------------------------------------------------------------
 
@@ -482,34 +435,43 @@ class Store:
         replace: bool = True,
     ) -> None:
         """Store verdicts of one evaluation; `replace` drops earlier ones from `source`."""
-        pk = self._run_pk(run_id)
-        with self._write() as c:
+        with self._db.write() as c:
+            pk = self._run_pk(c, run_id)
             if replace:
-                c.execute("DELETE FROM verdicts WHERE run_pk = ? AND source = ?", (pk, source))
-            c.executemany(
-                "INSERT INTO verdicts (run_pk, source, evaluated_at, budget, group_key, status, "
-                "payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        pk,
-                        source,
-                        r.evaluated_at,
-                        r.budget,
-                        json.dumps(dict(r.group), sort_keys=True),
-                        r.status,
-                        json.dumps(dict(r.payload), sort_keys=True),
-                    )
-                    for r in records
-                ],
-            )
+                c.execute(
+                    delete(verdicts).where(verdicts.c.run_pk == pk, verdicts.c.source == source)
+                )
+            if records:
+                c.execute(
+                    verdicts.insert(),
+                    [
+                        {
+                            "run_pk": pk,
+                            "source": source,
+                            "evaluated_at": r.evaluated_at,
+                            "budget": r.budget,
+                            "group_key": json.dumps(dict(r.group), sort_keys=True),
+                            "status": r.status,
+                            "payload": json.dumps(dict(r.payload), sort_keys=True),
+                        }
+                        for r in records
+                    ],
+                )
 
     def verdicts(self, run_id: str, source: str | None = None) -> list[VerdictRecord]:
-        pk = self._run_pk(run_id)
-        rows = self._read(
-            "SELECT budget, group_key, status, payload, evaluated_at, source FROM verdicts "
-            "WHERE run_pk = ? AND (?2 IS NULL OR source = ?2) ORDER BY id",
-            (pk, source),
-        )
+        with self._db.read() as c:
+            pk = self._run_pk(c, run_id)
+            query = select(
+                verdicts.c.budget,
+                verdicts.c.group_key,
+                verdicts.c.status,
+                verdicts.c.payload,
+                verdicts.c.evaluated_at,
+                verdicts.c.source,
+            ).where(verdicts.c.run_pk == pk)
+            if source is not None:
+                query = query.where(verdicts.c.source == source)
+            rows = c.execute(query.order_by(verdicts.c.id)).all()
         return [
             VerdictRecord(r[0], json.loads(r[1]), r[2], json.loads(r[3]), r[4], r[5]) for r in rows
         ]
@@ -518,28 +480,35 @@ class Store:
 
     def set_retention(self, policy: RetentionPolicy) -> None:
         value = json.dumps({"max_age_seconds": policy.max_age_seconds, "max_runs": policy.max_runs})
-        with self._write() as c:
+        with self._db.write() as c:
+            stmt = self._insert(settings).values(key="retention", value=value)
             c.execute(
-                "INSERT INTO settings (key, value) VALUES ('retention', ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (value,),
+                stmt.on_conflict_do_update(
+                    index_elements=[settings.c.key], set_={"value": stmt.excluded.value}
+                )
             )
 
     def retention(self) -> RetentionPolicy:
-        rows = self._read("SELECT value FROM settings WHERE key = 'retention'")
-        if not rows:
+        with self._db.read() as c:
+            value = c.execute(
+                select(settings.c.value).where(settings.c.key == "retention")
+            ).scalar()
+        if value is None:
             return RetentionPolicy()
-        data = json.loads(rows[0][0])
+        data = json.loads(value)
         return RetentionPolicy(data.get("max_age_seconds"), data.get("max_runs"))
 
     def prune(self, now: float, policy: RetentionPolicy | None = None) -> list[str]:
         """Delete runs outside the retention policy (the stored one by default) with all their
         data, then series no run uses. Returns the deleted run ids."""
         policy = policy or self.retention()
-        rows = self._read(
-            "SELECT pk, id, started_at, status FROM runs ORDER BY started_at DESC, pk DESC"
-        )
-        kept_baselines = {int(r[0]) for r in self._read("SELECT run_pk FROM baselines")}
+        with self._db.read() as c:
+            rows = c.execute(
+                select(runs.c.pk, runs.c.id, runs.c.started_at, runs.c.status).order_by(
+                    *_NEWEST_FIRST
+                )
+            ).all()
+            kept_baselines = set(c.execute(select(baselines.c.run_pk)).scalars())
         doomed: list[tuple[int, str]] = []
         for rank, (pk, run_id, started_at, status) in enumerate(rows):
             if status == "running" or pk in kept_baselines:
@@ -552,11 +521,17 @@ class Store:
                 doomed.append((pk, run_id))
         if not doomed:
             return []
-        with self._write() as c:
-            c.executemany("DELETE FROM runs WHERE pk = ?", [(pk,) for pk, _ in doomed])
+        with self._db.write() as c:
+            # A baseline named in the meantime keeps its run (the foreign key would refuse).
+            named = set(c.execute(select(baselines.c.run_pk)).scalars())
+            doomed = [(pk, rid) for pk, rid in doomed if pk not in named]
+            c.execute(delete(runs).where(runs.c.pk.in_([pk for pk, _ in doomed])))
             c.execute(
-                "DELETE FROM series WHERE id NOT IN (SELECT series_id FROM points) "
-                "AND id NOT IN (SELECT series_id FROM histograms)"
+                delete(series).where(
+                    ~series.c.id.in_(select(points.c.series_id)),
+                    ~series.c.id.in_(select(histograms.c.series_id)),
+                )
             )
-        self._series_ids.clear()
+        self._series_ids.forget()
+        self._write_pks.clear()
         return [run_id for _, run_id in doomed]

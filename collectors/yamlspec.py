@@ -22,6 +22,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from runtime.errors import BadInput
+
 T = TypeVar("T")
 
 
@@ -46,7 +48,7 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-class SpecError(Exception):
+class SpecError(BadInput):
     """One or more problems in a file; `str()` is the first, `issues` has them all."""
 
     def __init__(self, issues: list[SpecIssue]) -> None:
@@ -110,12 +112,17 @@ class SpecContext:
         self.warnings.append(self.issue(node, key, message, hint))
 
     def scalar(self, node: Node, key: str) -> Any:
+        """The value, typed by YAML (and by an explicit tag such as `!!int`). A value its tag
+        does not fit is a located issue that never quotes the value: it may be a secret."""
         if not isinstance(node, ScalarNode):
             raise self.error(node, key, "expected a single value, not a list or mapping")
         try:
             return self.constructor.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError, OverflowError) as exc:
-            raise self.error(node, key, f"unreadable value {node.value!r}: {exc}") from None
+        except Exception:  # PyYAML's constructors raise KeyError, TypeError, AttributeError...
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise self.error(
+                node, key, f"the value is not a valid {tag}", "remove the tag, or fix the value"
+            ) from None
 
     def text(self, node: Node, key: str) -> str:
         value = self.scalar(node, key)

@@ -40,7 +40,19 @@ SILENCE_COLUMNS = ["id", "state", "matchers", "starts", "ends", "created_by", "c
 
 
 def _ts(t: float) -> pd.Timestamp:
-    return pd.Timestamp(t, unit="s", tz="UTC")
+    """A stored time; one no date can hold (a foreign or hand-edited row) shows as empty."""
+    try:
+        return pd.Timestamp(t, unit="s", tz="UTC")
+    except (ValueError, OverflowError, TypeError):  # OutOfBoundsDatetime is a ValueError
+        return pd.NaT
+
+
+def _frame(rows: list[dict[str, object]], columns: list[str], times: list[str]) -> pd.DataFrame:
+    """Time columns stay UTC datetimes even when every value is empty (NaT)."""
+    frame = pd.DataFrame(rows, columns=columns)
+    for col in times:
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame
 
 
 def events_frame(events: Sequence[AlertEvent]) -> pd.DataFrame:
@@ -62,12 +74,13 @@ def events_frame(events: Sequence[AlertEvent]) -> pd.DataFrame:
         }
         for e in events
     ]
-    return pd.DataFrame(rows, columns=EVENT_COLUMNS)
+    return _frame(rows, EVENT_COLUMNS, ["since"])
 
 
 def timeline_frame(events: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
     """Bars for a Gantt-style timeline: each alert's stretches between transitions (from
     `events_frame`, any order), the last one open until `now`."""
+    events = events.dropna(subset=["since"])  # a time no date holds cannot be placed
     if events.empty:
         return pd.DataFrame(columns=["alert", "state", "start", "end"])
     rows = []
@@ -95,7 +108,7 @@ def attempts_frame(attempts: Sequence[Attempt]) -> pd.DataFrame:
         }
         for a in attempts
     ]
-    return pd.DataFrame(rows, columns=ATTEMPT_COLUMNS)
+    return _frame(rows, ATTEMPT_COLUMNS, ["at"])
 
 
 def silences_frame(silences: Sequence[Silence], now: float) -> pd.DataFrame:
@@ -111,4 +124,4 @@ def silences_frame(silences: Sequence[Silence], now: float) -> pd.DataFrame:
         }
         for s in silences
     ]
-    return pd.DataFrame(rows, columns=SILENCE_COLUMNS)
+    return _frame(rows, SILENCE_COLUMNS, ["starts", "ends"])

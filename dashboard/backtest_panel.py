@@ -5,6 +5,7 @@ evaluates budgets itself), its table read back typed from the JSON the command w
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -15,25 +16,33 @@ import streamlit as st
 
 from budgets.backtest import Backtest
 from budgets.units import format_quantity
+from collectors.locator import STORE_ENV, StoreLocator
 from dashboard.launcher import last_message
 
 TIMEOUT = 600.0
 
 
 def run_backtest(
-    store: str, budgets: str, last: int, branch: str | None
+    store: StoreLocator, budgets: str, last: int, branch: str | None
 ) -> tuple[Backtest | None, str]:
     """(the back-test, "") or (None, Castiel's own error message)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "backtest.json"
         log = Path(tmp) / "backtest.log"
         argv = [sys.executable, "-m", "castiel", "check", "--budgets", budgets]
-        argv += ["--runs", f"last:{last}", "--json", str(out), "--store", store]
+        argv += ["--runs", f"last:{last}", "--json", str(out)]
         argv += ["--branch", branch] if branch else []
+        # The store goes in the environment, not the argv: a URL's password would show in `ps`.
+        env = {**os.environ, STORE_ENV: store.secret_text()}
         with log.open("wb") as fh:
             try:
                 code = subprocess.run(
-                    argv, stdout=fh, stderr=subprocess.STDOUT, timeout=TIMEOUT, check=False
+                    argv,
+                    stdout=fh,
+                    stderr=subprocess.STDOUT,
+                    timeout=TIMEOUT,
+                    check=False,
+                    env=env,
                 ).returncode
             except subprocess.TimeoutExpired:
                 return None, f"the back-test took longer than {TIMEOUT:g} s"
@@ -70,7 +79,7 @@ def table(result: Backtest) -> pd.DataFrame:
     )
 
 
-def show(store: str) -> None:
+def show(store: StoreLocator) -> None:
     st.subheader("Back-test a budget file")
     st.caption(
         "How a new or changed budget file would have judged the newest stored runs: tighten a "

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hmac
 import os
-import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,12 +16,12 @@ import streamlit as st
 from alerts import delivery, history, silences
 from alerts.db import AlertsDBError
 from budgets import history as history_mod
+from collectors.locator import STORE_ENV, StoreLocator, store_locator
 from collectors.model import RunInfo, SeriesData
-from collectors.store import DEFAULT_PATH, Store, StoreError, UnknownRun
+from collectors.store import Store, StoreError, UnknownRun
 from dashboard import alerting, data, report, verdict_frames
 from dashboard import launcher as launcher_mod
 
-STORE_ENV = "CASTIEL_STORE"
 PASSWORD_ENV = "CASTIEL_DASHBOARD_PASSWORD"  # noqa: S105 - the variable's name, not a secret
 FIRST_RUN = (
     "castiel run --target http://127.0.0.1:8000 --budgets examples/budgets.yaml "
@@ -33,8 +32,21 @@ TTL = 2.0
 read of the store."""
 
 
-def store_path() -> Path:
-    return Path(os.environ.get(STORE_ENV, str(DEFAULT_PATH)))
+def locator() -> StoreLocator:
+    """The store this dashboard reads: $CASTIEL_STORE (a SQLite file or a postgresql:// URL,
+    set by `castiel dashboard --store`), else .castiel/castiel.db."""
+    return store_locator(os.environ.get(STORE_ENV) or None)
+
+
+def store_key() -> str:
+    """The store as cached queries name it, and as pages show it: never with a password."""
+    return locator().display()
+
+
+def runs_dir() -> Path:
+    """Where `castiel run` writes reports: beside a SQLite store, else ./.castiel/runs."""
+    path = locator().path
+    return (path.parent if path is not None else Path(".castiel")) / "runs"
 
 
 # --- password gate ---------------------------------------------------------------------------
@@ -80,23 +92,29 @@ def authorized() -> bool:
 
 
 @st.cache_resource
-def _open(path: str, thread: int) -> Store:
-    # A SQLite connection belongs to the thread that opened it, and Streamlit runs each
-    # session's script in a thread of its own: one read-only connection per thread.
-    return Store.open(path, readonly=True)
+def _open(key: str) -> Store:
+    # One read-only Store per store for every session: it holds a small pool of connections
+    # and each query takes one, so Streamlit's session threads can share it. `key` has no
+    # password; the locator (which has) is read here rather than passed, so it is never
+    # part of a cache key.
+    return Store.open(locator(), readonly=True)
 
 
 def store() -> Store | None:
     """The store, or None after telling the reader how to make one."""
-    path = store_path()
-    if not path.exists():
-        st.info(f"No metrics store at `{path}` yet. Make your first run:\n\n`{FIRST_RUN}`")
+    where = locator()
+    if not where.exists():
+        st.info(f"No metrics store at `{where}` yet. Make your first run:\n\n`{FIRST_RUN}`")
         return None
     try:
-        return _open(str(path), threading.get_ident())
+        opened = _open(where.display())
+        # One small query a page run: a shared PostgreSQL store that is restarting is then
+        # one line here (the next rerun reconnects), not a traceback in the page.
+        opened.latest_run()
     except StoreError as exc:
-        st.error(f"The store at `{path}` cannot be read: {exc}")
+        st.error(f"The store cannot be read right now: {exc}")
         return None
+    return opened
 
 
 # Cached queries. `path` is part of the cache key (the Store argument is not hashed), so two
@@ -162,7 +180,7 @@ def compare_link(a: str, b: str) -> str:
 def pick_run(
     st_store: Store, key: str, label: str = "run", index: int = 0, param: str = "run"
 ) -> RunInfo | None:
-    frame = runs(st_store, str(store_path()))
+    frame = runs(st_store, store_key())
     if frame.empty:
         st.info(f"No runs yet. Make one:\n\n`{FIRST_RUN}`")
         return None
@@ -245,14 +263,14 @@ def report_button(st_store: Store, run: RunInfo, key: str) -> None:
     """Offer the run's HTML report: the one `castiel run`/`castiel check` wrote next to the
     store, else one rendered from the verdicts in the store. Either is produced only when the
     button is clicked (rendering a report costs more than the rest of a page)."""
-    written = store_path().parent / "runs" / run.id / "report.html"
-    path = store_path()
+    written = runs_dir() / run.id / "report.html"
+    where = locator()
 
     def body() -> bytes:
         # Called outside this script run, maybe on another thread: a connection of its own.
         if written.exists():
             return written.read_bytes()
-        with Store.open(path, readonly=True) as own:
+        with Store.open(where, readonly=True) as own:
             records = own.verdicts(run.id, "check") or own.verdicts(run.id, "live")
             return report.render(own.get_run(run.id), records, time.time()).encode()
 
@@ -272,13 +290,13 @@ def report_button(st_store: Store, run: RunInfo, key: str) -> None:
 
 
 @st.cache_resource
-def _launcher(path: str) -> launcher_mod.Launcher:
+def _launcher(key: str) -> launcher_mod.Launcher:
     # One per dashboard process and store: every tab and session shares it.
-    return launcher_mod.Launcher(Path(path).parent / "runs")
+    return launcher_mod.Launcher(runs_dir())
 
 
 def launcher() -> launcher_mod.Launcher:
-    return _launcher(str(store_path()))
+    return _launcher(store_key())
 
 
 def running_run(st_store: Store) -> RunInfo | None:

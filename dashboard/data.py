@@ -386,34 +386,6 @@ def distribution(series: Sequence[SeriesData], label: str) -> pd.DataFrame:
     return latency_views(series, label, 0.0, 1.0, with_distribution=True).distribution
 
 
-@dataclass(frozen=True)
-class Saturation:
-    at: pd.Timestamp
-    rps: float
-    p95_ms: float
-
-
-def saturation_point(
-    rps: pd.DataFrame, p95: pd.DataFrame, tolerance: float = 0.05
-) -> Saturation | None:
-    """Where throughput stops rising while latency keeps climbing: the first bucket whose
-    request rate is within `tolerance` of the best so far while its p95 is above every p95
-    before it. `rps`: columns t, per_s (all endpoints summed); `p95`: columns t, p95."""
-    if rps.empty or p95.empty:
-        return None
-    total = rps.groupby("t")["per_s"].sum()
-    lat = p95.groupby("t")["p95"].max()
-    joined = pd.concat([total, lat], axis=1, join="inner").dropna()
-    best_rps, worst_lat = 0.0, 0.0
-    for t, (r, lt) in joined.iterrows():
-        climbing = lt > worst_lat * (1 + tolerance) and worst_lat > 0
-        flat = best_rps > 0 and r <= best_rps * (1 + tolerance)
-        if climbing and flat:
-            return Saturation(pd.Timestamp(t), float(r), float(lt))
-        best_rps, worst_lat = max(best_rps, r), max(worst_lat, lt)
-    return None
-
-
 def runtime_names(store: Store, run_id: str) -> set[str]:
     return {k.name for k, _ in store.series(run_id)}
 

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,9 +76,15 @@ class Launcher:
             self._reap()
             return self._last
 
-    def start(self, argv: Sequence[str], running: RunInfo | None) -> Launched:
-        """Start `argv` (a `castiel run`) unless a run is in progress: `running` is the run
-        the store shows as running, if any. Raises Refused."""
+    def start(
+        self,
+        argv: Sequence[str],
+        running: RunInfo | None,
+        env: Mapping[str, str] | None = None,
+    ) -> Launched:
+        """Start `argv` (a `castiel run`, in `env`: the store goes there, not in the argv,
+        where a URL's password would show in `ps`) unless a run is in progress: `running` is
+        the run the store shows as running, if any. Raises Refused."""
         with self._lock:
             self._reap()
             if self._launched is not None:
@@ -100,7 +106,11 @@ class Launcher:
                 # Its own session: the run outlives a closed tab and a restarted dashboard,
                 # and a Ctrl-C in the dashboard's terminal does not reach it.
                 proc = subprocess.Popen(
-                    list(argv), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                    list(argv),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    env=None if env is None else dict(env),
                 )
             self._proc = proc
             self._launched = Launched(proc.pid, tuple(argv), log, time.time())

@@ -1,12 +1,27 @@
 """The example service: an HTTP API built on the runtime. The demo's and the tests' target.
 
-Endpoints read through the runtime cache (examples/catalogue.py: the shard-type catalogue for
-2 hours, per-user permissions for 5 minutes with jitter), write to a real SQLite database (so
-database budgets have real query timings), and enqueue a flow (an order parent with one
-stock-reservation child per item) that workers in examples/jobs.py process. `--no-cache`
-(`ServiceSettings.cache_enabled=False`) sends every lookup to the database, so two runs show
-what caching buys; `/metrics` carries the cache's hits and misses per cache and layer.
-`python -m examples.service --port 8000 --redis URL [--no-cache] [--n-plus-one]`."""
+Endpoints read through the runtime's asyncio cache (examples/catalogue.py: the shard-type
+catalogue for 2 hours, per-user permissions for 5 minutes with jitter), write to a real
+SQLite database (so database budgets have real query timings), and enqueue a flow (an order
+parent with one stock-reservation child per item) that workers in examples/jobs.py process.
+
+Nothing blocks the event loop: Redis is awaited through the asyncio client (cache and flow
+producer), SQLite runs in the thread pool (`Database.in_thread`). The read-only catalogue
+endpoint (`GET /shards/{shard_type}`) also sits behind the runtime's HTTP response cache
+(runtime/asgi_cache.py), and answers over one TCP segment are gzip-compressed (threshold
+measured: docs/benchmarks.md, "Compression threshold").
+
+`--no-cache` (`ServiceSettings.cache_enabled=False`) sends every lookup to the database and
+turns the response cache off, so two runs show what caching buys; `/metrics` carries the
+caches' hits and misses per cache and layer. `--max-concurrency N --delay MS` give the
+service a known capacity of N / MS requests per millisecond (examples/capacity.py), for load
+tests that must find it.
+`python -m examples.service --port 8000 --redis URL [--no-cache] [--n-plus-one]
+[--max-concurrency N] [--delay MS] [--no-static-compression] [--no-static-cache]
+[--slow ROUTE=AMOUNT]`. `--slow` injects a known regression (examples/slowdown.py) for
+bench/gate_power.py.
+`/` is a small web page (examples/frontend.py) for frontend budgets; `--no-static-compression`
+and `--no-static-cache` switch its levers off."""
 
 from __future__ import annotations
 
@@ -22,40 +37,57 @@ from typing import Any, Protocol
 
 from prometheus_client import generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, request_response
 
+from examples.capacity import CapacityLimit
 from examples.catalogue import Catalogue
 from examples.db import Database
+from examples.frontend import FrontendOptions, mount
 from examples.slowdown import Slow, Slowdown, parse_slow
-from runtime import FlowJob, FlowProducer, QueueDepthCollector, RuntimeMetrics, connect
+from runtime import (
+    AsyncCache,
+    AsyncFlowProducer,
+    CacheMetrics,
+    FlowJob,
+    QueueDepthCollector,
+    RuntimeMetrics,
+    connect,
+)
 from runtime.asgi import ObservabilityMiddleware
+from runtime.asgi_cache import CacheMiddleware
 
 ORDERS_QUEUE, STOCK_QUEUE = "orders", "stock"
+GZIP_MINIMUM = 1400
+"""Bytes. Below one TCP segment (1448 bytes) compression saves no packet but still costs
+~20 µs of CPU per answer; level 6 compresses as well as 9 at a quarter of the CPU."""
+CATALOGUE_ROUTE = "/shards/{shard_type}"
+CATALOGUE_RESPONSE_TTL = 300.0
+
+Loader = Callable[[], Awaitable[Any]]
+Scope = dict[str, Any]
+ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
 
 class Lookup(Protocol):
     """What the service needs from a cache: a read-through lookup (`shard:<name>`,
     `perm:<user>`) and forgetting a user's permissions after they changed."""
 
-    def get_or_load(self, key: str, loader: Callable[[], Any], ttl: float | None = None) -> Any: ...
+    async def get_or_load(self, key: str, loader: Loader, ttl: float | None = None) -> Any: ...
 
-    def forget_user(self, user_id: int) -> None: ...
-
-    def close(self) -> None: ...
+    async def forget_user(self, user_id: int) -> None: ...
 
 
 class NoCache:
     """Cache switched off: every lookup goes to the database."""
 
-    def get_or_load(self, key: str, loader: Callable[[], Any], ttl: float | None = None) -> Any:
-        return loader()
+    async def get_or_load(self, key: str, loader: Loader, ttl: float | None = None) -> Any:
+        return await loader()
 
-    def forget_user(self, user_id: int) -> None:
-        pass
-
-    def close(self) -> None:
+    async def forget_user(self, user_id: int) -> None:
         pass
 
 
@@ -65,66 +97,114 @@ class ServiceSettings:
     db_path: Path
     cache_enabled: bool = True
     n_plus_one: bool = False  # read order items one query each (the classic N+1)
+    max_concurrency: int = 0  # > 0: at most this many requests worked on at once
+    delay: float = 0.0  # seconds each request holds its slot (a slow dependency)
+    frontend: FrontendOptions = field(default_factory=FrontendOptions)
+    """The web page's levers (examples/frontend.py): gzip and cache headers."""
     slow: Mapping[str, Slow] = field(default_factory=dict)  # injected regressions (benchmarks)
 
 
-def create_app(
-    settings: ServiceSettings, metrics: RuntimeMetrics | None = None, cache: Lookup | None = None
-) -> Any:
+class Deferred:
+    """An ASGI app that exists only once the lifespan has built it inside the event loop
+    (the asyncio caches must be created there)."""
+
+    def __init__(self) -> None:
+        self.app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if self.app is None:
+            raise RuntimeError("the service is not started yet (its lifespan did not run)")
+        await self.app(scope, receive, send)
+
+
+class Counted:
+    """The database queries of each request to `app`, recorded under `route` (an ASGI app:
+    Starlette would take a plain function for a request handler)."""
+
+    def __init__(self, db: Database, route: str, app: ASGIApp) -> None:
+        self.db, self.route, self.app = db, route, app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        with self.db.counting(self.route):  # a response-cache hit counts 0 queries
+            await self.app(scope, receive, send)
+
+
+@dataclass
+class Live:
+    """What the lifespan builds inside the event loop."""
+
+    lookups: Lookup = field(default_factory=NoCache)
+    closing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+def create_app(settings: ServiceSettings, metrics: RuntimeMetrics | None = None) -> Any:
     metrics = metrics or RuntimeMetrics()
     conn = connect(settings.redis_url)
     db = Database(settings.db_path, metrics)
     db.setup()
-    lookups: Lookup = NoCache()
-    if settings.cache_enabled:
-        # The catalogue's caches count into the service's registry, so /metrics (and the
-        # cache-hit-ratio budget) see them. Shard types are warmed before the first request.
-        catalogue = cache or Catalogue(conn.sync, metrics)
-        if isinstance(catalogue, Catalogue):
-            catalogue.warm_shard_types(db)
-            catalogue.wait_ready()  # in-process layers in use from the first request
-        lookups = catalogue
-    flows = FlowProducer(conn.sync, metrics=metrics)
+    flows = AsyncFlowProducer(conn.aio, metrics=metrics)
     metrics.registry.register(QueueDepthCollector(conn.sync, [ORDERS_QUEUE, STOCK_QUEUE]))
+    live = Live()
+    catalogue_app = Deferred()
 
-    def counted(route: str, handler: Callable[[Request], Awaitable[Response]]) -> Route:
-        async def endpoint(request: Request) -> Response:
-            with db.counting(route):
-                return await handler(request)
-
-        return Route(route, endpoint, methods=["POST"] if route == "/orders" else ["GET"])
-
-    @asynccontextmanager
-    async def lifespan(_: Any) -> AsyncIterator[None]:
-        yield
-        lookups.close()
+    def counted(route: str, app: ASGIApp) -> Counted:
+        return Counted(db, route, app)
 
     async def shard(request: Request) -> Response:
         name = request.path_params["shard_type"]
 
-        def load() -> dict[str, Any] | None:
-            rows = db.query(
+        async def load() -> dict[str, Any] | None:
+            rows = await db.aquery(
                 "shard_type", "SELECT name, replicas, tier FROM shard_types WHERE name = ?", (name,)
             )
             return dict(zip(("name", "replicas", "tier"), rows[0], strict=True)) if rows else None
 
-        found = lookups.get_or_load(f"shard:{name}", load, ttl=7200)
+        found = await live.lookups.get_or_load(f"shard:{name}", load, ttl=7200)
         return JSONResponse(found) if found else JSONResponse({"error": "unknown"}, 404)
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        app: Any = request_response(shard)
+        if settings.cache_enabled:
+            # The caches count into the service's registry, so /metrics (and the
+            # cache-hit-ratio budget) see them. Shard types are warmed before the first request.
+            cache_metrics = CacheMetrics.from_runtime(metrics)
+            catalogue = Catalogue(conn.aio, metrics, cache_metrics=cache_metrics)
+            responses = AsyncCache(
+                "http-catalogue",
+                conn.aio,
+                metrics=cache_metrics,
+                ttl=CATALOGUE_RESPONSE_TTL,
+                local_max_entries=1_000,
+                local_ttl=30,
+            )
+            await catalogue.start()  # in-process layers in use from the first request
+            await responses.start()
+            await catalogue.warm_shard_types(db)
+            live.lookups = catalogue
+            live.closing += [catalogue.aclose, responses.aclose]
+            app = CacheMiddleware(app, responses, ttl=CATALOGUE_RESPONSE_TTL, vary=("accept",))
+        catalogue_app.app = counted(CATALOGUE_ROUTE, app)
+        try:
+            yield
+        finally:
+            for close in live.closing:
+                await close()
+            await conn.aio.aclose()
 
     async def permissions(request: Request) -> Response:
         user = int(request.path_params["user_id"])
 
-        def load() -> list[str]:
-            rows = db.query(
+        async def load() -> list[str]:
+            rows = await db.aquery(
                 "permissions",
                 "SELECT permission FROM permissions WHERE user_id = ? ORDER BY permission",
                 (user,),
             )
             return [r[0] for r in rows]
 
-        return JSONResponse(
-            {"user": user, "permissions": lookups.get_or_load(f"perm:{user}", load, ttl=300)}
-        )
+        found = await live.lookups.get_or_load(f"perm:{user}", load, ttl=300)
+        return JSONResponse({"user": user, "permissions": found})
 
     async def grant(request: Request) -> Response:
         user = int(request.path_params["user_id"])
@@ -132,9 +212,21 @@ def create_app(
             permission = str(json.loads(await request.body() or b"{}")["permission"])
         except (ValueError, KeyError, TypeError) as exc:
             return JSONResponse({"error": f"bad grant: {exc}"}, 400)
-        db.execute("grant", "INSERT INTO permissions VALUES (?, ?)", (user, permission))
-        lookups.forget_user(user)  # source first, then the cache: no process serves the old list
+        await db.aexecute("grant", "INSERT INTO permissions VALUES (?, ?)", (user, permission))
+        await live.lookups.forget_user(user)  # source first, then the cache
         return JSONResponse({"user": user, "granted": permission}, 201)
+
+    def insert_order(user: int, items: list[tuple[str, int]]) -> int:
+        order_id = db.execute(
+            "insert_order",
+            "INSERT INTO orders (user_id, created) VALUES (?, ?)",
+            (user, time.time()),
+        )
+        for sku, qty in items:
+            db.execute(
+                "insert_item", "INSERT INTO order_items VALUES (?, ?, ?)", (order_id, sku, qty)
+            )
+        return order_id
 
     async def create_order(request: Request) -> Response:
         try:
@@ -145,16 +237,8 @@ def create_app(
             return JSONResponse({"error": f"bad order: {exc}"}, 400)
         if not items:
             return JSONResponse({"error": "an order needs items"}, 400)
-        order_id = db.execute(
-            "insert_order",
-            "INSERT INTO orders (user_id, created) VALUES (?, ?)",
-            (user, time.time()),
-        )
-        for sku, qty in items:
-            db.execute(
-                "insert_item", "INSERT INTO order_items VALUES (?, ?, ?)", (order_id, sku, qty)
-            )
-        root = flows.add(
+        order_id = await db.in_thread(insert_order, user, items)
+        root = await flows.add(
             FlowJob(
                 ORDERS_QUEUE,
                 "fulfil",
@@ -167,11 +251,10 @@ def create_app(
         )
         return JSONResponse({"order": order_id, "job": root.id}, 201)
 
-    async def get_order(request: Request) -> Response:
-        order_id = int(request.path_params["order_id"])
+    def read_order(order_id: int) -> dict[str, Any] | None:
         rows = db.query("order", "SELECT id, user_id FROM orders WHERE id = ?", (order_id,))
         if not rows:
-            return JSONResponse({"error": "no such order"}, 404)
+            return None
         if settings.n_plus_one:
             skus = db.query(
                 "item_skus", "SELECT sku FROM order_items WHERE order_id = ?", (order_id,)
@@ -188,17 +271,15 @@ def create_app(
             items = db.query(
                 "items", "SELECT sku, qty FROM order_items WHERE order_id = ?", (order_id,)
             )
-        return JSONResponse(
-            {
-                "order": order_id,
-                "user": rows[0][1],
-                "items": [{"sku": s, "qty": q} for s, q in items],
-            }
-        )
+        return {
+            "order": order_id,
+            "user": rows[0][1],
+            "items": [{"sku": s, "qty": q} for s, q in items],
+        }
 
-    async def grant_endpoint(request: Request) -> Response:
-        with db.counting("/users/{user_id:int}/permissions"):
-            return await grant(request)
+    async def get_order(request: Request) -> Response:
+        found = await db.in_thread(read_order, int(request.path_params["order_id"]))
+        return JSONResponse(found) if found else JSONResponse({"error": "no such order"}, 404)
 
     async def health(_: Request) -> Response:
         return JSONResponse({"ok": True})
@@ -208,20 +289,27 @@ def create_app(
             generate_latest(metrics.registry), media_type="text/plain; version=0.0.4; charset=utf-8"
         )
 
+    def route(path: str, handler: Callable[[Request], Awaitable[Response]], method: str) -> Route:
+        return Route(path, counted(path, request_response(handler)), methods=[method])
+
     app = Starlette(
         routes=[
-            counted("/shards/{shard_type}", shard),
-            counted("/users/{user_id:int}/permissions", permissions),
-            Route("/users/{user_id:int}/permissions", grant_endpoint, methods=["POST"]),
-            counted("/orders", create_order),
-            counted("/orders/{order_id:int}", get_order),
+            Route(CATALOGUE_ROUTE, catalogue_app, methods=["GET"]),
+            route("/users/{user_id:int}/permissions", permissions, "GET"),
+            route("/users/{user_id:int}/permissions", grant, "POST"),
+            route("/orders", create_order, "POST"),
+            route("/orders/{order_id:int}", get_order, "GET"),
             Route("/health", health),
             Route("/metrics", metrics_endpoint),
+        ],
+        middleware=[
+            Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM, compresslevel=6),
+            Middleware(CapacityLimit, settings.max_concurrency, settings.delay),
         ],
         lifespan=lifespan,
     )
     inner = Slowdown(app, settings.slow) if settings.slow else app
-    return ObservabilityMiddleware(inner, metrics)
+    return mount(ObservabilityMiddleware(inner, metrics), settings.frontend)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -234,9 +322,34 @@ def main(argv: list[str] | None = None) -> None:
         "--redis", default=os.environ.get("CASTIEL_REDIS_URL", "redis://127.0.0.1:6379/0")
     )
     parser.add_argument("--db", type=Path, default=Path(".castiel/example.db"))
-    parser.add_argument("--no-cache", action="store_true", help="switch the cache off")
+    parser.add_argument("--no-cache", action="store_true", help="switch the caches off")
     parser.add_argument(
         "--n-plus-one", action="store_true", help="read order items with one query each"
+    )
+    parser.add_argument(
+        "--no-static-compression",
+        action="store_true",
+        help="send the web page (/ and /static/) without gzip",
+    )
+    parser.add_argument(
+        "--no-static-cache",
+        action="store_true",
+        help="send the web page with Cache-Control: no-store",
+    )
+    parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=0,
+        metavar="N",
+        help="work on at most N requests at once; the rest queue (default: no limit)",
+    )
+    parser.add_argument(
+        "--delay",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="each request holds its slot MS milliseconds more (a slow dependency); with "
+        "--max-concurrency N the service carries at most N * 1000 / MS requests/s",
     )
     parser.add_argument(
         "--slow",
@@ -247,9 +360,18 @@ def main(argv: list[str] | None = None) -> None:
         help="inject a regression: /orders=25%% (25%% slower) or POST /orders=20ms",
     )
     args = parser.parse_args(argv)
+    if args.max_concurrency < 0 or args.delay < 0:
+        parser.error("--max-concurrency and --delay must be >= 0")
     args.db.parent.mkdir(parents=True, exist_ok=True)
     settings = ServiceSettings(
-        args.redis, args.db, not args.no_cache, args.n_plus_one, dict(args.slow)
+        args.redis,
+        args.db,
+        not args.no_cache,
+        args.n_plus_one,
+        max_concurrency=args.max_concurrency,
+        delay=args.delay / 1000,
+        frontend=FrontendOptions(not args.no_static_compression, not args.no_static_cache),
+        slow=dict(args.slow),
     )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import loadtest
+from loadtest.arrival import ArrivalPlan, Pool
+from loadtest.distributed import PLUGINS, Endpoint, master_args
+from loadtest.stopping import PARENT_ENV
 
 PACKAGE_DIR = Path(loadtest.__file__).resolve().parent
 DEFAULT_LOCUSTFILE = PACKAGE_DIR / "locustfiles" / "example_service.py"
@@ -27,6 +30,11 @@ class LocustOptions:
     locustfile: Path = DEFAULT_LOCUSTFILE
     processes: int = 1
     master_port: int | None = None  # distributed runs: None picks a free loopback port
+    arrival: ArrivalPlan | None = None  # an open-model run: iterations/s over time
+    pool: Pool | None = None  # its users (pre-allocated, maximum)
+    expect_workers: int = 0  # > 0: a master only, waiting for workers from other machines
+    master_bind: Endpoint | None = None
+    workers_wait: float = 120.0  # seconds the master waits for them
 
     @property
     def stats_file(self) -> Path:
@@ -45,9 +53,7 @@ def free_port() -> int:
 
 def locust_command(o: LocustOptions) -> tuple[list[str], dict[str, str]]:
     """argv and environment of the Locust process."""
-    files = ",".join(
-        str(p) for p in (o.locustfile, PACKAGE_DIR / "shape_plugin.py", PACKAGE_DIR / "reporter.py")
-    )
+    files = ",".join(str(p) for p in (o.locustfile, *PLUGINS))
     argv = [
         sys.executable,
         "-m",
@@ -71,14 +77,23 @@ def locust_command(o: LocustOptions) -> tuple[list[str], dict[str, str]]:
         port = str(o.master_port or free_port())
         argv += ["--processes", str(o.processes), "--master-bind-host", "127.0.0.1"]
         argv += ["--master-bind-port", port, "--master-host", "127.0.0.1", "--master-port", port]
+    elif o.expect_workers > 0:
+        bind = o.master_bind or Endpoint("127.0.0.1", o.master_port or free_port())
+        argv += master_args(bind, o.expect_workers, o.workers_wait)
     root = str(PACKAGE_DIR.parent)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
         "CASTIEL_STATS_FILE": str(o.stats_file),
+        PARENT_ENV: str(os.getpid()),  # loadtest/parent_watch.py: Locust dies with us
         "CASTIEL_SCENARIO": o.scenario,
         "CASTIEL_USERS": str(o.users),
         "CASTIEL_DURATION": str(o.duration),
         "CASTIEL_PEAK_MULTIPLIER": str(o.peak_multiplier),
     }
+    env.pop("CASTIEL_ARRIVAL", None)  # never inherited: a closed-loop run stays closed
+    if o.arrival is not None:
+        pool = o.pool or Pool(o.users, o.users)
+        env["CASTIEL_ARRIVAL"] = o.arrival.to_json()
+        env["CASTIEL_POOL"] = f"{pool.preallocated},{pool.maximum}"
     return argv, env

@@ -14,7 +14,7 @@ from budgets.model import Level
 from budgets.reports.report import format_thresholds, format_value
 from budgets.verdict import Verdict
 from collectors.model import Histogram, SeriesData, merge_histograms
-from loadtest.stream import DURATION, FAILURES, REQUESTS, USERS
+from loadtest.stream import DROPPED, DURATION, FAILURES, REQUESTS, USERS
 
 STATUS_STYLE = {
     Level.PASS: "green",
@@ -40,6 +40,7 @@ class LiveStats:
     requests: int
     failures: int
     endpoints: tuple[EndpointStats, ...]
+    dropped: int | None = None  # iterations an arrival-rate run could not start
 
 
 @dataclass
@@ -53,10 +54,14 @@ class _Acc:
 def live_stats(series: list[SeriesData], now: float, window: float = 10.0) -> LiveStats:
     """Users now, and per endpoint the totals, the request rate and p95 over the last window."""
     users = 0
+    dropped: int | None = None
     per_name: dict[str, _Acc] = {}
     for s in series:
         if s.key.name == USERS and s.points:
             users = int(s.points[-1].value)
+            continue
+        if s.key.name == DROPPED:
+            dropped = (dropped or 0) + int(sum(p.value for p in s.points))
             continue
         if s.key.name not in (REQUESTS, FAILURES, DURATION):
             continue
@@ -86,6 +91,7 @@ def live_stats(series: list[SeriesData], now: float, window: float = 10.0) -> Li
         sum(e.requests for e in endpoints),
         sum(e.failures for e in endpoints),
         tuple(endpoints),
+        dropped,
     )
 
 
@@ -97,6 +103,7 @@ def render(title: str, stats: LiveStats, verdicts: list[Verdict]) -> Any:
     head = Text(
         f"{title}   users {stats.users}   {stats.rps:,.1f} req/s   "
         f"{stats.requests:,} requests   {stats.failures:,} failures"
+        + (f"   {stats.dropped:,} dropped iterations" if stats.dropped is not None else "")
     )
     eps = Table(title="endpoints (last 10 s)", expand=False)
     for col in ("endpoint", "requests", "req/s", "p95 ms", "failures"):
@@ -128,5 +135,7 @@ def plain_line(elapsed: float, stats: LiveStats, verdicts: list[Verdict]) -> str
     budgets = ", ".join(f"{n} {label}" for label, n in counts.items() if n)
     return (
         f"[{elapsed:6.1f}s] users={stats.users} rps={stats.rps:,.1f} "
-        f"requests={stats.requests} failures={stats.failures} budgets: {budgets or '-'}"
+        f"requests={stats.requests} failures={stats.failures} "
+        + (f"dropped={stats.dropped} " if stats.dropped is not None else "")
+        + f"budgets: {budgets or '-'}"
     )

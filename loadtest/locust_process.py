@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from loadtest.launch import LocustOptions, locust_command
+from loadtest.stopping import LOCUST_STOP_GRACE, spawn_detached
 
 
 @dataclass
@@ -26,9 +27,9 @@ class LocustProcess:
         argv, env = locust_command(self.options)
         log = self.log_path.open("wb")
         self._log = log
-        self.proc = subprocess.Popen(
-            argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        # Its own session, so one signal reaches the master and its workers (the process
+        # group); and SIGTERM when this process dies, even by SIGKILL (loadtest.stopping).
+        self.proc = spawn_detached(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     @property
     def running(self) -> bool:
@@ -42,14 +43,20 @@ class LocustProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
 
-    def wait(self, timeout: float = 60) -> int:
+    def kill(self) -> None:
+        """Kill every process of the group now (the graceful stop took too long)."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def wait(self, timeout: float = LOCUST_STOP_GRACE) -> int:
         assert self.proc is not None
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.kill()
             code = self.proc.wait()
+        self.kill()  # workers of a master that exited first (`--processes`) go with it
         if self._log is not None:
             self._log.close()
         return code

@@ -27,6 +27,7 @@ from collectors.model import (
     SeriesKey,
 )
 from collectors.store import Store, VerdictRecord
+from collectors.store_buffer import DEFAULT_MAX_OUTAGE, RunWriter
 from loadtest.stream import LocustStream
 
 
@@ -94,6 +95,9 @@ class TickResult:
     verdicts: list[Verdict]
     errors: dict[str, str]
     abort: str | None
+    store_error: str | None = None
+    """The store is unavailable: what it said. The tick's data waits in memory (`backlog`)."""
+    backlog: int = 0
 
 
 @dataclass
@@ -111,7 +115,14 @@ class Monitor:
     last_verdicts: list[Verdict] = field(default_factory=list)
     refused: str | None = None
     """Why the evaluator refused the evidence (budgets/evidence.py); the run stops."""
+    max_store_outage: float = DEFAULT_MAX_OUTAGE
+    """How long the store may be unavailable before the run fails (StoreUnavailable)."""
     _last_eval: float = 0.0
+
+    def __post_init__(self) -> None:
+        # Every write of the run goes through one writer that keeps it while the store is
+        # away (collectors.store_buffer): the evaluation goes on from memory meanwhile.
+        self.writer = RunWriter(self.store, self.run.id, self.max_store_outage)
 
     def tick(self, now: float) -> TickResult:
         batch = Batch()
@@ -121,8 +132,8 @@ class Monitor:
         collected = collect_all(self.collectors, now)
         batch.extend(collected.batch)
         if len(batch):
-            self.store.write(self.run.id, batch)
             self.series.add(batch)
+        self.writer.write(batch)
         if now - self._last_eval >= self.evaluate_every and self.refused is None:
             self._last_eval = now
             try:
@@ -132,27 +143,40 @@ class Monitor:
             except ImpossibleEvidence as exc:
                 # No verdict from impossible data: stop the load; the gate reports it (exit 3).
                 self.refused = str(exc)
-                return TickResult(now, len(batch), [], collected.errors, self.refused)
-            # The dashboard's live page reads these; `castiel check` records its own.
-            self.store.record_verdicts(
-                self.run.id, [verdict_record(v, now) for v in self.last_verdicts], source="live"
-            )
-            if self.on_verdicts is not None:
-                self.on_verdicts(self.last_verdicts, now)
-            if self.alerts is not None:
-                # One short SQLite write; sending happens in the engine's own thread.
-                self.alerts.evaluate(
-                    self.last_verdicts, self.series.snapshot(), self.live_run(), now
-                )
+                self.last_verdicts = []
+                self.writer.record_live_verdicts([])
+            else:
+                self._publish(now)
         return TickResult(
-            now, len(batch), self.last_verdicts, collected.errors, abort_reason(self.last_verdicts)
+            now,
+            len(batch),
+            self.last_verdicts,
+            collected.errors,
+            self.refused or abort_reason(self.last_verdicts),
+            self.writer.last_error,
+            self.writer.backlog,
         )
+
+    def finish(self, ended_at: float, status: str) -> None:
+        """Close the run once everything collected is written: waits for an unavailable
+        store for what is left of `max_store_outage`, then raises StoreUnavailable."""
+        self.writer.finish(ended_at, status)
+        self.writer.drain()
+
+    def _publish(self, now: float) -> None:
+        # The dashboard's live page reads these; `castiel check` records its own.
+        self.writer.record_live_verdicts([verdict_record(v, now) for v in self.last_verdicts])
+        if self.on_verdicts is not None:
+            self.on_verdicts(self.last_verdicts, now)
+        if self.alerts is not None:
+            # One short SQLite write; sending happens in the engine's own thread.
+            self.alerts.evaluate(self.last_verdicts, self.series.snapshot(), self.live_run(), now)
 
     def _record_phases(self) -> None:
         assert self.locust is not None
         spawned = self.locust.phases.spawning_complete
         if spawned is not None and "spawning_complete" not in self.run.phases:
-            self.store.set_phase(self.run.id, "spawning_complete", spawned)
+            self.writer.set_phase("spawning_complete", spawned)
             self.run = replace(self.run, phases={**self.run.phases, "spawning_complete": spawned})
 
     def live_run(self) -> RunInfo:

@@ -8,13 +8,11 @@ import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import redis
-
 from runtime.connection import connect
+from runtime.errors import BadInput, RunBroken
+from runtime.redis_outage import REDIS_UNAVAILABLE
 
-
-class RunBroken(Exception):
-    """The run itself cannot proceed (exit code 3)."""
+__all__ = ["Reachability", "RunBroken", "check_redis", "check_target", "preflight"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +26,7 @@ def check_target(url: str, timeout: float = 5.0) -> None:
     """Any HTTP answer (even 404 or 500) means the target is up; no answer means it is not."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise RunBroken(f"target {url!r} is not an http(s) URL")
+        raise BadInput(f"--target {url!r} is not an http(s) URL (e.g. http://127.0.0.1:8000)")
     try:
         with urllib.request.urlopen(url, timeout=timeout):  # noqa: S310 - scheme checked above
             return
@@ -43,7 +41,7 @@ def check_redis(url: str, timeout: float = 5.0) -> None:
     conn = connect(url, retries=0, socket_timeout=timeout, connect_timeout=timeout)
     try:
         conn.sync.ping()
-    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+    except REDIS_UNAVAILABLE as exc:
         raise RunBroken(
             f"Redis at {conn.settings.url.rpartition('@')[2]} is unreachable: {exc}"
         ) from None

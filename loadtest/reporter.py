@@ -1,28 +1,38 @@
-"""Loaded into the Locust process next to the locustfile (`-f user.py,reporter.py`): every
-second it appends one JSON line to $CASTIEL_STATS_FILE with the interval's requests, failures
-and response-time histogram per endpoint — the difference of Locust's cumulative
-`response_times` dicts, so Locust's own per-request path is untouched. On the master
-(distributed runs) the stats are the workers' merged reports; a final line is written when
-Locust quits, so the lines always add up to Locust's own totals.
+"""Loaded into every Locust process of a run next to the locustfile (`-f user.py,...,
+reporter.py`). It writes $CASTIEL_STATS_FILE, one JSON line per event, that `stream.py`
+turns into series:
 
-Each line also carries what k6-style thresholds and the validity check need:
-* `detail`: requests per endpoint, status code and outcome (`expected_response`: Locust
-  counted it a success) with their response times, from a `request` listener;
-* `iterations`: the users' top-level task executions that completed (k6's iterations);
-* `cpu`: the CPU use (percent of one core) of every Locust process, sampled every second,
-  so a saturated load generator is visible (Locust itself samples every 10 s).
+* `slice`: the requests, failures and response-time histogram per endpoint of [start, t),
+  cut at whole wall-clock seconds (`slices.py`), the open-model counters (iterations started,
+  dropped) when the run paces arrivals, and what k6-style thresholds need: `detail` (requests
+  per endpoint, status code and outcome with their response times, from a `request`
+  listener) and `iterations` (the users' completed top-level tasks, k6's iterations);
+* `tick` (every second) and `final` (when Locust quits): users, Locust's own totals, the CPU
+  use (percent of one core) of every Locust process, sampled every second so a saturated
+  load generator is visible (Locust itself samples every 10 s), for an arrival-rate run
+  the target rate, and what grew of Locust's failures table (per endpoint and error) and
+  exceptions table (per message and innermost frame) since the last line (on the master
+  both already hold the workers' merged tables).
 
-Workers send their part with each report to the master (`report_to_master`)."""
+Where the slices are cut: in the process that sent the requests. A local run cuts its own
+statistics. In a distributed run each worker cuts its statistics every second and sends the
+slices (and its CPU) with its report to the master, whose reporter writes them; the report
+interval is lowered from Locust's 3 s to 1 s so the live view lags by a second, not three.
+Each slice therefore lands in the seconds it was measured in, and the slices add up exactly
+to the master's totals (every report's data is in exactly one slice). The final line is
+written when Locust quits, after the workers' last reports."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable
 from typing import IO, Any
 
 import gevent
+import locust.runners
 import psutil
 from locust import events
 from locust.env import Environment
@@ -30,7 +40,12 @@ from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import bucket_response_time
 from locust.user.task import DefaultTaskSet
 
-Cumulative = tuple[int, int, dict[int, int]]
+from loadtest.pacing import PacingState, pacing_state
+from loadtest.slices import EntrySnapshot, Slicer, slice_bounds
+
+WORKER_SLICES = "castiel_slices"  # the key of a worker report that carries its slices
+WORKER_CPU = "castiel_cpu"  # the key of a worker report that carries its CPU use
+
 DetailKey = tuple[str, str, str, bool]
 
 
@@ -101,20 +116,81 @@ class Cpu:
         return float(self.process.cpu_percent(None))
 
 
+def _sleep_to_next_second() -> None:
+    now = time.time()
+    gevent.sleep(math.floor(now) + 1 - now + 0.002)
+
+
+def _live_entries(environment: Environment) -> list[EntrySnapshot]:
+    return [
+        EntrySnapshot(name, method, e.num_requests, e.num_failures, dict(e.response_times))
+        for (name, method), e in list(environment.stats.entries.items())
+    ]
+
+
+def _counters(state: PacingState | None) -> dict[str, float] | None:
+    if state is None or state.dispenser is None:
+        return None
+    c = state.dispenser.counters
+    return {
+        "iterations": c.iterations,
+        "dropped": c.dropped,
+        "finished": c.finished,
+        "busy_seconds": c.busy_seconds,
+    }
+
+
+class Cutter:
+    """Cuts one process's statistics into slices at whole seconds (local and workers)."""
+
+    def __init__(self, environment: Environment, detail: Detail) -> None:
+        self.env = environment
+        self.detail = detail
+        self.slicer = Slicer()
+        self.previous_end = float(math.floor(time.time()))
+
+    def reset(self) -> None:
+        """Locust resets its statistics when a test starts: so does the cutter."""
+        self.slicer.forget()
+        self.detail.drain()
+
+    def cut(self, entries: list[EntrySnapshot], now: float, advance: bool) -> dict[str, Any]:
+        """A slice up to `now`. `advance=False` for a partial cut inside the current second
+        (a report, the end): the rest of that second follows in the next cut."""
+        start, end = slice_bounds(self.previous_end, now)
+        if advance:
+            self.previous_end = end
+        record: dict[str, Any] = {
+            "event": "slice",
+            "start": start,
+            "t": end,
+            "endpoints": self.slicer.endpoints(entries),
+            **self.detail.drain(),
+        }
+        counters = _counters(pacing_state(self.env))
+        if counters is not None:
+            record["counters"] = self.slicer.counters(counters)
+        return record
+
+
 class Reporter:
+    """The local process or the master: writes the stats file."""
+
     def __init__(self, environment: Environment, out: IO[str], detail: Detail) -> None:
         self.env = environment
         self.out = out
-        self.detail = detail
+        self.master = isinstance(environment.runner, MasterRunner)
+        self.cutter = None if self.master else Cutter(environment, detail)
         self.cpu = Cpu()
         self.worker_cpu: dict[str, float] = {}
-        self.last: dict[tuple[str, str], Cumulative] = {}
+        self.pending: list[dict[str, Any]] = []  # worker slices not written yet
+        self.last_tick = time.time()
         self.errors = Occurrences()
         ev = environment.events
         ev.spawning_complete.add_listener(self.on_spawned)
         ev.test_start.add_listener(self.on_test_start)
         ev.quitting.add_listener(self.on_quit)
-        if isinstance(environment.runner, MasterRunner):
+        if self.master:
             ev.worker_report.add_listener(self.on_worker_report)
         self.write({"event": "init", "t": time.time()})
         gevent.spawn(self.loop)
@@ -124,64 +200,74 @@ class Reporter:
             self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
             self.out.flush()
 
-    def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
-        part = data.get("castiel")
-        if isinstance(part, dict):
-            self.detail.merge(part)
-            if "cpu" in part:
-                self.worker_cpu[f"worker-{client_id}"] = float(part["cpu"])
+    def emit(self, record: dict[str, Any]) -> None:
+        state = pacing_state(self.env)
+        if state is not None and "counters" in record:
+            state.observe(record["counters"])
+        self.write(record)
 
-    def delta(self, final: bool = False) -> dict[str, Any]:
-        endpoints = []
-        for (name, method), entry in list(self.env.stats.entries.items()):
-            prev_n, prev_f, prev_rt = self.last.get((name, method), (0, 0, {}))
-            rt = dict(entry.response_times)
-            d_rt = {k: v - prev_rt.get(k, 0) for k, v in rt.items() if v != prev_rt.get(k, 0)}
-            d_n, d_f = entry.num_requests - prev_n, entry.num_failures - prev_f
-            self.last[(name, method)] = (entry.num_requests, entry.num_failures, rt)
-            if d_n or d_f:
-                endpoints.append(
-                    {
-                        "name": name,
-                        "method": method,
-                        "requests": d_n,
-                        "failures": d_f,
-                        "rt_ms": d_rt,
-                    }
-                )
+    def status(self, event: str) -> dict[str, Any]:
+        now = time.time()
         total = self.env.stats.total
-        own = "master" if isinstance(self.env.runner, MasterRunner) else "local"
-        # Users are not reported once Locust stopped them: the run's last reading is the
-        # load it ran with (k6's `vus` value), not the 0 left after the stop.
-        users = {} if final else {"users": self.env.runner.user_count if self.env.runner else 0}
-        return {
-            "event": "final" if final else "tick",
-            "t": time.time(),
-            **users,
-            "endpoints": endpoints,
+        record: dict[str, Any] = {
+            "event": event,
+            "t": now,
             "total_requests": total.num_requests,
             "total_failures": total.num_failures,
-            "cpu": {own: self.cpu.percent(), **self.worker_cpu},
-            **self.detail.drain(),
+            "cpu": {"master" if self.master else "local": self.cpu.percent(), **self.worker_cpu},
             **self.errors.delta(self.env),
         }
+        if event != "final":
+            # Not once Locust stopped them: the run's last reading is the load it ran with
+            # (k6's `vus` value), not the 0 left after the stop.
+            record["users"] = self.env.runner.user_count if self.env.runner else 0
+        state = pacing_state(self.env)
+        if state is not None and state.active(self.last_tick):
+            record["target_rate"] = state.target_rate(self.last_tick, now)
+        self.last_tick = now
+        return record
 
     def loop(self) -> None:
         while not self.out.closed:
-            gevent.sleep(1.0)
-            self.write(self.delta())
+            _sleep_to_next_second()
+            if self.cutter is not None:
+                self.emit(self.cutter.cut(_live_entries(self.env), time.time(), advance=True))
+            self.flush_pending()
+            state = pacing_state(self.env)
+            if state is not None:
+                state.close_second()
+            self.write(self.status("tick"))
+
+    def flush_pending(self) -> None:
+        pending, self.pending = self.pending, []
+        for record in pending:
+            self.emit(record)
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
+        for record in data.get(WORKER_SLICES, ()):
+            self.pending.append({**record, "source": client_id})
+        if WORKER_CPU in data:
+            self.worker_cpu[f"worker-{client_id}"] = float(data[WORKER_CPU])
 
     def on_spawned(self, user_count: int, **_: Any) -> None:
         self.write({"event": "spawning_complete", "t": time.time(), "users": user_count})
 
     def on_test_start(self, **_: Any) -> None:
-        self.last = {}  # Locust resets its stats when a test starts
-        self.errors = Occurrences()
-        self.detail.drain()
+        self.errors = Occurrences()  # Locust resets its tables when a test starts
+        if self.cutter is not None:
+            self.cutter.reset()
         self.write({"event": "test_start", "t": time.time()})
 
     def on_quit(self, **_: Any) -> None:
-        self.write(self.delta(final=True))
+        now = time.time()
+        if self.cutter is not None:
+            self.pending.append(self.cutter.cut(_live_entries(self.env), now, advance=False))
+        # The last slices end where the run ended, not at the next whole second: a budget
+        # over the whole run counts what was sent up to its end, and the run ends now.
+        for record in self.pending:
+            record["t"] = max(float(record["start"]), min(float(record["t"]), now))
+        self.flush_pending()
+        self.write(self.status("final"))
         self.out.close()
 
 
@@ -231,30 +317,46 @@ def _grown(seen: dict[Any, int], totals: dict[Any, int]) -> list[tuple[Any, int]
     return out
 
 
-class WorkerPart:
-    """On a worker: hands its detail, iterations and CPU to every report to the master."""
+class WorkerSlices:
+    """A worker: slices every second, handed to the master with each report."""
 
     def __init__(self, environment: Environment, detail: Detail) -> None:
-        self.detail = detail
+        locust.runners.WORKER_REPORT_INTERVAL = 1.0  # read by the report loop on each round
+        self.env = environment
+        self.cutter = Cutter(environment, detail)
         self.cpu = Cpu()
+        self.pending: list[dict[str, Any]] = []
+        # Registered after Locust's own report listener (the runner exists before `init`):
+        # data["stats"] already holds everything since the last report, and the live
+        # entries have just been reset to zero.
         environment.events.report_to_master.add_listener(self.on_report)
+        environment.events.test_start.add_listener(lambda **_: self.cutter.reset())
+        gevent.spawn(self.loop)
+
+    def loop(self) -> None:
+        while True:
+            _sleep_to_next_second()
+            self.pending.append(self.cutter.cut(_live_entries(self.env), time.time(), advance=True))
 
     def on_report(self, client_id: str, data: dict[str, Any], **_: Any) -> None:
-        data["castiel"] = {**self.detail.drain(), "cpu": self.cpu.percent()}
+        reported = [EntrySnapshot.of_serialized(e) for e in data.get("stats", ())]
+        self.pending.append(self.cutter.cut(reported, time.time(), advance=False))
+        self.cutter.slicer.forget()
+        data[WORKER_SLICES], self.pending = self.pending, []
+        data[WORKER_CPU] = self.cpu.percent()
 
 
 def _on_init(environment: Environment, **_: Any) -> None:
-    path = os.environ.get("CASTIEL_STATS_FILE")
-    if not path:
-        return
     detail = Detail()
-    if isinstance(environment.runner, WorkerRunner):
-        WorkerPart(environment, detail)
-    else:
-        Reporter(environment, open(path, "a", encoding="utf-8"), detail)  # noqa: SIM115
     if not isinstance(environment.runner, MasterRunner):  # the master sends no requests
         environment.events.request.add_listener(detail.on_request)
         count_iterations(detail)
+    if isinstance(environment.runner, WorkerRunner):
+        WorkerSlices(environment, detail)
+        return
+    path = os.environ.get("CASTIEL_STATS_FILE")
+    if path:
+        Reporter(environment, open(path, "a", encoding="utf-8"), detail)  # noqa: SIM115
 
 
 events.init.add_listener(_on_init)

@@ -1,6 +1,8 @@
-"""Reads the Locust process's per-second stats lines (loadtest/reporter.py) and turns them
-into the collectors' model: per-endpoint interval histograms, request and failure increments,
-the user count, and the run's real phases (when spawning completed)."""
+"""Reads the Locust process's stats lines (loadtest/reporter.py) and turns them into the
+collectors' model: per-endpoint interval histograms, request and failure increments, per-status
+detail and iterations (what k6-style thresholds read), the user count, the Locust processes'
+CPU, the open-model series of an arrival-rate run, and the run's real phases (when spawning
+completed)."""
 
 from __future__ import annotations
 
@@ -16,12 +18,10 @@ REQUESTS = "locust_requests_total"
 FAILURES = "locust_failures_total"
 USERS = "locust_users"
 ITERATIONS = "locust_iterations_total"
+"""The users' completed top-level tasks (k6's `iterations`)."""
 RESPONSES = "locust_responses_total"
 """Per endpoint, status code and outcome (`expected_response`: Locust counted a success)."""
 RESPONSE_DURATION = "locust_response_duration_seconds"
-TARGET_RATE = "locust_target_rate"
-"""The arrival rate an open-model run aims at (per second; label `of`: iterations or
-requests), when the run reports one: budgets/validity.py checks the achieved rate."""
 ERRORS = "locust_errors_total"
 """Locust's failures table: occurrences per endpoint and error message (label `error`)."""
 EXCEPTIONS = "locust_exceptions_total"
@@ -29,6 +29,12 @@ EXCEPTIONS = "locust_exceptions_total"
 str(exception) as Locust shows it) and innermost frame (`where`)."""
 CPU = "locust_cpu_percent"
 """Per Locust process (`process`: local, master, worker-<id>): percent of one core."""
+# Arrival-rate runs only (docs/loadtest.md): what the plan asked for, what started, and what
+# the generator could not start (k6's dropped_iterations). budgets/validity.py compares the
+# started iterations with the target rate.
+TARGET_RATE = "castiel_loadgen_target_rate"
+STARTED = "castiel_loadgen_iterations_total"
+DROPPED = "castiel_loadgen_dropped_iterations_total"
 
 
 @dataclass
@@ -48,8 +54,8 @@ class LocustStream:
     phases: Phases = field(default_factory=Phases)
     total_requests: int = 0
     total_failures: int = 0
+    dropped_iterations: int = 0
     _offset: int = 0
-    _last_t: float | None = None
 
     def poll(self) -> Batch:
         batch = Batch()
@@ -71,22 +77,23 @@ class LocustStream:
             self.phases.started = t
         elif event == "spawning_complete" and self.phases.spawning_complete is None:
             self.phases.spawning_complete = t
+        elif event == "slice":
+            batch.extend(slice_batch(record))
+            self.dropped_iterations += int(record.get("counters", {}).get("dropped", 0))
         elif event in ("tick", "final"):
-            start = self._last_t if self._last_t is not None else t - 1.0
-            batch.extend(interval_batch(record, start, t))
-            self._last_t = t
+            batch.extend(status_batch(record))
             self.total_requests = int(record["total_requests"])
             self.total_failures = int(record["total_failures"])
             if event == "final":
                 self.phases.finished = t
 
 
-def interval_batch(record: dict[str, Any], start: float, end: float) -> Batch:
-    """Pure: one reporter line → increments, interval histograms (seconds), the users gauge,
-    per-status detail, iterations and the Locust processes' CPU."""
+def slice_batch(record: dict[str, Any]) -> Batch:
+    """Pure: one slice → increments and an interval histogram (seconds) per endpoint and per
+    status, completed iterations, and the open-model counters, at the end of the seconds it
+    covers."""
     batch = Batch()
-    if "users" in record:
-        batch.add_gauge(SeriesKey.of(USERS), end, float(record["users"]))
+    start, end = float(record["start"]), float(record["t"])
     for ep in record.get("endpoints", []):
         labels = {"name": ep["name"], "method": ep["method"]}
         batch.add_increment(SeriesKey.of(REQUESTS, labels), end, float(ep["requests"]))
@@ -103,17 +110,32 @@ def interval_batch(record: dict[str, Any], start: float, end: float) -> Batch:
         }
         batch.add_increment(SeriesKey.of(RESPONSES, labels), end, float(count))
         _histogram(batch, SeriesKey.of(RESPONSE_DURATION, labels), start, end, rt)
+    counters = record.get("counters")
+    if counters is not None:
+        batch.add_increment(SeriesKey.of(STARTED), end, float(counters.get("iterations", 0)))
+        batch.add_increment(SeriesKey.of(DROPPED), end, float(counters.get("dropped", 0)))
+    return batch
+
+
+def status_batch(record: dict[str, Any]) -> Batch:
+    """Pure: a tick (or the final line) → the users gauge (not in the final line: the load
+    the run ran with, not the 0 after Locust stopped its users), the Locust processes' CPU,
+    in an arrival-rate run the target rate, and the growth of Locust's failures and exceptions
+    tables."""
+    batch = Batch()
+    t = float(record["t"])
+    if "users" in record:
+        batch.add_gauge(SeriesKey.of(USERS), t, float(record["users"]))
     if "target_rate" in record:
-        of = str(record.get("target_rate_of", "iterations"))
-        batch.add_gauge(SeriesKey.of(TARGET_RATE, {"of": of}), end, float(record["target_rate"]))
+        batch.add_gauge(SeriesKey.of(TARGET_RATE), t, float(record["target_rate"]))
     for process, percent in (record.get("cpu") or {}).items():
-        batch.add_gauge(SeriesKey.of(CPU, {"process": str(process)}), end, float(percent))
+        batch.add_gauge(SeriesKey.of(CPU, {"process": str(process)}), t, float(percent))
     for name, method, error, count in record.get("errors", []):
         labels = {"name": name, "method": method, "error": error}
-        batch.add_increment(SeriesKey.of(ERRORS, labels), end, float(count))
+        batch.add_increment(SeriesKey.of(ERRORS, labels), t, float(count))
     for message, where, count in record.get("exceptions", []):
         labels = {"message": message, "where": where}
-        batch.add_increment(SeriesKey.of(EXCEPTIONS, labels), end, float(count))
+        batch.add_increment(SeriesKey.of(EXCEPTIONS, labels), t, float(count))
     return batch
 
 

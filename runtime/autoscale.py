@@ -139,12 +139,16 @@ class Autoscaler:
         self.stabilizer = Stabilizer(policy)
         self.last: Decision | None = None
 
-    def decide(self, current: int) -> Decision:
+    def decide(self, current: int | None = None) -> Decision:
+        """`current`: the worker processes running now; None counts the live workers of the
+        queue from their heartbeats (an exporter outside any supervisor)."""
         with self.client.pipeline(transaction=False) as pipe:
             pipe.zcard(self.keys.wait)
             pipe.zcard(self.keys.active)
             wait, active = pipe.execute()
         beats, _ = read_heartbeats(self.client)
+        if current is None:
+            current = sum(1 for b in beats if self.queue in b.queues and b.kind == "worker")
         rate = self.meter.update(beats, self.queue)
         backlog = int(wait) + int(active)
         rec = recommend(self.policy, backlog, rate, current)

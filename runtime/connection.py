@@ -14,7 +14,7 @@ import functools
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 import redis
 import redis.asyncio
@@ -74,6 +74,7 @@ class RedisSettings:
                 f"Redis URL {_redact(url)!r}: scheme must be redis://, rediss://, unix:// "
                 "or redis+cluster://"
             )
+        _check_address(url, parts)
         query = parse_qs(parts.query)
         if query.get("cluster", ["false"])[0].lower() in ("1", "true", "yes"):
             host = parts.hostname or "127.0.0.1"
@@ -110,6 +111,22 @@ class RedisSettings:
         if parts.scheme.startswith("rediss"):
             auth["ssl"] = True
         return auth
+
+
+def _check_address(url: str, parts: SplitResult) -> None:
+    """`redis://` alone would silently mean localhost:6379 (redis-py's default): refuse it."""
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ConfigError(
+                f"Redis URL {_redact(url)!r} names no socket (unix:///path/redis.sock)"
+            )
+        return
+    if not parts.hostname:
+        raise ConfigError(f"Redis URL {_redact(url)!r} names no host (redis://HOST:PORT/DB)")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError:
+        raise ConfigError(f"Redis URL {_redact(url)!r} has no valid port (1-65535)") from None
 
 
 def _redact(url: str) -> str:

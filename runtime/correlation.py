@@ -40,3 +40,18 @@ class CorrelationFilter(logging.Filter):
         record.correlation_id = correlation_id.get() or "-"
         record.job_id = current_job_id.get() or "-"
         return True
+
+
+def log_job_context(prefix: str = "") -> None:
+    """Make every line logged through the root logger's handlers show the job id and the
+    correlation id ("-" outside a job): each handler gets `CorrelationFilter` (a filter on
+    the handler, so records propagated from any logger carry the ids) and a format that
+    prints them. `castiel worker` calls it; call it after your own logging setup."""
+    formatter = logging.Formatter(
+        f"%(asctime)s %(levelname)s {prefix}%(name)s "
+        "[job=%(job_id)s corr=%(correlation_id)s]: %(message)s"
+    )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, CorrelationFilter) for f in handler.filters):
+            handler.addFilter(CorrelationFilter())
+        handler.setFormatter(formatter)

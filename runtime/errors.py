@@ -40,3 +40,17 @@ class UnrecoverableError(CastielError):
 
 class JobTimeoutError(CastielError, TimeoutError):
     """A job ran longer than its timeout."""
+
+
+class WorkerCrashed(RunBroken):
+    """One of a worker's loops died of an unexpected error (its traceback is logged); the
+    process must be restarted."""
+
+
+class NotReplicatedError(CastielError):
+    """A durable add wrote its job, but fewer replicas than asked confirmed it in time: the
+    job may be lost if its master fails now. Adding it again with `job_id` is idempotent."""
+
+    def __init__(self, message: str, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id

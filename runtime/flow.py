@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.errors import ConfigError
 from runtime.job import JobSpec
 from runtime.metrics import RuntimeMetrics
 from runtime.queue import AsyncQueue, Queue
@@ -54,8 +55,26 @@ class _Planned:
     extras: list[dict[str, Any] | None] = field(default_factory=list)
 
 
+def _refuse_dedup(node: FlowJob, path: str) -> None:
+    """Deduplication does not mix with flows, so they are refused before anything is written:
+    a deduplicated child is not created (the job holding the key is not its parent's child,
+    and may finish before the parent exists or never report to it), so its parent would wait
+    forever; a deduplicated parent is not created, so its children would report to no one."""
+    if "dedup_key" in node.options:
+        raise ConfigError(
+            f"flow job {path} ({node.queue}:{node.name}): dedup_key cannot be used in a flow "
+            "(a deduplicated job would not be created and its parent would wait forever); "
+            "deduplicate before adding the flow, e.g. with a fixed job_id for the root"
+        )
+    for i, child in enumerate(node.children):
+        _refuse_dedup(child, f"{path}.children[{i}]")
+
+
 def plan_flow(tree: FlowJob) -> tuple[FlowNode, dict[str, _Planned]]:
-    """Pure: assign ids and group the jobs by queue, parents before their children."""
+    """Pure: assign ids and group the jobs by queue, parents before their children. A flow
+    whose jobs use `dedup_key` is refused (ConfigError), see `_refuse_dedup`."""
+    if tree.children:
+        _refuse_dedup(tree, "root")
     plan: dict[str, _Planned] = {}
 
     def visit(node: FlowJob, parent: FlowNode | None) -> FlowNode:
@@ -94,11 +113,17 @@ class FlowProducer:
     def __init__(self, client: Any, metrics: RuntimeMetrics | None = None) -> None:
         self.client = client
         self.metrics = metrics
+        # One Queue per name, kept: each checks Redis's eviction policy and registers itself
+        # once, not on every flow.
+        self._queues: dict[str, Queue] = {}
 
     def add(self, tree: FlowJob) -> FlowNode:
         root, plan = plan_flow(tree)
         for queue, planned in plan.items():
-            Queue(self.client, queue, metrics=self.metrics).add_raw(planned.specs, planned.extras)
+            q = self._queues.get(queue) or self._queues.setdefault(
+                queue, Queue(self.client, queue, metrics=self.metrics)
+            )
+            q.add_raw(planned.specs, planned.extras)
         return root
 
 
@@ -106,10 +131,13 @@ class AsyncFlowProducer:
     def __init__(self, client: Any, metrics: RuntimeMetrics | None = None) -> None:
         self.client = client
         self.metrics = metrics
+        self._queues: dict[str, AsyncQueue] = {}
 
     async def add(self, tree: FlowJob) -> FlowNode:
         root, plan = plan_flow(tree)
         for queue, planned in plan.items():
-            q = AsyncQueue(self.client, queue, metrics=self.metrics)
+            q = self._queues.get(queue) or self._queues.setdefault(
+                queue, AsyncQueue(self.client, queue, metrics=self.metrics)
+            )
             await q.add_raw(planned.specs, planned.extras)
         return root

@@ -172,3 +172,30 @@ class Job:
             parent=meta.get("parent"),
             children=list(meta.get("kids", ())),
         )
+
+
+class CorruptRecord(ValueError):
+    """A stored job record this code cannot use (another version's format, a hand edit)."""
+
+
+def read_job(queue: str, job_id: str, meta: bytes | str, data: bytes | str) -> Job:
+    """A leased job from its stored record; CorruptRecord says what cannot be read."""
+    try:
+        fields = json.loads(meta)
+    except ValueError:
+        raise CorruptRecord("meta is not JSON") from None
+    try:
+        payload = json.loads(data)
+    except ValueError as exc:
+        raise CorruptRecord(f"payload is not JSON ({exc})") from None
+    try:
+        return Job.from_meta(queue, job_id, fields, payload)
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise CorruptRecord(f"meta cannot be read ({type(exc).__name__}: {exc})") from None
+
+
+def corrupt_error(problem: str) -> str:
+    """The error record of a job failed because its stored record is corrupt."""
+    return dumps(
+        {"type": "CorruptJobRecord", "message": f"corrupt job record: {problem}"}, "error record"
+    )

@@ -8,6 +8,8 @@ which builds script arguments and parses replies; they differ only in how they c
 from __future__ import annotations
 
 import json
+import logging
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,12 +20,15 @@ import redis.cluster
 from runtime.autopipeline import Batcher
 from runtime.backoff import Backoff
 from runtime.correlation import correlation_id
+from runtime.durable import run_durable, run_durable_async
 from runtime.errors import ConfigError
-from runtime.job import Job, JobSpec, JobState, dumps, loads
+from runtime.job import CorruptRecord, Job, JobSpec, JobState, dumps, loads, read_job
 from runtime.keys import QueueKeys, queues_key
 from runtime.metrics import RuntimeMetrics
 from runtime.safety import check_eviction_policy, check_eviction_policy_async
 from runtime.scripts import SCRIPT_NAMES, script_source
+
+log = logging.getLogger("castiel.queue")
 
 BULK_CHUNK = 500  # jobs per add script call; a pipeline carries many chunks in one round trip
 
@@ -42,12 +47,16 @@ class QueueOptions:
     default_backoff: Backoff = field(default_factory=Backoff)
     default_timeout: float | None = None
     allow_eviction: bool = False
+    durable_replicas: int = 1  # add(durable=True): replicas that must confirm the job...
+    durable_timeout: float = 2.0  # ...within this many seconds (runtime/durable.py)
 
     def __post_init__(self) -> None:
         if self.keep_completed < -1 or self.keep_failed < -1:
             raise ConfigError("keep_completed/keep_failed must be >= 0 (or -1 for unbounded)")
         if self.default_attempts < 1:
             raise ConfigError("default_attempts must be >= 1")
+        if self.durable_replicas < 1 or self.durable_timeout <= 0:
+            raise ConfigError("durable_replicas must be >= 1 and durable_timeout > 0 seconds")
 
 
 @dataclass(frozen=True)
@@ -81,9 +90,10 @@ class ChildResults:
 class SettleResult:
     """What one settle-and-fetch round trip did."""
 
-    completed_ms: list[int]  # processing ms per acknowledged job, -1 when its lease was lost
-    failed: list[tuple[str, int]]  # ('retry'|'failed'|'lost', processing ms) per failure
+    completed_ms: list[int]  # processing ms per acknowledged job, -1: lease lost, -2: corrupt
+    failed: list[tuple[str, int]]  # ('retry'|'failed'|'lost'|'corrupt', processing ms)
     jobs: list[Fetched]
+    corrupt: list[tuple[str, str]]  # (id, what is wrong) of leased jobs that cannot be read
     next_delayed_ms: int  # -1 when nothing is delayed
     paused: bool
     rate_limited_ms: int  # > 0: the queue's rate limit frees a slot in this many ms
@@ -102,6 +112,30 @@ class Fetched:
 
 def _s(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
+
+
+def _as_stored(raw: bytes | str | None) -> Any:
+    try:
+        return loads(raw)
+    except ValueError:
+        return _s(raw) if raw is not None else None
+
+
+def _outbox_entry(raw: bytes | str) -> dict[str, Any] | None:
+    """A flow outbox entry written by settle.lua, or None when it is corrupt."""
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return None
+    valid = (
+        isinstance(entry, dict)
+        and isinstance(entry.get("c"), str)
+        and isinstance(entry.get("p"), str)
+        and ":" in entry["p"]
+        and entry.get("ok") in (0, 1)
+        and isinstance(entry.get("r"), str)
+    )
+    return entry if valid else None
 
 
 def _ms(seconds: float) -> int:
@@ -203,21 +237,31 @@ class QueueOps:
             args.extend(f)
         return args
 
-    def parse_fetch(self, reply: list[Any], token: str) -> list[Fetched]:
-        jobs = []
+    def parse_fetch(
+        self, reply: list[Any], token: str
+    ) -> tuple[list[Fetched], list[tuple[str, str]]]:
+        """Leased jobs, and (id, problem) of those whose stored record cannot be read here
+        (the scripts check only what they use; the worker fails these as corrupt)."""
+        jobs, corrupt = [], []
         for i in range(4, len(reply), 4):
             job_id = _s(reply[i])
-            job = Job.from_meta(self.name, job_id, loads(reply[i + 1]), loads(reply[i + 2]))
+            try:
+                job = read_job(self.name, job_id, reply[i + 1], reply[i + 2])
+            except CorruptRecord as exc:
+                corrupt.append((job_id, str(exc)))
+                continue
             jobs.append(Fetched(job, token, int(reply[i + 3])))
-        return jobs
+        return jobs, corrupt
 
     def parse_job(self, job_id: str, raw: list[Any]) -> Job | None:
+        """The job for inspection. A payload, result or error that is not JSON (a corrupt
+        record) comes back as its raw text; a meta that cannot be read raises CorruptRecord."""
         meta, data, result, error = raw
         if meta is None:
             return None
-        return Job.from_meta(
-            self.name, job_id, loads(meta), loads(data), loads(result), loads(error)
-        )
+        job = read_job(self.name, job_id, meta, "null")
+        job.data, job.result, job.error = _as_stored(data), _as_stored(result), _as_stored(error)
+        return job
 
     @staticmethod
     def rate_limit_mapping(prefix: str, max_jobs: int, per_seconds: float) -> dict[str, int]:
@@ -255,10 +299,12 @@ class QueueOps:
 
     def parse_settle(self, reply: list[Any], token: str) -> SettleResult:
         done_raw, fail_raw, fetch_raw, flow = reply
+        jobs, corrupt = self.parse_fetch(fetch_raw, token)
         return SettleResult(
             completed_ms=[int(x) for x in done_raw],
             failed=[(_s(fail_raw[i]), int(fail_raw[i + 1])) for i in range(0, len(fail_raw), 2)],
-            jobs=self.parse_fetch(fetch_raw, token),
+            jobs=jobs,
+            corrupt=corrupt,
             next_delayed_ms=int(fetch_raw[0]),
             paused=bool(int(fetch_raw[1])),
             rate_limited_ms=int(fetch_raw[2]),
@@ -302,6 +348,22 @@ class _Base:
     def _spec(self, name: str, data: Any, opts: dict[str, Any]) -> JobSpec:
         return JobSpec(name=name, data=data, **opts)
 
+    def _durable_spec(self, name: str, data: Any, opts: dict[str, Any]) -> JobSpec:
+        # The id is fixed before the first try, so a retry after a failover is idempotent.
+        return self._spec(name, data, {**opts, "job_id": opts.get("job_id") or uuid.uuid4().hex})
+
+    def _durable_args(self, spec: JobSpec) -> tuple[Any, ...]:
+        o = self.ops.options
+        return (
+            self._scripts["add"],
+            self.ops.key_list,
+            self.ops.add_args([spec]),
+            self.keys.meta,
+            spec.job_id,
+            o.durable_replicas,
+            o.durable_timeout,
+        )
+
     def _counts_pipeline(self, pipe: Any) -> None:
         k = self.keys
         for key in (k.wait, k.delayed, k.active, k.completed, k.failed, k.waiting_children):
@@ -332,9 +394,14 @@ class Queue(_Base):
     def _run(self, script: str, args: list[Any], client: Any = None) -> Any:
         return self._scripts[script](keys=self.ops.key_list, args=args, client=client)
 
-    def add(self, name: str, data: Any = None, **opts: Any) -> str:
-        """Enqueue one job; returns its id. Options as in `JobSpec`."""
+    def add(self, name: str, data: Any = None, *, durable: bool = False, **opts: Any) -> str:
+        """Enqueue one job; returns its id. Options as in `JobSpec`. `durable=True` returns
+        only once a replica has the job (see runtime/durable.py)."""
         self._ensure_safe()
+        if durable:
+            spec = self._durable_spec(name, data, opts)
+            reply = run_durable(self.client, *self._durable_args(spec))
+            return self._added([reply])[0]
         reply = self._run("add", self.ops.add_args([self._spec(name, data, opts)]))
         return self._added([reply])[0]
 
@@ -456,8 +523,15 @@ class AsyncQueue(_Base):
         """Adds a script call to an async pipeline (awaiting it only queues the command)."""
         await self._scripts[script](keys=self.ops.key_list, args=args, client=pipe)
 
-    async def add(self, name: str, data: Any = None, **opts: Any) -> str:
-        """Enqueue one job; returns its id. Options as in `JobSpec`."""
+    async def add(self, name: str, data: Any = None, *, durable: bool = False, **opts: Any) -> str:
+        """Enqueue one job; returns its id. Options as in `JobSpec`. `durable=True` returns
+        only once a replica has the job (see runtime/durable.py); such adds are never batched,
+        since their WAIT covers one connection's writes."""
+        if durable:
+            await self._ensure_safe()
+            spec = self._durable_spec(name, data, opts)
+            reply = await run_durable_async(self.client, *self._durable_args(spec))
+            return self._added([reply])[0]
         job_args = self.ops.spec_args(self._spec(name, data, opts))  # bad input fails here
         if self._batcher is not None:
             return await self._batcher.submit(job_args)
@@ -541,7 +615,11 @@ class AsyncQueue(_Base):
             entries = await queue.client.zrange(queue.keys.outbox, 0, limit - 1)
             delivered = []
             for raw in entries:
-                entry = json.loads(raw)
+                entry = _outbox_entry(raw)
+                if entry is None:
+                    log.error("flow outbox of %r: dropped a corrupt entry %r", queue.name, raw)
+                    delivered.append(raw)
+                    continue
                 parent_queue, _, parent_id = entry["p"].partition(":")
                 target = resolve(parent_queue)
                 o = target.ops.options
@@ -552,7 +630,7 @@ class AsyncQueue(_Base):
                             parent_id,
                             f"{queue.name}:{entry['c']}",
                             entry["ok"],
-                            1 if entry["fp"] else 0,
+                            0 if entry.get("fp") is False else 1,
                             entry["r"],
                             o.events_maxlen,
                             o.keep_failed,

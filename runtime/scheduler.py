@@ -19,13 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from runtime.errors import CastielError, ConfigError
 from runtime.heartbeat import SCHEDULER_ID_PREFIX, Heartbeat, publish, withdraw
 from runtime.keys import QueueKeys, queues_key
 from runtime.metrics import RuntimeMetrics
 from runtime.queue import QueueOps, QueueOptions
+from runtime.redis_outage import REDIS_FAILED, OutageTracker
 from runtime.schedule import Schedule, due_ticks, next_tick
 from runtime.scripts import script_source
 
@@ -237,7 +236,7 @@ class Scheduler:
         while True:
             try:
                 await publish(self.client, self.heartbeat(), ttl=interval * 3)
-            except RedisError:
+            except REDIS_FAILED:
                 self.metrics.redis_errors.labels("scheduler heartbeat").inc()
             await asyncio.sleep(interval)
 
@@ -246,19 +245,19 @@ class Scheduler:
         beat = None
         if self.heartbeat_interval:
             beat = asyncio.create_task(self._beat(self.heartbeat_interval))
-        outage = False
+        outage = OutageTracker(
+            "scheduler",
+            self.metrics.redis_errors.labels("scheduler").inc,
+            logger=log,
+            meanwhile="retrying every second",
+        )
         try:
             while not self._stop.is_set():
                 try:
                     wake_at = await self.tick()
-                    if outage:
-                        log.warning("scheduler: Redis is back")
-                    outage = False
-                except RedisError as exc:
-                    self.metrics.redis_errors.labels("scheduler").inc()
-                    if not outage:
-                        log.warning("scheduler: Redis failed (%s); retrying every second", exc)
-                    outage = True
+                    outage.ok()
+                except REDIS_FAILED as exc:
+                    outage.failed(exc)
                     wake_at = self.clock() + 1.0
                 delay = max(0.0, min(wake_at, self.clock() + self.reload) - self.clock())
                 with contextlib.suppress(TimeoutError):
@@ -268,5 +267,5 @@ class Scheduler:
                 beat.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await beat
-                with contextlib.suppress(RedisError, TimeoutError):
+                with contextlib.suppress(*REDIS_FAILED):
                     await asyncio.wait_for(withdraw(self.client, self.id), 5)

@@ -22,29 +22,25 @@ import time
 import traceback
 import uuid
 from collections.abc import Awaitable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from runtime.connection import RedisSettings, async_client, sync_client
 from runtime.correlation import correlation_id, current_job_id
-from runtime.errors import JobTimeoutError, PayloadError, UnrecoverableError
+from runtime.errors import JobTimeoutError, PayloadError, UnrecoverableError, WorkerCrashed
 from runtime.heartbeat import Heartbeat, publish, withdraw
-from runtime.job import Job, dumps
+from runtime.job import Job, corrupt_error, dumps
 from runtime.metrics import QueueDepthCollector, RuntimeMetrics, serve_metrics
 from runtime.queue import AsyncQueue, ChildResults, Fetched, QueueOptions
+from runtime.redis_outage import REDIS_FAILED, REDIS_UNAVAILABLE, OutageTracker
 from runtime.settings import WorkerSettings
+from runtime.threads import JobThreads
 
 log = logging.getLogger("castiel.worker")
 
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
-# Any failed Redis call (also a refusal such as OOM or a read-only replica): the worker keeps
-# its buffers and retries with backoff instead of letting a loop die silently.
-REDIS_FAILED = (RedisError, *REDIS_DOWN)
+# What settle.lua reports instead of a processing time for a job it could not complete.
+LEASE_LOST, RECORD_CORRUPT = -1, -2
 
 
 @dataclass
@@ -52,35 +48,7 @@ class _Held:
     fetched: Fetched
     task: asyncio.Task[None]
     lost: bool = False
-
-
-class _Outage:
-    """Logs a Redis outage once when it starts and once when it ends, not per failed call."""
-
-    def __init__(self, component: str, metrics: RuntimeMetrics) -> None:
-        self.component = component
-        self.metrics = metrics
-        self.since: float | None = None
-        self.delay = 0.05
-
-    def failed(self, exc: BaseException) -> float:
-        self.metrics.redis_errors.labels(self.component).inc()
-        if self.since is None:
-            self.since = time.monotonic()
-            what = "unreachable" if isinstance(exc, REDIS_DOWN) else "refused a call"
-            log.warning("%s: Redis %s (%s); retrying", self.component, what, exc)
-        self.delay = min(1.0, self.delay * 2)
-        return self.delay
-
-    def ok(self) -> None:
-        if self.since is not None:
-            log.warning(
-                "%s: Redis reachable again after %.1fs",
-                self.component,
-                time.monotonic() - self.since,
-            )
-            self.since = None
-        self.delay = 0.05
+    thread: Future[Any] | None = None  # a sync `process` call, which cannot be interrupted
 
 
 async def _bounded(step: Awaitable[Any], what: str, timeout: float = 5.0) -> None:
@@ -88,7 +56,7 @@ async def _bounded(step: Awaitable[Any], what: str, timeout: float = 5.0) -> Non
         await asyncio.wait_for(step, timeout)
     except TimeoutError:
         log.warning("shutdown: could not %s within %.0fs; going on", what, timeout)
-    except (*REDIS_DOWN,) as exc:
+    except REDIS_UNAVAILABLE as exc:
         log.warning("shutdown: could not %s (%s)", what, exc)
 
 
@@ -123,10 +91,12 @@ class BaseWorker:
         self._failures: list[tuple[str, str, str, int]] = []
         self._wake: asyncio.Event | None = None
         self._stop_event: asyncio.Event | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._threads: JobThreads | None = None
+        self._forced: asyncio.Event | None = None
         self._other_queues: dict[str, AsyncQueue] = {}
         self._seq = 0
         self._started = time.time()
+        self._crash: tuple[str, BaseException] | None = None
         self.metrics_port: int | None = None
 
     # -- to override ---------------------------------------------------------------------
@@ -154,6 +124,8 @@ class BaseWorker:
             force = True
         self._stopping = True
         self._force = self._force or force
+        if self._force and self._forced is not None:
+            self._forced.set()
         if self._stop_event is not None:
             self._stop_event.set()
         if self._wake is not None:
@@ -163,6 +135,7 @@ class BaseWorker:
         s = self.settings
         self._wake = asyncio.Event()
         self._stop_event = asyncio.Event()
+        self._forced = asyncio.Event()
         if self._stopping:
             self._stop_event.set()
         loop = asyncio.get_running_loop()
@@ -189,21 +162,23 @@ class BaseWorker:
                 self.metrics.registry, s.metrics_port
             )
         if not inspect.iscoroutinefunction(self.process):
-            self._executor = ThreadPoolExecutor(s.concurrency, thread_name_prefix="castiel-job")
+            self._threads = JobThreads()
         tasks: list[asyncio.Task[None]] = []
         try:
             await self._connect_and_check()
             await self.on_startup()
             log.info("worker %s: queue=%s concurrency=%d", self.worker_id, s.queue, s.concurrency)
             tasks = [
-                asyncio.create_task(self._maintain(), name="castiel-maintain"),
-                asyncio.create_task(self._heartbeat(), name="castiel-heartbeat"),
+                asyncio.create_task(self._maintain(), name="maintain"),
+                asyncio.create_task(self._heartbeat(), name="heartbeat"),
             ]
-            pump = asyncio.create_task(self._pump(), name="castiel-pump")
+            pump = asyncio.create_task(self._pump(), name="pump")
+            for loop_task in (*tasks, pump):
+                loop_task.add_done_callback(self._loop_ended)
             await self._stop_event.wait()
             await self._drain()
             self._wake.set()
-            await pump
+            await asyncio.wait({pump})
         finally:
             for t in tasks:
                 t.cancel()
@@ -211,8 +186,8 @@ class BaseWorker:
             # Clean-up must never keep a stopping worker alive: each step is bounded.
             await _bounded(withdraw(client, self.worker_id), "withdraw the heartbeat")
             await _bounded(self.on_shutdown(), "on_shutdown", timeout=max(5.0, s.grace))
-            if self._executor is not None:
-                self._executor.shutdown(wait=False, cancel_futures=True)
+            if self._threads is not None:
+                self._threads.shutdown(wait=False, cancel_futures=True)
             if metrics_server is not None:
                 metrics_server.shutdown()
             if depth_client is not None:
@@ -222,9 +197,31 @@ class BaseWorker:
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(sig)
+        if self._crash is not None:
+            name, exc = self._crash
+            raise WorkerCrashed(f"worker loop {name!r} died: {exc!r}") from exc
+
+    def _loop_ended(self, task: asyncio.Task[None]) -> None:
+        """A loop that ends of an unexpected error (a bug, not an outage: those are retried
+        inside the loops) stops the worker at once and makes it end with WorkerCrashed, so
+        the process exits non-zero and its supervisor restarts it; a worker never stays
+        alive, heartbeating, without fetching."""
+        if task.cancelled() or self._crash is not None:
+            return
+        exc = task.exception()
+        if exc is None and self._stopping:
+            return  # the pump ends when a stop has drained it
+        self._crash = (task.get_name(), exc or RuntimeError("returned"))
+        log.critical(
+            "worker %s: the %s loop died; stopping so that the process is restarted",
+            self.worker_id,
+            task.get_name(),
+            exc_info=exc,
+        )
+        self.request_stop(force=True)
 
     async def _connect_and_check(self) -> None:
-        outage = _Outage("worker start", self.metrics)
+        outage = self._outage("worker start")
         while True:
             try:
                 await self.q._ensure_safe()
@@ -234,6 +231,9 @@ class BaseWorker:
                 if self._stopping:
                     raise
                 await self._sleep(outage.failed(exc))
+
+    def _outage(self, component: str) -> OutageTracker:
+        return OutageTracker(component, self.metrics.redis_errors.labels(component).inc, logger=log)
 
     def _bind_metrics(self) -> None:
         m, q = self.metrics, self.settings.queue
@@ -264,7 +264,7 @@ class BaseWorker:
         assert self._wake is not None
         s = self.settings
         lease_ms = int(s.lease * 1000)
-        outage = _Outage("worker", self.metrics)
+        outage = self._outage("worker")
         blpop: asyncio.Task[bool] | None = None
         woken: asyncio.Task[bool] | None = None
         try:
@@ -301,6 +301,10 @@ class BaseWorker:
                     self._m_group_held.inc(res.group_held)
                 for fetched in res.jobs:
                     self._start(fetched)
+                for job_id, problem in res.corrupt:
+                    log.error("job %s: corrupt job record (%s); failing it", job_id, problem)
+                    self._failures.append((job_id, token, corrupt_error(problem), -1))
+                    self._wake.set()
                 if res.jobs or want <= 0 or self._stopping or self._wake.is_set():
                     continue
                 next_delayed = res.next_delayed_ms
@@ -321,7 +325,10 @@ class BaseWorker:
                     {blpop, woken}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
                 if blpop.done() and not blpop.cancelled() and blpop.exception() is not None:
-                    await self._sleep(outage.failed(blpop.exception() or Exception()))
+                    error = blpop.exception() or RuntimeError("BLPOP failed")
+                    if not isinstance(error, REDIS_FAILED):
+                        raise error  # a bug, not an outage: the worker stops (_loop_ended)
+                    await self._sleep(outage.failed(error))
         finally:
             pending = [t for t in (blpop, woken) if t is not None and not t.done()]
             for t in pending:
@@ -331,19 +338,24 @@ class BaseWorker:
                 await asyncio.wait(pending, timeout=2)
 
     def _record(self, done_ms: list[int], failed_out: list[tuple[str, int]]) -> None:
-        lost = 0
+        lost = corrupt = 0
         for ms in done_ms:
-            if ms < 0:
+            if ms == LEASE_LOST:
                 lost += 1
+            elif ms == RECORD_CORRUPT:
+                corrupt += 1
             else:
                 self._m_processing.observe(ms / 1000)
-        ok = len(done_ms) - lost
+        ok = len(done_ms) - lost - corrupt
         self.processed += ok
         if ok:
             self._m_completed.inc(ok)
         for outcome, ms in failed_out:
             if outcome == "lost":
                 lost += 1
+                continue
+            if outcome == "corrupt":
+                corrupt += 1
                 continue
             self._m_processing.observe(ms / 1000)
             if outcome == "retry":
@@ -352,6 +364,10 @@ class BaseWorker:
             else:
                 self.failed += 1
                 self._m_failed.inc()
+        if corrupt:
+            self.failed += corrupt
+            self._m_failed.inc(corrupt)
+            log.error("%d finished job(s) had a corrupt record by then; failed them", corrupt)
         if lost:
             self._m_lost.inc(lost)
             log.warning(
@@ -376,6 +392,7 @@ class BaseWorker:
                     try:
                         result = await asyncio.wait_for(self._call(job), job.timeout)
                     except TimeoutError:
+                        self._timed_out(job)
                         raise JobTimeoutError(
                             f"job {job.id} ran longer than its timeout of {job.timeout}s"
                         ) from None
@@ -396,12 +413,36 @@ class BaseWorker:
             self._wake.set()
 
     async def _call(self, job: Job) -> Any:
-        if self._executor is None:
+        if self._threads is None:
             return await self.process(job)
         ctx = contextvars.copy_context()
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, ctx.run, self.process, job
+        thread = self._threads.submit(ctx.run, self.process, job)
+        held = self._held.get(job.id)
+        if held is not None:
+            held.thread = thread
+        return await asyncio.wrap_future(thread)
+
+    def _timed_out(self, job: Job) -> None:
+        """A timed-out job's slot goes to the next job at once. Its thread, if it has one,
+        cannot be stopped: it keeps running beside the pool's `concurrency` threads, and past
+        `concurrency` such threads the worker stops (non-zero) to be restarted, the only way
+        to end them."""
+        held = self._held.get(job.id)
+        if self._threads is None or held is None or held.thread is None or held.thread.done():
+            return
+        stuck, limit = self._threads.abandon(held.thread), self.settings.concurrency
+        log.warning(
+            "job %s timed out after %ss; its thread cannot be stopped and keeps running "
+            "(%d such thread(s) now run beside the %d of concurrency)",
+            job.id,
+            job.timeout,
+            stuck,
+            limit,
         )
+        if stuck > limit and self._crash is None:
+            self._crash = ("job threads", RuntimeError(f"{stuck} timed-out threads still run"))
+            log.error("more timed-out threads than concurrency (%d): restarting", limit)
+            self.request_stop()
 
     def _failure(self, fetched: Fetched, exc: Exception) -> tuple[str, str, str, int]:
         job = fetched.job
@@ -461,24 +502,45 @@ class BaseWorker:
     # -- shutdown --------------------------------------------------------------------------
 
     async def _drain(self) -> None:
-        """Give in-flight jobs `grace` seconds, then hand the rest back to waiting at once."""
+        """Give in-flight jobs `grace` seconds, then hand the rest back to waiting at once.
+
+        Except jobs whose code runs in a thread, which cannot be interrupted: handing those
+        back would let another worker run them while they still run here. They keep their
+        (renewed) leases until they end; a second signal stops waiting for them, and their
+        leases then lapse when the process is gone."""
         s = self.settings
         tasks = [h.task for h in self._held.values()]
         if tasks and not self._force and s.grace > 0:
             log.info("stopping: waiting up to %.1fs for %d job(s)", s.grace, len(tasks))
             await asyncio.wait(tasks, timeout=s.grace)
-        leftover = list(self._held.values())
-        if not leftover:
-            return
-        for h in leftover:
+        running = [h for h in self._held.values() if h.thread is not None and not h.thread.cancel()]
+        leftover = [h for h in self._held.values() if all(h is not r for r in running)]
+        for h in leftover:  # no await since the lists were made: none of them can finish now
             h.task.cancel()
         await asyncio.gather(*(h.task for h in leftover), return_exceptions=True)
-        held = [(h.fetched.job.id, h.fetched.token) for h in leftover]
-        try:
-            n = await self.q.release(held)
-            log.info("handed %d unfinished job(s) back to waiting", n)
-        except REDIS_DOWN as exc:
-            log.warning("could not hand back %d job(s) (%s); the stall sweep will", len(held), exc)
+        if leftover:
+            held = [(h.fetched.job.id, h.fetched.token) for h in leftover]
+            try:
+                n = await self.q.release(held)
+                log.info("handed %d unfinished job(s) back to waiting", n)
+            except REDIS_UNAVAILABLE as exc:
+                log.warning("could not hand back %d job(s) (%s); the sweep will", len(held), exc)
+        if running and not self._force:
+            log.warning(
+                "stopping: %d job(s) still running in threads cannot be interrupted; keeping "
+                "their leases until they end (a second signal exits without them: their "
+                "leases then lapse and they run again)",
+                len(running),
+            )
+            assert self._forced is not None
+            forced = asyncio.create_task(self._forced.wait())
+            ended = asyncio.gather(*(h.task for h in running), return_exceptions=True)
+            either: set[asyncio.Future[Any]] = {forced, ended}
+            await asyncio.wait(either, return_when="FIRST_COMPLETED")
+            forced.cancel()
+        for h in running:
+            h.task.cancel()  # stops awaiting the thread; the job's lease is left to lapse
+        await asyncio.gather(*(h.task for h in running), return_exceptions=True)
 
     # -- leases, stalls and heartbeat ------------------------------------------------------
 
@@ -486,7 +548,7 @@ class BaseWorker:
         s = self.settings
         lease_ms = int(s.lease * 1000)
         tick = min(s.lease / 3, s.stall_interval)
-        outage = _Outage("lease renewal", self.metrics)
+        outage = self._outage("lease renewal")
         last_sweep = 0.0
         while True:
             await asyncio.sleep(tick)
@@ -534,7 +596,7 @@ class BaseWorker:
 
     async def _heartbeat(self) -> None:
         s = self.settings
-        outage = _Outage("heartbeat", self.metrics)
+        outage = self._outage("heartbeat")
         while True:
             try:
                 await publish(self.q.client, self.heartbeat(), ttl=s.heartbeat_interval * 3)

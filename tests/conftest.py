@@ -2,19 +2,27 @@
 
 `redis_server` is one server for the whole session, flushed before each test; `redis_url`
 is its URL. `fresh_redis` is a server of the test's own, for fault injection (kill, restart).
-`redis_cluster` is a real 3-master Redis Cluster. With CI=true a missing redis-server fails
-the run instead of skipping."""
+`redis_cluster` is a real Redis Cluster of 3 masters, each with a replica. `postgres_server`
+is one real PostgreSQL for the session; `postgres_url` a database of the test's own in it (a
+copy of a migrated template), `empty_postgres_url` one without any schema, and
+`store_location` (alias `store_locator`) runs a test once on SQLite and once on PostgreSQL.
+With CI=true a missing redis-server or PostgreSQL fails the run instead of skipping."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 
+from castiel.postgres_server import PostgresServer
 from castiel.redis_server import RedisClusterServers, RedisServer
-from tests.helpers import need
+from collectors.store import Store
+from tests.helpers import need, need_postgres
+
+TEMPLATE = "castiel_template"
 
 
 @pytest.fixture(scope="session")
@@ -46,22 +54,64 @@ def fresh_redis(tmp_path: Path) -> Iterator[RedisServer]:
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
     need("redis-server")
     need("redis-cli")
-    cluster = RedisClusterServers(tmp_path_factory.mktemp("cluster")).start()
+    cluster = RedisClusterServers(tmp_path_factory.mktemp("cluster"), replicas=1).start()
     yield cluster
     cluster.stop()
 
 
 @pytest.fixture
 def cluster_url(redis_cluster: RedisClusterServers) -> Iterator[str]:
-    for node in redis_cluster.nodes:
-        client = redis.Redis(port=node.port)
-        client.flushall()
-        client.close()
+    redis_cluster.flushall()
     yield redis_cluster.url
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    need_postgres()
+    server = PostgresServer().start()
+    Store.migrate(server.create_database(TEMPLATE))
+    yield server
+    server.remove()
+
+
+def _database(server: PostgresServer, template: str) -> Iterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = server.create_database(name, template=template)
+    yield url
+    server.drop_database(name)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A database of this test's own, already at the latest schema."""
+    yield from _database(postgres_server, TEMPLATE)
+
+
+@pytest.fixture
+def empty_postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A database of this test's own without any schema."""
+    yield from _database(postgres_server, "template0")
+
+
+@pytest.fixture
+def fresh_postgres() -> Iterator[PostgresServer]:
+    """A server of this test's own that the test may stop and start again."""
+    need_postgres()
+    server = PostgresServer().start()
+    yield server
+    server.remove()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
 def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where a test's store lives, as `--store` and `Store.open` take it: a new SQLite file
-    (issue 16's PostgreSQL store adds its database URL as a second parameter)."""
-    return str(tmp_path / "store" / "castiel.db")
+    """Where a test's store lives: a new SQLite file, or a new migrated PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store" / "castiel.db")
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store_locator(store_location: str) -> str:
+    """Where a test's metrics store lives, as `--store` and `Store.open` take it: the same
+    test runs on a SQLite file and on a PostgreSQL database."""
+    return store_location

@@ -30,6 +30,19 @@ def need(binary: str) -> str:
     return path
 
 
+def need_postgres() -> str:
+    """initdb's path (Debian keeps it off PATH), with `need`'s fail-in-CI, skip-elsewhere rule."""
+    from castiel.postgres_server import pg_binary
+
+    path = pg_binary("initdb")
+    if path is None:
+        message = "PostgreSQL (initdb) is not installed (make test installs it with apt)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import email.utils
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -89,6 +89,10 @@ class SendContext:
     def redact(self, text: str) -> str:
         return redact(text, self.revealed)
 
+    def also_secret(self, value: str) -> None:
+        """A derived form of a revealed secret that may be echoed (e.g. SMTP AUTH's base64)."""
+        self.revealed.append(value)
+
 
 USER_AGENT = "castiel-alerts/1"
 
@@ -117,8 +121,8 @@ def post_bytes(ctx: SendContext, url: str, body: bytes, headers: Mapping[str, st
 def classify_http(ctx: SendContext, r: HttpResponse) -> SendResult:
     if 200 <= r.status < 300:
         return SendResult(Outcome.DELIVERED, f"http {r.status}", r.status)
-    detail = _detail(r.body)
-    reason = ctx.redact(f"http {r.status}" + (f": {detail}" if detail else ""))
+    detail = excerpt(r.body, ctx.redact)
+    reason = f"http {r.status}" + (f": {detail}" if detail else "")
     if r.status == 429 or r.status >= 500:
         retry_after = parse_retry_after(_header(r.headers, "retry-after"), ctx.now)
         return SendResult(Outcome.RETRY, reason, r.status, retry_after)
@@ -132,9 +136,16 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return None
 
 
-def _detail(body: bytes, limit: int = 160) -> str:
-    """A short, printable excerpt of an error body (services explain 4xx there)."""
-    text = body.decode("utf-8", "replace").strip()
+MAX_BODY = 65536
+"""Bytes of an error body looked at; the excerpt shown is far shorter."""
+
+
+def excerpt(body: bytes | str, redact: Callable[[str], str], limit: int = 160) -> str:
+    """A short, printable excerpt of an error body (services explain 4xx there). Secrets are
+    redacted before anything is cut (a cut through a secret would hide it from redaction),
+    and again after a JSON field is picked out (its escapes are undone by then)."""
+    raw = body[:MAX_BODY] if isinstance(body, bytes) else body[:MAX_BODY].encode()
+    text = redact(raw.decode("utf-8", "replace").strip())
     try:
         data = json.loads(text)
     except ValueError:
@@ -144,7 +155,7 @@ def _detail(body: bytes, limit: int = 160) -> str:
             if k in data:
                 text = json.dumps(data[k]) if not isinstance(data[k], str) else data[k]
                 break
-    text = " ".join(text.split())
+    text = redact(" ".join(text.split()))
     text = "".join(c if c.isprintable() else "?" for c in text)
     return text[:limit]
 

@@ -3,6 +3,7 @@ TLS, optional login. SMTP 4xx replies and dropped connections are retried, 5xx a
 
 from __future__ import annotations
 
+import base64
 import html
 import smtplib
 import ssl
@@ -10,7 +11,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from alerts.channel_config import EmailConfig
-from alerts.channels.base import Outcome, SendContext, SendResult, missing_secret
+from alerts.channels.base import Outcome, SendContext, SendResult, excerpt, missing_secret
 from alerts.channels.text import facts, limit, plain_text, state_word
 from alerts.model import Notification
 from alerts.secrets import MissingSecret
@@ -57,6 +58,8 @@ def send(n: Notification, cfg: EmailConfig, ctx: SendContext) -> SendResult:
         password = ctx.reveal(cfg.password) if cfg.password else None
     except MissingSecret as exc:
         return missing_secret(exc)
+    if password is not None and cfg.username:  # what AUTH PLAIN sends, should a server echo it
+        ctx.also_secret(base64.b64encode(f"\0{cfg.username}\0{password}".encode()).decode())
     msg = build(n, cfg)
     try:
         smtp: smtplib.SMTP
@@ -90,7 +93,6 @@ def send(n: Notification, cfg: EmailConfig, ctx: SendContext) -> SendResult:
 
 
 def _smtp_code(ctx: SendContext, code: int, message: bytes | str) -> SendResult:
-    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
-    reason = ctx.redact(f"smtp {code}: {' '.join(text.split())[:120]}")
+    reason = f"smtp {code}: {excerpt(message, ctx.redact, 120)}"
     outcome = Outcome.RETRY if 400 <= code < 500 else Outcome.FAILED
     return SendResult(outcome, reason, code)

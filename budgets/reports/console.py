@@ -52,6 +52,8 @@ def render_console(report: Report, console: Console) -> None:
         console.print(Text(f"Note: {note}", style="bold"))
     for reason in report.validity.reasons:
         console.print(Text(f"Inconclusive: {reason}", style="bold yellow" if tty else ""))
+    if report.saturation is not None:
+        console.print(Text(f"Saturation knee: {report.saturation.describe()}"))
     summary = ", ".join(f"{report.count(lv)} {lv.label}" for lv in Level if report.count(lv))
     style = "bold yellow" if report.inconclusive else STYLES[report.status]
     label = f"[{style}]{report.headline}[/]" if tty else report.headline

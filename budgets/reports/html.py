@@ -19,6 +19,7 @@ from budgets.reports.report import (
     format_condition,
     format_thresholds,
     format_value,
+    saturation_rows,
 )
 from budgets.verdict import Verdict
 
@@ -121,6 +122,18 @@ def render_html(report: Report) -> str:
         f'<p class="inconclusive"><strong>Inconclusive:</strong> {html.escape(str(r))}</p>'
         for r in report.validity.reasons
     )
+    knee = ""
+    if report.saturation is not None:
+        cells = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+            for row in saturation_rows(report.saturation)
+        )
+        knee = (
+            f'<section id="knee"><h2>Saturation knee</h2>'
+            f"<p>{html.escape(report.saturation.describe())}.</p><table><thead><tr><th>Offered</th>"
+            f"<th>Throughput</th><th>Follows</th><th>p95</th><th></th></tr></thead>"
+            f"<tbody>{cells}</tbody></table></section>"
+        )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Castiel budgets: {report.headline} ({html.escape(run.id)})</title>
@@ -143,6 +156,7 @@ tr.pass td:first-child {{ color: {STATUS_COLOURS[Level.PASS]}; }}
 <tbody>
 {rows}
 </tbody></table>
+{knee}
 {"".join(charts)}
 </body></html>
 """

@@ -42,6 +42,7 @@ def report_dict(report: Report, with_trace: bool = True) -> dict[str, Any]:
         "notes": list(report.notes),
         "summary": {lv.label: report.count(lv) for lv in Level},
         "verdicts": [v.to_json(with_trace) for v in report.verdicts],
+        "saturation": report.saturation.to_json() if report.saturation else None,
     }
 
 
@@ -104,6 +105,26 @@ REPORT_SCHEMA: dict[str, Any] = {
         },
         "baselines": {"type": "array", "items": {"type": "string"}},
         "notes": {"type": "array", "items": {"type": "string"}},
+        "saturation": {
+            "type": ["object", "null"],
+            "required": ["unit", "knee", "steps", "description"],
+            "properties": {
+                "unit": {"enum": ["iterations/s", "users"]},
+                "knee": {
+                    "type": ["object", "null"],
+                    "required": ["offered", "sustained_offered", "sustained_throughput"],
+                },
+                "peak_throughput": {"type": "number"},
+                "description": {"type": "string"},
+                "steps": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["offered", "throughput", "p95", "follow"],
+                    },
+                },
+            },
+        },
         "summary": {
             "type": "object",
             "properties": {lv.label: {"type": "integer"} for lv in Level},
@@ -129,6 +150,22 @@ REPORT_SCHEMA: dict[str, Any] = {
                     "aggregation": {"type": "string"},
                     "observed": _NUM,
                     "thresholds": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "limits": {
+                        "type": "object",
+                        "description": "per level: the condition that must hold, typed",
+                        "additionalProperties": {
+                            "type": "object",
+                            "required": ["op", "value"],
+                            "properties": {
+                                "op": {"enum": ["<", "<=", ">", ">=", "==", "!="]},
+                                "value": {"type": "number"},
+                            },
+                        },
+                    },
+                    "unit": {
+                        "enum": ["s", "ratio", "/s", ""],
+                        "description": "unit of observed and the limits' values",
+                    },
                     "breached": {"type": ["string", "null"]},
                     "sample_count": {"type": "integer"},
                     "scope": {"type": "string"},
@@ -150,7 +187,15 @@ REPORT_SCHEMA: dict[str, Any] = {
                             "baseline_value": _NUM,
                             "current_value": _NUM,
                             "change": _NUM,
+                            "effect": _NUM,
+                            "ci_low": _NUM,
+                            "ci_high": _NUM,
+                            "min_effect": {"type": "number"},
                             "p_value": _NUM,
+                            "q_value": _NUM,
+                            "method": {"enum": ["exact", "permutation", "asymptotic"]},
+                            "fdr": {"type": "number"},
+                            "family": {"type": "integer"},
                         },
                     },
                     "trace": {

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from budgets.model import Level
-from budgets.reports.report import Report, evidence, format_thresholds, format_value
+from budgets.reports.report import (
+    Report,
+    evidence,
+    format_thresholds,
+    format_value,
+    saturation_rows,
+)
 
 ICONS = {Level.PASS: "✅", Level.WARN: "⚠️", Level.FAIL: "❌", Level.ABORT: "🛑"}
 INCONCLUSIVE_ICON = "❔"
@@ -43,4 +49,8 @@ def render_markdown(report: Report) -> str:
             f"({v.aggregation}) | {_cell(format_thresholds(v))} | {v.sample_count} | "
             f"{_cell(evidence(v))} |"
         )
+    if report.saturation is not None:
+        lines += ["", "### Saturation knee", "", report.saturation.describe() + ".", ""]
+        lines += ["| offered | throughput | follows | p95 | |", "|---:|---:|---:|---:|---|"]
+        lines += [f"| {' | '.join(row)} |" for row in saturation_rows(report.saturation)]
     return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from budgets.knee import Saturation
 from budgets.model import Condition, Level
 from budgets.units import format_quantity
 from budgets.validity import Validity
@@ -25,6 +26,8 @@ class Report:
     """Human descriptions of the baselines used."""
     notes: tuple[str, ...] = field(default=())
     """What else a reader must know about the run (e.g. why it was stopped early)."""
+    saturation: Saturation | None = None
+    """A stepped or ramped run's steps and knee (budgets/knee.py); None at constant load."""
     validity: Validity = field(default_factory=Validity)
     """Whether the run's numbers can be trusted (budgets/validity.py)."""
 
@@ -34,7 +37,8 @@ class Report:
 
     @property
     def inconclusive(self) -> bool:
-        return self.validity.inconclusive
+        """The run would have passed, but its numbers cannot be trusted (a FAIL stands)."""
+        return self.validity.inconclusive and self.status <= Level.WARN
 
     @property
     def headline(self) -> str:
@@ -53,6 +57,7 @@ def build_report(
     baselines: Sequence[str] = (),
     notes: Sequence[str] = (),
     validity: Validity | None = None,
+    saturation: Saturation | None = None,
 ) -> Report:
     correction = correction_note(verdicts)
     all_notes = (*notes, correction) if correction else tuple(notes)
@@ -63,8 +68,22 @@ def build_report(
         generated_at,
         tuple(baselines),
         all_notes,
-        validity or Validity(),
+        saturation=saturation,
+        validity=validity or Validity(),
     )
+
+
+def saturation_rows(sat: Saturation) -> list[tuple[str, str, str, str, str]]:
+    """The steps as table rows: offered, throughput, follow, p95, marker."""
+    rows = []
+    knee = sat.knee
+    for s in sat.steps:
+        p95 = "—" if s.p95 is None else f"{s.p95 * 1000:.4g} ms"
+        mark = "knee" if knee and s.offered == knee.offered else ""
+        mark = "last sustained" if knee and s.offered == knee.sustained_offered else mark
+        offered, throughput = f"{s.offered:g} {sat.unit}", f"{s.throughput:.4g} req/s"
+        rows.append((offered, throughput, f"{s.follow:.0%}", p95, mark))
+    return rows
 
 
 def correction_note(verdicts: Sequence[Verdict]) -> str | None:

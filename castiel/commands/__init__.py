@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from castiel import argtypes
+
 
 def queue_action(
     subparsers: Any, name: str, help_text: str, handler: Any
@@ -14,6 +16,11 @@ def queue_action(
         name, help=help_text, description=help_text
     )
     action.add_argument("queue", metavar="QUEUE", help="queue name")
-    action.add_argument("--redis", metavar="URL", help="Redis URL (default $CASTIEL_REDIS_URL)")
+    action.add_argument(
+        "--redis",
+        type=argtypes.redis_url,
+        metavar="URL",
+        help="Redis URL (default $CASTIEL_REDIS_URL)",
+    )
     action.set_defaults(handler=handler)
     return action

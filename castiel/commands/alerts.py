@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +22,17 @@ from alerts.config import (
     unknown_budget_overrides,
     unset_variables,
 )
-from alerts.db import AlertsDB, AlertsDBError
+from alerts.db import AlertsDB
 from alerts.delivery import Attempt, Outbox, send_now
 from alerts.engine import AlertEngine
 from alerts.pipeline import test_notification
-from alerts.silences import SqliteSilenceStore, new_silence
+from alerts.silences import MAX_SILENCE, SqliteSilenceStore, new_silence
+from castiel import argtypes
 from castiel.config import ProjectConfig, load_project_config
 from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, EXIT_PASS, UsageError
-from collectors.store import DEFAULT_PATH
-from runtime.durations import parse_duration
+from castiel.storearg import add_store_argument, sqlite_file
+from collectors.locator import StoreLocator
+from runtime.timestamps import utc_text
 
 
 def register(sub: Any) -> None:
@@ -65,12 +67,7 @@ def register(sub: Any) -> None:
         metavar="FILE",
         help="alerts.yaml or castiel.yaml (default: ./castiel.yaml's `alerts:` section)",
     )
-    t.add_argument(
-        "--store",
-        type=Path,
-        default=DEFAULT_PATH,
-        help="metrics store, where the attempt is recorded (.castiel/castiel.db)",
-    )
+    add_store_argument(t)  # where the attempt is recorded
     t.set_defaults(handler=_test)
 
     s = asub.add_parser("silence", help="create, list and expire silences")
@@ -85,35 +82,38 @@ def register(sub: Any) -> None:
     )
     add.add_argument("matchers", nargs="+", metavar="MATCHER")
     length = add.add_mutually_exclusive_group(required=True)
-    length.add_argument("--duration", metavar="DURATION", help="e.g. 2h, 30m")
-    length.add_argument("--until", metavar="TIME", help="ISO time, e.g. 2026-12-01T08:00Z")
-    add.add_argument("--starts", metavar="TIME", help="ISO time (default now)")
+    length.add_argument(
+        "--duration",
+        type=argtypes.duration(maximum=MAX_SILENCE),
+        metavar="DURATION",
+        help="e.g. 2h, 30m, 7d (at most 10 years)",
+    )
+    length.add_argument(
+        "--until",
+        type=iso_time,
+        metavar="TIME",
+        help="ISO time, e.g. 2026-12-01T08:00Z (at most 10 years ahead)",
+    )
+    add.add_argument("--starts", type=iso_time, metavar="TIME", help="ISO time (default now)")
     add.add_argument("--comment", required=True, help="why (shown to everyone)")
     add.add_argument("--author", default=None, help="who (default: your user name)")
-    add.add_argument("--store", type=Path, default=DEFAULT_PATH)
+    add_store_argument(add)
     add.set_defaults(handler=_silence_add)
     ls = ssub.add_parser("list", help="list active and pending silences")
     ls.add_argument("--all", action="store_true", help="include expired ones")
-    ls.add_argument("--store", type=Path, default=DEFAULT_PATH)
+    add_store_argument(ls)
     ls.set_defaults(handler=_silence_list)
     ex = ssub.add_parser("expire", help="end a silence now")
     ex.add_argument("silence_id", metavar="ID")
-    ex.add_argument("--store", type=Path, default=DEFAULT_PATH)
+    add_store_argument(ex)
     ex.set_defaults(handler=_silence_expire)
 
     at = asub.add_parser("attempts", help="recent delivery attempts and pending notifications")
-    at.add_argument("--limit", type=int, default=20)
-    at.add_argument("--store", type=Path, default=DEFAULT_PATH)
+    at.add_argument(
+        "--limit", type=argtypes.count(0), default=20, help="show the last N attempts (20)"
+    )
+    add_store_argument(at)
     at.set_defaults(handler=_attempts)
-
-
-def _load(path: Path) -> AlertsConfig:
-    try:
-        return load_alerts_config(path)
-    except AlertsConfigError as exc:
-        for issue in exc.issues[1:]:
-            print(f"castiel: {issue}", file=sys.stderr)
-        raise UsageError(str(exc.issues[0])) from None
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -122,7 +122,8 @@ def _validate(args: argparse.Namespace) -> int:
     except AlertsConfigError as exc:
         for issue in exc.issues:
             print(f"{issue}", file=sys.stderr)
-        print(f"{args.file}: {len(exc.issues)} problem(s)", file=sys.stderr)
+        if len(exc.issues) > 1:
+            print(f"{args.file}: {len(exc.issues)} problems", file=sys.stderr)
         return EXIT_BAD_INPUT
     for w in cfg.warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -139,16 +140,13 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
-def _db(store: Path) -> AlertsDB:
-    try:
-        return AlertsDB.open(store)
-    except AlertsDBError as exc:
-        raise UsageError(str(exc)) from None
+def _db(store: StoreLocator) -> AlertsDB:
+    return AlertsDB.open(sqlite_file(store, "alerting"))
 
 
 def _test(args: argparse.Namespace) -> int:
     if args.config is not None:
-        cfg = _load(args.config)
+        cfg = load_alerts_config(args.config)
     else:
         found = alerts_config_for(None, load_project_config())  # ./castiel.yaml, if any
         if found is None:
@@ -190,29 +188,27 @@ def _test(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if result.reason.startswith("config:") else EXIT_BROKEN
 
 
-def _time(text: str, what: str) -> float:
+def iso_time(text: str) -> float:
+    """An ISO time (`2026-12-01T08:00Z`; without a zone, local time as people type it) as
+    seconds since the epoch; an argparse type."""
     t = text.strip()
     if t.endswith(("Z", "z")):
         t = t[:-1] + "+00:00"
     try:
         dt = datetime.fromisoformat(t)
-    except ValueError:
-        raise UsageError(f"{what}: not an ISO time: {text!r} (e.g. 2026-12-01T08:00Z)") from None
-    if dt.tzinfo is None:
-        dt = dt.astimezone()  # local time, as people type it
-    return dt.timestamp()
+        if dt.tzinfo is None:
+            dt = dt.astimezone()
+        return dt.timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO time (e.g. 2026-12-01T08:00Z)"
+        ) from None
 
 
 def _silence_add(args: argparse.Namespace) -> int:
     now = time.time()
-    starts = _time(args.starts, "--starts") if args.starts else now
-    if args.duration:
-        try:
-            ends = starts + parse_duration(args.duration)
-        except ValueError as exc:
-            raise UsageError(f"--duration: {exc}") from None
-    else:
-        ends = _time(args.until, "--until")
+    starts = args.starts if args.starts is not None else now
+    ends = starts + args.duration if args.duration is not None else args.until
     author = args.author or os.environ.get("USER") or getpass.getuser()
     try:
         silence = new_silence(
@@ -231,10 +227,6 @@ def _silence_add(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
-def _fmt(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
 def _silence_list(args: argparse.Namespace) -> int:
     now = time.time()
     with _db(args.store) as db:
@@ -245,7 +237,7 @@ def _silence_list(args: argparse.Namespace) -> int:
     for s in silences:
         matchers = " ".join(str(m) for m in s.matchers)
         print(
-            f"{s.id}  {s.state(now):8}  {_fmt(s.starts_at)} -> {_fmt(s.ends_at)}  "
+            f"{s.id}  {s.state(now):8}  {utc_text(s.starts_at)} -> {utc_text(s.ends_at)}  "
             f"{matchers}  by {s.created_by or '?'}: {s.comment}"
         )
     return EXIT_PASS
@@ -262,12 +254,13 @@ def _silence_expire(args: argparse.Namespace) -> int:
 def _attempts(args: argparse.Namespace) -> int:
     with _db(args.store) as db:
         outbox = Outbox(db)
-        attempts = outbox.attempts(limit=100_000)[-args.limit :]
+        everything = outbox.attempts(limit=100_000)
+        attempts = everything[len(everything) - args.limit :] if args.limit else []
         pending = outbox.items("pending")
     for a in attempts:
         code = f" {a.status_code}" if a.status_code is not None else ""
         test = " [test]" if a.test else ""
-        print(f"{_fmt(a.at)}  {a.receiver:16} {a.outcome:9}{code}  {a.reason}{test}")
+        print(f"{utc_text(a.at)}  {a.receiver:16} {a.outcome:9}{code}  {a.reason}{test}")
     print(f"{len(pending)} notification(s) waiting to be sent")
     return EXIT_PASS
 
@@ -289,21 +282,19 @@ def alerts_config_for(
     path: Path | None, project: ProjectConfig, budget_names: Sequence[str] | None = None
 ) -> AlertsConfig | None:
     """The alerts config of a run or monitor: `--alerts FILE`, else the `alerts:` section of
-    the project's castiel.yaml, else None (no alerting). Problems raise UsageError (exit 2)
-    before anything runs; every problem is printed with file:line:column and key. With
+    the project's castiel.yaml, else None (no alerting). Problems raise AlertsConfigError
+    (exit 2) before anything runs; every problem is printed with file:line:column and key. With
     `budget_names`, a `budgets:` override that names none of them is such a problem."""
     if path is not None:
-        found: AlertsConfig | None = _warn_unset(_load(path))
+        found: AlertsConfig | None = _warn_unset(load_alerts_config(path))
     elif "alerts" in project.sections:
-        found = _warn_unset(_load(Path(project.path)))
+        found = _warn_unset(load_alerts_config(Path(project.path)))
     else:
         found = None
     if found is not None and budget_names is not None:
         issues = unknown_budget_overrides(found, budget_names)
-        for issue in issues[1:]:
-            print(f"castiel: {issue}", file=sys.stderr)
         if issues:
-            raise UsageError(str(issues[0]))
+            raise AlertsConfigError(issues)
     return found
 
 

@@ -23,7 +23,7 @@ from budgets.export.config import parse_oncall
 from budgets.export.options import ExportOptions
 from budgets.export.prometheus import export_rules, grouped
 from budgets.model import Budget
-from budgets.spec import BudgetSpecError, load_budget_file
+from budgets.spec import load_budget_file
 from castiel.commands.alerts import add_alerts_argument, alerts_config_for
 from castiel.config import ProjectConfig, add_config_argument, load_project_config
 from castiel.errors import EXIT_PASS, UsageError
@@ -146,10 +146,7 @@ def _version(text: str) -> tuple[int, int]:
 
 
 def _inputs(args: argparse.Namespace) -> tuple[list[Budget], ProjectConfig, ExportOptions]:
-    try:
-        spec = load_budget_file(args.budgets)
-    except BudgetSpecError as exc:
-        raise UsageError(str(exc)) from None
+    spec = load_budget_file(args.budgets)  # a BudgetSpecError: exit 2
     project = load_project_config(args.config)  # a ConfigError: exit 2
     options = ExportOptions()
     if project.found:

@@ -6,14 +6,17 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import socket
 import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import dashboard
+from castiel import argtypes
 from castiel.errors import UsageError
-from collectors.store import DEFAULT_PATH
+from castiel.storearg import add_store_argument
+from collectors.locator import STORE_ENV, StoreLocator
 
 APP = Path(dashboard.__file__).resolve().parent / "app.py"
 PASSWORD_ENV = "CASTIEL_DASHBOARD_PASSWORD"  # noqa: S105 - the variable's name
@@ -29,18 +32,19 @@ def register(sub: Any) -> None:
         ".streamlit/secrets.toml (or the file given with --secrets), or "
         f"${PASSWORD_ENV}.",
     )
-    p.add_argument("--store", type=Path, default=DEFAULT_PATH, help="metrics store")
-    p.add_argument("--port", type=int, default=8501, help="port (8501)")
+    add_store_argument(p)
+    p.add_argument("--port", type=argtypes.port, default=8501, help="port, 1-65535 (8501)")
     p.add_argument(
         "--host",
         "--address",
         dest="host",
+        type=argtypes.host,
         default="127.0.0.1",
         help="bind address (127.0.0.1); anything else wants a password",
     )
     p.add_argument(
         "--secrets",
-        type=Path,
+        type=argtypes.existing_file,
         metavar="FILE",
         help="a secrets.toml holding [castiel] password (default: .streamlit/secrets.toml)",
     )
@@ -94,6 +98,12 @@ def bind_warning(host: str, protected: bool) -> str | None:
     )
 
 
+def _for_child(store: StoreLocator) -> str:
+    # In the environment, where the password of a URL does not show in `ps`; a file as an
+    # absolute path, since Streamlit may run the pages from elsewhere.
+    return str(store.path.resolve()) if store.path is not None else store.secret_text()
+
+
 def command(args: argparse.Namespace) -> list[str]:
     argv = [
         sys.executable,
@@ -119,11 +129,24 @@ def command(args: argparse.Namespace) -> list[str]:
     return argv
 
 
+def check_bindable(host: str, port: int) -> None:
+    """Bind HOST:PORT once now, so a name that does not resolve, an address of another
+    machine or a port in use is one line and exit 2 here, not a traceback from Streamlit."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(f"--host {host}: cannot be resolved ({exc})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Streamlit binds it
+        try:
+            s.bind(address)
+        except OSError as exc:
+            raise UsageError(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
-    if not 0 < args.port < 65536:
-        raise UsageError(f"--port {args.port} is not a TCP port")
-    if args.secrets is not None and not args.secrets.is_file():
-        raise UsageError(f"--secrets {args.secrets}: no such file")
+    check_bindable(args.host, args.port)
     protected = has_password(secrets_files(args.secrets, Path.cwd(), Path.home()), dict(os.environ))
     warning = bind_warning(args.host, protected)
     if warning:
@@ -133,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         + (", password required)" if protected else ")"),
         flush=True,
     )
-    env = {**os.environ, "CASTIEL_STORE": str(args.store.resolve())}
+    env = {**os.environ, STORE_ENV: _for_child(args.store)}
     argv = command(args)
     # Become the Streamlit server rather than its parent: a signal to this pid (Ctrl-C, a
     # supervisor's SIGTERM) then reaches the server itself and nothing is left orphaned.

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from castiel import argtypes
 from castiel.demo import DemoOptions, run_demo
-from castiel.errors import UsageError
 from castiel.platform_demo import PlatformDemoOptions, run_platform_demo
 
 
@@ -18,8 +18,11 @@ def register(sub: Any) -> None:
         description="Start a redis-server of its own (free port, data under .castiel/demo), "
         "the example service, two worker processes, the dashboard, and a load test of the "
         "normal scenario with examples/budgets.yaml; print the URLs, the live view and the "
-        "verdict; clean up every process on exit or Ctrl-C. Exits with the run's code: 0 "
-        "pass, 1 a budget failed, 3 broken, 4 inconclusive. --runtime runs only the "
+        "verdict; clean up every process on exit. Exits with the run's code: 0 pass, 1 a "
+        "budget failed, 3 broken, 4 inconclusive. SIGTERM, SIGINT (Ctrl-C) and SIGHUP stop "
+        "the load test first (its run is recorded `aborted`, with reports), then every process "
+        "the demo started; the exit code is then 128 + the signal number (143, 130, 129). "
+        "Killed outright, the demo takes its processes with it. --runtime runs only the "
         "job-queue demo (a producer and two workers, live throughput).",
     )
     p.add_argument(
@@ -28,22 +31,28 @@ def register(sub: Any) -> None:
         help="only the job-queue demo: a producer and two workers, live throughput",
     )
     p.add_argument(
-        "--duration", type=float, default=None, help="seconds of load (75; 20 with --runtime)"
+        "--duration",
+        type=argtypes.duration(maximum=86400.0),
+        default=None,
+        help="how long the load runs, e.g. 90s, 2m (75s; 20s with --runtime; at most 1d)",
     )
-    p.add_argument("--users", type=int, default=20, help="Locust users (20)")
+    p.add_argument("--users", type=argtypes.count(1), default=20, help="Locust users (20)")
     p.add_argument("--no-dashboard", action="store_true", help="do not start the dashboard")
     p.add_argument(
-        "--rate", type=int, default=400, help="--runtime: jobs enqueued per second (400)"
+        "--rate",
+        type=argtypes.count(4),
+        default=400,
+        help="--runtime: jobs enqueued per second, >= 4 (400)",
     )
-    p.add_argument("--workers", type=int, default=2, help="--runtime: worker processes (2)")
-    p.add_argument("--data-dir", type=Path, default=Path(".castiel/demo"))
+    p.add_argument(
+        "--workers", type=argtypes.count(1, 64), default=2, help="--runtime: worker processes (2)"
+    )
+    p.add_argument("--data-dir", type=argtypes.directory, default=Path(".castiel/demo"))
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     duration = args.duration if args.duration is not None else (20.0 if args.runtime else 75.0)
-    if duration <= 0 or args.rate < 4 or args.workers < 1 or args.users < 1:
-        raise UsageError("--duration must be > 0, --rate >= 4, --workers and --users >= 1")
     if args.runtime:
         return run_demo(DemoOptions(duration, args.rate, args.workers, args.data_dir))
     return run_platform_demo(

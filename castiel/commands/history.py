@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -14,8 +13,9 @@ from rich.table import Table
 from budgets.history import BudgetHistory, histories, read_entries, shift_text
 from budgets.reports.report import format_thresholds
 from budgets.units import format_quantity
-from castiel.errors import EXIT_BROKEN, UsageError
-from collectors.store import DEFAULT_PATH, Store, StoreError
+from castiel.errors import UsageError
+from castiel.storearg import add_store_argument
+from collectors.store import Store
 
 
 def register(sub: Any) -> None:
@@ -36,13 +36,7 @@ def register(sub: Any) -> None:
         "--scenario", metavar="NAME", help="only runs of this scenario (default: the newest run's)"
     )
     p.add_argument("--last", type=_positive, default=50, metavar="N", help="runs (default 50)")
-    p.add_argument(
-        "--store",
-        type=Path,
-        default=DEFAULT_PATH,
-        metavar="PATH",
-        help=f"metrics store (default {DEFAULT_PATH})",
-    )
+    add_store_argument(p)
     p.set_defaults(handler=run)
 
 
@@ -58,19 +52,15 @@ def _positive(text: str) -> int:
 
 def run(args: argparse.Namespace, console: Console | None = None) -> int:
     if not args.store.exists():
-        raise UsageError(f"no metrics store at {args.store} (pass --store PATH)")
+        raise UsageError(f"no metrics store at {args.store} (pass --store PATH|URL)")
     console = console or Console(width=None if sys.stdout.isatty() else 160)
-    try:
-        with Store.open(args.store, readonly=True) as store:
-            newest = next((r for r in store.runs(1)), None)
-            if newest is None:
-                raise UsageError(f"{args.store}: the store has no runs yet")
-            branch = args.branch or newest.git_branch
-            scenario = args.scenario if args.scenario is not None else newest.scenario
-            entries = read_entries(store, branch=branch, scenario=scenario, last=args.last)
-    except StoreError as exc:
-        print(f"castiel: store unreadable: {exc}", file=sys.stderr)
-        return EXIT_BROKEN
+    with Store.open(args.store, readonly=True) as store:
+        newest = next((r for r in store.runs(1)), None)
+        if newest is None:
+            raise UsageError(f"{args.store}: the store has no runs yet")
+        branch = args.branch or newest.git_branch
+        scenario = args.scenario if args.scenario is not None else newest.scenario
+        entries = read_entries(store, branch=branch, scenario=scenario, last=args.last)
     where = f"branch {branch or '(none)'}, scenario {scenario or '(none)'}"
     found = histories(entries, args.budget)
     if not found:

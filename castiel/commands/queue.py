@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import sys
+import threading
 import time
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+from castiel import argtypes
 from castiel.commands import queue_action
 from castiel.errors import UsageError
+from castiel.text_table import text_table
+from runtime.autoscale import ScalingPolicy
 from runtime.connection import connect
 from runtime.heartbeat import read_heartbeats
 from runtime.queue import Queue
+from runtime.queue_exporter import QueueExporter
 
 
 def register(sub: Any) -> None:
@@ -34,13 +38,21 @@ def register(sub: Any) -> None:
     retry = action(
         "retry-failed", "move failed jobs back to waiting with fresh attempts", _retry_failed
     )
-    retry.add_argument("--limit", type=int, default=1000, help="at most this many (oldest first)")
+    retry.add_argument(
+        "--limit", type=argtypes.count(1), default=1000, help="at most this many (oldest first)"
+    )
     retry.add_argument("ids", nargs="*", metavar="JOB_ID", help="only these jobs")
     limit = action(
         "rate-limit", "limit how many jobs start per period, across all workers", _rate_limit
     )
-    limit.add_argument("max_jobs", type=int, nargs="?", help="jobs per period")
-    limit.add_argument("per_seconds", type=float, nargs="?", help="period in seconds")
+    limit.add_argument("max_jobs", type=argtypes.count(1), nargs="?", help="jobs per period")
+    limit.add_argument(
+        "per_seconds",
+        type=argtypes.duration(maximum=86400.0),
+        nargs="?",
+        metavar="PERIOD",
+        help="the period, e.g. 1s, 500ms, 1m (a plain number is seconds)",
+    )
     limit.add_argument(
         "--group",
         action="store_true",
@@ -49,6 +61,39 @@ def register(sub: Any) -> None:
     limit.add_argument("--clear", action="store_true", help="remove all rate limits")
     action("pause", "stop workers from fetching jobs of this queue", _pause)
     action("resume", "let workers fetch again", _resume)
+    _metrics_args(
+        action(
+            "metrics",
+            "serve the queue's autoscaling signal (desired workers) and depth for KEDA or "
+            "an HPA on /metrics, until SIGTERM",
+            _metrics,
+        )
+    )
+
+
+def _metrics_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, required=True, help="serve /metrics on this port")
+    p.add_argument("--addr", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    p.add_argument(
+        "--autoscale", default="1:10", metavar="MIN:MAX", help="worker range (default 1:10)"
+    )
+    p.add_argument(
+        "--target-drain",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="enough workers to drain the backlog within this long (30)",
+    )
+    p.add_argument(
+        "--scale-down-window",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="scale down only to the highest recommendation of this window (300)",
+    )
+    p.add_argument(
+        "--interval", type=float, default=2.0, metavar="SECONDS", help="decide this often (2)"
+    )
 
 
 def _queue(args: argparse.Namespace) -> Queue:
@@ -90,20 +135,19 @@ def _stats(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    console = Console()
-    table = Table(title=f"queue {q.name}" + (" (paused)" if counts.paused else ""))
-    for state in counts.as_dict():
-        table.add_column(state, justify="right")
-    table.add_row(*(str(v) for v in counts.as_dict().values()))
-    console.print(table)
-    console.print(f"completed/min (last 10, oldest first): {recent['completed']}")
-    console.print(f"failed/min    (last 10, oldest first): {recent['failed']}")
-    wt = Table(title=f"workers ({len(workers)} live, {len(dead)} without heartbeat)")
-    for col in ("id", "in flight", "processed", "failed", "concurrency"):
-        wt.add_column(col)
-    for b in workers:
-        wt.add_row(b.id, str(b.in_flight), str(b.processed), str(b.failed), str(b.concurrency))
-    console.print(wt)
+    by_state = counts.as_dict()
+    title = f"queue {q.name}" + (" (paused)" if counts.paused else "")
+    print(text_table(title, list(by_state), [list(by_state.values())]))
+    print(f"completed/min (last 10, oldest first): {recent['completed']}")
+    print(f"failed/min    (last 10, oldest first): {recent['failed']}")
+    print()
+    print(
+        text_table(
+            f"workers ({len(workers)} live, {len(dead)} without heartbeat)",
+            ("id", "in flight", "processed", "failed", "concurrency"),
+            [(b.id, b.in_flight, b.processed, b.failed, b.concurrency) for b in workers],
+        )
+    )
     return 0
 
 
@@ -125,6 +169,29 @@ def _rate_limit(args: argparse.Namespace) -> int:
     setter(args.max_jobs, args.per_seconds)
     scope = "per group" if args.group else "in total"
     print(f"{args.queue!r}: at most {args.max_jobs} job(s) per {args.per_seconds:g}s {scope}")
+    return 0
+
+
+def _metrics(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be a TCP port (0-65535), got {args.port}")
+    policy = ScalingPolicy.parse(
+        args.autoscale,
+        target_drain_seconds=args.target_drain,
+        scale_down_window=args.scale_down_window,
+    )
+    q = _queue(args)
+    q.client.ping()  # unreachable: exit 3 now, not a silent exporter
+    exporter = QueueExporter(
+        q.client, q.name, policy, port=args.port, addr=args.addr, interval=args.interval
+    )
+    port = exporter.start()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"serving the scaling signal of {q.name!r} on http://{args.addr}:{port}/metrics")
+    sys.stdout.flush()
+    exporter.run(stop)
     return 0
 
 

@@ -6,18 +6,17 @@ import argparse
 import asyncio
 import json
 import signal
-from datetime import UTC, datetime
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
+from castiel import argtypes
 from castiel.commands import queue_action
 from castiel.errors import UsageError
+from castiel.text_table import text_table
 from runtime.connection import connect
 from runtime.metrics import RuntimeMetrics, serve_metrics
 from runtime.schedule import Schedule
-from runtime.scheduler import Scheduler, Schedules
+from runtime.scheduler import Scheduler, Schedules, ScheduleStatus
+from runtime.timestamps import utc_text
 
 
 def register(sub: Any) -> None:
@@ -38,7 +37,12 @@ def register(sub: Any) -> None:
     add.add_argument("id", help="schedule id")
     when = add.add_mutually_exclusive_group(required=True)
     when.add_argument("--cron", help="cron expression, e.g. '*/5 * * * *'")
-    when.add_argument("--every", type=float, metavar="SECONDS", help="fixed interval")
+    when.add_argument(
+        "--every",
+        type=argtypes.duration(),
+        metavar="DURATION",
+        help="fixed interval, e.g. 30s, 5m, 1h (a plain number is seconds)",
+    )
     add.add_argument("--tz", default="UTC", help="time zone of the cron expression (UTC)")
     add.add_argument("--job", required=True, help="job name")
     add.add_argument("--data", default="null", help="job payload as JSON")
@@ -60,7 +64,10 @@ def register(sub: Any) -> None:
     ls.add_argument("--json", action="store_true")
     run = action("run", "run a scheduler for this queue until SIGTERM/SIGINT", _run)
     run.add_argument(
-        "--metrics-port", type=int, metavar="PORT", help="serve /metrics on 127.0.0.1:PORT"
+        "--metrics-port",
+        type=argtypes.port,
+        metavar="PORT",
+        help="serve /metrics on 127.0.0.1:PORT (1-65535)",
     )
 
 
@@ -102,7 +109,13 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _ts(t: float | None) -> str:
-    return "-" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return "-" if t is None else utc_text(t, "%Y-%m-%d %H:%M:%S")
+
+
+def _row(item: ScheduleStatus) -> list[str]:
+    s = item.schedule
+    when = s.cron or f"every {s.every:g}s"
+    return [s.id, s.job, when, s.tz, _ts(item.last_fired), _ts(item.next_fire)]
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -129,15 +142,8 @@ def _list(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    table = Table(title=f"schedules of {args.queue!r}")
-    for col in ("id", "job", "when", "tz", "last fired (UTC)", "next (UTC)"):
-        table.add_column(col)
-    for i in items:
-        s = i.schedule
-        table.add_row(
-            s.id, s.job, s.cron or f"every {s.every:g}s", s.tz, _ts(i.last_fired), _ts(i.next_fire)
-        )
-    Console().print(table)
+    headers = ("id", "job", "when", "tz", "last fired (UTC)", "next (UTC)")
+    print(text_table(f"schedules of {args.queue!r}", headers, [_row(i) for i in items]))
     return 0
 
 

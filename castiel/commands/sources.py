@@ -8,6 +8,7 @@ sources (plus `--redis`/`--metrics`), and the PromQL expressions budgets name
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,18 +18,21 @@ from rich.console import Console
 from rich.table import Table
 
 from budgets.model import Budget
+from castiel import argtypes
 from castiel.config import ProjectConfig, load_project_config
 from castiel.errors import EXIT_BROKEN, EXIT_PASS, UsageError
 from collectors.base import Collector
 from collectors.promql import (
     NamedQuery,
     PrometheusClient,
-    PrometheusError,
     PromQLQueryError,
     QueryKind,
     substitute_interval,
 )
 from collectors.sources import (
+    PROMETHEUS,
+    REDIS,
+    SCRAPE,
     RedisSource,
     ScrapeSource,
     SourcesConfig,
@@ -62,14 +66,16 @@ def register(sub: Any) -> None:
         help="project config (default castiel.yaml)",
     )
     c.add_argument(
-        "--timeout", type=float, default=5.0, metavar="SECONDS", help="per source (default 5)"
+        "--timeout",
+        type=argtypes.duration(maximum=3600.0),
+        default=5.0,
+        metavar="DURATION",
+        help="per source, e.g. 5s, 500ms (5s; at most 1h)",
     )
     c.set_defaults(handler=check)
 
 
 def check(args: argparse.Namespace) -> int:
-    if args.timeout <= 0:
-        raise UsageError(f"--timeout must be > 0, got {args.timeout}")
     config = load_project_config(args.config).sources  # a ConfigError: exit 2
     if config.empty:
         raise UsageError(f"{args.config}: no sources configured (add a `sources:` section)")
@@ -82,16 +88,12 @@ def check(args: argparse.Namespace) -> int:
     Console(width=160).print(table)
     failed = sum(not r.ok for r in results)
     if failed:
-        print(f"{failed} of {len(results)} sources do not answer")
+        print(f"castiel: {failed} of {len(results)} sources do not answer", file=sys.stderr)
         return EXIT_BROKEN
     return EXIT_PASS
 
 
 # --- shared by `castiel monitor` and `castiel run` -----------------------------------------------
-
-
-class SourcesBroken(Exception):
-    """A configured source needed before the start does not answer (exit 3)."""
 
 
 @dataclass(frozen=True)
@@ -123,14 +125,16 @@ def merged_sources(
     heartbeats advertise; `--metrics` adds scrape endpoints."""
     out = config
     if redis_url:
-        queues = config.redis.queues if config.redis is not None else None
-        out = replace(out, redis=RedisSource(redis_url, queues))
+        configured = config.get(REDIS)
+        queues = configured.queues if configured is not None else None
+        out = out.with_source(REDIS, RedisSource(redis_url, queues))
+    scrape = out.get(SCRAPE)
     if metrics:
-        scrape = out.scrape or ScrapeSource(discover=out.redis is not None)
+        scrape = scrape or ScrapeSource(discover=out.get(REDIS) is not None)
         extra = tuple(m for m in metrics if m not in scrape.endpoints)
-        out = replace(out, scrape=replace(scrape, endpoints=scrape.endpoints + extra))
-    elif redis_url and out.scrape is None:
-        out = replace(out, scrape=ScrapeSource(discover=True))
+        out = out.with_source(SCRAPE, replace(scrape, endpoints=scrape.endpoints + extra))
+    elif redis_url and scrape is None:
+        out = out.with_source(SCRAPE, ScrapeSource(discover=True))
     return out
 
 
@@ -145,14 +149,15 @@ def wire_sources(
 ) -> Wiring:
     """The collectors a monitor loop runs. Raises UsageError/ConfigError (exit 2): two sources
     of the same series, `promql:` budgets without a Prometheus source, an expression
-    Prometheus rejects (with the budget's file:line). Raises SourcesBroken (exit 3) when the
-    Prometheus server does not answer that check."""
+    Prometheus rejects (with the budget's file:line). Raises PrometheusError (a RunBroken, exit
+    3) when the Prometheus server does not answer that check."""
     sources = merged_sources(project.sources, redis_url, metrics)
     overlap = metric_overlap(sources)
     if overlap is not None:
         raise SourcesConfigError([overlap])
     wanted = promql_budgets(budgets)
-    if wanted and sources.prometheus is None:
+    prom = sources.get(PROMETHEUS)
+    if wanted and prom is None:
         b = wanted[0]
         raise UsageError(
             f"{b.location}: {b.name}.promql: this budget names a PromQL expression, but no "
@@ -166,19 +171,18 @@ def wire_sources(
             "nothing to watch: give --redis URL and/or --metrics URL, or a `sources:` section "
             "in castiel.yaml (docs/fleet.md)"
         )
-    if sources.prometheus is not None and wanted:
-        prom = sources.prometheus
+    if prom is not None and wanted:
         check_promql(
             PrometheusClient(prom.url, min(prom.timeout, check_timeout), dict(prom.headers)), wanted
         )
-        sources = replace(
-            sources, prometheus=replace(prom, queries=prom.queries + _named_queries(wanted))
-        )
-    client = connect(sources.redis.url).sync if sources.redis is not None else None
+        queries = prom.queries + _named_queries(wanted)
+        sources = sources.with_source(PROMETHEUS, replace(prom, queries=queries))
+    redis = sources.get(REDIS)
+    client = connect(redis.url).sync if redis is not None else None
     collectors = build_collectors(sources, redis_client=client)
     return Wiring(
         collectors,
-        sources.redis.url if sources.redis is not None else None,
+        redis.url if redis is not None else None,
         ", ".join(c.name for c in collectors),
     )
 
@@ -190,7 +194,5 @@ def check_promql(client: PrometheusClient, budgets: Sequence[Budget]) -> None:
         assert b.promql is not None
         try:
             client.query(substitute_interval(b.promql.expr, 60.0))
-        except PromQLQueryError as exc:
+        except PromQLQueryError as exc:  # bad input, located in the budget file
             raise UsageError(f"{b.location}: {b.name}.promql: {exc}") from None
-        except PrometheusError as exc:
-            raise SourcesBroken(str(exc)) from None

@@ -15,14 +15,20 @@ from runtime.durations import parse_duration
 WINDOWS = {"last hour": 3600.0, "last 24 hours": 86400.0, "last 7 days": 7 * 86400.0, "all": None}
 
 st.title("Alerts")
-path = common.store_path()
-if not path.exists():
+store_at = common.locator()
+if store_at.path is None:
     st.info(
-        f"No metrics store at `{path}` yet. Alerts come from `castiel run` and "
+        f"The store is PostgreSQL (`{store_at}`): alerting keeps its tables in a SQLite "
+        "store for now, so there is nothing to show here."
+    )
+    st.stop()
+if not store_at.exists():
+    st.info(
+        f"No metrics store at `{store_at}` yet. Alerts come from `castiel run` and "
         f"`castiel monitor`; make a first run:\n\n`{common.FIRST_RUN}`"
     )
     st.stop()
-where = str(path)
+where = str(store_at.path)
 
 st.subheader("Firing now")
 common.show_firing(where)

@@ -1,12 +1,41 @@
 """Compare two runs: every budget side by side, overlaid latency distributions and time
-series, and the saturation point (where throughput stops rising while latency climbs)."""
+series, and each run's saturation knee (budgets/knee.py: the offered load at which throughput
+stopped following a stepped or ramped load while latency rose; none for a constant load)."""
 
 import pandas as pd
 import streamlit as st
 
+from budgets.knee import KneeMetrics, Saturation, analyse
 from dashboard import charts, common, data
 
-ALL = "__all__"
+KNEE = KneeMetrics()
+
+
+def show_knee(column: st.delta_generator.DeltaGenerator, tag: str, sat: Saturation | None) -> None:
+    knee = sat.knee if sat else None
+    column.metric(
+        f"run {tag}",
+        f"{knee.offered:g} {sat.unit}" if sat and knee else "no knee",
+        help="the offered load at which throughput stopped following while p95 rose; "
+        "a constant load, or one every step of which kept up, has none",
+    )
+    if sat is None:
+        column.caption("constant load: no steps to compare")
+        return
+    column.caption(sat.describe())
+    column.dataframe(
+        pd.DataFrame(
+            {
+                "offered": [s.offered for s in sat.steps],
+                "req/s": [s.throughput for s in sat.steps],
+                "follows": [s.follow for s in sat.steps],
+                "p95 ms": [None if s.p95 is None else s.p95 * 1000 for s in sat.steps],
+            }
+        ),
+        hide_index=True,
+        column_config={"follows": st.column_config.NumberColumn(format="percent")},
+    )
+
 
 st.title("Compare runs")
 store = common.store()
@@ -17,7 +46,7 @@ if store is not None:
     with right:
         b = common.pick_run(store, "cmp_b", "run B", index=0, param="b")
     if a is not None and b is not None:
-        path = str(common.store_path())
+        path = common.store_key()
         with left:
             common.report_button(store, a, "cmp_a")
         with right:
@@ -55,25 +84,23 @@ if store is not None:
                     "delta": st.column_config.NumberColumn(format="percent"),
                 },
             )
-        names = (*data.LATENCY_METRICS, *data.REQUEST_METRICS)  # one read per run
+        # One read per run: the charts' metrics and the load the knee is measured against.
+        names = (*data.LATENCY_METRICS, *data.REQUEST_METRICS, KNEE.users, KNEE.target_rate)
         everything = {r.id: common.series(store, path, r, names) for r in (a, b)}
         sa = [s for s in everything[a.id] if s.key.name in data.LATENCY_METRICS]
         sb = [s for s in everything[b.id] if s.key.name in data.LATENCY_METRICS]
         label = "name" if any(s.key.name.startswith("locust") for s in sa + sb) else "route"
-        views, p95s, rates, sats = {}, {}, {}, {}
+        views, p95s, rates, knees = {}, {}, {}, {}
         for tag, run, series in (("A", a, sa), ("B", b, sb)):
             start, end = common.run_window(run)
             requests = [s for s in everything[run.id] if s.key.name in data.REQUEST_METRICS]
-            # One pass over the run's histograms: per-endpoint p95, the whole service's p95
-            # (every endpoint merged, for the saturation point) and the distributions.
+            # One pass over the run's histograms: per-endpoint p95 and the distributions.
             views[tag] = data.latency_views(
-                series, label, start, end, qs=(95,), with_overall=True, with_distribution=True
+                series, label, start, end, qs=(95,), with_distribution=True
             )
             p95s[tag] = data.since_start(views[tag].timeline, start)
             rates[tag] = data.since_start(data.rate_timeline(requests, label, start, end), start)
-            sats[tag] = data.saturation_point(
-                data.rate_timeline(requests, ALL, start, end), views[tag].overall
-            )
+            knees[tag] = analyse(everything[run.id], KNEE)
         st.subheader("Latency distribution")
         st.plotly_chart(
             charts.cdf_chart({tag: v.distribution for tag, v in views.items()}, label),
@@ -90,14 +117,6 @@ if store is not None:
             width="stretch",
             key="cmp_rps",
         )
-        st.subheader("Saturation point")
-        cols = st.columns(2)
-        for col, tag in zip(cols, ("A", "B"), strict=True):
-            sat = sats[tag]
-            col.metric(
-                f"run {tag}",
-                f"{sat.rps:,.0f} req/s" if sat else "not reached",
-                help="where throughput stops rising while p95 keeps climbing",
-            )
-            if sat:
-                col.caption(f"p95 climbed to {sat.p95_ms:,.0f} ms at {sat.at:%H:%M:%S} UTC")
+        st.subheader("Saturation knee")
+        for col, tag in zip(st.columns(2), ("A", "B"), strict=True):
+            show_knee(col, tag, knees[tag])

@@ -14,7 +14,7 @@ from dashboard import charts, common, data, verdict_frames
 st.title("History")
 store = common.store()
 if store is not None:
-    path = str(common.store_path())
+    path = common.store_key()
     runs = common.runs(store, path, 500)
     if runs.empty:
         st.info(f"No runs yet. Make one:\n\n`{common.FIRST_RUN}`")

@@ -1,21 +1,24 @@
 """Live run: the run in progress, refreshed every 2 s (users over time, throughput, failures,
 latency percentiles per endpoint against the budget thresholds (each budget's own percentile),
-Locust's failures and exceptions tables, queues, caches, workers, budget states and firing
-alerts), and the run's per-second table as CSV. A lead can start a run here and stop it: it
-is a `castiel run` child process, one at a time for the whole dashboard (dashboard/launcher.py),
-so its alerts fire once however many tabs are open and every tab sees and can stop it."""
+Locust's failures and exceptions tables, page loads of `--browse` pages, queues, caches,
+workers, budget states and firing alerts), and the run's per-second table as CSV. A lead can
+start a run here and stop it: it is a `castiel run` child process, one at a time for the whole
+dashboard (dashboard/launcher.py), so its alerts fire once however many tabs are open and
+every tab sees and can stop it."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 
 import pandas as pd
 import streamlit as st
 
+from collectors.locator import STORE_ENV
 from collectors.model import RunInfo, SeriesData
-from collectors.store import Store
-from dashboard import charts, common, data, verdict_frames
+from collectors.store import Store, StoreError
+from dashboard import charts, common, data, frontend, verdict_frames
 from dashboard.launcher import Refused
 
 LOCUST = (
@@ -77,6 +80,9 @@ def load_panel(store: Store, path: str, run: RunInfo) -> None:
                     width="stretch",
                     key=f"live_latency_{column}",
                 )
+    if common.series(store, path, run, frontend.NAMES):
+        st.subheader("Pages (headless Chromium, under this load)")
+        frontend.panel(store, path, run, "live_pages")
     left, right = st.columns(2)
     if not users.empty:
         left.plotly_chart(
@@ -204,11 +210,18 @@ def runtime_panel(store: Store, path: str, run: RunInfo) -> None:
 
 @st.fragment(run_every="2s")
 def panel() -> None:
+    try:
+        live_panel()
+    except StoreError as exc:  # the next tick tries again
+        st.warning(f"The store cannot be read right now: {exc}")
+
+
+def live_panel() -> None:
     # Opened again on every tick: a tick may run in another thread than the page did.
     store = common.store()
     if store is None:
         return
-    path = str(common.store_path())
+    path = common.store_key()
     frame = common.runs(store, path, 10)
     if frame.empty:
         st.info(f"No runs yet. Start one below, or from a terminal:\n\n`{common.FIRST_RUN}`")
@@ -235,8 +248,8 @@ def panel() -> None:
 panel()
 
 # (Quietly: the panel above has already said so when there is no store yet.)
-if common.store_path().exists() and (store_for_page := common.store()):
-    runs = common.runs(store_for_page, str(common.store_path()), 10)
+if common.locator().exists() and (store_for_page := common.store()):
+    runs = common.runs(store_for_page, common.store_key(), 10)
     finished = runs[runs["status"] != "running"]
     if not finished.empty:
         last = common.run_info(store_for_page, str(finished.iloc[0]["run"]))
@@ -247,7 +260,7 @@ if common.store_path().exists() and (store_for_page := common.store()):
 st.divider()
 st.subheader("Start a run")
 launcher = common.launcher()
-store_now = common.store() if common.store_path().exists() else None
+store_now = common.store() if common.locator().exists() else None
 in_store = common.running_run(store_now) if store_now is not None else None
 launched = launcher.current()
 ended = launcher.last()
@@ -297,14 +310,15 @@ if started:
         str(int(users)),
         "--duration",
         duration,
-        "--store",
-        str(common.store_path()),
         "--runs-dir",
-        str(common.store_path().parent / "runs"),
+        str(common.runs_dir()),
         *(["--redis", redis] if redis.strip() else []),
     ]
+    # The store goes in the environment, not the argv: a URL's password would show in `ps`
+    # and in the message below.
+    env = {**os.environ, STORE_ENV: common.locator().secret_text()}
     try:
-        launched = launcher.start(argv, in_store)
+        launched = launcher.start(argv, in_store, env)
         st.success(f"started: `{shlex.join(argv[1:])}` (pid {launched.pid})")
     except Refused as exc:
         st.warning(f"Not started: {exc}")

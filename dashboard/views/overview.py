@@ -10,7 +10,7 @@ from dashboard import charts, common
 st.title("Castiel · overview")
 store = common.store()
 if store is not None:
-    path = str(common.store_path())
+    path = common.store_key()
     frame = common.runs(store, path)
     if frame.empty:
         st.info(f"No runs yet. Make one:\n\n`{common.FIRST_RUN}`")

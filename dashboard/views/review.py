@@ -10,7 +10,7 @@ import streamlit as st
 from budgets.model import AggKind, Aggregation
 from budgets.selectors import parse_selector
 from budgets.units import Unit, chart_scale
-from dashboard import backtest_panel, charts, common, data, verdict_frames
+from dashboard import backtest_panel, charts, common, data, frontend, verdict_frames
 
 TREND_RUNS = 10
 
@@ -18,7 +18,7 @@ st.title("Budget review")
 store = common.store()
 run = common.pick_run(store, "review_run") if store is not None else None
 if store is not None and run is not None:
-    path = str(common.store_path())
+    path = common.store_key()
     common.report_button(store, run, "review")
     v = common.verdicts(store, path, run.id)
     if v.empty:
@@ -27,7 +27,7 @@ if store is not None and run is not None:
             st.caption("Not checked yet: the live monitor's latest verdicts.")
     if v.empty:
         st.info(f"Run {run.id} has no verdicts yet: `castiel check --run {run.id} --budgets FILE`.")
-        backtest_panel.show(path)
+        backtest_panel.show(common.locator())
         st.stop()
     # What needs attention first: abort, fail, warn, then pass (stable within a level).
     v = v.sort_values("level", ascending=False, kind="stable").reset_index(drop=True)
@@ -142,4 +142,7 @@ if store is not None and run is not None:
         st.caption(
             f"Worst interval: {worst[0]:%H:%M:%S} to {worst[1]:%H:%M:%S} UTC (shaded on the chart)."
         )
-    backtest_panel.show(path)
+    if str(row["metric"]).startswith("castiel_page_"):
+        # Page weight, requests, CLS: the run's page loads beside the budget's own chart.
+        frontend.panel(store, path, run, "review_pages")
+    backtest_panel.show(common.locator())

@@ -21,7 +21,7 @@ st.title("Runtime")
 store = common.store()
 run = common.pick_run(store, "runtime_run") if store is not None else None
 if store is not None and run is not None:
-    path = str(common.store_path())
+    path = common.store_key()
     common.report_button(store, run, "runtime")
     start, end = common.run_window(run)
     names = common.series_names(store, path, run.id)

@@ -28,20 +28,64 @@ local function event(maxlen, kind, id, ...)
   end
 end
 
-local function load_meta(id)
+-- Stored records are read only through read_meta: decoded with pcall and checked for the
+-- fields the scripts use. Redis keeps the writes of a script that fails half-way, so every
+-- script reads and checks the records it will touch before its first write (its prologue),
+-- and a record it cannot use (another version's format, a hand edit) is failed as corrupt
+-- instead of stopping the script part-way through a batch.
+local NUMERIC_FIELDS = {'att', 'pri', 'stalls', 'added', 'ready', 'started', 'pending', 'ddt'}
+local STRING_FIELDS = {'parent', 'grp', 'dd', 'hs'}
+local function read_meta(id)
   local raw = redis.call('HGET', K_JOBS, id)
-  if not raw then return nil end
-  return cjson.decode(raw)
+  if not raw then return nil, 'no record' end
+  local ok, m = pcall(cjson.decode, raw)
+  if not ok or type(m) ~= 'table' then return nil, 'meta is not a JSON object' end
+  if type(m.name) ~= 'string' then return nil, 'meta has no name' end
+  if type(m.made) ~= 'number' then return nil, 'meta has no attempt count (made)' end
+  for _, f in ipairs(NUMERIC_FIELDS) do
+    if m[f] ~= nil and type(m[f]) ~= 'number' then
+      return nil, 'meta field ' .. f .. ' is not a number'
+    end
+  end
+  for _, f in ipairs(STRING_FIELDS) do
+    if m[f] ~= nil and type(m[f]) ~= 'string' then
+      return nil, 'meta field ' .. f .. ' is not a string'
+    end
+  end
+  if m.kids ~= nil and type(m.kids) ~= 'table' then return nil, 'meta field kids is not a list' end
+  if m.hs ~= nil and not tonumber(m.hs) then return nil, 'meta field hs is not a score' end
+  return m
+end
+
+-- The record, or nil when it is missing or unusable (for callers to whom both mean "gone").
+local function load_meta(id)
+  return (read_meta(id))
+end
+
+-- Reads and checks the records of `ids` (the prologue of a script): {id -> meta | false},
+-- {id -> problem}.
+local function read_all(ids)
+  local metas, problems = {}, {}
+  for _, id in ipairs(ids) do
+    local m, problem = read_meta(id)
+    metas[id] = m or false
+    if problem then problems[id] = problem end
+  end
+  return metas, problems
 end
 
 local function save_meta(id, m)
   redis.call('HSET', K_JOBS, id, cjson.encode(m))
 end
 
+-- A job held back by its group's rate limit returns to the place it had (m.hs, the score
+-- as Redis wrote it: cjson would round a number to 14 digits), so held jobs keep their order.
 local function to_wait(id, m, now)
   m.state = 'wait'
   m.ready = now
-  redis.call('ZADD', K_WAIT, wait_score(m.pri), id)
+  local score = m.hs or wait_score(m.pri)
+  m.hs = nil
+  redis.call('ZADD', K_WAIT, score, id)
 end
 
 -- A flow child that finished for good tells its parent through this queue's outbox: the
@@ -71,8 +115,10 @@ local function trim_finished(zkey, keep_count, keep_age_ms, now)
   for _, id in ipairs(doomed) do
     if redis.call('SREM', K_PARENTS, id) == 1 then
       local m = load_meta(id)
-      for _, kid in ipairs((m and m.kids) or {}) do
-        redis.call('HDEL', K_CHILD_RESULTS, id .. '|' .. kid)
+      if m and type(m.kids) == 'table' then
+        for _, kid in ipairs(m.kids) do
+          redis.call('HDEL', K_CHILD_RESULTS, id .. '|' .. tostring(kid))
+        end
       end
     end
   end
@@ -94,6 +140,34 @@ local function fail_job(id, m, err, maxlen, now, reason)
   redis.call('HSET', K_ERRORS, id, err)
   event(maxlen, 'failed', id, 'reason', reason)
   notify_parent(id, m, 0, err, now)
+end
+
+-- A record no script can use: out of every state set and into `failed` with the reason.
+-- The raw text is kept in its error record, and a minimal valid record takes its place (with
+-- the name and flow parent when they can still be read, so the parent is told), so listing,
+-- retrying and trimming it work as for any failed job. The caller counts and trims.
+local function fail_corrupt(id, problem, maxlen, now)
+  local raw = redis.call('HGET', K_JOBS, id)
+  local m = {name = '?', made = 0, att = 1, stalls = 0, added = now, corrupt = true}
+  local ok, old = pcall(cjson.decode, raw or 'null')
+  if ok and type(old) == 'table' then
+    if type(old.name) == 'string' then m.name = old.name end
+    if type(old.parent) == 'string' then
+      m.parent = old.parent
+      m.fp = old.fp ~= false
+    end
+    if type(old.kids) == 'table' then m.kids = old.kids end  -- trimming clears their results
+  end
+  redis.call('ZREM', K_WAIT, id)
+  redis.call('ZREM', K_DELAYED, id)
+  redis.call('ZREM', K_ACTIVE, id)
+  redis.call('ZREM', K_WAITING_CHILDREN, id)
+  redis.call('ZREM', K_COMPLETED, id)
+  redis.call('HDEL', K_LOCKS, id)
+  fail_job(id, m, cjson.encode({type = 'CorruptJobRecord',
+    message = 'corrupt job record: ' .. problem, record = raw and string.sub(raw, 1, 2000)}),
+    maxlen, now, 'corrupt')
+  save_meta(id, m)
 end
 
 -- Per-minute counters (hash minute-epoch-seconds -> count), kept for retention_min minutes.

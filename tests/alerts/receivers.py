@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -41,6 +42,8 @@ class Reply:
     """Seconds to wait before answering (a slow receiver)."""
     echo_path: bool = False
     """Put the request path into the body, as some services do in their error messages."""
+    echo: Callable[[Received], bytes] | None = None
+    """Build the whole body from the request (a service that echoes it back)."""
 
 
 class Receiver:
@@ -80,12 +83,13 @@ class Receiver:
                 body = self.rfile.read(length)
                 with receiver._lock:
                     reply = receiver._script.popleft() if receiver._script else receiver.default
-                    receiver.requests.append(
-                        Received("POST", self.path, dict(self.headers), body, reply.status)
-                    )
+                    got = Received("POST", self.path, dict(self.headers), body, reply.status)
+                    receiver.requests.append(got)
                 if reply.delay:
                     threading.Event().wait(reply.delay)
                 payload = reply.body + (self.path.encode() if reply.echo_path else b"")
+                if reply.echo is not None:
+                    payload = reply.echo(got)
                 self.send_response(reply.status)
                 for k, v in reply.headers.items():
                     self.send_header(k, v)

@@ -192,7 +192,12 @@ def test_a_silence_added_elsewhere_mutes_the_next_tick(tmp_path: Path) -> None:
     )
     with AlertsDB.open(store_path) as other:  # e.g. `castiel alerts silence add`
         SqliteSilenceStore(other).add(
-            new_silence(['budget="api-latency"'], starts_at=0, ends_at=time.time() + 60, now=0)
+            new_silence(
+                ['budget="api-latency"'],
+                starts_at=time.time() - 1,
+                ends_at=time.time() + 60,
+                now=time.time(),
+            )
         )
     r = engine.observe(
         [inp(reached=Level.FAIL, observed=0.5), inp("other", Level.FAIL, observed=1)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 from budgets.evaluate import evaluate
 from budgets.model import Level
@@ -44,8 +43,8 @@ def test_live_before_the_phase_everything_is_ramp_up() -> None:
     assert v.missing and v.observed is None
 
 
-def test_the_store_keeps_phases_first_report_wins(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "s.db") as store:
+def test_the_store_keeps_phases_first_report_wins(store_location: str) -> None:
+    with Store.open(store_location) as store:
         run = store.create_run(started_at=1.0)
         store.set_phase(run.id, "spawning_complete", 12.5)
         store.set_phase(run.id, "spawning_complete", 99.0)

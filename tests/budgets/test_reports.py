@@ -177,3 +177,29 @@ def test_console_plain_when_not_a_terminal() -> None:
     assert "\x1b[" not in text  # no colour codes
     assert "latency [route=/slow]" in text and "Result: FAIL" in text
     assert "+---" in text or "|" in text  # ASCII box
+
+
+def test_every_format_shows_the_knee_with_its_evidence() -> None:
+    from budgets.knee import analyse
+    from tests.budgets.test_knee import run, stepped
+
+    sat = analyse(run(stepped([20, 40, 60, 80]), capacity=50))
+    assert sat is not None
+    with_knee = build_report(RUN, "b.yaml", [], 0.0, saturation=sat)
+    data = json.loads(render_json(with_knee))
+    jsonschema.validate(data, REPORT_SCHEMA)
+    knee = data["saturation"]["knee"]
+    assert knee["offered"] == 60 and len(data["saturation"]["steps"]) == 4
+    assert knee["sustained_throughput"] == 36
+    md = render_markdown(with_knee)
+    assert "### Saturation knee" in md and "| 60 iterations/s | 45 req/s | 83% |" in md
+    assert "last sustained" in md
+    page = render_html(with_knee)
+    assert '<section id="knee">' in page and "60 iterations/s" in page
+    buf = io.StringIO()
+    render_console(with_knee, Console(file=buf, width=200))
+    assert "Saturation knee: throughput stopped following" in buf.getvalue()
+    # No knee: the JSON says so, the other formats say nothing.
+    plain = build_report(RUN, "b.yaml", [], 0.0)
+    assert json.loads(render_json(plain))["saturation"] is None
+    assert "knee" not in render_markdown(plain).lower()

@@ -6,7 +6,7 @@ import pytest
 
 from budgets.evaluate import evaluate
 from budgets.evidence import ImpossibleEvidence
-from budgets.validity import Problem, assess
+from budgets.validity import DROPPED, STARTED, TARGET_RATE, Problem, assess
 from collectors.model import RunInfo
 
 from .helpers import budgets, counter, every, gauge, hist, one
@@ -58,16 +58,17 @@ def test_too_few_requests_for_the_budgets_min_samples() -> None:
 
 
 def test_an_arrival_rate_short_of_its_target() -> None:
-    target = gauge("locust_target_rate", every(SECONDS, 50.0), {"of": "iterations"})  # type: ignore[arg-type]
-    short = counter("locust_iterations_total", every(SECONDS, 40))  # type: ignore[arg-type]
-    (reason,) = assess(RUN, [target, short, requests(20)], LATENCY).reasons
+    target = gauge(TARGET_RATE, every(SECONDS, 50.0))  # type: ignore[arg-type]
+    started = counter(STARTED, every(SECONDS, 40))  # type: ignore[arg-type]
+    dropped = counter(DROPPED, every(SECONDS, 10))  # type: ignore[arg-type]
+    (reason,) = assess(RUN, [target, started, dropped, requests(20)], LATENCY).reasons
     assert reason.problem is Problem.RATE_SHORT
-    assert reason.observed == pytest.approx(40.0) and reason.limit == 50.0
-    enough = counter("locust_iterations_total", every(SECONDS, 49))  # type: ignore[arg-type]
-    assert not assess(RUN, [target, enough, requests(20)], LATENCY).inconclusive
-    of_requests = gauge("locust_target_rate", every(SECONDS, 30.0), {"of": "requests"})  # type: ignore[arg-type]
-    (reason,) = assess(RUN, [of_requests, requests(20)], LATENCY).reasons
-    assert "requests/s" in str(reason)
+    assert reason.observed == pytest.approx(0.8) and reason.limit == pytest.approx(0.95)
+    assert "dropped because no user was free" in str(reason)
+    few = counter(DROPPED, every(SECONDS, 2))  # type: ignore[arg-type]  # 2 of 42: under 5 %
+    assert not assess(RUN, [target, started, few, requests(20)], LATENCY).inconclusive
+    # a closed-loop run reports no target: nothing to compare
+    assert not assess(RUN, [started, dropped, requests(20)], LATENCY).inconclusive
 
 
 def test_negative_counter_increments_are_refused() -> None:

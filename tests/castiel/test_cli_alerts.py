@@ -158,8 +158,8 @@ def test_silence_create_list_expire(tmp_path: Path) -> None:
     [
         (["budget"], "not a label matcher"),
         (['budget=~".*"'], "match every alert"),
-        (['budget="x"', "--duration", "soon"], "--duration: not a duration"),
-        (['budget="x"', "--until", "tomorrow"], "--until: not an ISO time"),
+        (['budget="x"', "--duration", "soon"], "--duration: 'soon' is not a duration"),
+        (['budget="x"', "--until", "tomorrow"], "--until: 'tomorrow' is not an ISO time"),
     ],
 )
 def test_bad_silences_are_exit_2(tmp_path: Path, args: list[str], message: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from budgets.baseline_select import load_identity
 from castiel.cli import main
 from collectors.model import Batch, HistogramBuilder, SeriesKey
 from collectors.store import Store
@@ -33,6 +34,7 @@ def write_run(
     slow_route: str | None = None,
     error_every: int = 0,
     seed: int = 1,
+    users: int = 50,
 ) -> str:
     """One run of the example service, one batch per second, as a collector would write it.
     `slow` multiplies latencies (of `slow_route` only, when given); `error_every` makes
@@ -43,7 +45,8 @@ def write_run(
         scenario="peak",
         git_branch=branch,
         git_commit="c0ffee",
-        environment={"python": "3.11"},
+        # What `castiel run` records, so like-for-like baseline selection can compare.
+        environment={"python": "3.11", **identity(users)},
     )
     n = 0
     for i in range(1, DURATION + 1):
@@ -111,6 +114,17 @@ def write_run(
         store.write(run.id, b)
     store.finish_run(run.id, started + DURATION)
     return run.id
+
+
+def identity(users: int) -> dict[str, str]:
+    return load_identity(
+        users=users,
+        peak_multiplier=3.0,
+        duration=DURATION,
+        locustfile=b"locustfile",
+        target="http://127.0.0.1:8000",
+        budgets_text=EXAMPLE.read_text(encoding="utf-8"),
+    )
 
 
 def _one(v: float):  # type: ignore[no-untyped-def]
@@ -224,7 +238,9 @@ def test_baseline_regression_against_the_last_passing_run(
     assert {v["baseline"]["baseline_run"] for v in p95} == {first}
     assert all(v["breached"] is None for v in p95)  # absolute thresholds held
     assert code == 1
-    assert report["baselines"] == [f"last passing run {first} on branch main, scenario peak"]
+    (label,) = report["baselines"]
+    assert label.startswith(f"last passing run {first} on branch main with the same scenario=peak")
+    assert "users=50" in label
     capsys.readouterr()
 
 
@@ -249,7 +265,7 @@ def test_named_baselines(store_path: Path, tmp_path: Path) -> None:
     ("args", "needle"),
     [
         (["--run", "no-such-run"], "no run with id 'no-such-run'"),
-        (["--baseline", "nope"], "neither a saved baseline nor a run id"),
+        (["--baseline", "nope"], "neither a saved baseline, a run id nor a bundle file"),
         (["--json", "/proc/definitely/not/here.json"], "cannot write"),
     ],
 )
@@ -305,11 +321,17 @@ def test_real_process_exit_codes(store_path: Path, tmp_path: Path) -> None:
     assert "FAIL" in failed.stdout and "\x1b[" not in failed.stdout  # plain when piped
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not sqlite" * 1000)
-    broken = _run_cli("check", "--budgets", str(EXAMPLE), "--store", str(junk))
-    assert broken.returncode == 3
-    assert (
-        broken.stderr.startswith("castiel: store unreadable:") and "Traceback" not in broken.stderr
-    )
+    foreign = _run_cli("check", "--budgets", str(EXAMPLE), "--store", str(junk))
+    assert foreign.returncode == 2  # not a store at all: the argument is wrong
+    assert "argument --store" in foreign.stderr and "not a Castiel store" in foreign.stderr
+    assert foreign.stderr.count("\n") == 1 and "Traceback" not in foreign.stderr
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)  # a store, broken
+    broken = _run_cli("check", "--budgets", str(EXAMPLE), "--store", str(corrupt))
+    assert broken.returncode == 3, broken.stderr
+    assert broken.stderr.startswith("castiel: ") and "Traceback" not in broken.stderr
+    gone = _run_cli("check", "--budgets", str(EXAMPLE), "--store", str(tmp_path / "none.db"))
+    assert gone.returncode == 2 and "no metrics store at" in gone.stderr
     usage = _run_cli("check", "--store", str(store_path))
     assert usage.returncode == 2 and "--budgets" in usage.stderr
     schema = _run_cli("budgets", "schema")

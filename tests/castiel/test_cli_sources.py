@@ -39,8 +39,8 @@ def test_a_source_that_does_not_answer_exit_3(
         f'  prometheus: {{url: "http://127.0.0.1:{closed}"}}\n',
     )
     assert main(["sources", "check", "--config", str(config), "--timeout", "1"]) == 3
-    out = capsys.readouterr().out
-    assert "does not answer" in out and "1 of 2 sources do not answer" in out
+    out, err = capsys.readouterr()
+    assert "does not answer" in out and "castiel: 1 of 2 sources do not answer" in err
 
 
 def test_bad_config_exit_2_with_file_line_and_key(

@@ -94,3 +94,28 @@ def test_abort_after_holds_the_abort_until_the_run_is_old_enough(
     # the abort level was reached early, but held until 8 s into the run
     assert reached - run.started_at < 6.0
     assert 8.0 <= run.ended_at - run.started_at < 45.0, "stopped before abort_after, or never"
+
+
+@pytest.mark.slow
+def test_distributed_run_reports_every_process_cpu_and_the_workers_detail(
+    service: str, tmp_path: Path
+) -> None:
+    """With --processes 2 the workers send their requests' detail, iterations and CPU to the
+    master with each report: the per-status counts add up to Locust's own total."""
+    result, runs = castiel_run(
+        tmp_path, service, K6, "--duration", "8s", "--users", "4", "--processes", "2"
+    )
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    run_dir = only_run_dir(runs)
+    locust_total = sum(e["num_requests"] for e in json.loads((run_dir / "locust.json").read_text()))
+    with Store.open(tmp_path / "store.db", readonly=True) as store:
+        keys = [k for k, _ in store.series(run_dir.name)]
+        series = store.load_series(run_dir.name, keys)
+    by_name: dict[str, list] = {}  # type: ignore[type-arg]
+    for s in series:
+        by_name.setdefault(s.key.name, []).append(s)
+    processes = {s.key.label("process") for s in by_name["locust_cpu_percent"]}
+    assert "master" in processes and sum(p.startswith("worker-") for p in processes) == 2
+    detail = sum(p.value for s in by_name["locust_responses_total"] for p in s.points)
+    assert locust_total > 20 and detail == locust_total
+    assert sum(p.value for s in by_name["locust_iterations_total"] for p in s.points) > 0

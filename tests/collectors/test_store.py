@@ -1,5 +1,7 @@
-"""The SQLite store: schema migrations, round trips, runs/baselines/verdicts, retention, and one
-writer with concurrent readers in separate processes."""
+"""The store on both backends (`store_location`: SQLite and PostgreSQL): round trips,
+runs/baselines/verdicts, retention, one writer with concurrent readers and many writers at once
+in separate processes; and each backend's own schema checks (WAL, migrations, newer and older
+schemas, files that are not stores)."""
 
 from __future__ import annotations
 
@@ -7,16 +9,16 @@ import json
 import math
 import multiprocessing
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from collectors.migrations import LATEST_VERSION, MIGRATIONS
+from collectors.migrations import LATEST_VERSION, VERSION_TABLE
 from collectors.model import Batch, Histogram, MetricKind, SeriesKey
 from collectors.store import (
+    NotAStore,
     RetentionPolicy,
     Store,
     StoreError,
@@ -25,6 +27,7 @@ from collectors.store import (
     decode_counts,
     encode_counts,
 )
+from tests.storedb import scalar, sql
 
 LAT = SeriesKey.of("castiel_http_request_duration_seconds", {"route": "/a"})
 REQS = SeriesKey.of("castiel_http_requests_total", {"route": "/a"})
@@ -42,43 +45,69 @@ def batch_at(t: float, values: list[float]) -> Batch:
 def test_new_store_is_wal_at_latest_schema(tmp_path: Path) -> None:
     with Store.open(tmp_path / "c.db") as s:
         assert s.schema_version == LATEST_VERSION
+        assert s.dialect == "sqlite" and s.path == tmp_path / "c.db"
     conn = sqlite3.connect(tmp_path / "c.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # what release 0.1.0 reads to refuse a store newer than it understands
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"runs", "series", "points", "histograms", "verdicts", "baselines", "settings"} <= tables
 
 
-def test_old_store_is_migrated_in_place(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    conn = sqlite3.connect(path)
-    conn.executescript(MIGRATIONS[0].sql + "\nPRAGMA user_version = 1;")
-    conn.execute("INSERT INTO runs (id, started_at) VALUES ('keep', 1.0)")
-    conn.commit()
-    conn.close()
-    with pytest.raises(StoreError, match="needs migrating"):
-        Store.open(path, readonly=True)
-    with Store.open(path) as s:
-        assert s.schema_version == LATEST_VERSION
-        assert s.get_run("keep").started_at == 1.0
-        s.set_retention(RetentionPolicy(max_age_seconds=60, max_runs=3))
-        assert s.retention() == RetentionPolicy(60, 3)
-
-
-def test_newer_schema_is_refused(tmp_path: Path) -> None:
+def test_newer_sqlite_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     Store.open(path).close()
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {LATEST_VERSION + 1}")
+    conn.execute(f"UPDATE {VERSION_TABLE} SET version_num = '{LATEST_VERSION + 1:04d}'")
+    conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match="newer than this Castiel"):
-        Store.open(path)
+    for readonly in (False, True):
+        with pytest.raises(StoreError, match="newer than this Castiel understands"):
+            Store.open(path, readonly=readonly)
 
 
-def test_unreadable_and_missing_files(tmp_path: Path) -> None:
+def test_newer_postgres_schema_is_refused(postgres_url: str) -> None:
+    sql(postgres_url, f"UPDATE {VERSION_TABLE} SET version_num = '{LATEST_VERSION + 1:04d}'")
+    for readonly in (False, True):
+        with pytest.raises(StoreError, match="newer than this Castiel understands"):
+            Store.open(postgres_url, readonly=readonly)
+    with pytest.raises(StoreError, match="newer than this Castiel understands"):
+        Store.migrate(postgres_url)
+
+
+def test_postgres_is_migrated_by_command_not_on_open(empty_postgres_url: str) -> None:
+    for readonly in (False, True):
+        with pytest.raises(StoreError, match=r"no Castiel schema yet: run `castiel store migrate"):
+            Store.open(empty_postgres_url, readonly=readonly)
+    done = Store.migrate(empty_postgres_url)
+    assert (done.before, done.after) == (0, LATEST_VERSION)
+    assert done.applied == tuple(f"{v:04d}" for v in range(1, LATEST_VERSION + 1))
+    assert Store.migrate(empty_postgres_url).applied == ()  # idempotent
+    # an older schema names the command too
+    sql(empty_postgres_url, f"UPDATE {VERSION_TABLE} SET version_num = '0002'")
+    with pytest.raises(StoreError, match=r"schema version 2, this Castiel needs .*store migrate"):
+        Store.open(empty_postgres_url)
+    sql(empty_postgres_url, f"UPDATE {VERSION_TABLE} SET version_num = '{LATEST_VERSION:04d}'")
+    with Store.open(empty_postgres_url, readonly=True) as s:
+        assert s.schema_version == LATEST_VERSION and s.dialect == "postgresql"
+        assert s.path is None
+
+
+def test_files_that_are_not_stores(tmp_path: Path) -> None:
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not a database at all" * 100)
-    with pytest.raises(StoreError, match="not a database"):
+    with pytest.raises(NotAStore, match="not a database"):
         Store.open(junk)
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+    conn.close()
+    with pytest.raises(NotAStore, match=r"not a Castiel store .*invoices"):
+        Store.open(other)
+    assert {r[0] for r in sqlite3.connect(other).execute("SELECT name FROM sqlite_master")} == {
+        "invoices"
+    }  # left as it was
     with pytest.raises(StoreError, match="no such store"):
         Store.open(tmp_path / "absent.db", readonly=True)
 
@@ -91,8 +120,8 @@ def test_counts_encoding_picks_the_narrowest_width() -> None:
         assert np.array_equal(decode_counts(blob), counts)
 
 
-def test_round_trip_of_a_run(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "c.db") as s:
+def test_round_trip_of_a_run(store_location: str) -> None:
+    with Store.open(store_location) as s:
         run = s.create_run(
             started_at=1000.0,
             scenario="peak",
@@ -113,7 +142,7 @@ def test_round_trip_of_a_run(tmp_path: Path) -> None:
         )
         assert got.environment == {"python": "3.11"} and got.status == "finished"
         assert {k for k, _ in s.series(run.id)} == {LAT, REQS, DEPTH}
-    with Store.open(tmp_path / "c.db", readonly=True) as ro:
+    with Store.open(store_location, readonly=True) as ro:
         data = {d.key: d for d in ro.load_series(run.id)}
         assert data[LAT].kind is MetricKind.HISTOGRAM
         assert [p.end for p in data[LAT].histograms] == [float(t) for t in range(1001, 1011)]
@@ -127,8 +156,8 @@ def test_round_trip_of_a_run(tmp_path: Path) -> None:
             ro.write(run.id, batch_at(2000.0, [1.0]))
 
 
-def test_a_series_keeps_its_kind(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "c.db") as s:
+def test_a_series_keeps_its_kind(store_location: str) -> None:
+    with Store.open(store_location) as s:
         run = s.create_run(started_at=0.0)
         b = Batch()
         b.add_gauge(REQS, 1.0, 1.0)
@@ -139,8 +168,8 @@ def test_a_series_keeps_its_kind(tmp_path: Path) -> None:
         assert len(s.load_series(run.id, [REQS])[0].points) == 1
 
 
-def test_runs_latest_last_passing_and_baselines(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "c.db") as s:
+def test_runs_latest_last_passing_and_baselines(store_location: str) -> None:
+    with Store.open(store_location) as s:
         a = s.create_run(started_at=100.0, scenario="peak", git_branch="main")
         b = s.create_run(started_at=200.0, scenario="peak", git_branch="main")
         c = s.create_run(started_at=300.0, scenario="peak", git_branch="main")
@@ -162,8 +191,8 @@ def test_runs_latest_last_passing_and_baselines(tmp_path: Path) -> None:
         assert [r.id for r in s.runs(limit=2)] == [c.id, other.id]
 
 
-def test_verdicts_replace_per_source(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "c.db") as s:
+def test_verdicts_replace_per_source(store_location: str) -> None:
+    with Store.open(store_location) as s:
         run = s.create_run(started_at=0.0)
         rec = VerdictRecord("lat", {"route": "/a"}, "fail", {"observed": 0.4}, 5.0)
         s.record_verdicts(run.id, [rec, rec])
@@ -175,9 +204,9 @@ def test_verdicts_replace_per_source(tmp_path: Path) -> None:
         assert len(s.verdicts(run.id)) == 2
 
 
-def test_retention_keeps_running_runs_and_baselines(tmp_path: Path) -> None:
+def test_retention_keeps_running_runs_and_baselines(store_location: str) -> None:
     day = 86400.0
-    with Store.open(tmp_path / "c.db") as s:
+    with Store.open(store_location) as s:
         old = s.create_run(started_at=0.0)
         s.write(old.id, batch_at(1.0, [0.1]))
         s.finish_run(old.id, 10.0)
@@ -193,9 +222,9 @@ def test_retention_keeps_running_runs_and_baselines(tmp_path: Path) -> None:
         left = {r.id for r in s.runs(100)}
         assert left == {kept_base.id, still_running.id, recent[1].id, recent[2].id}
         # the deleted run's samples and its now-unused series are gone
-        conn = sqlite3.connect(tmp_path / "c.db")
-        assert conn.execute("SELECT COUNT(*) FROM points").fetchone()[0] == 0
-        assert conn.execute("SELECT COUNT(*) FROM series").fetchone()[0] == 0
+        assert scalar(store_location, "SELECT COUNT(*) FROM points") == 0
+        assert scalar(store_location, "SELECT COUNT(*) FROM histograms") == 0
+        assert scalar(store_location, "SELECT COUNT(*) FROM series") == 0
 
 
 # --- one writer, many readers, separate processes ------------------------------------------
@@ -253,8 +282,8 @@ def _reader(path: str, run_id: str, start: Any, done: Any, out: Any) -> None:
     )
 
 
-def test_one_writer_and_concurrent_readers_in_separate_processes(tmp_path: Path) -> None:
-    path = str(tmp_path / "c.db")
+def test_one_writer_and_concurrent_readers_in_separate_processes(store_location: str) -> None:
+    path = store_location
     with Store.open(path) as s:
         run_id = s.create_run(started_at=1000.0).id
     ctx = multiprocessing.get_context("spawn")
@@ -281,13 +310,77 @@ def test_one_writer_and_concurrent_readers_in_separate_processes(tmp_path: Path)
         assert sum(len(d.points) for d in s.load_series(run_id)) == BATCHES * PER_BATCH
 
 
-def test_store_json_columns_are_plain_json(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "c.db") as s:
+def test_store_json_columns_are_plain_json(store_location: str) -> None:
+    with Store.open(store_location) as s:
         run = s.create_run(started_at=0.0, environment={"host": "ci"})
         s.write(run.id, batch_at(1.0, [0.1]))
-    conn = sqlite3.connect(tmp_path / "c.db")
-    env = conn.execute("SELECT environment FROM runs").fetchone()[0]
+    env = scalar(store_location, "SELECT environment FROM runs")
     assert json.loads(env) == {"host": "ci"}
-    mins = conn.execute("SELECT min, max FROM histograms").fetchone()
+    mins = sql(store_location, "SELECT min, max FROM histograms")[0]
     assert mins == (0.1, 0.1) and not math.isnan(mins[0])
-    assert time.time() > 0
+    # bucket counts are one binary value per interval (BLOB / bytea), not a row per bucket
+    blob = bytes(scalar(store_location, "SELECT counts FROM histograms"))
+    assert blob[0] == 2 and np.array_equal(decode_counts(blob), Histogram.of([0.1]).counts)
+
+
+# --- many writers at once, separate processes -------------------------------------------------
+
+WRITERS = 4
+WRITER_BATCHES = 60
+
+
+def _many_writer(path: str, start: Any, out: Any) -> None:
+    try:
+        with Store.open(path) as s:
+            start.wait(timeout=60)
+            # the same start time for everyone: run ids differ only by their random part
+            run = s.create_run(started_at=1000.0, scenario="race")
+            for i in range(WRITER_BATCHES):
+                b = Batch()
+                t = 1000.0 + i
+                for j in range(PER_BATCH):  # every writer creates the same series at once
+                    b.add_increment(SeriesKey.of("shared_total", {"n": str(j)}), t, 1.0)
+                b.add_histogram(LAT, t - 1, t, Histogram.of([0.1, 0.2]))
+                s.write(run.id, b)
+            s.finish_run(run.id, 2000.0)
+        out.put(run.id)
+    except Exception as exc:
+        out.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_many_writers_in_separate_processes_share_one_store(store_location: str) -> None:
+    path = store_location
+    Store.open(path).close()
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(WRITERS)
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_many_writer, args=(path, start, out)) for _ in range(WRITERS)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    assert all(r.startswith("19700101T001640Z-") for r in results), results
+    assert len(set(results)) == WRITERS  # run ids never collide
+    with Store.open(path, readonly=True) as s:
+        for run_id in results:
+            data = s.load_series(run_id)
+            assert sum(len(d.points) for d in data) == WRITER_BATCHES * PER_BATCH
+            assert sum(len(d.histograms) for d in data) == WRITER_BATCHES
+            assert s.get_run(run_id).status == "finished"
+    # one row per series, however many writers created it at the same moment
+    assert scalar(path, "SELECT COUNT(*) FROM series") == PER_BATCH + 1
+
+
+def test_a_colliding_run_id_is_drawn_again(
+    store_location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn = iter(["same-id", "same-id", "other-id"])
+    monkeypatch.setattr("collectors.store.new_run_id", lambda now: next(drawn))
+    with Store.open(store_location) as s:
+        first = s.create_run(started_at=1.0)
+        second = s.create_run(started_at=1.0)
+        assert (first.id, second.id) == ("same-id", "other-id")
+        with pytest.raises(StoreError, match="'other-id' already exists"):
+            s.create_run(started_at=2.0, run_id="other-id")
+        assert [r.id for r in s.runs()] == ["other-id", "same-id"]

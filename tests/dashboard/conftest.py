@@ -19,6 +19,7 @@ import pytest
 from castiel.redis_server import RedisServer, free_port
 from tests.alerts.receivers import Receiver
 from tests.examples.test_service import start_service
+from tests.frontend_fixtures import levers_on  # noqa: F401 - the frontend panel's page
 from tests.helpers import ROOT, wait_until
 
 BUDGETS = """

@@ -114,7 +114,7 @@ def test_every_page_renders_in_a_real_browser(
     # headers and the charts' legends are in the DOM).
     assert "Firing now" in seen["overview"]["text"]
     assert "HTML report" in seen["review"]["text"]
-    assert seen["compare"]["charts"] == 3 and "Saturation point" in seen["compare"]["text"]
+    assert seen["compare"]["charts"] == 3 and "Saturation knee" in seen["compare"]["text"]
     assert "Delivery log" in seen["alerts"]["text"] and "not delivered" in seen["alerts"]["text"]
     assert "Start a run" in seen["live"]["text"]
     for name in seen:

@@ -62,4 +62,4 @@ def test_bad_port_is_bad_input() -> None:
         timeout=60,
         check=False,
     )
-    assert result.returncode == 2 and "--port 70000" in result.stderr
+    assert result.returncode == 2 and "--port: 70000 is not a port number" in result.stderr

@@ -201,16 +201,6 @@ def test_per_second_table_and_locusts_tables() -> None:
     assert exc.values.tolist() == [[3, "'x'", where["where"]]]
 
 
-def test_saturation_point() -> None:
-    t = pd.date_range("2026-01-01", periods=6, freq="10s", tz="UTC")
-    rps = pd.DataFrame({"t": t, "per_s": [10, 20, 30, 31, 30, 31]})
-    p95 = pd.DataFrame({"t": t, "p95": [50, 52, 55, 90, 150, 300]})
-    sat = data.saturation_point(rps, p95)
-    assert sat is not None and sat.at == t[3] and sat.rps == 31
-    rising = pd.DataFrame({"t": t, "per_s": [10, 20, 30, 40, 50, 60]})
-    assert data.saturation_point(rising, p95) is None
-
-
 def test_alert_timeline_bars() -> None:
     from alerts.history import AlertEvent
 

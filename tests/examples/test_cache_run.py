@@ -77,7 +77,7 @@ def test_cache_hit_ratio_budget_is_judged_on_the_services_cache_metrics(
     verdicts = {v["group"].get("cache", ""): v for v in report["verdicts"]}
     if cache == "on":
         assert code == 0, output
-        assert set(verdicts) == {"shard-types", "permissions"}, verdicts
+        assert set(verdicts) == {"http-catalogue", "permissions"}, verdicts
         for v in verdicts.values():
             assert v["status"] in ("pass", "warn") and v["observed"] >= 0.8, v
     else:

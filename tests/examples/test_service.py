@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import sqlite3
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -190,8 +194,12 @@ def test_cache_on_serves_lookups_without_the_database_and_exports_hits(
     assert value("castiel_db_query_duration_seconds_count", query="permissions") == 2
     assert hits("permissions") == 2
     assert value("castiel_cache_misses_total", cache="permissions", layer="redis") == 2
-    assert hits("shard-types") == 3
+    # The catalogue answer itself is cached: the first request built it (one shard-type
+    # lookup, a hit of the warmed cache), the next two were replayed by the response cache.
+    assert hits("shard-types") == 1
     assert value("castiel_cache_misses_total", cache="shard-types", layer="redis") == 0
+    assert hits("http-catalogue") == 2
+    assert value("castiel_cache_misses_total", cache="http-catalogue", layer="redis") == 1
 
 
 def test_no_cache_sends_every_lookup_to_the_database(service: str) -> None:
@@ -200,3 +208,69 @@ def test_no_cache_sends_every_lookup_to_the_database(service: str) -> None:
     s = samples(service)
     assert s[("castiel_db_query_duration_seconds_count", (("query", "permissions"),))] == 3
     assert not any(name.startswith("castiel_cache_") for name, _ in s)
+
+
+def test_catalogue_responses_are_replayed_and_only_big_answers_are_compressed(
+    redis_url: str, tmp_path: Path
+) -> None:
+    proc, base = start_service(redis_url, tmp_path / "db.sqlite")
+    try:
+        first = http("GET", base + "/shards/type-2")
+        second = http("GET", base + "/shards/type-2")
+        small = http("GET", base + "/users/3/permissions", headers={"Accept-Encoding": "gzip"})
+        big = http("GET", base + "/metrics", headers={"Accept-Encoding": "gzip"})
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert (first[1]["x-cache"], second[1]["x-cache"]) == ("miss", "hit")
+    assert first[2] == second[2] and json.loads(second[2])["name"] == "type-2"
+    assert "content-encoding" not in {k.lower() for k in small[1]}  # under one TCP segment
+    assert big[1].get("content-encoding") == "gzip"
+    text = gzip.decompress(big[2]).decode()
+    assert "castiel_http_requests_total" in text and len(big[2]) < len(text) / 3
+
+
+def test_a_locked_database_does_not_stall_the_event_loop(redis_url: str, tmp_path: Path) -> None:
+    """An order write waits for a database lock another process holds; meanwhile the service
+    keeps answering (its database calls run in the thread pool, not on the event loop)."""
+    db = tmp_path / "db.sqlite"
+    proc, base = start_service(redis_url, db, "--no-cache")
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        with ThreadPoolExecutor(1) as pool:
+            order = pool.submit(http, "POST", base + "/orders", {"items": [{"sku": "a", "qty": 1}]})
+            # For a whole second of the write's wait, every other request answers at once.
+            until = time.monotonic() + 1.0
+            while time.monotonic() < until:
+                started = time.monotonic()
+                assert http("GET", base + "/health")[0] == 200
+                assert http("GET", base + "/users/3/permissions")[0] == 200  # WAL: reads go on
+                assert time.monotonic() - started < 0.5
+            assert not order.done()
+            holder.execute("ROLLBACK")
+            assert order.result(20)[0] == 201
+    finally:
+        holder.close()
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_max_concurrency_and_delay_give_a_known_capacity(redis_url: str, tmp_path: Path) -> None:
+    # 2 slots x 200 ms: 6 simultaneous requests need 3 rounds, so at least 600 ms.
+    proc, base = start_service(
+        redis_url, tmp_path / "db.sqlite", "--max-concurrency", "2", "--delay", "200"
+    )
+    try:
+        started = time.monotonic()
+        with ThreadPoolExecutor(6) as pool:
+            url = base + "/users/1/permissions"
+            codes = list(pool.map(lambda _: http("GET", url)[0], range(6)))
+        elapsed = time.monotonic() - started
+        health_started = time.monotonic()
+        assert http("GET", base + "/health")[0] == 200
+        assert time.monotonic() - health_started < 0.2  # never held back
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert codes == [200] * 6 and elapsed >= 0.6

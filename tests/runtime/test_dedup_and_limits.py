@@ -57,12 +57,12 @@ def test_debounce_restarts_the_delay_on_every_add(conn: RedisConnection) -> None
 
 def test_dedup_window_throttles_even_after_the_job_ran(conn: RedisConnection) -> None:
     q = Queue(conn.sync, "q")
-    first = q.add("report", dedup_key="daily", dedup_window=0.5)
+    first = q.add("report", dedup_key="daily", dedup_window=2)
     assert len(fetch(conn, "q", 1, token="t")[0]) == 1
     settle(conn, "q", completed=[(first, "t", "null")])
-    assert q.add("report", dedup_key="daily", dedup_window=0.5) == first  # still in window
-    time.sleep(0.55)  # the window closing is the condition under test
-    assert q.add("report", dedup_key="daily", dedup_window=0.5) != first
+    assert q.add("report", dedup_key="daily", dedup_window=2) == first  # still in window
+    time.sleep(2.05)  # the window closing is the condition under test
+    assert q.add("report", dedup_key="daily", dedup_window=2) != first
 
 
 def test_global_rate_limit_caps_each_fetch(conn: RedisConnection) -> None:
@@ -169,3 +169,22 @@ def test_rate_limit_is_counted_in_metrics(redis_url: str) -> None:
     hits = metrics.registry.get_sample_value("castiel_rate_limited_total", {"queue": "limited"})
     assert hits is not None and hits >= 2
     assert q.counts().as_dict()[JobState.COMPLETED] == 9
+
+
+def test_jobs_held_by_their_group_limit_keep_their_order(conn: RedisConnection) -> None:
+    q = Queue(conn.sync, "limited")
+    q.set_group_rate_limit(4, 0.3)
+    q.add_bulk(JobSpec("x", {"i": i}, group="tenant") for i in range(12))
+    started: list[int] = []
+
+    class Ordered(BaseWorker):
+        queue = "limited"
+
+        async def process(self, job: Job) -> Any:
+            started.append(job.data["i"])
+
+    async def done() -> bool:
+        return q.counts().completed == 12
+
+    run_worker_until(Ordered(redis_url=conn.settings.url, concurrency=10), done, timeout=30)
+    assert started == list(range(12))

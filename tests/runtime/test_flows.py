@@ -10,7 +10,9 @@ import pytest
 import redis
 
 from runtime import (
+    AsyncFlowProducer,
     AsyncQueue,
+    ConfigError,
     FlowJob,
     FlowNode,
     FlowProducer,
@@ -190,3 +192,55 @@ def test_a_worker_killed_mid_flow_does_not_strand_the_flow(redis_url: str) -> No
         parents.wait(20)
     job = assemble.get_job(root.id)
     assert job is not None and job.result == sum(range(12))
+
+
+def test_producers_check_each_queue_once_not_on_every_flow(redis_url: str) -> None:
+    """The eviction-policy check (CONFIG GET) and the queue registration are once per producer
+    and queue; they used to cost two round trips per queue on every flow added (20 CONFIG
+    GETs for these 10 flows), and ran the example service's Redis pool dry under load."""
+    conn = connect(redis_url)
+
+    def calls(command: str) -> int:
+        stats = conn.sync.info("commandstats").get(f"cmdstat_{command}", {})
+        return int(stats.get("calls", 0))
+
+    def flow(i: int) -> FlowJob:
+        return node("assemble", f"r{i}", i, [node("render", f"c{i}", i)])
+
+    conn.sync.config_resetstat()
+    producer = FlowProducer(conn.sync)
+    for i in range(10):
+        producer.add(flow(i))
+    assert calls("config|get") == 2  # one per queue (SADD also runs inside the scripts)
+
+    async def main() -> None:
+        client = connect(redis_url).aio
+        try:
+            producer = AsyncFlowProducer(client)
+            for i in range(10, 20):
+                await producer.add(flow(i))
+        finally:
+            await client.aclose()
+
+    conn.sync.config_resetstat()
+    asyncio.run(main())
+    assert calls("config|get") == 2  # one per queue (SADD also runs inside the scripts)
+
+
+@pytest.mark.parametrize("where", ["child", "root"])
+def test_a_flow_with_a_dedup_key_is_refused_before_anything_is_written(
+    redis_url: str, where: str
+) -> None:
+    """A deduplicated child would not be created (the key holder is not its parent's child),
+    so its parent would wait forever; a deduplicated root would leave its children reporting
+    to no one. So flows refuse dedup keys, at add, before writing."""
+    conn = connect(redis_url)
+    render = Queue(conn.sync, "render")
+    holder = render.add("step", {"name": "x"}, dedup_key="k")
+    dedup = {"options": {"dedup_key": "k"}}
+    child = node("render", "c", **(dedup if where == "child" else {}))
+    root = node("assemble", "root", children=[child], **(dedup if where == "root" else {}))
+    with pytest.raises(ConfigError, match="dedup_key"):
+        FlowProducer(conn.sync).add(root)
+    assert sum(Queue(conn.sync, "assemble").counts().as_dict().values()) == 0
+    assert render.job_ids(JobState.WAIT) == [holder]

@@ -257,12 +257,14 @@ def test_expired_lease_is_swept_back_to_waiting_then_failed(conn: RedisConnectio
 def test_extend_keeps_a_lease_alive(conn: RedisConnection) -> None:
     q = Queue(conn.sync, "q")
     q.add("x", job_id="j")
-    fetch(conn, "q", 1, lease_ms=300, token="t1")
+    # 4 x 0.8 s outlives the 2 s lease only if the renewals work; 2 s leave room for a
+    # loaded machine between a renewal and the sweep after it.
+    fetch(conn, "q", 1, lease_ms=2000, token="t1")
     for _ in range(4):
-        time.sleep(0.15)
-        assert aq_call(conn, "q", "extend", [("j", "t1")], 300) == []
+        time.sleep(0.8)  # time passing is the condition under test
+        assert aq_call(conn, "q", "extend", [("j", "t1")], 2000) == []
         assert sweep(conn, "q", 1) == (0, 0)
-    assert aq_call(conn, "q", "extend", [("j", "wrong")], 300) == ["j"]
+    assert aq_call(conn, "q", "extend", [("j", "wrong")], 2000) == ["j"]
 
 
 def test_release_hands_back_without_using_an_attempt(conn: RedisConnection) -> None:

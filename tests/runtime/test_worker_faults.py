@@ -8,20 +8,25 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
-from castiel.redis_server import RedisServer
+from castiel.redis_server import RedisClusterServers, RedisServer
 from runtime import Backoff, JobSpec, Queue, connect
 from runtime.heartbeat import read_heartbeats
-from tests.helpers import cpu_seconds, start_worker_process, wait_until
+from runtime.redis_outage import REDIS_FAILED
+from tests.helpers import cpu_seconds, need, start_worker_process, wait_until
 from tests.runtime.workers import RUNS_KEY, STARTS_KEY
 
 SPEC = "tests.runtime.workers:RecordingWorker"
 
 
-def _runs(r: redis.Redis) -> dict[str, int]:
+def _runs(r: Any) -> dict[str, int]:
     return {k.decode(): int(v) for k, v in r.hgetall(RUNS_KEY).items()}
 
 
@@ -46,10 +51,12 @@ def _wait_heartbeat(q: Queue, n: int = 1) -> None:
 
 
 @pytest.mark.slow
-def test_kill_9_repeatedly_loses_nothing(redis_url: str) -> None:
-    """Only jobs a killed worker held (leased, not acknowledged) may run twice."""
+def test_kill_9_repeatedly_loses_nothing(url: str) -> None:
+    """Only jobs a killed worker held (leased, not acknowledged) may run twice. On a
+    standalone server and on the cluster."""
+    redis_url = url
     q = Queue(connect(redis_url).sync, "work")
-    r = redis.Redis.from_url(redis_url)
+    r = connect(redis_url).sync
     n = 3000
     ids = q.add_bulk(JobSpec("j", {"ms": random.randint(2, 8)}) for _ in range(n))
     args = ("--concurrency", "20", "--lease", "1")
@@ -199,9 +206,42 @@ def test_idle_worker_blocks_instead_of_polling(redis_url: str) -> None:
         _stop(proc)
 
 
+@dataclass
+class Restartable:
+    """Where the queue lives, and how to crash it and start it again (AOF, fsync always)."""
+
+    url: str
+    kill: Callable[[], None]
+    start: Callable[[], None]
+    outage: float = 1.5  # seconds down
+
+
+@pytest.fixture(params=["standalone", pytest.param("cluster", marks=pytest.mark.cluster)])
+def restartable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Restartable]:
+    if request.param == "standalone":
+        server: RedisServer = request.getfixturevalue("fresh_redis")
+        yield Restartable(server.url, server.kill, server.start)
+        return
+    need("redis-server")
+    need("redis-cli")
+    cluster = RedisClusterServers(tmp_path / "cluster", appendonly=True).start()
+    master = cluster.master_for("castiel:{work}:wait")
+
+    def start() -> None:
+        master.start()
+        cluster.wait_healthy(30)
+
+    try:
+        # Past the node timeout (2 s): the other masters mark it failed, the cluster is down.
+        yield Restartable(cluster.url, master.kill, start, outage=3.0)
+    finally:
+        cluster.stop()
+
+
 @pytest.mark.slow
-def test_redis_restart_mid_run_loses_no_acknowledged_add(fresh_redis: RedisServer) -> None:
-    url = fresh_redis.url
+def test_redis_restart_mid_run_loses_no_acknowledged_add(restartable: Restartable) -> None:
+    """The server (or the cluster master holding the queue) is killed and started again."""
+    url = restartable.url
     conn = connect(url, retries=0, socket_timeout=1, connect_timeout=0.5)
     q = Queue(conn.sync, "work")
     returned: list[str] = []
@@ -216,7 +256,7 @@ def test_redis_restart_mid_run_loses_no_acknowledged_add(fresh_redis: RedisServe
                 job_id = q.add("j", {"ms": 2}, job_id=f"p{i}", attempts=5, backoff=backoff)
                 returned.append(job_id)
                 i += 1
-            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
+            except REDIS_FAILED:
                 time.sleep(0.05)  # the producer's own retry pause while Redis is down
             time.sleep(0.002)
 
@@ -224,14 +264,17 @@ def test_redis_restart_mid_run_loses_no_acknowledged_add(fresh_redis: RedisServe
     producer = threading.Thread(target=produce)
     producer.start()
     try:
-        r = redis.Redis.from_url(url)
         wait_until(lambda: len(returned) > 200, 20, message="jobs to flow")
-        fresh_redis.kill()
+        # ...through the worker: on a loaded machine it takes seconds to start, and an outage
+        # over before it connects tests nothing.
+        ran = connect(url).sync
+        wait_until(lambda: ran.hlen(RUNS_KEY) > 50, 30, message="the worker to run jobs")
+        restartable.kill()
         down_cpu0, t0 = cpu_seconds(worker.pid), time.monotonic()
-        time.sleep(1.5)  # Redis stays down this long: the outage under test
+        time.sleep(restartable.outage)  # Redis stays down this long: the outage under test
         spinning = (cpu_seconds(worker.pid) - down_cpu0) / (time.monotonic() - t0)
-        fresh_redis.start()
-        r = redis.Redis.from_url(url)
+        restartable.start()
+        r = connect(url).sync
         n_before = len(returned)
         wait_until(lambda: len(returned) > n_before + 200, 30, message="adds after restart")
         stop.set()
@@ -249,7 +292,7 @@ def test_redis_restart_mid_run_loses_no_acknowledged_add(fresh_redis: RedisServe
         stop.set()
         producer.join()
         out = _stop(worker)
-    assert "Redis unreachable" in out and "reachable again" in out
+    assert "Redis unreachable" in out and "reachable again" in out, out
     assert out.count("Redis unreachable") <= 4, "an outage is logged once, not per call"
 
 

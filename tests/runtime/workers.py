@@ -6,11 +6,10 @@ ran, and how often, after workers were killed."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from typing import Any
-
-import redis.asyncio
 
 from runtime import BaseWorker, Job
 from runtime.correlation import get_correlation_id
@@ -25,10 +24,13 @@ class RecordingWorker(BaseWorker):
     queue = "work"
 
     async def on_startup(self) -> None:
-        self.r = redis.asyncio.Redis.from_url(os.environ["CASTIEL_REDIS_URL"])
+        from runtime import connect
+
+        self.conn = connect(self.settings.redis_url)  # standalone or cluster alike
+        self.r = self.conn.aio
 
     async def on_shutdown(self) -> None:
-        await self.r.aclose()
+        await self.conn.aclose()
 
     async def process(self, job: Job) -> Any:
         await self.r.hincrby(STARTS_KEY, job.id, 1)
@@ -76,3 +78,51 @@ class FlowStep(BaseWorker):
         if job.data.get("fail"):
             raise UnrecoverableError(f"{job.data['name']} fails")
         return job.data.get("v", 0) + sum(kids.values.values())
+
+
+class BrokenHeartbeat(RecordingWorker):
+    """A bug outside any job: building the heartbeat raises after the first beat."""
+
+    beats = 0
+
+    def heartbeat(self) -> Any:
+        self.beats += 1
+        if self.beats > 1:
+            raise RuntimeError("heartbeat bug")
+        return super().heartbeat()
+
+
+class SyncCountingWorker(BaseWorker):
+    """A sync `process` that records its starts and its completed runs (like RecordingWorker)."""
+
+    queue = "work"
+
+    def process(self, job: Job) -> Any:  # type: ignore[override]
+        from runtime import connect
+
+        r = connect(self.settings.redis_url).sync
+        try:
+            r.hincrby(STARTS_KEY, job.id, 1)
+            time.sleep(job.data.get("ms", 0) / 1000)
+            r.hincrby(RUNS_KEY, job.id, 1)
+        finally:
+            r.close()
+        return {"pid": os.getpid()}
+
+
+class LoggingWorker(BaseWorker):
+    """Logs one line per job, from its own logger, as an application would."""
+
+    queue = "work"
+
+    async def process(self, job: Job) -> Any:
+        logging.getLogger("app.jobs").warning("handling %s", job.name)
+        return None
+
+
+class NoQueueWorker(BaseWorker):
+    """Implements `process` but names no queue: `castiel worker` refuses it (exit 2) unless
+    --queue names one."""
+
+    async def process(self, job: Job) -> Any:
+        return None
