@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from budgets.baseline_select import load_identity
 from castiel.cli import main
 from collectors.model import Batch, HistogramBuilder, SeriesKey
 from collectors.store import Store
@@ -44,13 +45,37 @@ def commit(i: int) -> str:
     return hashlib.sha1(f"commit {i}".encode()).hexdigest()
 
 
-def write_run(store: Store, i: int, slow: float, *, branch: str = "main") -> str:
+def identity(budgets_text: str) -> dict[str, str]:
+    """What `castiel run` records of the load it sent: a last-passing baseline must match it
+    (budgets/baseline_select.py)."""
+    return load_identity(
+        users=40,
+        peak_multiplier=3.0,
+        duration=30.0,
+        locustfile=b"locustfile",
+        target="http://127.0.0.1:8000",
+        budgets_text=budgets_text,
+    )
+
+
+def write_run(
+    store: Store,
+    i: int,
+    slow: float,
+    *,
+    branch: str = "main",
+    environment: dict[str, str] | None = None,
+) -> str:
     """30 s of /checkout at ~100 ms (times `slow`), 40 requests a second, with run-to-run
     noise of a few percent."""
     rng = np.random.default_rng(i)
     started = 1_000_000.0 + 3600 * i
     run = store.create_run(
-        started_at=started, scenario="peak", git_branch=branch, git_commit=commit(i)
+        started_at=started,
+        scenario="peak",
+        git_branch=branch,
+        git_commit=commit(i),
+        environment=environment,
     )
     level = 0.1 * slow * (1 + rng.normal(0, 0.03))
     for s in range(1, 31):

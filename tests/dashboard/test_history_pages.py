@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from castiel.cli import main
 from collectors.store import Store
-from tests.castiel.test_cli_history import STEP_AT, commit, write_run
+from tests.castiel.test_cli_history import STEP_AT, commit, identity, write_run
 from tests.helpers import ROOT
 
 VIEWS = ROOT / "dashboard" / "views"
@@ -46,7 +46,10 @@ def checked(
     budgets = tmp_path / "budgets.yaml"
     budgets.write_text(BUDGETS)
     with Store.open(store_location) as store:
-        ids = [write_run(store, i, 1.5 if i >= STEP_AT else 1.0) for i in range(16)]
+        ran = identity(BUDGETS)  # as `castiel run` records it: baselines of like load
+        ids = [
+            write_run(store, i, 1.5 if i >= STEP_AT else 1.0, environment=ran) for i in range(16)
+        ]
     for run in ids:
         code = main(["check", "--budgets", str(budgets), "--run", run, "--store", store_location])
         assert code in (0, 1)
