@@ -86,7 +86,7 @@ def test_the_alerts_page_renders_them(tmp_path: Path, monkeypatch: pytest.Monkey
     good = fill(store)
     monkeypatch.setenv("CASTIEL_STORE", str(store))
     monkeypatch.delenv("CASTIEL_DASHBOARD_PASSWORD", raising=False)
-    at = AppTest.from_file(str(ROOT / "dashboard" / "pages" / "alerts_page.py"), default_timeout=60)
+    at = AppTest.from_file(str(ROOT / "dashboard" / "views" / "alerts_page.py"), default_timeout=60)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     at.toggle(key="alerts_show_expired").set_value(True).run()

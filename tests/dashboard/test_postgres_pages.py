@@ -45,7 +45,10 @@ def filled(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> list[
     return runs
 
 
-@pytest.mark.parametrize("name", list(PAGES))
+VIEWS = {**PAGES, "history": "history_page.py"}
+
+
+@pytest.mark.parametrize("name", list(VIEWS))
 def test_every_page_reads_postgres_without_showing_the_password(
     name: str,
     filled: list[str],
@@ -53,7 +56,7 @@ def test_every_page_reads_postgres_without_showing_the_password(
     postgres_server: PostgresServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    at = _app(str(DASHBOARD / "pages" / PAGES[name]), postgres_url, monkeypatch)
+    at = _app(str(DASHBOARD / "views" / VIEWS[name]), postgres_url, monkeypatch)
     text = rendered(at)
     assert postgres_server.password not in text
     if name == "overview":
