@@ -15,8 +15,7 @@ AppTest (the same script run a browser session triggers, without the browser) an
 within the TTL (another tab, a fragment tick).
 
 `--store` builds the store there instead of a temporary SQLite file: a file path, or a
-PostgreSQL URL where the store supports one (issue 16's shared store); give a new file or an
-empty database.
+PostgreSQL URL (a migrated, empty database; the password from $PGPASSWORD or ~/.pgpass).
 """
 
 from __future__ import annotations
@@ -285,9 +284,6 @@ def main() -> int:
         "--store", help="build the store here (a new file path or an empty database URL)"
     )
     args = ap.parse_args()
-    if args.store and "://" in args.store and not hasattr(Store, "dialect"):
-        # Before issue 16's SQLAlchemy store, Store.open takes a file path only.
-        raise SystemExit(f"bench: this Castiel's store has no PostgreSQL backend: {args.store}")
     with tempfile.TemporaryDirectory() as tmp:
         where = args.store or str(Path(tmp) / "castiel.db")
         now = time.time()
