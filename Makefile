@@ -52,11 +52,16 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The suite mostly waits (servers starting, load tests of fixed length), so it runs in
+# parallel processes even on two cores; one file per process keeps module fixtures shared.
+PYTEST_WORKERS ?= 4
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+
 test: $(STAMP) system-deps lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL)
 
 test-quick: $(STAMP) system-deps
-	$(BIN)/pytest -m "not slow" -x -q
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow" -x -q
 
 demo: $(STAMP) demo-deps
 	$(BIN)/castiel demo

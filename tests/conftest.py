@@ -10,6 +10,7 @@ With CI=true a missing redis-server or PostgreSQL fails the run instead of skipp
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,14 @@ from collectors.store import Store
 from tests.helpers import need, need_postgres
 
 TEMPLATE = "castiel_template"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-xdist's workers get COLUMNS=80 and LINES=24 as if they had a terminal; a CI
+    runner's castiel has neither, and its console output is what the tests read."""
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        for name in ("COLUMNS", "LINES"):
+            os.environ.pop(name, None)
 
 
 @pytest.fixture(scope="session")

@@ -47,13 +47,15 @@ def render_console(report: Report, console: Console) -> None:
         )
     console.print(table)
     if report.baselines:
-        console.print(Text("Baselines: " + "; ".join(report.baselines)))
+        # Sentences are never folded: one reason is one line a CI log can be searched for.
+        console.print(Text("Baselines: " + "; ".join(report.baselines)), soft_wrap=True)
     for note in report.notes:
-        console.print(Text(f"Note: {note}", style="bold"))
+        console.print(Text(f"Note: {note}", style="bold"), soft_wrap=True)
     for reason in report.validity.reasons:
-        console.print(Text(f"Inconclusive: {reason}", style="bold yellow" if tty else ""))
+        style = "bold yellow" if tty else ""
+        console.print(Text(f"Inconclusive: {reason}", style=style), soft_wrap=True)
     if report.saturation is not None:
-        console.print(Text(f"Saturation knee: {report.saturation.describe()}"))
+        console.print(Text(f"Saturation knee: {report.saturation.describe()}"), soft_wrap=True)
     summary = ", ".join(f"{report.count(lv)} {lv.label}" for lv in Level if report.count(lv))
     style = "bold yellow" if report.inconclusive else STYLES[report.status]
     label = f"[{style}]{report.headline}[/]" if tty else report.headline

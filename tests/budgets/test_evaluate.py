@@ -10,6 +10,7 @@ import pytest
 
 from budgets.evaluate import BaselineRun, evaluate
 from budgets.model import Condition, Level, Op
+from budgets.timeline import RowsCache, build_timeline
 from budgets.units import Unit
 from budgets.verdict import BaselineOutcome, Window
 from collectors.model import RunInfo
@@ -540,3 +541,29 @@ def test_abort_after_holds_a_live_abort_until_the_run_is_old_enough() -> None:
     assert late.status is Level.ABORT
     finished = verdict(body, series, RunInfo("done", 0.0, 20.0))
     assert finished.status is Level.ABORT  # the final verdict keeps the level reached
+
+
+def test_intervals_that_arrive_out_of_order_are_all_counted() -> None:
+    """A distributed run's workers report their per-second slices when they arrive, so a
+    series can hold 5 after 6 (and two slices ending at the same second); every one counts."""
+    from dataclasses import replace
+
+    from collectors.model import Histogram, HistogramPoint
+
+    (series,) = FOUR
+    late = HistogramPoint(99.0, 100.0, Histogram.of([0.4]))
+    shuffled = (*series.histograms[50:], *series.histograms[:50], late)
+    v = verdict(
+        f"    metric: {LAT}\n    aggregation: count\n    fail: '< 1000'\n",
+        [replace(series, histograms=shuffled)],
+    )
+    assert v.observed == 401
+    p = verdict(
+        f"    metric: {LAT}\n    aggregation: max\n    fail: '< 1s'\n    scope: {{window: 10s}}\n",
+        [replace(series, histograms=shuffled)],
+    )
+    assert p.observed == pytest.approx(0.4, rel=0.01)
+    # The live monitor's timelines are built from the series as they arrived.
+    timeline = build_timeline([replace(series, histograms=shuffled)], RowsCache(), 0.0, 100.0)
+    assert list(timeline.ts) == [float(t) for t in SECONDS]
+    assert int(timeline.observations.sum()) == 401 and timeline.observations[-1] == 5

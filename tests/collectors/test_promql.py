@@ -12,6 +12,7 @@ import math
 import subprocess
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ from collectors.promql import (
     quantile_expr,
     quantile_name,
 )
+from examples.db import DB_BUCKETS
 from tests.examples.test_service import http, start_service
 from tests.helpers import need, start_worker_process, wait_until
 
@@ -366,13 +368,14 @@ def test_budgets_over_promql_agree_with_budgets_over_a_direct_scrape(stack: Stac
     exact = PromQLCollector(client, matchers='job="shop"', error_status="4..|5..")
     rows = _compare(spec, direct, exact.collect_range(t0, end, STEP), run)
     _show(f"method=exact, {STEP:g}s steps", rows)
-    for (budget, group), (_, _, rel) in rows.items():
+    for (budget, group), (w, g, rel) in rows.items():
         # Same cumulative readings on both sides: counts are equal; percentiles differ only
-        # in how each step's classic buckets are spread over log buckets before merging.
-        assert rel <= (TOL_EXACT_PERCENTILE if budget in ("latency", "db") else 0.0), (
-            budget,
-            group,
-        )
+        # in how each step's classic buckets are spread over log buckets before merging. A
+        # query seen a few times a step can move anywhere inside its classic bucket.
+        same_bucket = budget == "db" and bisect_left(DB_BUCKETS, w) == bisect_left(DB_BUCKETS, g)
+        assert same_bucket or rel <= (
+            TOL_EXACT_PERCENTILE if budget in ("latency", "db") else 0.0
+        ), (budget, group)
 
     # `increase` on the server: an estimate. Young series (small counts) make PromQL stop
     # extrapolating low buckets at zero, which skews percentiles beyond the uniform scaling.

@@ -76,5 +76,7 @@ def test_stress_scenario_user_steps_find_the_capacity(capped: str, tmp_path: Pat
     )  # fmt: skip
     assert sat is not None and sat["unit"] == "users"
     assert sat["knee"] is not None, sat["description"]
-    assert sat["knee"]["offered"] in (9, 12)  # where ~5 requests/s per user first exceeds 40/s
+    # Where ~5 requests/s per user first exceeds 40/s (9 or 12 users); at 6 users (~30/s, 75 %
+    # of two 50 ms slots) queueing already lifts p95 on a loaded machine. Never at 2 or 16.
+    assert sat["knee"]["offered"] in (6, 9, 12), sat["description"]
     assert sat["peak_throughput"] <= CAPACITY * 1.05

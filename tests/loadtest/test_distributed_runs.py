@@ -75,10 +75,15 @@ def test_workers_join_from_other_addresses_and_follow_the_plan_together(tmp_path
         with slow_server(0.0) as target:
             result, runs = castiel_run(
                 tmp_path, target, ERRORS, "-f", str(LOCUSTFILE),
-                "--arrival-rate", "30", "--duration", "8s", "--users", "6",
+                "--arrival-rate", "30", "--duration", "8s", "--users", "20",
                 "--expect-workers", "2", "--master-bind", master,
             )  # fmt: skip
-        assert result.returncode == 0, result.stdout + result.stderr
+        # 4 only when a worker's own CPU made the run untrustworthy (a loaded CI machine):
+        # the plan must still have been followed, which is what this test is about.
+        assert result.returncode in (0, 4), result.stdout + result.stderr
+        if result.returncode == 4:
+            assert "load generator saturated" in result.stdout, result.stdout
+            assert "arrival rate short of target" not in result.stdout, result.stdout
         assert "unauthenticated" not in result.stderr  # 127.0.0.2 is loopback
         for w in workers:
             assert w.wait(30) == 0, (tmp_path / "w1.log").read_text()
