@@ -1,9 +1,9 @@
 """`alerts.yaml` (or the `alerts:` section of `castiel.yaml`) -> typed `AlertsConfig`, every
 problem located by file, line, column and key path (docs/alerts.md has the full guide).
 
-Secrets (`webhook_url`, `routing_key`, `api_key`, `hmac_secret`, `password`) are `Secret`s:
-`${VAR}` references are resolved from the environment at send time only, and unset variables
-are warnings here (the monitor's environment is what counts), never errors."""
+Secrets (the fields each channel names in `Channel.secrets`) are `Secret`s: `${VAR}`
+references are resolved from the environment at send time only, and unset variables are
+warnings here (the monitor's environment is what counts), never errors."""
 
 from __future__ import annotations
 
