@@ -26,7 +26,7 @@ from alerts.inhibit import InhibitRule
 from alerts.mute import MONTHS, WEEKDAYS, TimeInterval
 from alerts.routing import Route
 from alerts.secrets import Secret
-from collectors.promql import duration
+from collectors.promql import promql_duration
 
 DEFAULT_VERSION = (0, 28)
 DEFAULT_SECRETS_DIR = "/etc/alertmanager/secrets"
@@ -132,7 +132,7 @@ def _route(route: Route, parent: Route | None, b: _Build) -> dict[str, Any]:
     for name in _TIMING:
         value = getattr(route, name)
         if parent is None or value != getattr(parent, name):
-            out[name] = duration(value) if value > 0 else "0s"
+            out[name] = promql_duration(value) if value > 0 else "0s"
     if route.continue_:
         out["continue"] = True
     if route.mute_time_intervals:

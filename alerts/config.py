@@ -30,7 +30,8 @@ from alerts.routing import (
 )
 from alerts.state import NoDataPolicy, Timing
 from alerts.yamlnodes import Ctx, Invalid, choice, compose, duration, fields, positive, url
-from budgets.model import Aggregation, Budget, Level, Scope
+from budgets.aggregations import Aggregation
+from budgets.model import Budget, Level, Scope
 from budgets.selectors import parse_selector
 from budgets.shorthand import parse_condition
 from collectors.yamlspec import SpecError, SpecIssue, read_text

@@ -20,7 +20,6 @@ from budgets.baseline import ComparedRun, Sample, compare, correct
 from budgets.evidence import check_counter, check_ratio
 from budgets.model import (
     THRESHOLD_LEVELS,
-    AggKind,
     BaselineRef,
     BaselineSpec,
     Budget,
@@ -155,7 +154,7 @@ def _groups(
             groups.setdefault(key(s), ([], []))[0].append(s)
         if budget.denominator and any(d.matches(s.key) for d in budget.denominator):
             groups.setdefault(key(s), ([], []))[1].append(s)
-    if budget.aggregation.kind is AggKind.RATIO:
+    if budget.aggregation.kind.denominator:
         # A group exists when its denominator has data: no error series simply means 0 errors.
         groups = {k: v for k, v in groups.items() if v[1]}
     return groups
@@ -227,7 +226,7 @@ def _run_task(task: _Task, ctx: _Ctx) -> Verdict | _Outcome:
             check_counter(budget.name, s, rows.ts, rows.values)
     try:
         measure = _measure(budget, task.num, task.den, ctx)
-        if budget.aggregation.kind is AggKind.RATIO and measure.observed is not None:
+        if budget.aggregation.kind.denominator and measure.observed is not None:
             denominator = ", ".join(map(str, budget.denominator))
             check_ratio(budget.name, measure.observed, str(budget.selector), denominator)
         comparison = None
@@ -246,7 +245,7 @@ def _value_fn(
     t0: float,
     t1: float,
 ) -> tuple[Timeline, Callable[[win.Windows], tuple[F64, F64]]]:
-    if budget.aggregation.kind is AggKind.RATIO:
+    if budget.aggregation.kind.denominator:
         both = [*num, *den]
         ntl = ctx.cache.get(num, t0, t1, axis_series=both)
         dtl = ctx.cache.get(den, t0, t1, axis_series=both)

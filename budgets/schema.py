@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from budgets.aggregations import AGGREGATIONS, schema_pattern
+
 _DURATION = {
     "description": "seconds, or a duration such as 250ms, 30s, 5m, 1h30m",
     "oneOf": [
@@ -71,9 +73,9 @@ _SCOPE = {
 }
 _AGGREGATION = {
     "type": "string",
-    "pattern": (
-        r"^(p\d+(\.\d+)?|p\(\d+(\.\d+)?\)|med|median|avg|min|max|rate|ratio|count|sum|last)$"
-    ),
+    "description": "how the values become one number: "
+    + ", ".join(k.listed_as for k in AGGREGATIONS),
+    "pattern": schema_pattern(),  # from the registry, so a new aggregation is valid here too
 }
 _GROUP_BY = {
     "oneOf": [

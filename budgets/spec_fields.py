@@ -13,9 +13,9 @@ from typing import Any
 
 from yaml.nodes import Node, ScalarNode
 
+from budgets.aggregations import Aggregation
 from budgets.k6 import bare_seconds_hint
 from budgets.model import (
-    Aggregation,
     BaselineRef,
     BaselineSpec,
     Condition,

@@ -11,8 +11,9 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node
 
+from budgets.aggregations import Aggregation
 from budgets.k6 import is_k6_metric, parse_metric_name, translate
-from budgets.model import AggKind, Aggregation, Budget, Level
+from budgets.model import Budget, Level
 from budgets.selectors import Selector, parse_selector
 from budgets.shorthand import parse_expression
 from budgets.spec_fields import BudgetContext, Defaults, check_unit, positive_duration, ramp_fields
@@ -74,8 +75,8 @@ def _k6_budget(
         if expr.method is None:
             raise ctx.error(tnode, path, f"{text!r} names no aggregation", 'e.g. "p(95)<200ms"')
         agg = ctx.attempt(tnode, path, partial(Aggregation.parse, expr.method))
-        if agg.kind is AggKind.RATIO:
-            raise ctx.error(tnode, path, "ratio needs a denominator", "use the long form")
+        if agg.kind.denominator:
+            raise ctx.error(tnode, path, f"{agg} needs a denominator", "use the long form")
         if expr.bare:
             check_unit(ctx, tnode, path, selector, agg, expr.condition)
         parts = {"selector": selector, "aggregation": agg, "cond": expr.condition}

@@ -8,7 +8,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from budgets.model import Aggregation, Condition, Level, Op
+from budgets.aggregations import Aggregation
+from budgets.model import Condition, Level, Op
 from budgets.reports.html import render_html
 from budgets.reports.report import build_report
 from budgets.shorthand import parse_condition

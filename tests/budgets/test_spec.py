@@ -8,7 +8,8 @@ import jsonschema
 import pytest
 import yaml
 
-from budgets.model import AggKind, Aggregation, BaselineRef, Level, MissingPolicy, Scope
+from budgets.aggregations import AVG, PERCENTILE, Aggregation
+from budgets.model import BaselineRef, Level, MissingPolicy, Scope
 from budgets.schema import BUDGET_FILE_SCHEMA
 from budgets.selectors import MatchKind, parse_selector
 from budgets.shorthand import parse_condition, parse_shorthand
@@ -47,7 +48,7 @@ budgets:
         "b.yaml",
     ).budgets
     assert b.name == "api-p95" and b.description == "fast"
-    assert b.aggregation == Aggregation(AggKind.PERCENTILE, 95.0)
+    assert b.aggregation == Aggregation(PERCENTILE, 95.0)
     assert [(lv, str(c)) for lv, c in b.thresholds] == [
         (Level.WARN, "< 0.2"),
         (Level.FAIL, "< 0.3"),
@@ -86,7 +87,7 @@ thresholds:
     by = {b.name: b for b in bs}
     assert str(by["a"].aggregation) == "p99.9" and str(by["a"].thresholds[0][1]) == "< 1"
     assert [lv for lv, _ in by["b"].thresholds] == [Level.WARN, Level.FAIL]
-    assert by["b"].aggregation.kind is AggKind.AVG
+    assert by["b"].aggregation.kind is AVG
     k6 = by['m{route="/x"} p(95)<200ms']
     assert k6.thresholds == ((Level.FAIL, parse_condition("< 0.2")),)
     assert k6.selector.matches(SeriesKey.of("m", {"route": "/x"}))
