@@ -55,7 +55,6 @@ from budgets.spec_fields import (
     Defaults,
     baseline_spec,
     check_unit,
-    positive_duration,
     ramp_fields,
     read_defaults,
 )
@@ -245,7 +244,7 @@ def _budget(ctx: BudgetContext, node: Node, key: str, defaults: Defaults) -> Bud
     abort_after = None
     if "abort_after" in m:
         abort_after = ctx.guard(
-            lambda: positive_duration(ctx, m["abort_after"][1], f"{key}.abort_after")
+            lambda: ctx.positive_seconds(m["abort_after"][1], f"{key}.abort_after")
         )
     if len(ctx.issues) > start_issues or selector is None or aggregation is None:
         raise Invalid()

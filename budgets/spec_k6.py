@@ -16,7 +16,7 @@ from budgets.k6 import is_k6_metric, parse_metric_name, translate
 from budgets.model import Budget, Level
 from budgets.selectors import Selector, parse_selector
 from budgets.shorthand import parse_expression
-from budgets.spec_fields import BudgetContext, Defaults, check_unit, positive_duration, ramp_fields
+from budgets.spec_fields import BudgetContext, Defaults, check_unit, ramp_fields
 from collectors.yamlspec import Invalid
 
 _K6_OBJECT_KEYS = ("threshold", "abortOnFail", "delayAbortEval")
@@ -59,7 +59,7 @@ def _k6_budget(
         if "abortOnFail" in m:
             abort = ctx.boolean(m["abortOnFail"][1], f"{path}.abortOnFail")
         if "delayAbortEval" in m and ctx.scalar(m["delayAbortEval"][1], path) is not None:
-            delay = positive_duration(ctx, m["delayAbortEval"][1], f"{path}.delayAbortEval")
+            delay = ctx.positive_seconds(m["delayAbortEval"][1], f"{path}.delayAbortEval")
     text = ctx.text(tnode, path)
     expr = ctx.attempt(tnode, path, partial(parse_expression, text))
     if selector is None:  # a k6 metric name

@@ -16,7 +16,7 @@ from alerts.channels.base import SendContext, SendResult, post_json
 from alerts.channels.channel import Channel
 from alerts.channels.text import iso
 from alerts.model import Notification
-from alerts.yamlnodes import fields, positive, url
+from alerts.yamlnodes import fields, url
 from collectors.yamlspec import SpecContext
 
 
@@ -29,7 +29,7 @@ class AlertmanagerConfig:
 
 
 def parse(ctx: SpecContext, node: Node, key: str) -> AlertmanagerConfig:
-    f = fields(ctx, node, key, {"url": partial(url, ctx), "ttl": partial(positive, ctx)}, ("url",))
+    f = fields(ctx, node, key, {"url": partial(url, ctx), "ttl": ctx.positive_seconds}, ("url",))
     return AlertmanagerConfig(**f)
 
 
