@@ -323,6 +323,24 @@ ROUTE_KEYS = (
 )
 
 
+def _check_root(ctx: SpecContext, node: Node, key: str, m: dict[str, tuple[Node, Node]]) -> None:
+    """The root route takes every alert, always: what would narrow or mute it is refused."""
+    if "matchers" in m:
+        ctx.error(m["matchers"][0], f"{key}.matchers", "the root route matches every alert")
+    if "continue" in m:
+        ctx.error(m["continue"][0], f"{key}.continue", "the root route cannot continue")
+    for name in ("mute_time_intervals", "active_time_intervals"):
+        if name in m:
+            ctx.error(
+                m[name][0],
+                f"{key}.{name}",
+                "the root route cannot be muted",
+                "put it on a child route",
+            )
+    if "receiver" not in m:
+        raise ctx.error(node, f"{key}.receiver", "missing", "the root route needs a receiver")
+
+
 def _route(
     ctx: SpecContext, node: Node, key: str, parent: Route | None, rid: str, nodes: dict[str, Node]
 ) -> Route:
@@ -336,20 +354,7 @@ def _route(
         return inherited if value is None else value
 
     if parent is None:
-        if "matchers" in m:
-            ctx.error(m["matchers"][0], f"{key}.matchers", "the root route matches every alert")
-        if "continue" in m:
-            ctx.error(m["continue"][0], f"{key}.continue", "the root route cannot continue")
-        for name in ("mute_time_intervals", "active_time_intervals"):
-            if name in m:
-                ctx.error(
-                    m[name][0],
-                    f"{key}.{name}",
-                    "the root route cannot be muted",
-                    "put it on a child route",
-                )
-        if "receiver" not in m:
-            raise ctx.error(node, f"{key}.receiver", "missing", "the root route needs a receiver")
+        _check_root(ctx, node, key, m)
     receiver = get("receiver", ctx.text, parent.receiver if parent else "")
     group_by = get("group_by", ctx.texts, parent.group_by if parent else ())
     if "..." in group_by and len(group_by) > 1:
