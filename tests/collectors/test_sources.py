@@ -146,6 +146,11 @@ def test_a_full_sources_section() -> None:
             "4:14: sources.scrape.timeout:",
             "not a duration",
         ),
+        (
+            "sources:\n  prometheus:\n    url: http://x\n    window: 0s\n",
+            "4:13: sources.prometheus.window:",
+            "must be longer than 0s",
+        ),
         ("sources:\n  scrape: {}\n", "2:11: sources.scrape:", "endpoints"),
         (
             "sources:\n  azure:\n    workspace_id: w\n    resource_id: /subscriptions/x\n",
@@ -364,3 +369,12 @@ def test_the_new_source_recipe(
     assert not check_sources(config)[-1].ok
     with pytest.raises(SourcesConfigError, match=r"c.yaml:2:9: sources.file.path: missing path"):
         parse_sources("sources:\n  file: {}\n", "c.yaml", {})
+
+
+def test_a_duration_is_read_as_text_with_variables_expanded() -> None:
+    """Durations under `sources:` are SpecContext.seconds read the section's way (text,
+    `${VAR}` expanded), the one duration grammar: no reader of its own."""
+    text = "sources:\n  scrape:\n    endpoints: [http://a/metrics]\n    timeout: ${T}\n"
+    config = parse_sources(text, "c.yaml", {"T": "1m30s"})
+    scrape = config.get(SCRAPE)
+    assert scrape is not None and scrape.timeout == 90.0
