@@ -19,8 +19,8 @@ from typing import Any
 
 import yaml
 
+from alerts import channels
 from alerts.channel_config import ReceiverConfig
-from alerts.channels import BY_NAME
 from alerts.config import AlertsConfig
 from alerts.inhibit import InhibitRule
 from alerts.mute import MONTHS, WEEKDAYS, TimeInterval
@@ -191,7 +191,7 @@ def _interval(i: TimeInterval) -> dict[str, Any]:
 
 def _receiver(rc: ReceiverConfig, b: _Build) -> dict[str, Any]:
     out: dict[str, Any] = {"name": rc.name}
-    mapping = BY_NAME[rc.kind].alertmanager
+    mapping = channels.named(rc.kind).alertmanager
     if isinstance(mapping, str):
         b.notes.append(
             f"receiver {rc.name}: Alertmanager has no {rc.kind} integration ({mapping}); "

@@ -8,7 +8,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from alerts.channels import BY_NAME, CHANNELS
+from alerts import channels
 from alerts.secrets import Secret
 from collectors.yamlspec import SpecContext
 
@@ -17,17 +17,19 @@ from collectors.yamlspec import SpecContext
 class ReceiverConfig:
     name: str
     kind: str
-    """The channel's name (`slack`): its key in alerts.channels.BY_NAME."""
+    """The channel's name (`slack`): alerts.channels.named(kind) is the channel."""
     channel: Any
     """That channel's settings (its `Channel.config` dataclass)."""
     fallback: tuple[str, ...] = ()
     send_resolved: bool = True
 
     def secrets(self) -> tuple[Secret, ...]:
-        return BY_NAME[self.kind].secret_values(self.channel)
+        return channels.named(self.kind).secret_values(self.channel)
 
 
-RECEIVER_KEYS = ("name", "fallback", "send_resolved", *(c.name for c in CHANNELS))
+def receiver_keys() -> tuple[str, ...]:
+    """What a receiver may say: its own keys and one key per registered channel."""
+    return ("name", "fallback", "send_resolved", *(c.name for c in channels.CHANNELS))
 
 
 def parse_receivers(
@@ -55,17 +57,18 @@ def parse_receivers(
 
 
 def _receiver(ctx: SpecContext, node: Node, key: str) -> ReceiverConfig:
-    m = ctx.mapping(node, key, RECEIVER_KEYS)
+    m = ctx.mapping(node, key, receiver_keys())
     if "name" not in m:
         raise ctx.error(node, f"{key}.name", "missing", "every receiver has a name")
     name = ctx.text(m["name"][1], f"{key}.name")
-    kinds = [c for c in CHANNELS if c.name in m]
+    registered = channels.CHANNELS
+    kinds = [c for c in registered if c.name in m]
     if len(kinds) != 1:
         raise ctx.error(
             node,
             key,
             f"receiver {name!r} needs exactly one channel, found {len(kinds)}",
-            f"one of {', '.join(c.name for c in CHANNELS)}; use `fallback` for a second one",
+            f"one of {', '.join(c.name for c in registered)}; use `fallback` for a second one",
         )
     channel = kinds[0]
     settings = channel.parse(ctx, m[channel.name][1], f"{key}.{channel.name}")
@@ -79,7 +82,7 @@ def _receiver(ctx: SpecContext, node: Node, key: str) -> ReceiverConfig:
 def __getattr__(name: str) -> Any:
     """Each channel's settings class by its name (`SlackConfig`), for callers that import it
     from here; its home is the channel's module."""
-    for c in CHANNELS:
+    for c in channels.CHANNELS:
         if c.config.__name__ == name:
             return c.config
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -43,7 +43,7 @@ from collectors.sources.base import (
 )
 from runtime.connection import connect
 from runtime.errors import ConfigError
-from tests.helpers import ROOT
+from tests.helpers import recipe
 
 FULL = """\
 store: .castiel/metrics.db        # another section: not ours, left alone
@@ -329,19 +329,12 @@ def test_checks_never_show_a_secret_of_the_config() -> None:
     assert scrub(echoed, {"Bearer s3cret"}).detail == "401: header '***' refused"
 
 
-def _recipe(heading: str) -> str:
-    """The python block under `heading` in docs/development.md."""
-    text = (ROOT / "docs" / "development.md").read_text()
-    section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    return section.split("```python\n", 1)[1].split("```", 1)[0]
-
-
 def test_the_new_source_recipe(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str
 ) -> None:
     """docs/development.md "A new source", run as written: the module, one registry line,
     and the source works everywhere sources do."""
-    (tmp_path / "file_source.py").write_text(_recipe("A new source"))
+    (tmp_path / "file_source.py").write_text(recipe("A new source"))
     monkeypatch.syspath_prepend(str(tmp_path))
     file_source = importlib.import_module("file_source")
     kind = file_source.FILE
