@@ -10,15 +10,17 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from budgets import aggregations
 from budgets.aggregations import AGGREGATIONS, RATE, AggKind, Aggregation
 from budgets.evaluate import evaluate
 from budgets.export.azure import AzureOptions, budget_query
 from budgets.export.catalogue import Catalogue, MetricInfo
 from budgets.export.promql import Unexpressible, value
-from budgets.schema import BUDGET_FILE_SCHEMA
+from budgets.schema import budget_file_schema
 from budgets.units import Unit, unit_of
 from collectors.model import MetricKind
 from tests.budgets.helpers import RUN, counter, every, gauge, hist, one
+from tests.helpers import recipe
 
 DOCS = Path(__file__).parents[2] / "docs" / "budgets.md"
 SERIES = {
@@ -42,7 +44,7 @@ def budget_file(aggregation: str) -> dict[str, object]:
 
 
 def schema_errors(aggregation: str) -> list[str]:
-    validator = jsonschema.Draft202012Validator(BUDGET_FILE_SCHEMA)
+    validator = jsonschema.Draft202012Validator(budget_file_schema())
     return [e.message for e in validator.iter_errors(budget_file(aggregation))]
 
 
@@ -155,3 +157,36 @@ def test_docs_have_a_row_for_it(kind: AggKind) -> None:
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     first_cells = [row.split("|")[1] for row in rows]
     assert any(f"`{x}`" in cell for x in kind.examples for cell in first_cells)
+
+
+def test_the_new_aggregation_recipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/development.md "A new aggregation", run as written inside budgets/aggregations.py
+    plus its AGGREGATIONS line: it parses, the schema accepts it, it evaluates with its unit
+    and exports where it declares a form."""
+    namespace = dict(vars(aggregations))
+    exec(recipe("A new aggregation"), namespace)  # our own docs' block, as the module runs it
+    spread: AggKind = namespace["SPREAD"]
+    with pytest.raises(ValueError, match="unknown aggregation 'spread'"):
+        Aggregation.parse("spread")  # not registered yet
+    assert schema_errors("spread")
+    monkeypatch.setattr(aggregations, "AGGREGATIONS", (*AGGREGATIONS, spread))
+
+    assert Aggregation.parse("Spread").kind is spread
+    assert schema_errors("spread") == []
+    assert unit_of("x_seconds", Aggregation(spread)) is Unit.SECONDS
+    latency = one(_budget(spread, "h_seconds"))
+    [verdict] = evaluate([latency], [SERIES[MetricKind.HISTOGRAM]], RUN)
+    assert verdict.observed == pytest.approx(0.2, rel=0.02), verdict.message
+    [verdict] = evaluate([one(_budget(spread, "g"))], [SERIES[MetricKind.GAUGE]], RUN)
+    assert verdict.observed == 0.0
+
+    with pytest.raises(Unexpressible, match="smallest or largest"):
+        value(latency, 300, CATALOGUE)
+    assert value(one(_budget(spread, "g")), 300, CATALOGUE).count("_over_time") == 2
+    kql = budget_query(
+        one(_budget(spread, "castiel_http_request_duration_seconds")),
+        300,
+        AzureOptions(),
+        binned=False,
+    )
+    assert "max(d) - min(d)" in kql, kql

@@ -10,7 +10,7 @@ import yaml
 
 from budgets.aggregations import AVG, PERCENTILE, Aggregation
 from budgets.model import BaselineRef, Level, MissingPolicy, Scope
-from budgets.schema import BUDGET_FILE_SCHEMA
+from budgets.schema import budget_file_schema
 from budgets.selectors import MatchKind, parse_selector
 from budgets.shorthand import parse_condition, parse_shorthand
 from budgets.spec import BudgetSpecError, load_budget_file, parse_budgets
@@ -251,12 +251,12 @@ def test_example_file_is_valid_and_covers_every_area() -> None:
     names = {b.name for b in spec.budgets}
     for area in ("api-", "queue-", "job-", "workers-", "cache-", "db-"):
         assert any(n.startswith(area) for n in names), area
-    jsonschema.validate(yaml.safe_load(EXAMPLE.read_text()), BUDGET_FILE_SCHEMA)
+    jsonschema.validate(yaml.safe_load(EXAMPLE.read_text()), budget_file_schema())
 
 
 def test_json_schema_is_valid_and_rejects_what_the_loader_rejects() -> None:
-    jsonschema.Draft202012Validator.check_schema(BUDGET_FILE_SCHEMA)
-    validator = jsonschema.Draft202012Validator(BUDGET_FILE_SCHEMA)
+    jsonschema.Draft202012Validator.check_schema(budget_file_schema())
+    validator = jsonschema.Draft202012Validator(budget_file_schema())
     bad = [
         {"budgets": [{"name": "a", "metric": "m", "aggregation": "p95", "fail": 3}]},
         {"budgets": [{"name": "a", "metric": "m", "aggregaton": "p95", "fail": "<1"}]},
