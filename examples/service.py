@@ -348,6 +348,25 @@ class Shop:
 def main(argv: list[str] | None = None) -> None:
     import uvicorn  # noqa: PLC0415 - only the CLI entry point needs the server
 
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.max_concurrency < 0 or args.delay < 0:
+        parser.error("--max-concurrency and --delay must be >= 0")
+    args.db.parent.mkdir(parents=True, exist_ok=True)
+    settings = ServiceSettings(
+        args.redis,
+        args.db,
+        not args.no_cache,
+        args.n_plus_one,
+        max_concurrency=args.max_concurrency,
+        delay=args.delay / 1000,
+        frontend=FrontendOptions(not args.no_static_compression, not args.no_static_cache),
+        slow=dict(args.slow),
+    )
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
@@ -392,21 +411,7 @@ def main(argv: list[str] | None = None) -> None:
         metavar="ROUTE=AMOUNT",
         help="inject a regression: /orders=25%% (25%% slower) or POST /orders=20ms",
     )
-    args = parser.parse_args(argv)
-    if args.max_concurrency < 0 or args.delay < 0:
-        parser.error("--max-concurrency and --delay must be >= 0")
-    args.db.parent.mkdir(parents=True, exist_ok=True)
-    settings = ServiceSettings(
-        args.redis,
-        args.db,
-        not args.no_cache,
-        args.n_plus_one,
-        max_concurrency=args.max_concurrency,
-        delay=args.delay / 1000,
-        frontend=FrontendOptions(not args.no_static_compression, not args.no_static_cache),
-        slow=dict(args.slow),
-    )
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    return parser
 
 
 if __name__ == "__main__":
