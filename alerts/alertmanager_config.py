@@ -8,41 +8,28 @@ Secrets are never written: every secret becomes a `*_file` reference into `secre
 named after its `${VARIABLE}` (the file holds what the variable holds). What Alertmanager
 cannot do (fallback receivers, HMAC signatures, per-alert dedup, Castiel-only channels, an
 integration newer than the target version) becomes a note; the receiver stays, so routes
-naming it remain valid."""
+naming it remain valid. Each channel says how it maps (its `Channel.alertmanager`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
 
-from alerts.channel_config import (
-    OPSGENIE_URL,
-    PAGERDUTY_URL,
-    ChannelConfig,
-    EmailConfig,
-    OpsgenieConfig,
-    PagerDutyConfig,
-    ReceiverConfig,
-    SlackConfig,
-    TeamsConfig,
-    WebhookConfig,
-)
+from alerts import channels
+from alerts.channel_config import ReceiverConfig
 from alerts.config import AlertsConfig
 from alerts.inhibit import InhibitRule
 from alerts.mute import MONTHS, WEEKDAYS, TimeInterval
 from alerts.routing import Route
 from alerts.secrets import Secret
-from collectors.promql import duration
+from collectors.promql import promql_duration
 
 DEFAULT_VERSION = (0, 28)
 DEFAULT_SECRETS_DIR = "/etc/alertmanager/secrets"
-# The first Alertmanager release that reads each of these (its CHANGELOG).
-WEBHOOK_URL_FILE = (0, 26)
-MSTEAMSV2 = (0, 28)
 
 
 def parse_version(text: str) -> tuple[int, int]:
@@ -57,6 +44,9 @@ def parse_version(text: str) -> tuple[int, int]:
 
 @dataclass
 class _Build:
+    """The export under way; each channel's Alertmanager mapping writes into it
+    (alerts.channels.channel.AlertmanagerTarget)."""
+
     secrets_dir: str
     version: tuple[int, int]
     notes: list[str] = field(default_factory=list)
@@ -142,7 +132,7 @@ def _route(route: Route, parent: Route | None, b: _Build) -> dict[str, Any]:
     for name in _TIMING:
         value = getattr(route, name)
         if parent is None or value != getattr(parent, name):
-            out[name] = duration(value) if value > 0 else "0s"
+            out[name] = promql_duration(value) if value > 0 else "0s"
     if route.continue_:
         out["continue"] = True
     if route.mute_time_intervals:
@@ -201,15 +191,14 @@ def _interval(i: TimeInterval) -> dict[str, Any]:
 
 def _receiver(rc: ReceiverConfig, b: _Build) -> dict[str, Any]:
     out: dict[str, Any] = {"name": rc.name}
-    mapper = _CHANNELS.get(type(rc.channel))
-    if mapper is None:
-        why = _NOT_MAPPED.get(rc.kind, "a Castiel channel")
+    mapping = channels.named(rc.kind).alertmanager
+    if isinstance(mapping, str):
         b.notes.append(
-            f"receiver {rc.name}: Alertmanager has no {rc.kind} integration ({why}); "
+            f"receiver {rc.name}: Alertmanager has no {rc.kind} integration ({mapping}); "
             "it receives nothing there"
         )
         return out
-    found = mapper(rc, rc.channel, b)
+    found = mapping(rc.name, rc.channel, b)
     if found is not None:
         key, conf = found
         conf["send_resolved"] = rc.send_resolved
@@ -220,119 +209,3 @@ def _receiver(rc: ReceiverConfig, b: _Build) -> dict[str, Any]:
             "the receiver itself and has no fallback)"
         )
     return out
-
-
-_NOT_MAPPED = {
-    "alertmanager": "the exported alerts reach Alertmanager already",
-    "console": "Castiel prints to its own output",
-    "file": "Castiel writes a local file",
-}
-
-Mapped = tuple[str, dict[str, Any]] | None
-
-
-def _slack(rc: ReceiverConfig, c: ChannelConfig, b: _Build) -> Mapped:
-    assert isinstance(c, SlackConfig)
-    conf: dict[str, Any] = {"api_url_file": b.secret_file(rc.name, "webhook_url", c.webhook_url)}
-    for key in ("channel", "username", "icon_emoji"):
-        if getattr(c, key):
-            conf[key] = getattr(c, key)
-    return "slack_configs", conf
-
-
-def _pagerduty(rc: ReceiverConfig, c: ChannelConfig, b: _Build) -> Mapped:
-    assert isinstance(c, PagerDutyConfig)
-    conf: dict[str, Any] = {
-        "routing_key_file": b.secret_file(rc.name, "routing_key", c.routing_key),
-        # Castiel's severities are PagerDuty's four.
-        "severity": '{{ or .CommonLabels.severity "error" }}',
-        "source": c.source,
-    }
-    if c.url != PAGERDUTY_URL:
-        conf["url"] = c.url
-    if c.dedup == "alert":
-        b.notes.append(
-            f"receiver {rc.name}: dedup: alert (Alertmanager sends one PagerDuty incident per "
-            "alert group; group by every label to get one per alert)"
-        )
-    return "pagerduty_configs", conf
-
-
-def _opsgenie(rc: ReceiverConfig, c: ChannelConfig, b: _Build) -> Mapped:
-    assert isinstance(c, OpsgenieConfig)
-    conf: dict[str, Any] = {"api_key_file": b.secret_file(rc.name, "api_key", c.api_key)}
-    if c.api_url != OPSGENIE_URL:
-        conf["api_url"] = c.api_url.rstrip("/") + "/"
-    if c.responders:
-        conf["responders"] = [dict(r) for r in c.responders]
-    if c.tags:
-        conf["tags"] = ",".join(c.tags)
-    branches = "".join(
-        f'{{{{ {"if" if i == 0 else "else if"} eq .CommonLabels.severity "{sev}" }}}}{prio}'
-        for i, (sev, prio) in enumerate(c.priorities)
-    )
-    conf["priority"] = branches + "{{ else }}P3{{ end }}"
-    if c.dedup == "alert":
-        b.notes.append(
-            f"receiver {rc.name}: dedup: alert (Alertmanager sends one Opsgenie alert per "
-            "alert group)"
-        )
-    return "opsgenie_configs", conf
-
-
-def _webhook(rc: ReceiverConfig, c: ChannelConfig, b: _Build) -> Mapped:
-    assert isinstance(c, WebhookConfig)
-    if b.version < WEBHOOK_URL_FILE:
-        b.notes.append(
-            f"receiver {rc.name}: Alertmanager reads a webhook URL from a file from 0.26 on "
-            "(url_file), and the URL is a secret; not written for this version"
-        )
-        return None
-    conf: dict[str, Any] = {"url_file": b.secret_file(rc.name, "url", c.url)}
-    if c.max_alerts:
-        conf["max_alerts"] = c.max_alerts
-    if c.hmac_secret is not None:
-        b.notes.append(f"receiver {rc.name}: hmac_secret (Alertmanager does not sign webhooks)")
-    return "webhook_configs", conf
-
-
-def _email(rc: ReceiverConfig, c: ChannelConfig, b: _Build) -> Mapped:
-    assert isinstance(c, EmailConfig)
-    conf: dict[str, Any] = {
-        "to": ", ".join(c.to),
-        "from": c.from_addr,
-        "smarthost": f"{c.smarthost}:{c.port}",
-        "require_tls": c.starttls,
-    }
-    if c.username:
-        conf["auth_username"] = c.username
-    if c.password is not None:
-        conf["auth_password_file"] = b.secret_file(rc.name, "password", c.password)
-    if c.tls and c.port != 465:
-        b.notes.append(
-            f"receiver {rc.name}: tls (implicit TLS): Alertmanager uses it on port 465 only"
-        )
-    return "email_configs", conf
-
-
-def _teams(rc: ReceiverConfig, c: ChannelConfig, b: _Build) -> Mapped:
-    assert isinstance(c, TeamsConfig)
-    if b.version < MSTEAMSV2:
-        b.notes.append(
-            f"receiver {rc.name}: Microsoft Teams Workflows webhooks need Alertmanager 0.28 "
-            "(msteamsv2_configs); not written for this version"
-        )
-        return None
-    return "msteamsv2_configs", {
-        "webhook_url_file": b.secret_file(rc.name, "webhook_url", c.webhook_url)
-    }
-
-
-_CHANNELS: dict[type, Callable[[ReceiverConfig, ChannelConfig, _Build], Mapped]] = {
-    SlackConfig: _slack,
-    PagerDutyConfig: _pagerduty,
-    OpsgenieConfig: _opsgenie,
-    WebhookConfig: _webhook,
-    EmailConfig: _email,
-    TeamsConfig: _teams,
-}

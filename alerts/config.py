@@ -1,9 +1,9 @@
 """`alerts.yaml` (or the `alerts:` section of `castiel.yaml`) -> typed `AlertsConfig`, every
 problem located by file, line, column and key path (docs/alerts.md has the full guide).
 
-Secrets (`webhook_url`, `routing_key`, `api_key`, `hmac_secret`, `password`) are `Secret`s:
-`${VAR}` references are resolved from the environment at send time only, and unset variables
-are warnings here (the monitor's environment is what counts), never errors."""
+Secrets (the fields each channel names in `Channel.secrets`) are `Secret`s: `${VAR}`
+references are resolved from the environment at send time only, and unset variables are
+warnings here (the monitor's environment is what counts), never errors."""
 
 from __future__ import annotations
 
@@ -29,11 +29,12 @@ from alerts.routing import (
     Route,
 )
 from alerts.state import NoDataPolicy, Timing
-from alerts.yamlnodes import Ctx, Invalid, choice, compose, duration, fields, positive, url
-from budgets.model import Aggregation, Budget, Level, Scope
+from alerts.yamlnodes import Invalid, choice, compose, fields, url
+from budgets.aggregations import Aggregation
+from budgets.model import Budget, Level, Scope
 from budgets.selectors import parse_selector
 from budgets.shorthand import parse_condition
-from collectors.yamlspec import SpecError, SpecIssue, read_text
+from collectors.yamlspec import SpecContext, SpecError, SpecIssue, read_text
 
 SUPPORTED_VERSIONS = (1,)
 
@@ -178,30 +179,13 @@ def load_alerts_config(path: str | Path) -> AlertsConfig:
     return parse_alerts_config(text, str(p))
 
 
-TOP_KEYS = (
-    "version",
-    "route",
-    "receivers",
-    "inhibit_rules",
-    "time_intervals",
-    "rules",
-    "defaults",
-    "budgets",
-    "severity",
-    "dashboard",
-    "delivery",
-    "deployment",
-    "labels",
-)
-
-
 def parse_alerts_config(text: str, filename: str = "<alerts>") -> AlertsConfig:
     root, problem = compose(text, filename)
     if problem is not None:
         raise AlertsConfigError([problem])
     if root is None:
         raise AlertsConfigError([SpecIssue(filename, 1, 1, "", "the file is empty")])
-    ctx = Ctx(filename)
+    ctx = SpecContext(filename)
     prefix = ""
     try:
         top = ctx.mapping(root, "")
@@ -220,108 +204,103 @@ def _p(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
 
 
-def _config(ctx: Ctx, root: Node, prefix: str) -> AlertsConfig | None:
+@dataclass(frozen=True)
+class _Section:
+    """A top-level key of the file: its reader (context, node, key path) and what it is when
+    the key is absent or unreadable (the reader's problems are already recorded then)."""
+
+    read: Callable[[SpecContext, Node, str], Any]
+    default: Callable[[], Any] = lambda: None
+    missing: str = ""
+    """For a required key: the hint when it is absent."""
+
+
+def _config(ctx: SpecContext, root: Node, prefix: str) -> AlertsConfig | None:
     top = ctx.mapping(root, prefix, TOP_KEYS)
-    g = ctx.guard
-    if "version" in top:
-        g(lambda: _version(ctx, top["version"][1], _p(prefix, "version")))
-    intervals = (
-        g(lambda: _time_intervals(ctx, top["time_intervals"][1], _p(prefix, "time_intervals")))
-        if "time_intervals" in top
-        else {}
-    ) or {}
-    receivers: dict[str, ReceiverConfig] = {}
-    receiver_nodes: dict[str, Node] = {}
-    if "receivers" not in top:
-        ctx.error(root, _p(prefix, "receivers"), "missing", "list at least one receiver")
-    else:
-        g(
-            lambda: parse_receivers(
-                ctx, top["receivers"][1], _p(prefix, "receivers"), receivers, receiver_nodes
-            )
-        )
-    route: Route | None = None
-    route_nodes: dict[str, Node] = {}
-    if "route" not in top:
-        ctx.error(root, _p(prefix, "route"), "missing", "a root route names the default receiver")
-    else:
-        route = g(lambda: _route(ctx, top["route"][1], _p(prefix, "route"), None, "0", route_nodes))
+    values = {name: _section(ctx, root, top, prefix, name, s) for name, s in SECTIONS.items()}
+    receivers, receiver_nodes = values["receivers"]
+    route, route_nodes = values["route"]
+    budgets, budget_keys = values["budgets"]
+    intervals = values["time_intervals"]
     _check_references(ctx, route, route_nodes, receivers, receiver_nodes, intervals, prefix)
-    inhibit = (
-        g(lambda: _inhibit_rules(ctx, top["inhibit_rules"][1], _p(prefix, "inhibit_rules")))
-        if "inhibit_rules" in top
-        else ()
-    ) or ()
-    rules = (
-        g(lambda: _rules(ctx, top["rules"][1], _p(prefix, "rules"))) if "rules" in top else ()
-    ) or ()
-    defaults = (
-        g(lambda: _settings(ctx, top["defaults"][1], _p(prefix, "defaults")))
-        if "defaults" in top
-        else None
-    ) or RuleSettings()
-    budgets: dict[str, RuleSettings] = {}
-    budget_keys: dict[str, SpecIssue] = {}
-    if "budgets" in top:
-        bkey = _p(prefix, "budgets")
-        bm = g(lambda: ctx.mapping(top["budgets"][1], bkey)) or {}
-        for name, (knode, vnode) in bm.items():
-            s = g(_settings, ctx, vnode, f"{bkey}.{name}")
-            if s is not None:
-                budgets[name] = s
-                budget_keys[name] = ctx.issue(knode, f"{bkey}.{name}", "")
-    severity = (
-        g(lambda: _severity(ctx, top["severity"][1], _p(prefix, "severity")))
-        if "severity" in top
-        else None
-    ) or DEFAULT_SEVERITY
-    dashboard = (
-        g(lambda: _dashboard(ctx, top["dashboard"][1], _p(prefix, "dashboard")))
-        if "dashboard" in top
-        else None
-    ) or DashboardConfig()
-    delivery = (
-        g(lambda: _delivery(ctx, top["delivery"][1], _p(prefix, "delivery")))
-        if "delivery" in top
-        else None
-    ) or DeliveryPolicy()
-    deployment = (
-        g(lambda: ctx.text(top["deployment"][1], _p(prefix, "deployment")))
-        if "deployment" in top
-        else None
-    )
-    labels = (
-        g(lambda: ctx.string_map(top["labels"][1], _p(prefix, "labels"))) if "labels" in top else ()
-    ) or ()
     if route is None or ctx.issues:
         return None
     return AlertsConfig(
         path=ctx.file,
         route=route,
         receivers=receivers,
-        inhibit_rules=tuple(inhibit),
+        inhibit_rules=values["inhibit_rules"],
         time_intervals=intervals,
-        rules=tuple(rules),
-        defaults=defaults,
+        rules=values["rules"],
+        defaults=values["defaults"],
         budgets=budgets,
-        severity=severity,
-        dashboard=dashboard,
-        delivery=delivery,
-        deployment=deployment,
-        labels=labels,
+        severity=values["severity"],
+        dashboard=values["dashboard"],
+        delivery=values["delivery"],
+        deployment=values["deployment"],
+        labels=values["labels"],
         warnings=tuple(ctx.warnings),
         budget_keys=budget_keys,
     )
 
 
-def _version(ctx: Ctx, node: Node, key: str) -> int:
+def _section(
+    ctx: SpecContext,
+    root: Node,
+    top: Mapping[str, tuple[Node, Node]],
+    prefix: str,
+    name: str,
+    section: _Section,
+) -> Any:
+    key = _p(prefix, name)
+    if name not in top:
+        if section.missing:
+            ctx.error(root, key, "missing", section.missing)
+        return section.default()
+    value = ctx.guard(section.read, ctx, top[name][1], key)
+    return section.default() if value is None else value
+
+
+def _receivers(
+    ctx: SpecContext, node: Node, key: str
+) -> tuple[dict[str, ReceiverConfig], dict[str, Node]]:
+    """The receivers, and where each is declared (also the ones that failed to read, so
+    routes naming them get no second, misleading error)."""
+    receivers: dict[str, ReceiverConfig] = {}
+    nodes: dict[str, Node] = {}
+    parse_receivers(ctx, node, key, receivers, nodes)
+    return receivers, nodes
+
+
+def _root_route(ctx: SpecContext, node: Node, key: str) -> tuple[Route, dict[str, Node]]:
+    """The routing tree, and where each route (by id) is written."""
+    nodes: dict[str, Node] = {}
+    return _route(ctx, node, key, None, "0", nodes), nodes
+
+
+def _budget_overrides(
+    ctx: SpecContext, node: Node, key: str
+) -> tuple[dict[str, RuleSettings], dict[str, SpecIssue]]:
+    """Per-budget settings, and where each is written (to point at one that names no
+    budget: `unknown_budget_overrides`)."""
+    budgets: dict[str, RuleSettings] = {}
+    where: dict[str, SpecIssue] = {}
+    for name, (knode, vnode) in ctx.mapping(node, key).items():
+        s = ctx.guard(_settings, ctx, vnode, f"{key}.{name}")
+        if s is not None:
+            budgets[name] = s
+            where[name] = ctx.issue(knode, f"{key}.{name}", "")
+    return budgets, where
+
+
+def _version(ctx: SpecContext, node: Node, key: str) -> int:
     v = ctx.scalar(node, key)
     if v not in SUPPORTED_VERSIONS:
         raise ctx.error(node, key, f"unsupported version {v!r}", "this Castiel reads version: 1")
     return int(v)
 
 
-def _matchers(ctx: Ctx, node: Node, key: str) -> tuple[LabelMatcher, ...]:
+def _matchers(ctx: SpecContext, node: Node, key: str) -> tuple[LabelMatcher, ...]:
     out = []
     for i, n in enumerate(ctx.items(node, key)):
         parsed = ctx.guard(ctx.convert, n, f"{key}[{i}]", _matcher)
@@ -344,8 +323,26 @@ ROUTE_KEYS = (
 )
 
 
+def _check_root(ctx: SpecContext, node: Node, key: str, m: dict[str, tuple[Node, Node]]) -> None:
+    """The root route takes every alert, always: what would narrow or mute it is refused."""
+    if "matchers" in m:
+        ctx.error(m["matchers"][0], f"{key}.matchers", "the root route matches every alert")
+    if "continue" in m:
+        ctx.error(m["continue"][0], f"{key}.continue", "the root route cannot continue")
+    for name in ("mute_time_intervals", "active_time_intervals"):
+        if name in m:
+            ctx.error(
+                m[name][0],
+                f"{key}.{name}",
+                "the root route cannot be muted",
+                "put it on a child route",
+            )
+    if "receiver" not in m:
+        raise ctx.error(node, f"{key}.receiver", "missing", "the root route needs a receiver")
+
+
 def _route(
-    ctx: Ctx, node: Node, key: str, parent: Route | None, rid: str, nodes: dict[str, Node]
+    ctx: SpecContext, node: Node, key: str, parent: Route | None, rid: str, nodes: dict[str, Node]
 ) -> Route:
     m = ctx.mapping(node, key, ROUTE_KEYS)
     g = ctx.guard
@@ -357,20 +354,7 @@ def _route(
         return inherited if value is None else value
 
     if parent is None:
-        if "matchers" in m:
-            ctx.error(m["matchers"][0], f"{key}.matchers", "the root route matches every alert")
-        if "continue" in m:
-            ctx.error(m["continue"][0], f"{key}.continue", "the root route cannot continue")
-        for name in ("mute_time_intervals", "active_time_intervals"):
-            if name in m:
-                ctx.error(
-                    m[name][0],
-                    f"{key}.{name}",
-                    "the root route cannot be muted",
-                    "put it on a child route",
-                )
-        if "receiver" not in m:
-            raise ctx.error(node, f"{key}.receiver", "missing", "the root route needs a receiver")
+        _check_root(ctx, node, key, m)
     receiver = get("receiver", ctx.text, parent.receiver if parent else "")
     group_by = get("group_by", ctx.texts, parent.group_by if parent else ())
     if "..." in group_by and len(group_by) > 1:
@@ -383,17 +367,17 @@ def _route(
         group_by=tuple(group_by),
         group_wait=get(
             "group_wait",
-            lambda n, k: duration(ctx, n, k),
+            ctx.seconds,
             parent.group_wait if parent else DEFAULT_GROUP_WAIT,
         ),
         group_interval=get(
             "group_interval",
-            lambda n, k: positive(ctx, n, k),
+            ctx.positive_seconds,
             parent.group_interval if parent else DEFAULT_GROUP_INTERVAL,
         ),
         repeat_interval=get(
             "repeat_interval",
-            lambda n, k: positive(ctx, n, k),
+            ctx.positive_seconds,
             parent.repeat_interval if parent else DEFAULT_REPEAT_INTERVAL,
         ),
         # As in Alertmanager, time intervals belong to one route and are not inherited.
@@ -412,7 +396,7 @@ def _route(
 
 
 def _check_references(
-    ctx: Ctx,
+    ctx: SpecContext,
     route: Route | None,
     route_nodes: Mapping[str, Node],
     receivers: Mapping[str, ReceiverConfig],
@@ -455,7 +439,7 @@ def _check_references(
                 )
 
 
-def _inhibit_rules(ctx: Ctx, node: Node, key: str) -> tuple[InhibitRule, ...]:
+def _inhibit_rules(ctx: SpecContext, node: Node, key: str) -> tuple[InhibitRule, ...]:
     out = []
     for i, rnode in enumerate(ctx.items(node, key)):
         k = f"{key}[{i}]"
@@ -478,7 +462,7 @@ def _inhibit_rules(ctx: Ctx, node: Node, key: str) -> tuple[InhibitRule, ...]:
     return tuple(out)
 
 
-def _time_intervals(ctx: Ctx, node: Node, key: str) -> dict[str, tuple[TimeInterval, ...]]:
+def _time_intervals(ctx: SpecContext, node: Node, key: str) -> dict[str, tuple[TimeInterval, ...]]:
     out: dict[str, tuple[TimeInterval, ...]] = {}
     for i, inode in enumerate(ctx.items(node, key)):
         k = f"{key}[{i}]"
@@ -498,7 +482,7 @@ def _time_intervals(ctx: Ctx, node: Node, key: str) -> dict[str, tuple[TimeInter
     return out
 
 
-def _interval(ctx: Ctx, node: Node, key: str) -> TimeInterval:
+def _interval(ctx: SpecContext, node: Node, key: str) -> TimeInterval:
     def ranges(names: tuple[str, ...] | None, lo: int, hi: int) -> Callable[[Node, str], Any]:
         def fn(n: Node, k: str) -> tuple[tuple[int, int], ...]:
             return tuple(
@@ -564,12 +548,12 @@ SETTINGS_KEYS = (
 )
 
 
-def _nodata(ctx: Ctx, n: Node, k: str) -> NoDataPolicy:
+def _nodata(ctx: SpecContext, n: Node, k: str) -> NoDataPolicy:
     policy: NoDataPolicy = ctx.convert(n, k, lambda v: choice(NoDataPolicy, v, "nodata policy"))
     return policy
 
 
-def _settings_from(ctx: Ctx, m: Mapping[str, tuple[Node, Node]], key: str) -> RuleSettings:
+def _settings_from(ctx: SpecContext, m: Mapping[str, tuple[Node, Node]], key: str) -> RuleSettings:
     g = ctx.guard
 
     def get(name: str, fn: Callable[[Node, str], Any]) -> Any:
@@ -577,16 +561,16 @@ def _settings_from(ctx: Ctx, m: Mapping[str, tuple[Node, Node]], key: str) -> Ru
 
     return RuleSettings(
         enabled=get("enabled", ctx.boolean),
-        for_=get("for", lambda n, k: duration(ctx, n, k)),
-        keep_firing_for=get("keep_firing_for", lambda n, k: duration(ctx, n, k)),
+        for_=get("for", ctx.seconds),
+        keep_firing_for=get("keep_firing_for", ctx.seconds),
         nodata=get("nodata", lambda n, k: _nodata(ctx, n, k)),
-        nodata_for=get("nodata_for", lambda n, k: duration(ctx, n, k)),
+        nodata_for=get("nodata_for", ctx.seconds),
         labels=get("labels", ctx.string_map) or (),
         annotations=get("annotations", ctx.string_map) or (),
     )
 
 
-def _settings(ctx: Ctx, node: Node, key: str) -> RuleSettings:
+def _settings(ctx: SpecContext, node: Node, key: str) -> RuleSettings:
     return _settings_from(ctx, ctx.mapping(node, key, SETTINGS_KEYS), key)
 
 
@@ -605,7 +589,7 @@ RULE_KEYS = (
 )
 
 
-def _rules(ctx: Ctx, node: Node, key: str) -> tuple[AlertRule, ...]:
+def _rules(ctx: SpecContext, node: Node, key: str) -> tuple[AlertRule, ...]:
     out: list[AlertRule] = []
     for i, rnode in enumerate(ctx.items(node, key)):
         k = f"{key}[{i}]"
@@ -619,7 +603,7 @@ def _rules(ctx: Ctx, node: Node, key: str) -> tuple[AlertRule, ...]:
     return tuple(out)
 
 
-def _rule(ctx: Ctx, node: Node, key: str) -> AlertRule:
+def _rule(ctx: SpecContext, node: Node, key: str) -> AlertRule:
     m = ctx.mapping(node, key, RULE_KEYS)
     for req in ("name", "metric", "aggregation"):
         if req not in m:
@@ -638,7 +622,7 @@ def _rule(ctx: Ctx, node: Node, key: str) -> AlertRule:
         (Level.parse(lv), ctx.convert(m[lv][1], f"{key}.{lv}", lambda v: parse_condition(str(v))))
         for lv in levels
     )
-    window = positive(ctx, m["window"][1], f"{key}.window") if "window" in m else None
+    window = ctx.positive_seconds(m["window"][1], f"{key}.window") if "window" in m else None
     group_by = ctx.texts(m["group_by"][1], f"{key}.group_by") if "group_by" in m else ()
     min_samples = (
         ctx.integer(m["min_samples"][1], f"{key}.min_samples", 1) if "min_samples" in m else 1
@@ -659,7 +643,7 @@ def _rule(ctx: Ctx, node: Node, key: str) -> AlertRule:
     )
 
 
-def _severity(ctx: Ctx, node: Node, key: str) -> tuple[tuple[str, str], ...]:
+def _severity(ctx: SpecContext, node: Node, key: str) -> tuple[tuple[str, str], ...]:
     m = ctx.mapping(node, key, ("warn", "fail", "abort"))
     out = dict(DEFAULT_SEVERITY)
     for lv, (_, vnode) in m.items():
@@ -672,7 +656,7 @@ def _severity(ctx: Ctx, node: Node, key: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out.items()))
 
 
-def _dashboard(ctx: Ctx, node: Node, key: str) -> DashboardConfig:
+def _dashboard(ctx: SpecContext, node: Node, key: str) -> DashboardConfig:
     f = fields(ctx, node, key, {"url": lambda n, k: url(ctx, n, k), "path": ctx.text}, ())
     d = DashboardConfig(**f)
     try:
@@ -684,18 +668,18 @@ def _dashboard(ctx: Ctx, node: Node, key: str) -> DashboardConfig:
     return d
 
 
-def _delivery(ctx: Ctx, node: Node, key: str) -> DeliveryPolicy:
+def _delivery(ctx: SpecContext, node: Node, key: str) -> DeliveryPolicy:
     f = fields(
         ctx,
         node,
         key,
         {
             "max_attempts": lambda n, k: ctx.integer(n, k, 1),
-            "initial_backoff": lambda n, k: positive(ctx, n, k),
-            "max_backoff": lambda n, k: positive(ctx, n, k),
-            "max_age": lambda n, k: positive(ctx, n, k),
-            "max_retry_after": lambda n, k: positive(ctx, n, k),
-            "timeout": lambda n, k: positive(ctx, n, k),
+            "initial_backoff": ctx.positive_seconds,
+            "max_backoff": ctx.positive_seconds,
+            "max_age": ctx.positive_seconds,
+            "max_retry_after": ctx.positive_seconds,
+            "timeout": ctx.positive_seconds,
         },
         (),
     )
@@ -724,3 +708,24 @@ def unknown_budget_overrides(cfg: AlertsConfig, budget_names: Iterable[str]) -> 
             hint = f"did you mean {close[0]!r}?" if close else f"budgets: {', '.join(known)}"
             out.append(replace(where, message="no budget of this name", hint=hint))
     return out
+
+
+SECTIONS: dict[str, _Section] = {
+    "version": _Section(_version),
+    "route": _Section(
+        _root_route, lambda: (None, {}), missing="a root route names the default receiver"
+    ),
+    "receivers": _Section(_receivers, lambda: ({}, {}), missing="list at least one receiver"),
+    "inhibit_rules": _Section(_inhibit_rules, tuple),
+    "time_intervals": _Section(_time_intervals, dict),
+    "rules": _Section(_rules, tuple),
+    "defaults": _Section(_settings, RuleSettings),
+    "budgets": _Section(_budget_overrides, lambda: ({}, {})),
+    "severity": _Section(_severity, lambda: DEFAULT_SEVERITY),
+    "dashboard": _Section(_dashboard, DashboardConfig),
+    "delivery": _Section(_delivery, DeliveryPolicy),
+    "deployment": _Section(SpecContext.text),
+    "labels": _Section(SpecContext.string_map, tuple),
+}
+"""The file's top-level keys, in the order they are read (and listed in messages)."""
+TOP_KEYS = tuple(SECTIONS)

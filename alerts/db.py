@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from collectors.store import DEFAULT_PATH, Store, StoreError, check_store_path
+from collectors.store import DEFAULT_PATH, Store, StoreError, check_store_path, connect_sqlite
 
 __all__ = ["DEFAULT_PATH", "AlertsDB", "AlertsDBError", "using"]
 
@@ -155,9 +155,7 @@ class AlertsDB:
             return cls._open_readonly(p, busy_timeout)
         try:
             Store.open(p, busy_timeout=busy_timeout).close()  # creates/migrates the store
-            conn = sqlite3.connect(
-                p, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
+            conn = connect_sqlite(p, busy_timeout=busy_timeout)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript(SCHEMA)
         except (sqlite3.Error, OSError) as exc:
@@ -170,13 +168,7 @@ class AlertsDB:
         if not p.exists():
             raise AlertsDBError(f"{p}: no such store")
         try:
-            conn = sqlite3.connect(
-                f"{p.resolve().as_uri()}?mode=ro",
-                uri=True,
-                timeout=busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-            )
+            conn = connect_sqlite(p, readonly=True, busy_timeout=busy_timeout)
             have = {
                 r[0]
                 for r in conn.execute(

@@ -65,6 +65,69 @@ class TickResult:
     transitions: tuple[Transition, ...] = ()
 
 
+def tick(
+    config: AlertsConfig,
+    state: EngineState,
+    inputs: Sequence[AlertInput],
+    silences: Sequence[Silence],
+    now: float,
+    *,
+    scope: str,
+    run_verdict: str | None = None,
+) -> TickResult:
+    """Advance every alert, then flush the groups that are due. With `run_verdict` the run has
+    ended: every alert resolves with the verdict attached and every group flushes now."""
+    records, observed = _advance(config, state.alerts, inputs, now, scope)
+    if run_verdict is not None:
+        records = _end_of_run(config, records, now, scope, run_verdict)
+    suppressed = _suppressed(config, records, silences, now)
+    groups = _grouped(config, state.groups, records, suppressed, now)
+    notifications = _flush(
+        config, groups, records, suppressed, now, scope, force=run_verdict is not None
+    )
+    return TickResult(
+        EngineState(_still_tracked(records, groups, observed), groups),
+        tuple(notifications),
+        suppressed,
+        tuple(_transitions(state.alerts, records)),
+    )
+
+
+def _advance(
+    config: AlertsConfig,
+    known: Mapping[str, AlertRecord],
+    inputs: Sequence[AlertInput],
+    now: float,
+    scope: str,
+) -> tuple[dict[str, AlertRecord], set[str]]:
+    """Step every alert's state machine with what this tick observed. Returns the records
+    (by dedup key) and the keys observed in this tick."""
+    records = dict(known)
+    settings: dict[str, tuple[RuleSettings, Timing, bool]] = {}
+
+    def rule_settings(rule: str) -> tuple[RuleSettings, Timing, bool]:
+        if rule not in settings:
+            settings[rule] = (config.settings(rule), config.timing(rule), config.enabled(rule))
+        return settings[rule]
+
+    wanted = [i for i in inputs if rule_settings(i.rule)[2]]
+    observed: set[str] = set()
+    for key, obs, inp, level in observations(wanted, records, scope):
+        dk = key.dedup_key
+        observed.add(dk)
+        prev = records.get(dk)
+        rs, timing, _ = rule_settings(key.rule)
+        status = step(prev.status if prev else Status(), obs, timing, now)
+        if prev is None and status == Status():
+            continue
+        ev = _evidence(config, inp, level, scope)
+        if obs is Observation.HOLD and prev is not None:
+            ev = prev.evidence
+        labels, annotations = _labels(config, ev, scope, rs)
+        records[dk] = AlertRecord(key, status, labels, annotations, ev)
+    return records, observed
+
+
 def observations(
     inputs: Sequence[AlertInput], known: Mapping[str, AlertRecord], scope: str
 ) -> list[tuple[AlertKey, Observation, AlertInput, Level]]:
@@ -131,57 +194,44 @@ def _labels(
     return labelset(labels), labelset(annotations)
 
 
-def tick(
+def _end_of_run(
     config: AlertsConfig,
-    state: EngineState,
-    inputs: Sequence[AlertInput],
+    records: Mapping[str, AlertRecord],
+    now: float,
+    scope: str,
+    run_verdict: str,
+) -> dict[str, AlertRecord]:
+    """The run has ended: every alert resolves, carrying the run's verdict."""
+    out = {}
+    for dk, rec in records.items():
+        ev = replace(rec.evidence, run_verdict=run_verdict)
+        _, annotations = _labels(config, ev, scope)
+        annotations = labelset({**dict(annotations), "run_verdict": run_verdict})
+        out[dk] = replace(
+            rec, status=end_of_run(rec.status, now), evidence=ev, annotations=annotations
+        )
+    return out
+
+
+def _transitions(
+    before: Mapping[str, AlertRecord], records: Mapping[str, AlertRecord]
+) -> list[Transition]:
+    out = []
+    for dk, rec in records.items():
+        prev = before.get(dk)
+        was = prev.status.state if prev is not None else AlertState.INACTIVE
+        if rec.status.state is not was:
+            out.append(Transition(was, rec))
+    return out
+
+
+def _suppressed(
+    config: AlertsConfig,
+    records: Mapping[str, AlertRecord],
     silences: Sequence[Silence],
     now: float,
-    *,
-    scope: str,
-    run_verdict: str | None = None,
-) -> TickResult:
-    """Advance every alert, then flush the groups that are due. With `run_verdict` the run has
-    ended: every alert resolves with the verdict attached and every group flushes now."""
-    records = dict(state.alerts)
-    settings: dict[str, tuple[RuleSettings, Timing, bool]] = {}
-
-    def rule_settings(rule: str) -> tuple[RuleSettings, Timing, bool]:
-        if rule not in settings:
-            settings[rule] = (config.settings(rule), config.timing(rule), config.enabled(rule))
-        return settings[rule]
-
-    wanted = [i for i in inputs if rule_settings(i.rule)[2]]
-    observed: set[str] = set()
-    for key, obs, inp, level in observations(wanted, records, scope):
-        dk = key.dedup_key
-        observed.add(dk)
-        prev = records.get(dk)
-        rs, timing, _ = rule_settings(key.rule)
-        status = step(prev.status if prev else Status(), obs, timing, now)
-        if prev is None and status == Status():
-            continue
-        ev = _evidence(config, inp, level, scope)
-        if obs is Observation.HOLD and prev is not None:
-            ev = prev.evidence
-        labels, annotations = _labels(config, ev, scope, rs)
-        records[dk] = AlertRecord(key, status, labels, annotations, ev)
-    if run_verdict is not None:
-        for dk, rec in list(records.items()):
-            ev = replace(rec.evidence, run_verdict=run_verdict)
-            labels, annotations = _labels(config, ev, scope)
-            annotations = labelset({**dict(annotations), "run_verdict": run_verdict})
-            records[dk] = replace(
-                rec, status=end_of_run(rec.status, now), evidence=ev, annotations=annotations
-            )
-
-    transitions = []
-    for dk, rec in records.items():
-        before = state.alerts.get(dk)
-        was = before.status.state if before is not None else AlertState.INACTIVE
-        if rec.status.state is not was:
-            transitions.append(Transition(was, rec))
-
+) -> dict[str, str]:
+    """{dedup key: why} for the active alerts that are inhibited or silenced."""
     active = {dk: dict(r.labels) for dk, r in records.items() if r.status.state.active}
     suppressed: dict[str, str] = {
         dk: f"inhibited by {src}" for dk, src in inhibited(config.inhibit_rules, active).items()
@@ -190,9 +240,20 @@ def tick(
         ids = silenced_by(have, silences, now)
         if ids:
             suppressed[dk] = f"silenced by {', '.join(ids)}"
+    return suppressed
 
+
+def _grouped(
+    config: AlertsConfig,
+    known: Mapping[str, Group],
+    records: Mapping[str, AlertRecord],
+    suppressed: Mapping[str, str],
+    now: float,
+) -> dict[str, Group]:
+    """Route every active or resolved alert into its aggregation groups. A group opens only
+    for an active alert that is not suppressed; groups of removed routes are dropped."""
     routes = config.routes()
-    groups = {k: g for k, g in state.groups.items() if g.route_id in routes}
+    groups = {k: g for k, g in known.items() if g.route_id in routes}
     for dk, rec in records.items():
         st = rec.status.state
         if not (st.active or st is AlertState.RESOLVED):
@@ -208,14 +269,28 @@ def tick(
             if st.active and dk not in group.members:
                 group = replace(group, members=group.members | {dk})
             groups[gk] = group
+    return groups
 
+
+def _flush(
+    config: AlertsConfig,
+    groups: dict[str, Group],
+    records: Mapping[str, AlertRecord],
+    suppressed: Mapping[str, str],
+    now: float,
+    scope: str,
+    *,
+    force: bool,
+) -> list[Notification]:
+    """Flush the groups that are due (all of them with `force`), updating `groups` in place:
+    a group that has nothing left closes. Returns the notifications, in group key order."""
+    routes = config.routes()
     members = {
         dk: Member(r.status.state, dk in suppressed)
         for dk, r in records.items()
         if r.status.state.active or r.status.state is AlertState.RESOLVED
     }
     notifications: list[Notification] = []
-    force = run_verdict is not None
     for gk, group in sorted(groups.items()):
         route = routes[group.route_id]
         if not (force or group_due(group, route, now)):
@@ -240,19 +315,7 @@ def tick(
             notifications.append(
                 _notification(config, group, result.firing + result.resolved, records, now, scope)
             )
-
-    in_groups = set().union(*(g.members for g in groups.values())) if groups else set()
-    kept = {
-        dk: r
-        for dk, r in records.items()
-        if r.status.state.active
-        or r.status.state is AlertState.PENDING
-        or (r.status.missing_since is not None and dk in observed)
-        or (r.status.state is AlertState.RESOLVED and dk in in_groups)
-    }
-    return TickResult(
-        EngineState(kept, groups), tuple(notifications), suppressed, tuple(transitions)
-    )
+    return notifications
 
 
 def _notification(
@@ -288,6 +351,22 @@ def _notification(
         group_dedup_key=group_dedup_key(group.route_id, group.receiver, group.labels, scope),
         external_url=config.dashboard.url,
     )
+
+
+def _still_tracked(
+    records: Mapping[str, AlertRecord], groups: Mapping[str, Group], observed: set[str]
+) -> dict[str, AlertRecord]:
+    """The records the next tick needs: active and pending alerts, ones waiting out their no
+    data period, and resolved ones a group still has to notify."""
+    in_groups = set().union(*(g.members for g in groups.values())) if groups else set()
+    return {
+        dk: r
+        for dk, r in records.items()
+        if r.status.state.active
+        or r.status.state is AlertState.PENDING
+        or (r.status.missing_since is not None and dk in observed)
+        or (r.status.state is AlertState.RESOLVED and dk in in_groups)
+    }
 
 
 def test_notification(config: AlertsConfig, receiver: str, now: float) -> Notification:

@@ -1,6 +1,6 @@
 """Helpers for the alerts config on top of the shared YAML validation (collectors.yamlspec):
 the same node-by-node checks and `file:line:col: key: message` issues as budget files and
-castiel.yaml."""
+castiel.yaml. Durations are `SpecContext.seconds` / `positive_seconds`."""
 
 from __future__ import annotations
 
@@ -10,12 +10,8 @@ from typing import Any
 from yaml.nodes import Node
 
 from collectors.yamlspec import Invalid, SpecContext, compose
-from runtime.durations import parse_duration
 
-__all__ = ["Ctx", "Invalid", "choice", "compose", "duration", "fields", "positive", "url"]
-
-Ctx = SpecContext
-"""The alerts readers' name for the shared context; it has every method they need."""
+__all__ = ["Invalid", "choice", "compose", "fields", "url"]
 
 
 def choice(enum: Any, value: Any, what: str) -> Any:
@@ -26,19 +22,7 @@ def choice(enum: Any, value: Any, what: str) -> Any:
         raise ValueError(f"unknown {what} {value!r} ({allowed})") from None
 
 
-def duration(ctx: Ctx, node: Node, key: str) -> float:
-    seconds: float = ctx.convert(node, key, parse_duration)
-    return seconds
-
-
-def positive(ctx: Ctx, node: Node, key: str) -> float:
-    d = duration(ctx, node, key)
-    if d <= 0:
-        raise ctx.error(node, key, "must be longer than 0s")
-    return d
-
-
-def url(ctx: Ctx, node: Node, key: str) -> str:
+def url(ctx: SpecContext, node: Node, key: str) -> str:
     u = ctx.text(node, key)
     if not u.startswith(("http://", "https://")):
         shown = u if "@" not in u else "<with credentials>"  # never quote a password
@@ -47,12 +31,14 @@ def url(ctx: Ctx, node: Node, key: str) -> str:
 
 
 def fields(
-    ctx: Ctx,
+    ctx: SpecContext,
     node: Node,
     key: str,
     spec: Mapping[str, Callable[[Node, str], Any]],
     required: tuple[str, ...],
 ) -> dict[str, Any]:
+    """The mapping at `node` read key by key with `spec` (unknown keys are errors); raises
+    Invalid when a `required` key is missing or unreadable."""
     m = ctx.mapping(node, key, tuple(spec))
     out: dict[str, Any] = {}
     for r in required:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -20,7 +20,6 @@ from budgets.baseline import ComparedRun, Sample, compare, correct
 from budgets.evidence import check_counter, check_ratio
 from budgets.model import (
     THRESHOLD_LEVELS,
-    AggKind,
     BaselineRef,
     BaselineSpec,
     Budget,
@@ -33,7 +32,10 @@ from budgets.verdict import BaselineComparison, Verdict, Window
 from collectors.model import MetricKind, RunInfo, SeriesData, SeriesKey
 
 GroupKey = tuple[tuple[str, str], ...]
+ValueFn = Callable[[win.Windows], tuple[F64, F64]]
+"""A group's (values, samples) per window."""
 TRACE_POINTS = 240
+"""Points of a verdict's chart trace at most (each block's worst value is kept)."""
 
 
 @dataclass(frozen=True)
@@ -44,13 +46,6 @@ class BaselineRun:
     label: str
     run: RunInfo | None = None
     series: Sequence[SeriesData] = ()
-
-
-def baseline_key(spec: BaselineSpec) -> str:
-    """The key under which the caller passes the baseline a budget asks for."""
-    if spec.ref is BaselineRef.NAMED:
-        return f"named:{spec.name}"
-    return "last_passing"
 
 
 def evaluate(
@@ -64,24 +59,160 @@ def evaluate(
     """One verdict per budget and group, in budget order then group order. The baseline
     comparisons of the run are corrected together (Benjamini-Hochberg) before any verdict
     is decided."""
-    ctx = _Ctx(run, now, TimelineCache(RowsCache()))
-    base_ctx: dict[str, _Ctx] = {}
+    data = _RunData(run, now, TimelineCache(RowsCache()))
+    base_data: dict[str, _RunData] = {}
     for key, br in (baselines or {}).items():
         if br.run is not None:
-            base_ctx[key] = _Ctx(br.run, None, TimelineCache(RowsCache()))
+            base_data[key] = _RunData(br.run, None, TimelineCache(RowsCache()))
     results: dict[tuple[int, int], Verdict | _Outcome] = {}
     tasks: list[_Task] = []
     for bi, budget in enumerate(budgets):
         if budget.run_scenario is not None and budget.run_scenario != run.scenario:
             results[(bi, 0)] = _not_applicable(budget, run)
             continue
-        tasks.extend(_plan(bi, budget, series, baselines or {}, base_ctx, results))
+        tasks.extend(_plan(bi, budget, series, baselines or {}, base_data, results))
     # Visit groups series by series so their timelines are built once and shared.
     tasks.sort(key=lambda t: t.order)
     for task in tasks:
-        results[(task.budget_index, task.group_index)] = _run_task(task, ctx)
+        results[(task.budget_index, task.group_index)] = _run_task(task, data)
     _correct_baselines([r for r in results.values() if isinstance(r, _Outcome)])
-    return [_finish(results[k], ctx) for k in sorted(results)]
+    return [_finish(results[k], data) for k in sorted(results)]
+
+
+def baseline_key(spec: BaselineSpec) -> str:
+    """The key under which the caller passes the baseline a budget asks for."""
+    if spec.ref is BaselineRef.NAMED:
+        return f"named:{spec.name}"
+    return "last_passing"
+
+
+def budget_unit(budget: Budget) -> Unit:
+    """The unit of the budget's values (its aggregation's, or its metric's)."""
+    return unit_of(budget.selector.name.pattern, budget.aggregation)
+
+
+# --- planning: which groups each budget judges, in which runs ----------------------------------
+
+
+@dataclass
+class _RunData:
+    """One run being evaluated (the current one, or a baseline): its times and the
+    timelines built from its series, shared by every budget that reads them."""
+
+    info: RunInfo
+    now: float | None
+    """Live: the evaluation's time (the run has not ended)."""
+    cache: TimelineCache
+
+    def range(self, budget: Budget) -> tuple[float, float]:
+        """The part of the run `budget` judges: after its ramp-up, until the end (or now)."""
+        t0 = self.info.started_at + budget.ramp_up
+        if budget.ramp_up_phase is not None:
+            phase = self.info.phases.get(budget.ramp_up_phase)
+            if phase is not None:
+                t0 = phase + budget.ramp_up
+            elif self.info.ended_at is None:
+                # Live, and the phase has not come yet: everything so far is ramp-up.
+                t0 = self.now if self.now is not None else math.inf
+        if self.info.ended_at is not None:
+            return t0, self.info.ended_at
+        return t0, self.now if self.now is not None else math.inf
+
+
+@dataclass(frozen=True)
+class _Task:
+    budget_index: int
+    group_index: int
+    budget: Budget
+    group: GroupKey
+    num: list[SeriesData]
+    den: list[SeriesData]
+    baseline: BaselineRun | None
+    baseline_data: _RunData | None
+    baseline_group: tuple[list[SeriesData], list[SeriesData]] | None
+
+    @property
+    def order(self) -> tuple[tuple[SeriesKey, ...], tuple[SeriesKey, ...], int, int]:
+        return (
+            tuple(s.key for s in self.num),
+            tuple(s.key for s in self.den),
+            self.budget_index,
+            self.group_index,
+        )
+
+
+def _plan(
+    bi: int,
+    budget: Budget,
+    series: Sequence[SeriesData],
+    baselines: Mapping[str, BaselineRun],
+    base_data: Mapping[str, _RunData],
+    results: dict[tuple[int, int], Verdict | _Outcome],
+) -> list[_Task]:
+    groups = _groups(budget, series)
+    if not groups:
+        what = f"no series match {budget.selector}"
+        if budget.promql is not None:
+            what = (
+                f"no data for the PromQL expression {budget.promql.expr!r} (series "
+                f"{budget.promql.series}): it is collected only from a Prometheus source "
+                "(sources.prometheus in castiel.yaml)"
+            )
+        if budget.denominator:
+            what = f"no series match the denominator {', '.join(map(str, budget.denominator))}"
+        results[(bi, 0)] = _verdict(budget, (), _Measure(None, 0, None, missing=what), 0, None)
+        return []
+    base_groups: dict[GroupKey, tuple[list[SeriesData], list[SeriesData]]] = {}
+    br: BaselineRun | None = None
+    bdata: _RunData | None = None
+    if budget.baseline is not None:
+        bkey = baseline_key(budget.baseline)
+        br = baselines.get(bkey)
+        bdata = base_data.get(bkey)
+        if br is not None and br.run is not None:
+            base_groups = _groups(budget, br.series)
+    return [
+        _Task(bi, gi, budget, gk, *groups[gk], br, bdata, base_groups.get(gk))
+        for gi, gk in enumerate(sorted(groups))
+    ]
+
+
+def _groups(
+    budget: Budget, series: Sequence[SeriesData]
+) -> dict[GroupKey, tuple[list[SeriesData], list[SeriesData]]]:
+    groups: dict[GroupKey, tuple[list[SeriesData], list[SeriesData]]] = {}
+
+    def key(s: SeriesData) -> GroupKey:
+        return tuple((label, s.key.label(label)) for label in budget.group_by)
+
+    for s in series:
+        if budget.selector.matches(s.key):
+            groups.setdefault(key(s), ([], []))[0].append(s)
+        if budget.denominator and any(d.matches(s.key) for d in budget.denominator):
+            groups.setdefault(key(s), ([], []))[1].append(s)
+    if budget.aggregation.kind.denominator:
+        # A group exists when its denominator has data: no error series simply means 0 errors.
+        groups = {k: v for k, v in groups.items() if v[1]}
+    return groups
+
+
+def _run_task(task: _Task, data: _RunData) -> Verdict | _Outcome:
+    budget = task.budget
+    for s in (*task.num, *task.den):
+        if s.kind is MetricKind.COUNTER:
+            rows = data.cache.rows.scalar(s)
+            check_counter(budget.name, s, rows.ts, rows.values)
+    try:
+        measure = _measure(budget, task.num, task.den, data)
+        if budget.aggregation.kind.denominator and measure.observed is not None:
+            denominator = ", ".join(map(str, budget.denominator))
+            check_ratio(budget.name, measure.observed, str(budget.selector), denominator)
+        comparison = None
+        if budget.baseline is not None and measure.missing is None:
+            comparison = _baseline(budget, budget.baseline, task, data)
+    except (win.Undefined, MixedKinds) as exc:
+        return _error_verdict(budget, task.group, str(exc), len(task.num))
+    return _Outcome(task, measure, comparison)
 
 
 @dataclass
@@ -103,31 +234,14 @@ def _correct_baselines(outcomes: list[_Outcome]) -> None:
         o.comparison = c
 
 
-def _finish(result: Verdict | _Outcome, ctx: _Ctx) -> Verdict:
+def _finish(result: Verdict | _Outcome, data: _RunData) -> Verdict:
     if isinstance(result, Verdict):
         return result
     t = result.task
-    return _verdict(t.budget, t.group, result.measure, len(t.num), result.comparison, ctx)
+    return _verdict(t.budget, t.group, result.measure, len(t.num), result.comparison, data)
 
 
-@dataclass
-class _Ctx:
-    run: RunInfo
-    now: float | None
-    cache: TimelineCache
-
-    def range(self, budget: Budget) -> tuple[float, float]:
-        t0 = self.run.started_at + budget.ramp_up
-        if budget.ramp_up_phase is not None:
-            phase = self.run.phases.get(budget.ramp_up_phase)
-            if phase is not None:
-                t0 = phase + budget.ramp_up
-            elif self.run.ended_at is None:
-                # Live, and the phase has not come yet: everything so far is ramp-up.
-                t0 = self.now if self.now is not None else math.inf
-        if self.run.ended_at is not None:
-            return t0, self.run.ended_at
-        return t0, self.now if self.now is not None else math.inf
+# --- measuring: a group's value over the budget's scope -----------------------------------------
 
 
 @dataclass(frozen=True)
@@ -142,141 +256,59 @@ class _Measure:
     """Why there is no value (None when there is one)."""
 
 
-def _groups(
-    budget: Budget, series: Sequence[SeriesData]
-) -> dict[GroupKey, tuple[list[SeriesData], list[SeriesData]]]:
-    groups: dict[GroupKey, tuple[list[SeriesData], list[SeriesData]]] = {}
-
-    def key(s: SeriesData) -> GroupKey:
-        return tuple((label, s.key.label(label)) for label in budget.group_by)
-
-    for s in series:
-        if budget.selector.matches(s.key):
-            groups.setdefault(key(s), ([], []))[0].append(s)
-        if budget.denominator and any(d.matches(s.key) for d in budget.denominator):
-            groups.setdefault(key(s), ([], []))[1].append(s)
-    if budget.aggregation.kind is AggKind.RATIO:
-        # A group exists when its denominator has data: no error series simply means 0 errors.
-        groups = {k: v for k, v in groups.items() if v[1]}
-    return groups
-
-
-@dataclass(frozen=True)
-class _Task:
-    budget_index: int
-    group_index: int
-    budget: Budget
-    group: GroupKey
-    num: list[SeriesData]
-    den: list[SeriesData]
-    baseline: BaselineRun | None
-    baseline_ctx: _Ctx | None
-    baseline_group: tuple[list[SeriesData], list[SeriesData]] | None
-
-    @property
-    def order(self) -> tuple[tuple[SeriesKey, ...], tuple[SeriesKey, ...], int, int]:
-        return (
-            tuple(s.key for s in self.num),
-            tuple(s.key for s in self.den),
-            self.budget_index,
-            self.group_index,
-        )
-
-
-def _plan(
-    bi: int,
-    budget: Budget,
-    series: Sequence[SeriesData],
-    baselines: Mapping[str, BaselineRun],
-    base_ctx: Mapping[str, _Ctx],
-    results: dict[tuple[int, int], Verdict | _Outcome],
-) -> list[_Task]:
-    groups = _groups(budget, series)
-    if not groups:
-        what = f"no series match {budget.selector}"
-        if budget.promql is not None:
-            what = (
-                f"no data for the PromQL expression {budget.promql.expr!r} (series "
-                f"{budget.promql.series}): it is collected only from a Prometheus source "
-                "(sources.prometheus in castiel.yaml)"
-            )
-        if budget.denominator:
-            what = f"no series match the denominator {', '.join(map(str, budget.denominator))}"
-        results[(bi, 0)] = _verdict(budget, (), _Measure(None, 0, None, missing=what), 0, None)
-        return []
-    base_groups: dict[GroupKey, tuple[list[SeriesData], list[SeriesData]]] = {}
-    br: BaselineRun | None = None
-    bctx: _Ctx | None = None
-    if budget.baseline is not None:
-        bkey = baseline_key(budget.baseline)
-        br = baselines.get(bkey)
-        bctx = base_ctx.get(bkey)
-        if br is not None and br.run is not None:
-            base_groups = _groups(budget, br.series)
-    return [
-        _Task(bi, gi, budget, gk, *groups[gk], br, bctx, base_groups.get(gk))
-        for gi, gk in enumerate(sorted(groups))
-    ]
-
-
-def _run_task(task: _Task, ctx: _Ctx) -> Verdict | _Outcome:
-    budget = task.budget
-    for s in (*task.num, *task.den):
-        if s.kind is MetricKind.COUNTER:
-            rows = ctx.cache.rows.scalar(s)
-            check_counter(budget.name, s, rows.ts, rows.values)
-    try:
-        measure = _measure(budget, task.num, task.den, ctx)
-        if budget.aggregation.kind is AggKind.RATIO and measure.observed is not None:
-            denominator = ", ".join(map(str, budget.denominator))
-            check_ratio(budget.name, measure.observed, str(budget.selector), denominator)
-        comparison = None
-        if budget.baseline is not None and measure.missing is None:
-            comparison = _baseline(budget, budget.baseline, task, ctx)
-    except (win.Undefined, MixedKinds) as exc:
-        return _error_verdict(budget, task.group, str(exc), len(task.num))
-    return _Outcome(task, measure, comparison)
-
-
 def _value_fn(
     budget: Budget,
     num: Sequence[SeriesData],
     den: Sequence[SeriesData],
-    ctx: _Ctx,
+    data: _RunData,
     t0: float,
     t1: float,
-) -> tuple[Timeline, Callable[[win.Windows], tuple[F64, F64]]]:
-    if budget.aggregation.kind is AggKind.RATIO:
+) -> tuple[Timeline, ValueFn]:
+    if budget.aggregation.kind.denominator:
         both = [*num, *den]
-        ntl = ctx.cache.get(num, t0, t1, axis_series=both)
-        dtl = ctx.cache.get(den, t0, t1, axis_series=both)
+        ntl = data.cache.get(num, t0, t1, axis_series=both)
+        dtl = data.cache.get(den, t0, t1, axis_series=both)
         return dtl, lambda w: win.ratio(ntl, dtl, w)
-    tl = ctx.cache.get(num, t0, t1)
+    tl = data.cache.get(num, t0, t1)
     agg = budget.aggregation
     return tl, lambda w: win.reduce(agg, tl, w)
 
 
 def _measure(
-    budget: Budget, num: Sequence[SeriesData], den: Sequence[SeriesData], ctx: _Ctx
+    budget: Budget, num: Sequence[SeriesData], den: Sequence[SeriesData], data: _RunData
 ) -> _Measure:
-    t0, t1 = ctx.range(budget)
-    tl, fn = _value_fn(budget, num, den, ctx, t0, t1)
+    """The group's value over the budget's scope: the whole run, its worst window, or its
+    worst stretch held for `for`."""
+    t0, t1 = data.range(budget)
+    tl, fn = _value_fn(budget, num, den, data, t0, t1)
     if len(tl) == 0:
         after = f" after the {budget.ramp_up:g}s ramp-up" if budget.ramp_up else ""
         return _Measure(None, 0, None, missing=f"no data points in the run{after}")
     end = t1 if math.isfinite(t1) else float(tl.ts[-1])
-    span = Window(t0, end)
-    worse = budget.higher_is_worse
-    need = budget.min_samples
-    scope = budget.scope
-    if scope.kind == "run":
-        vals, samp = fn(win.whole(tl, t0, end))
-        trace, worst = _run_trace(tl, fn, t0, end, worse)
-        if not (samp[0] >= need and math.isfinite(vals[0])):
-            return _Measure(
-                None, int(samp[0]), span, trace=trace, missing=_too_few(int(samp[0]), need)
-            )
-        return _Measure(float(vals[0]), int(samp[0]), span, worst, trace)
+    if budget.scope.kind == "run":
+        return _whole_run(budget, tl, fn, t0, end)
+    return _windowed(budget, tl, fn, t0, end)
+
+
+def _whole_run(budget: Budget, tl: Timeline, fn: ValueFn, t0: float, end: float) -> _Measure:
+    vals, samp = fn(win.whole(tl, t0, end))
+    trace, worst = _run_trace(tl, fn, t0, end, budget.higher_is_worse)
+    samples = int(samp[0])
+    if not (samples >= budget.min_samples and math.isfinite(vals[0])):
+        missing = _too_few(samples, budget.min_samples)
+        return _Measure(None, samples, Window(t0, end), trace=trace, missing=missing)
+    return _Measure(float(vals[0]), samples, Window(t0, end), worst, trace)
+
+
+def _windowed(budget: Budget, tl: Timeline, fn: ValueFn, t0: float, end: float) -> _Measure:
+    """Sliding windows of the scope's `window` (one collection interval for a bare `for`).
+    A run shorter than one window is judged whole, with a note (a sustained scope cannot)."""
+    span, worse, need, scope = (
+        Window(t0, end),
+        budget.higher_is_worse,
+        budget.min_samples,
+        budget.scope,
+    )
     length = scope.window if scope.window is not None else tl.step
     ws = win.sliding(tl, length)
     note = ""
@@ -290,34 +322,19 @@ def _measure(
     trace = _downsample(ws.end, np.where(valid, vals, np.nan), worse)
     if not valid.any():
         best = int(samp.max()) if samp.size else 0
-        return _Measure(
-            None,
-            best,
-            span,
-            trace=trace,
-            missing=f"no window of {length:g}s had enough data ({_too_few(best, need)})",
-        )
-    if scope.kind == "window":
-        i = (
-            int(np.nanargmax(vals if worse else -vals))
-            if valid.all()
-            else _worst_valid(vals, valid, worse)
-        )
-        return _Measure(
-            float(vals[i]),
-            int(samp[i]),
-            span,
-            Window(float(ws.start[i]), float(ws.end[i])),
-            trace,
-            note,
-        )
-    return _sustained(budget, tl, fn, ws, vals, valid, span, trace)
+        missing = f"no window of {length:g}s had enough data ({_too_few(best, need)})"
+        return _Measure(None, best, span, trace=trace, missing=missing)
+    if scope.kind == "sustained":
+        return _sustained(budget, tl, fn, ws, vals, valid, span, trace)
+    i = _worst_valid(vals, valid, worse)
+    worst = Window(float(ws.start[i]), float(ws.end[i]))
+    return _Measure(float(vals[i]), int(samp[i]), span, worst, trace, note)
 
 
 def _sustained(
     budget: Budget,
     tl: Timeline,
-    fn: Callable[[win.Windows], tuple[F64, F64]],
+    fn: ValueFn,
     ws: win.Windows,
     vals: F64,
     valid: BOOL,
@@ -373,7 +390,7 @@ def _too_few(samples: int, need: int) -> str:
 
 def _run_trace(
     tl: Timeline,
-    fn: Callable[[win.Windows], tuple[F64, F64]],
+    fn: ValueFn,
     t0: float,
     end: float,
     worse: bool,
@@ -406,16 +423,21 @@ def _downsample(t: F64, v: F64, worse: bool) -> tuple[tuple[float, float], ...]:
     return tuple(zip(t[idx].tolist(), v[idx].tolist(), strict=True))
 
 
-def _baseline(budget: Budget, spec: BaselineSpec, task: _Task, ctx: _Ctx) -> BaselineComparison:
-    br, bctx, base_group = task.baseline, task.baseline_ctx, task.baseline_group
-    t0, t1 = ctx.range(budget)
+# --- comparing with the baseline run -------------------------------------------------------------
+
+
+def _baseline(
+    budget: Budget, spec: BaselineSpec, task: _Task, data: _RunData
+) -> BaselineComparison:
+    br, bdata, base_group = task.baseline, task.baseline_data, task.baseline_group
+    t0, t1 = data.range(budget)
     chunk = spec.chunk_for(_span(t0, t1, task.num, task.den))
-    current = _sample(budget, chunk, task.num, task.den, ctx)
+    current = _sample(budget, chunk, task.num, task.den, data)
     label = br.label if br is not None else "no baseline was loaded"
     run_id = br.run.id if br is not None and br.run is not None else None
     baseline = None
-    if run_id is not None and bctx is not None and base_group is not None:
-        baseline = _sample(budget, chunk, base_group[0], base_group[1], bctx)
+    if run_id is not None and bdata is not None and base_group is not None:
+        baseline = _sample(budget, chunk, base_group[0], base_group[1], bdata)
     elif run_id is not None:
         baseline = Sample(None, np.zeros(0))
     return compare(
@@ -440,11 +462,11 @@ def _sample(
     chunk: float,
     num: Sequence[SeriesData],
     den: Sequence[SeriesData],
-    ctx: _Ctx,
+    data: _RunData,
 ) -> Sample:
     """The whole-run value and the per-chunk values of one side of a comparison."""
-    t0, t1 = ctx.range(budget)
-    tl, fn = _value_fn(budget, num, den, ctx, t0, t1)
+    t0, t1 = data.range(budget)
+    tl, fn = _value_fn(budget, num, den, data, t0, t1)
     if len(tl) == 0:
         return Sample(None, np.zeros(0))
     end = t1 if math.isfinite(t1) else float(tl.ts[-1])
@@ -453,6 +475,9 @@ def _sample(
     cv, cs = fn(win.tumbling(tl, chunk, t0))
     chunks: F64 = cv[(cs > 0) & np.isfinite(cv)]
     return Sample(value, chunks)
+
+
+# --- verdicts ------------------------------------------------------------------------------------
 
 
 def _status(budget: Budget, observed: float) -> tuple[Level, tuple[Level, Condition] | None]:
@@ -469,104 +494,83 @@ def _verdict(
     m: _Measure,
     nseries: int,
     baseline: BaselineComparison | None,
-    ctx: _Ctx | None = None,
+    data: _RunData | None = None,
 ) -> Verdict:
-    thresholds = budget.thresholds
+    """The verdict on one group: the thresholds' level (held below abort while `abort_after`
+    runs), raised by the baseline comparison's; missing data decides by `on_missing`."""
+    measured = replace(
+        _about(budget, Level.PASS),
+        sample_count=m.samples,
+        window=m.window,
+        group=group,
+        series=nseries,
+        trace=m.trace,
+    )
     if m.missing is not None or m.observed is None:
         policy = budget.on_missing
-        return Verdict(
-            budget=budget.name,
+        return replace(
+            measured,
             status=policy.level,
-            aggregation=str(budget.aggregation),
-            observed=None,
-            thresholds=thresholds,
-            sample_count=m.samples,
-            window=m.window,
-            scope=str(budget.scope),
-            group=group,
             missing=True,
             message=f"missing data: {m.missing}; on_missing: {policy.value}",
-            series=nseries,
-            trace=m.trace,
-            description=budget.description,
-            metric=str(budget.selector),
-            unit=budget_unit(budget),
         )
     status, breached = _status(budget, m.observed)
     messages = [m.note] if m.note else []
-    if status is Level.ABORT and ctx is not None and _abort_held(budget, ctx):
+    if status is Level.ABORT and data is not None and _abort_held(budget, data):
         status = Level.FAIL
         messages.append(f"abort held until {budget.abort_after:g}s into the run (abort_after)")
     if baseline is not None:
         messages.append(f"baseline {baseline.outcome.value}: {baseline.reason}")
         status = max(status, baseline.level)
-    return Verdict(
-        budget=budget.name,
+    return replace(
+        measured,
         status=status,
-        aggregation=str(budget.aggregation),
         observed=m.observed,
-        thresholds=thresholds,
-        sample_count=m.samples,
-        window=m.window,
-        scope=str(budget.scope),
-        group=group,
         breached=breached,
         worst=m.worst,
         message="; ".join(messages),
         baseline=baseline,
-        series=nseries,
-        trace=m.trace,
+    )
+
+
+def _about(budget: Budget, status: Level) -> Verdict:
+    """A verdict saying what every verdict says about its budget; the callers add the rest."""
+    return Verdict(
+        budget=budget.name,
+        status=status,
+        aggregation=str(budget.aggregation),
+        observed=None,
+        thresholds=budget.thresholds,
+        sample_count=0,
+        window=None,
+        scope=str(budget.scope),
         description=budget.description,
         metric=str(budget.selector),
         unit=budget_unit(budget),
     )
 
 
-def _abort_held(budget: Budget, ctx: _Ctx) -> bool:
+def _abort_held(budget: Budget, data: _RunData) -> bool:
     """Live and younger than `abort_after`: the abort level does not stop the run yet."""
-    if budget.abort_after is None or ctx.run.ended_at is not None or ctx.now is None:
+    if budget.abort_after is None or data.info.ended_at is not None or data.now is None:
         return False
-    return ctx.now - ctx.run.started_at < budget.abort_after
-
-
-def budget_unit(budget: Budget) -> Unit:
-    return unit_of(budget.selector.name.pattern, budget.aggregation)
+    return data.now - data.info.started_at < budget.abort_after
 
 
 def _not_applicable(budget: Budget, run: RunInfo) -> Verdict:
     """A budget for another scenario (k6's `{scenario:...}`): an explicit pass that says why."""
-    return Verdict(
-        budget=budget.name,
-        status=Level.PASS,
-        aggregation=str(budget.aggregation),
-        observed=None,
-        thresholds=budget.thresholds,
-        sample_count=0,
-        window=None,
-        scope=str(budget.scope),
+    return replace(
+        _about(budget, Level.PASS),
         missing=True,
         message=f"not applicable: this budget is for scenario {budget.run_scenario!r}, "
         f"the run's scenario is {run.scenario or '(none)'!r}",
-        description=budget.description,
-        metric=str(budget.selector),
-        unit=budget_unit(budget),
     )
 
 
 def _error_verdict(budget: Budget, group: GroupKey, message: str, nseries: int) -> Verdict:
-    return Verdict(
-        budget=budget.name,
-        status=Level.FAIL,
-        aggregation=str(budget.aggregation),
-        observed=None,
-        thresholds=budget.thresholds,
-        sample_count=0,
-        window=None,
-        scope=str(budget.scope),
+    return replace(
+        _about(budget, Level.FAIL),
         group=group,
         message=f"cannot evaluate: {message}",
         series=nseries,
-        description=budget.description,
-        metric=str(budget.selector),
-        unit=budget_unit(budget),
     )

@@ -28,7 +28,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from budgets.model import AggKind, Aggregation, Condition
+from budgets.aggregations import LAST, MAX, RATIO, Aggregation
+from budgets.model import Condition
 from budgets.selectors import Matcher, Selector
 from budgets.shorthand import Expression
 
@@ -165,7 +166,7 @@ def translate(metric: str, expression: Expression) -> Translation:
         passed = Selector(Matcher.exact(RESPONSES), (("expected_response", Matcher.exact("true")),))
         return Translation(
             passed,
-            Aggregation(AggKind.RATIO),
+            Aggregation(RATIO),
             cond,
             (Selector(Matcher.exact(RESPONSES)),),
             scenario,
@@ -175,7 +176,7 @@ def translate(metric: str, expression: Expression) -> Translation:
         series = ITERATIONS if name == "iterations" else (RESPONSES if detail else REQUESTS)
         return Translation(_selector(series, labels), Aggregation.parse(method), cond, (), scenario)
     _only(method, ("value",), kind)
-    agg = AggKind.LAST if name == "vus" else AggKind.MAX
+    agg = LAST if name == "vus" else MAX
     return Translation(Selector(Matcher.exact(USERS)), Aggregation(agg), cond, (), scenario)
 
 
@@ -254,14 +255,14 @@ def _failed(
         failed = (*labels, ("expected_response", Matcher.exact("false")))
         return Translation(
             _selector(RESPONSES, failed),
-            Aggregation(AggKind.RATIO),
+            Aggregation(RATIO),
             cond,
             (_selector(RESPONSES, labels),),
             scenario,
         )
     return Translation(
         _selector(FAILURES, labels),
-        Aggregation(AggKind.RATIO),
+        Aggregation(RATIO),
         cond,
         (_selector(REQUESTS, labels),),
         scenario,

@@ -28,9 +28,8 @@ from typing import Any
 
 from yaml.nodes import Node, SequenceNode
 
+from budgets.aggregations import MAX, Aggregation
 from budgets.model import (
-    AggKind,
-    Aggregation,
     Budget,
     BudgetFile,
     Condition,
@@ -245,7 +244,7 @@ def _budget(ctx: SpecContext, e: _Entry, paths: list[str | None]) -> Budget:
     return Budget(
         name=f"budget.json[{e.index}] {own} {what}",
         selector=Selector(Matcher.exact(name), tuple(labels)),
-        aggregation=Aggregation(AggKind.MAX),
+        aggregation=Aggregation(MAX),
         thresholds=((Level.FAIL, Condition(Op.LE, value)),),
         group_by=("page",),
         on_missing=MissingPolicy.WARN,

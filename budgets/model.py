@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
+from budgets.aggregations import Aggregation
 from budgets.selectors import Selector
 from runtime.durations import format_duration
 
@@ -44,58 +45,6 @@ class Level(Enum):
 
 
 THRESHOLD_LEVELS = (Level.WARN, Level.FAIL, Level.ABORT)
-
-
-class AggKind(StrEnum):
-    PERCENTILE = "percentile"
-    AVG = "avg"
-    MIN = "min"
-    MAX = "max"
-    RATE = "rate"
-    RATIO = "ratio"
-    COUNT = "count"
-    SUM = "sum"
-    LAST = "last"
-
-
-_PCT = re.compile(r"^(?:p|p\()(\d+(?:\.\d+)?)\)?$")
-
-
-@dataclass(frozen=True)
-class Aggregation:
-    kind: AggKind
-    q: float | None = None
-    """The percentile (0-100) when kind is PERCENTILE."""
-
-    @classmethod
-    def parse(cls, text: str) -> Aggregation:
-        """`p95`, `p99.9`, `p(95)`, `med` (= p50), `avg`, `min`, `max`, `rate`, `ratio`,
-        `count`, `sum`, `last`. Raises ValueError."""
-        t = text.strip().lower()
-        if t in ("med", "median"):
-            return cls(AggKind.PERCENTILE, 50.0)
-        m = _PCT.match(t)
-        if m:
-            q = float(m.group(1))
-            if not 0 <= q <= 100:
-                raise ValueError(f"percentile {q:g} is outside [0, 100]")
-            return cls(AggKind.PERCENTILE, q)
-        try:
-            kind = AggKind(t)
-        except ValueError:
-            raise ValueError(
-                f"unknown aggregation {text!r} (p50..p99.9, avg, min, max, rate, ratio, count, "
-                "sum, last)"
-            ) from None
-        if kind is AggKind.PERCENTILE:
-            raise ValueError("write a percentile as p95 or p(95)")
-        return cls(kind)
-
-    def __str__(self) -> str:
-        if self.kind is AggKind.PERCENTILE:
-            assert self.q is not None
-            return f"p{self.q:g}"
-        return self.kind.value
 
 
 class Op(StrEnum):

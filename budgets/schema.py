@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from budgets.aggregations import AGGREGATIONS, schema_pattern
+
 _DURATION = {
     "description": "seconds, or a duration such as 250ms, 30s, 5m, 1h30m",
     "oneOf": [
@@ -69,12 +71,18 @@ _SCOPE = {
         },
     ]
 }
-_AGGREGATION = {
-    "type": "string",
-    "pattern": (
-        r"^(p\d+(\.\d+)?|p\(\d+(\.\d+)?\)|med|median|avg|min|max|rate|ratio|count|sum|last)$"
-    ),
-}
+
+
+def _aggregation() -> dict[str, Any]:
+    """From the registry, read when the schema is built: a new aggregation is valid here too."""
+    return {
+        "type": "string",
+        "description": "how the values become one number: "
+        + ", ".join(k.listed_as for k in AGGREGATIONS),
+        "pattern": schema_pattern(),
+    }
+
+
 _GROUP_BY = {
     "oneOf": [
         {"type": "string"},
@@ -125,55 +133,61 @@ _BASELINE = {
     ]
 }
 
-BUDGET_FILE_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "https://castiel.dev/schemas/budgets-1.json",
-    "title": "Castiel performance budgets",
-    "type": "object",
-    "additionalProperties": False,
-    "anyOf": [{"required": ["budgets"]}, {"required": ["thresholds"]}],
-    "properties": {
-        "version": {"const": 1},
-        "defaults": {"type": "object", "additionalProperties": False, "properties": _COMMON},
-        "budgets": {
-            "type": "array",
-            "items": {
+
+def budget_file_schema() -> dict[str, Any]:
+    """The JSON Schema of a budget file (`castiel budgets schema`)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://castiel.dev/schemas/budgets-1.json",
+        "title": "Castiel performance budgets",
+        "type": "object",
+        "additionalProperties": False,
+        "anyOf": [{"required": ["budgets"]}, {"required": ["thresholds"]}],
+        "properties": {
+            "version": {"const": 1},
+            "defaults": {"type": "object", "additionalProperties": False, "properties": _COMMON},
+            "budgets": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["name", "metric"],
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1},
+                        "description": {"type": "string"},
+                        "metric": _SELECTOR,
+                        "labels": {"type": "object", "additionalProperties": _MATCH},
+                        "aggregation": _aggregation(),
+                        "threshold": _CONDITION,
+                        "warn": _CONDITION,
+                        "fail": _CONDITION,
+                        "abort": _CONDITION,
+                        "denominator": {
+                            "oneOf": [
+                                _SELECTOR,
+                                {"type": "array", "items": _SELECTOR, "minItems": 1},
+                            ]
+                        },
+                        "baseline": _BASELINE,
+                        "abort_after": {
+                            **_DURATION,
+                            "description": "a live run is not stopped by this budget's abort "
+                            "level before it has run this long (k6's delayAbortEval)",
+                        },
+                        **_COMMON,
+                    },
+                },
+            },
+            "thresholds": {
                 "type": "object",
-                "additionalProperties": False,
-                "required": ["name", "metric"],
-                "properties": {
-                    "name": {"type": "string", "minLength": 1},
-                    "description": {"type": "string"},
-                    "metric": _SELECTOR,
-                    "labels": {"type": "object", "additionalProperties": _MATCH},
-                    "aggregation": _AGGREGATION,
-                    "threshold": _CONDITION,
-                    "warn": _CONDITION,
-                    "fail": _CONDITION,
-                    "abort": _CONDITION,
-                    "denominator": {
-                        "oneOf": [_SELECTOR, {"type": "array", "items": _SELECTOR, "minItems": 1}]
-                    },
-                    "baseline": _BASELINE,
-                    "abort_after": {
-                        **_DURATION,
-                        "description": "a live run is not stopped by this budget's abort "
-                        "level before it has run this long (k6's delayAbortEval)",
-                    },
-                    **_COMMON,
+                "description": "k6 form: metric (k6 names such as http_req_duration{name:/x}, or "
+                "a Castiel selector) -> expressions like p(95)<500, or k6's object form",
+                "additionalProperties": {
+                    "oneOf": [
+                        _K6_ENTRY,
+                        {"type": "array", "items": _K6_ENTRY},
+                    ]
                 },
             },
         },
-        "thresholds": {
-            "type": "object",
-            "description": "k6 form: metric (k6 names such as http_req_duration{name:/x}, or "
-            "a Castiel selector) -> expressions like p(95)<500, or k6's object form",
-            "additionalProperties": {
-                "oneOf": [
-                    _K6_ENTRY,
-                    {"type": "array", "items": _K6_ENTRY},
-                ]
-            },
-        },
-    },
-}
+    }

@@ -7,7 +7,7 @@ because a bare number means different things on different metrics: on Castiel's 
 `_seconds` metrics it is refused as ambiguous, on k6's metric names it means what it means in
 k6 (budgets/k6.py).
 
-Aggregation names are Castiel's (budgets.model.Aggregation); k6's `value` (a gauge's last
+Aggregation names are Castiel's (budgets.aggregations); k6's `value` (a gauge's last
 value) is accepted here and resolved by the metric it applies to.
 """
 
@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from budgets.model import Aggregation, Condition, Op, parse_number
+from budgets.aggregations import Aggregation
+from budgets.model import Condition, Op, parse_number
 
 _OPS = r"(===|==|!=|<=|>=|<|>)"
 _CONDITION = re.compile(rf"^\s*{_OPS}\s*(.+?)\s*$")

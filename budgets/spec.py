@@ -32,12 +32,11 @@ from typing import Any, TypeVar
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from budgets.aggregations import AGGREGATIONS, LAST, RATE, Aggregation
 from budgets.lhci import is_lighthouse_budget, parse_lighthouse_budgets
 from budgets.model import (
     INTERVAL_PLACEHOLDER,
     THRESHOLD_LEVELS,
-    AggKind,
-    Aggregation,
     Budget,
     BudgetFile,
     Condition,
@@ -56,7 +55,6 @@ from budgets.spec_fields import (
     Defaults,
     baseline_spec,
     check_unit,
-    positive_duration,
     ramp_fields,
     read_defaults,
 )
@@ -228,15 +226,16 @@ def _budget(ctx: BudgetContext, node: Node, key: str, defaults: Defaults) -> Bud
         ctx.error(node, key, "no thresholds", "add warn:, fail: or abort: (or a baseline:)")
     _check_directions(ctx, node, key, thresholds)
     if aggregation is not None and len(ctx.issues) == start_issues:
-        if aggregation.kind is AggKind.RATIO and not denominator:
+        if aggregation.kind.denominator and not denominator:
             ctx.error(
                 node,
                 f"{key}.denominator",
-                "ratio needs a denominator",
+                f"{aggregation} needs a denominator",
                 "denominator: the selector of all events, e.g. castiel_http_requests_total",
             )
-        if denominator and aggregation.kind is not AggKind.RATIO:
-            ctx.error(m["denominator"][0], f"{key}.denominator", "only ratio uses a denominator")
+        if denominator and not aggregation.kind.denominator:
+            users = " and ".join(k.name for k in AGGREGATIONS if k.denominator)
+            ctx.error(m["denominator"][0], f"{key}.denominator", f"only {users} uses a denominator")
     if promql is not None and aggregation is not None and len(ctx.issues) == start_issues:
         _check_promql_aggregation(ctx, m["promql"][1], f"{key}.promql", promql, aggregation)
     if selector is not None and aggregation is not None:
@@ -245,7 +244,7 @@ def _budget(ctx: BudgetContext, node: Node, key: str, defaults: Defaults) -> Bud
     abort_after = None
     if "abort_after" in m:
         abort_after = ctx.guard(
-            lambda: positive_duration(ctx, m["abort_after"][1], f"{key}.abort_after")
+            lambda: ctx.positive_seconds(m["abort_after"][1], f"{key}.abort_after")
         )
     if len(ctx.issues) > start_issues or selector is None or aggregation is None:
         raise Invalid()
@@ -379,21 +378,21 @@ def check_promql_syntax(expr: str) -> None:
 def _check_promql_aggregation(
     ctx: BudgetContext, node: Node, key: str, promql: PromQLExpr, agg: Aggregation
 ) -> None:
-    if agg.kind is AggKind.RATIO:
+    if agg.kind.denominator:
         ctx.error(
             node,
             key,
-            "ratio needs two selectors; a promql: budget has one expression",
+            f"{agg} needs two selectors; a promql: budget has one expression",
             "compute the ratio in PromQL (a / b) and use aggregation: max, avg or last",
         )
-    elif agg.kind is AggKind.RATE and promql.kind is PromQLKind.GAUGE:
+    elif agg.kind is RATE and promql.kind is PromQLKind.GAUGE:
         ctx.error(
             node,
             key,
             "rate is not defined for a gauge expression (readings, not events)",
             "use rate() inside the expression and max/avg/last here, or kind: counter",
         )
-    elif agg.kind is AggKind.LAST and promql.kind is PromQLKind.HISTOGRAM:
+    elif agg.kind is LAST and promql.kind is PromQLKind.HISTOGRAM:
         ctx.error(node, key, "last is not defined for a histogram expression", "use p95, avg")
 
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from yaml.nodes import Node, ScalarNode
 
+from budgets.aggregations import Aggregation
 from budgets.k6 import bare_seconds_hint
 from budgets.model import (
-    Aggregation,
     BaselineRef,
     BaselineSpec,
     Condition,
@@ -107,17 +107,10 @@ def scope_value(ctx: BudgetContext, node: Node, key: str) -> Scope:
     m = ctx.mapping(node, key, ("window", "for"))
     window = sustained = None
     if "window" in m:
-        window = positive_duration(ctx, m["window"][1], f"{key}.window")
+        window = ctx.positive_seconds(m["window"][1], f"{key}.window")
     if "for" in m:
-        sustained = positive_duration(ctx, m["for"][1], f"{key}.for")
+        sustained = ctx.positive_seconds(m["for"][1], f"{key}.for")
     return Scope(window, sustained)
-
-
-def positive_duration(ctx: BudgetContext, node: Node, key: str) -> float:
-    seconds = ctx.convert(node, key, parse_duration, "a duration such as 30s or 2m")
-    if seconds <= 0:
-        raise ctx.error(node, key, "must be longer than 0")
-    return seconds
 
 
 LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -206,7 +199,7 @@ def _baseline_field(ctx: BudgetContext, name: str, node: Node, path: str) -> dic
         case "fdr":
             return {"fdr": ctx.convert(node, path, _probability, "e.g. 5%")}
         case "chunk":
-            return {"chunk": positive_duration(ctx, node, path)}
+            return {"chunk": ctx.positive_seconds(node, path)}
         case "min_chunks":
             n = min_samples(ctx, node, path)
             if n < 2:

@@ -11,11 +11,12 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node
 
+from budgets.aggregations import Aggregation
 from budgets.k6 import is_k6_metric, parse_metric_name, translate
-from budgets.model import AggKind, Aggregation, Budget, Level
+from budgets.model import Budget, Level
 from budgets.selectors import Selector, parse_selector
 from budgets.shorthand import parse_expression
-from budgets.spec_fields import BudgetContext, Defaults, check_unit, positive_duration, ramp_fields
+from budgets.spec_fields import BudgetContext, Defaults, check_unit, ramp_fields
 from collectors.yamlspec import Invalid
 
 _K6_OBJECT_KEYS = ("threshold", "abortOnFail", "delayAbortEval")
@@ -58,7 +59,7 @@ def _k6_budget(
         if "abortOnFail" in m:
             abort = ctx.boolean(m["abortOnFail"][1], f"{path}.abortOnFail")
         if "delayAbortEval" in m and ctx.scalar(m["delayAbortEval"][1], path) is not None:
-            delay = positive_duration(ctx, m["delayAbortEval"][1], f"{path}.delayAbortEval")
+            delay = ctx.positive_seconds(m["delayAbortEval"][1], f"{path}.delayAbortEval")
     text = ctx.text(tnode, path)
     expr = ctx.attempt(tnode, path, partial(parse_expression, text))
     if selector is None:  # a k6 metric name
@@ -74,8 +75,8 @@ def _k6_budget(
         if expr.method is None:
             raise ctx.error(tnode, path, f"{text!r} names no aggregation", 'e.g. "p(95)<200ms"')
         agg = ctx.attempt(tnode, path, partial(Aggregation.parse, expr.method))
-        if agg.kind is AggKind.RATIO:
-            raise ctx.error(tnode, path, "ratio needs a denominator", "use the long form")
+        if agg.kind.denominator:
+            raise ctx.error(tnode, path, f"{agg} needs a denominator", "use the long form")
         if expr.bare:
             check_unit(ctx, tnode, path, selector, agg, expr.condition)
         parts = {"selector": selector, "aggregation": agg, "cond": expr.condition}

@@ -4,17 +4,19 @@ A verdict carries its numbers in base units (seconds, fractions, per second) wit
 only reports and pages turn them into text, through `format_quantity`. Nothing parses a number
 back out of that text.
 
-The unit follows from the metric's name (Prometheus convention: `_seconds`) and the
-aggregation: a percentile, average, extreme, last value or sum of a `_seconds` metric is in
-seconds; `ratio` is a fraction; `rate` is per second; `count` is a plain number.
+The unit follows from the aggregation (`AggKind.unit`: `ratio` is a fraction, `rate` is per
+second, `count` a plain number) or, for the others, from the metric's name (Prometheus
+convention: a `_seconds` metric is in seconds).
 """
 
 from __future__ import annotations
 
 import math
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from budgets.model import AggKind, Aggregation
+if TYPE_CHECKING:  # budgets.aggregations names each aggregation's unit
+    from budgets.aggregations import Aggregation
 
 
 class Unit(StrEnum):
@@ -24,29 +26,15 @@ class Unit(StrEnum):
     NONE = ""
 
 
-_TIME_AGGREGATIONS = (
-    AggKind.PERCENTILE,
-    AggKind.AVG,
-    AggKind.MIN,
-    AggKind.MAX,
-    AggKind.LAST,
-    AggKind.SUM,
-)
-
-
 def metric_has_seconds(metric_name: str) -> bool:
     return metric_name.endswith("_seconds")
 
 
 def unit_of(metric_name: str, aggregation: Aggregation) -> Unit:
     """The unit of `aggregation` over the metric `metric_name` (a name, not a selector)."""
-    if aggregation.kind is AggKind.RATIO:
-        return Unit.FRACTION
-    if aggregation.kind is AggKind.RATE:
-        return Unit.PER_SECOND
-    if metric_has_seconds(metric_name) and aggregation.kind in _TIME_AGGREGATIONS:
-        return Unit.SECONDS
-    return Unit.NONE
+    if aggregation.kind.unit is not None:
+        return aggregation.kind.unit
+    return Unit.SECONDS if metric_has_seconds(metric_name) else Unit.NONE
 
 
 def format_quantity(value: float | None, unit: Unit) -> str:

@@ -8,7 +8,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from budgets.model import Aggregation, Condition, Level, Op
+from budgets.aggregations import Aggregation
+from budgets.model import Condition, Level, Op
 from budgets.shorthand import parse_condition
 from budgets.units import Unit, unit_of
 from budgets.verdict import BaselineComparison, BaselineOutcome, PValueMethod, Verdict, Window

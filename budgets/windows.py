@@ -1,18 +1,9 @@
 """Aggregations over windows of a Timeline, vectorised with prefix sums and a sparse table, so
 a sliding window over an hour at 1-second resolution costs a few array passes, not a loop.
 
-Semantics per series kind (docs/budgets.md repeats them for users):
-
-| aggregation | histogram              | counter (increments)          | gauge (readings)        |
-|-------------|------------------------|-------------------------------|-------------------------|
-| pNN         | merged histogram       | over per-interval increments  | over readings           |
-| avg         | sum / observations     | mean increment per interval   | mean reading            |
-| min, max    | smallest/largest value | smallest/largest increment    | lowest/highest reading  |
-| rate        | observations / second  | increase / second             | undefined               |
-| count       | observations           | total increase                | number of readings      |
-| sum         | sum of values          | total increase                | sum of readings         |
-| last        | undefined              | last increment                | last reading            |
-| ratio       | numerator / denominator, each summed (histograms: observations)       |
+What each aggregation computes over each kind of series is its `AggKind` in
+budgets/aggregations.py (with the table docs/budgets.md shows users); this module gives it
+the windows to compute over.
 
 Samples (for `min_samples`): observations for histograms, readings (points) for counters
 and gauges, and the denominator's total for ratios.
@@ -21,13 +12,16 @@ and gauges, and the denominator's total for ratios.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from budgets.model import AggKind, Aggregation
 from budgets.timeline import F64, I64, Timeline
 from collectors.model import MetricKind, bucket_values
 from collectors.percentile import histogram_percentiles, value_percentile
+
+if TYPE_CHECKING:  # budgets.aggregations computes its values with the views below
+    from budgets.aggregations import Aggregation
 
 EPS = 1e-9
 
@@ -46,7 +40,8 @@ class Windows:
     end: F64
 
     @property
-    def duration(self) -> F64:
+    def seconds(self) -> F64:
+        """Each window's length."""
         d: F64 = self.end - self.start
         return d
 
@@ -129,113 +124,126 @@ def range_reduce(a: F64, s: I64, e: I64, fn: np.ufunc, identity: float) -> F64:
 
 
 def reduce(agg: Aggregation, tl: Timeline, w: Windows) -> tuple[F64, F64]:
-    """(value, samples) per window; NaN where the value is undefined (no data)."""
-    if agg.kind is AggKind.RATIO:
-        raise Undefined("ratio is computed by ratio(), not reduce()")
-    if tl.kind is MetricKind.HISTOGRAM:
-        return _hist(agg, tl, w)
-    return _scalar(agg, tl, w)
-
-
-def _hist(agg: Aggregation, tl: Timeline, w: Windows) -> tuple[F64, F64]:
-    assert tl.cum is not None and tl.zero is not None
-    assert tl.total is not None and tl.mins is not None and tl.maxs is not None
-    obs_prefix = _prefix(tl.observations)
-    obs = obs_prefix[w.e] - obs_prefix[w.s]
+    """(value, samples) per window; NaN where the value is undefined (no data). The
+    aggregation (its `AggKind`) computes the values from a view of the windows."""
     kind = agg.kind
+    if kind.denominator:
+        raise Undefined(f"{agg} is computed by ratio(), not reduce()")
     with np.errstate(divide="ignore", invalid="ignore"):
-        if kind is AggKind.COUNT:
-            values = obs.copy()
-        elif kind is AggKind.SUM:
-            tp = _prefix(tl.total)
-            values = tp[w.e] - tp[w.s]
-        elif kind is AggKind.AVG:
-            tp = _prefix(tl.total)
-            values = np.where(obs > 0, (tp[w.e] - tp[w.s]) / obs, np.nan)
-        elif kind is AggKind.RATE:
-            values = obs / w.duration
-        elif kind is AggKind.MIN:
-            values = range_reduce(tl.mins, w.s, w.e, np.minimum, np.inf)
-        elif kind is AggKind.MAX:
-            values = range_reduce(tl.maxs, w.s, w.e, np.maximum, -np.inf)
-        elif kind is AggKind.PERCENTILE:
-            assert agg.q is not None
-            values = _hist_percentiles(tl, w, agg.q, obs)
+        if tl.kind is MetricKind.HISTOGRAM:
+            if kind.histogram is None:
+                raise Undefined(f"{agg} is not defined for histogram series")
+            hist = HistogramWindows(tl, w)
+            values, samples, present = (
+                kind.histogram(hist, agg.q),
+                hist.observations,
+                hist.observations,
+            )
         else:
-            raise Undefined(f"{agg} is not defined for histogram series")
+            if kind.scalar is None:
+                raise Undefined(f"{agg} is not defined for {tl.kind.value} series")
+            scalar = ScalarWindows(tl, w)
+            values, samples, present = kind.scalar(scalar, agg.q), scalar.points, scalar.rows
     values = np.where(np.isfinite(values), values, np.nan)
-    values[obs <= 0] = np.nan if kind not in (AggKind.COUNT, AggKind.SUM, AggKind.RATE) else 0.0
-    return values, obs
+    # A window without data has no value, except where nothing counted reads 0 (a count).
+    values[present <= 0] = 0.0 if tl.kind in kind.zero_when_empty else np.nan
+    return values.astype(np.float64), samples
 
 
-def _hist_percentiles(tl: Timeline, w: Windows, q: float, obs: F64) -> F64:
-    """Nearest-rank percentile of every window at once (`collectors.percentile`): the
-    bucket search runs on the 2-D prefix sums, never a windows x buckets matrix."""
-    assert tl.cum is not None and tl.zero is not None
-    assert tl.mins is not None and tl.maxs is not None
-    cum = tl.cum
-    zp = _prefix(tl.zero)
-    return histogram_percentiles(
-        q,
-        np.rint(obs).astype(np.int64),
-        np.rint(zp[w.e] - zp[w.s]).astype(np.int64),
-        range_reduce(tl.mins, w.s, w.e, np.minimum, np.inf),
-        range_reduce(tl.maxs, w.s, w.e, np.maximum, -np.inf),
-        lambda k: cum[w.e, k] - cum[w.s, k],
-        tl.width,
-        bucket_values(tl.base, tl.width),
-    )
+class HistogramWindows:
+    """A histogram timeline cut into windows: what the aggregations read from it."""
+
+    def __init__(self, tl: Timeline, w: Windows) -> None:
+        assert tl.cum is not None and tl.zero is not None
+        assert tl.total is not None and tl.mins is not None and tl.maxs is not None
+        self.tl, self.w = tl, w
+        obs_prefix = _prefix(tl.observations)
+        self.observations: F64 = obs_prefix[w.e] - obs_prefix[w.s]
+
+    @property
+    def seconds(self) -> F64:
+        return self.w.seconds
+
+    def total(self) -> F64:
+        """The sum of the observed values per window."""
+        assert self.tl.total is not None
+        tp = _prefix(self.tl.total)
+        out: F64 = tp[self.w.e] - tp[self.w.s]
+        return out
+
+    def smallest(self) -> F64:
+        assert self.tl.mins is not None
+        return range_reduce(self.tl.mins, self.w.s, self.w.e, np.minimum, np.inf)
+
+    def largest(self) -> F64:
+        assert self.tl.maxs is not None
+        return range_reduce(self.tl.maxs, self.w.s, self.w.e, np.maximum, -np.inf)
+
+    def percentile(self, q: float) -> F64:
+        """Nearest-rank percentile of every window at once (`collectors.percentile`): the
+        bucket search runs on the 2-D prefix sums, never a windows x buckets matrix."""
+        tl, w = self.tl, self.w
+        assert tl.cum is not None and tl.zero is not None
+        cum = tl.cum
+        zp = _prefix(tl.zero)
+        return histogram_percentiles(
+            q,
+            np.rint(self.observations).astype(np.int64),
+            np.rint(zp[w.e] - zp[w.s]).astype(np.int64),
+            self.smallest(),
+            self.largest(),
+            lambda k: cum[w.e, k] - cum[w.s, k],
+            tl.width,
+            bucket_values(tl.base, tl.width),
+        )
 
 
-def _scalar(agg: Aggregation, tl: Timeline, w: Windows) -> tuple[F64, F64]:
-    np_prefix = _prefix(tl.npoints)
-    points = np_prefix[w.e] - np_prefix[w.s]
-    has = tl.npoints > 0
-    kind = agg.kind
-    gauge = tl.kind is MetricKind.GAUGE
-    vp = _prefix(tl.values)
-    sums = vp[w.e] - vp[w.s]
-    rows_prefix = _prefix(has.astype(np.int64))
-    rows = rows_prefix[w.e] - rows_prefix[w.s]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if kind is AggKind.SUM:
-            values = sums
-        elif kind is AggKind.COUNT:
-            values = points if gauge else sums
-        elif kind is AggKind.RATE:
-            if gauge:
-                raise Undefined("rate is not defined for gauge series (readings, not events)")
-            values = sums / w.duration
-        elif kind is AggKind.AVG:
-            values = sums / rows
-        elif kind is AggKind.MIN:
-            values = range_reduce(np.where(has, tl.values, np.inf), w.s, w.e, np.minimum, np.inf)
-        elif kind is AggKind.MAX:
-            values = range_reduce(np.where(has, tl.values, -np.inf), w.s, w.e, np.maximum, -np.inf)
-        elif kind is AggKind.LAST:
-            idx = np.where(has, np.arange(len(tl)), -1)
-            last = np.maximum.accumulate(idx) if idx.size else idx
-            at = last[np.maximum(w.e - 1, 0)] if last.size else np.zeros(len(w), np.int64)
-            ok = (w.e > w.s) & (at >= w.s)
-            values = np.where(ok, tl.values[np.maximum(at, 0)] if last.size else 0.0, np.nan)
-        elif kind is AggKind.PERCENTILE:
-            assert agg.q is not None
-            values = _scalar_percentiles(tl, w, agg.q)
-        else:
-            raise Undefined(f"{agg} is not defined for {tl.kind.value} series")
-    values = np.where(np.isfinite(values), values, np.nan)
-    values[rows <= 0] = np.nan if kind not in (AggKind.SUM, AggKind.COUNT) else 0.0
-    return values.astype(np.float64), points
+class ScalarWindows:
+    """A counter's increments or a gauge's readings cut into windows."""
 
+    def __init__(self, tl: Timeline, w: Windows) -> None:
+        self.tl, self.w = tl, w
+        self.gauge = tl.kind is MetricKind.GAUGE
+        self.has = tl.npoints > 0
+        np_prefix = _prefix(tl.npoints)
+        self.points: F64 = np_prefix[w.e] - np_prefix[w.s]
+        """Readings (points) per window."""
+        vp = _prefix(tl.values)
+        self.sums: F64 = vp[w.e] - vp[w.s]
+        rows_prefix = _prefix(self.has.astype(np.int64))
+        self.rows: F64 = rows_prefix[w.e] - rows_prefix[w.s]
+        """Rows (collection intervals) with data per window."""
 
-def _scalar_percentiles(tl: Timeline, w: Windows, q: float) -> F64:
-    out = np.full(len(w), np.nan)
-    has = tl.npoints > 0
-    for i in range(len(w)):
-        value = value_percentile(q, tl.values[w.s[i] : w.e[i]][has[w.s[i] : w.e[i]]])
-        if value is not None:
-            out[i] = value
-    return out
+    @property
+    def seconds(self) -> F64:
+        return self.w.seconds
+
+    def smallest(self) -> F64:
+        values = np.where(self.has, self.tl.values, np.inf)
+        return range_reduce(values, self.w.s, self.w.e, np.minimum, np.inf)
+
+    def largest(self) -> F64:
+        values = np.where(self.has, self.tl.values, -np.inf)
+        return range_reduce(values, self.w.s, self.w.e, np.maximum, -np.inf)
+
+    def last(self) -> F64:
+        """The last value of every window (NaN for a window without one)."""
+        tl, w = self.tl, self.w
+        idx = np.where(self.has, np.arange(len(tl)), -1)
+        last = np.maximum.accumulate(idx) if idx.size else idx
+        at = last[np.maximum(w.e - 1, 0)] if last.size else np.zeros(len(w), np.int64)
+        ok = (w.e > w.s) & (at >= w.s)
+        out: F64 = np.where(ok, tl.values[np.maximum(at, 0)] if last.size else 0.0, np.nan)
+        return out
+
+    def percentile(self, q: float) -> F64:
+        tl, w = self.tl, self.w
+        out = np.full(len(w), np.nan)
+        for i in range(len(w)):
+            value = value_percentile(q, tl.values[w.s[i] : w.e[i]][self.has[w.s[i] : w.e[i]]])
+            if value is not None:
+                out[i] = value
+        return out
 
 
 def ratio(num: Timeline, den: Timeline, w: Windows) -> tuple[F64, F64]:

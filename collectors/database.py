@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from collectors import migrations
-from collectors.locator import StoreLocator
+from collectors.locator import StoreLocator, connect_sqlite
 from collectors.store_errors import NotAStore, StoreError, StoreUnavailable
 
 
@@ -285,17 +285,7 @@ def _sqlite_engine(locator: StoreLocator, readonly: bool, busy_timeout: float) -
     path = locator.path
 
     def connect() -> sqlite3.Connection:
-        if readonly:
-            return sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro",
-                uri=True,
-                timeout=busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-        return sqlite3.connect(
-            path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-        )
+        return connect_sqlite(path, readonly=readonly, busy_timeout=busy_timeout)
 
     engine = create_engine("sqlite+pysqlite://", creator=connect, poolclass=QueuePool)
 

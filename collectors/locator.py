@@ -168,6 +168,26 @@ def store_locator(value: str | os.PathLike[str] | StoreLocator | None = None) ->
     )
 
 
+def connect_sqlite(
+    path: Path, *, readonly: bool = False, busy_timeout: float = 30.0
+) -> sqlite3.Connection:
+    """The one way Castiel opens a SQLite store file (the store's engine, the alert tables,
+    the foreign-file check). Autocommit: every transaction is explicit (`BEGIN`). Shared
+    across threads: each user serialises its writes. Read-only through a URI, so it never
+    creates the file."""
+    if readonly:
+        return sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro",
+            uri=True,
+            timeout=busy_timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+    return sqlite3.connect(
+        path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
+
+
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -189,7 +209,7 @@ def check_store_path(path: Path) -> None:
     if head != _SQLITE_MAGIC:
         raise NotAStore(f"{path} is not a Castiel store (not a database)")
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        conn = connect_sqlite(path, readonly=True)
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             tables = [

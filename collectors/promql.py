@@ -104,7 +104,7 @@ class PromSeries:
 _DURATION_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
 
 
-def duration(seconds: float) -> str:
+def promql_duration(seconds: float) -> str:
     """A PromQL (and Alertmanager) duration in the largest exact unit: `15s`, `1500ms`, `5m`,
     `6h`, `3d` (never below 1ms)."""
     ms = max(1, round(seconds * 1000))
@@ -126,7 +126,7 @@ def increase_expr(
     metric: str, window: float, matchers: str = "", without: Sequence[str] = DEFAULT_WITHOUT
 ) -> str:
     sel = vector_selector(metric, matchers)
-    return f"sum {_without(without)} (increase({sel}[{duration(window)}]))"
+    return f"sum {_without(without)} (increase({sel}[{promql_duration(window)}]))"
 
 
 def gauge_expr(
@@ -143,7 +143,7 @@ def quantile_expr(
     without: Sequence[str] = DEFAULT_WITHOUT,
 ) -> str:
     sel = vector_selector(f"{family}_bucket", matchers)
-    inner = f"sum {_without(without)} (rate({sel}[{duration(window)}]))"
+    inner = f"sum {_without(without)} (rate({sel}[{promql_duration(window)}]))"
     return f"histogram_quantile({q:g}, {inner})"
 
 
@@ -151,7 +151,7 @@ def rate_expr(
     metric: str, window: float, matchers: str = "", without: Sequence[str] = DEFAULT_WITHOUT
 ) -> str:
     sel = vector_selector(metric, matchers)
-    return f"sum {_without(without)} (rate({sel}[{duration(window)}]))"
+    return f"sum {_without(without)} (rate({sel}[{promql_duration(window)}]))"
 
 
 def error_ratio_expr(
@@ -159,7 +159,7 @@ def error_ratio_expr(
 ) -> str:
     """Share of requests per route whose status matches `error_status`; routes without errors
     read 0 (not absent), routes without traffic are absent (no data, not 0)."""
-    w = duration(window)
+    w = promql_duration(window)
     errors = vector_selector(HTTP_REQUESTS, matchers, f'status=~"{_escape(error_status)}"')
     every = vector_selector(HTTP_REQUESTS, matchers)
     total = f"sum by ({by}) (rate({every}[{w}]))"
@@ -181,7 +181,7 @@ def quantile_name(family: str, q: float) -> str:
 
 
 def substitute_interval(expr: str, window: float) -> str:
-    return expr.replace(INTERVAL_PLACEHOLDER, duration(window))
+    return expr.replace(INTERVAL_PLACEHOLDER, promql_duration(window))
 
 
 @dataclass(frozen=True)
@@ -347,7 +347,7 @@ class PrometheusClient:
             "query": expr,
             "start": f"{start:.3f}",
             "end": f"{end:.3f}",
-            "step": duration(step),
+            "step": promql_duration(step),
         }
         return parse_response(self._call("/api/v1/query_range", params, expr))
 

@@ -34,7 +34,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from collectors import migrations
 from collectors import store_samples as samples
 from collectors.database import Database, Migration, dialect_insert
-from collectors.locator import DEFAULT_PATH, StoreLocator, check_store_path, store_locator
+from collectors.locator import (
+    DEFAULT_PATH,
+    StoreLocator,
+    check_store_path,
+    connect_sqlite,
+    store_locator,
+)
 from collectors.model import (
     Batch,
     MetricKind,
@@ -58,6 +64,7 @@ __all__ = [
     "UnknownRun",
     "VerdictRecord",
     "check_store_path",
+    "connect_sqlite",
     "decode_counts",
     "encode_counts",
     "new_run_id",

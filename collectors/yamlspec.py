@@ -22,6 +22,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from runtime.durations import parse_duration
 from runtime.errors import BadInput
 
 T = TypeVar("T")
@@ -143,6 +144,17 @@ class SpecContext:
         value = self.scalar(node, key)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise self.error(node, key, f"expected a whole number >= {minimum}")
+        return value
+
+    def seconds(self, node: Node, key: str) -> float:
+        """A duration in the one grammar (runtime.durations: `250ms`, `5m`, plain seconds)."""
+        value: float = self.convert(node, key, parse_duration)
+        return value
+
+    def positive_seconds(self, node: Node, key: str) -> float:
+        value = self.seconds(node, key)
+        if value <= 0:
+            raise self.error(node, key, "must be longer than 0s")
         return value
 
     def convert(self, node: Node, key: str, fn: Callable[[Any], T], hint: str = "") -> T:

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from budgets import history
+from budgets.aggregations import PERCENTILE, Aggregation
 from budgets.history import BudgetHistory
-from budgets.model import AggKind, Aggregation
 from budgets.reports.report import format_thresholds
 from budgets.selectors import MatchKind, parse_selector
 from budgets.units import Unit, chart_scale, format_quantity
@@ -143,7 +143,7 @@ def percentiles_of(verdicts: pd.DataFrame, always: Sequence[float] = (50, 95, 99
                 continue
             with contextlib.suppress(ValueError):
                 agg = Aggregation.parse(str(row.aggregation))
-                if agg.kind is AggKind.PERCENTILE and agg.q is not None:
+                if agg.kind is PERCENTILE and agg.q is not None:
                     qs.add(float(agg.q))
     return sorted(qs)
 

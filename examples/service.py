@@ -54,6 +54,7 @@ from runtime import (
     CacheMetrics,
     FlowJob,
     QueueDepthCollector,
+    RedisConnection,
     RuntimeMetrics,
     connect,
 )
@@ -142,93 +143,128 @@ def create_app(settings: ServiceSettings, metrics: RuntimeMetrics | None = None)
     conn = connect(settings.redis_url)
     db = Database(settings.db_path, metrics)
     db.setup()
-    flows = AsyncFlowProducer(conn.aio, metrics=metrics)
     metrics.registry.register(QueueDepthCollector(conn.sync, [ORDERS_QUEUE, STOCK_QUEUE]))
-    live = Live()
-    catalogue_app = Deferred()
+    shop = Shop(settings, metrics, conn, db)
+    app = Starlette(
+        routes=shop.routes(),
+        middleware=[
+            Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM, compresslevel=6),
+            Middleware(CapacityLimit, settings.max_concurrency, settings.delay),
+        ],
+        lifespan=shop.lifespan,
+    )
+    inner = Slowdown(app, settings.slow) if settings.slow else app
+    return mount(ObservabilityMiddleware(inner, metrics), settings.frontend)
 
-    def counted(route: str, app: ASGIApp) -> Counted:
-        return Counted(db, route, app)
 
-    async def shard(request: Request) -> Response:
+class Shop:
+    """The service's endpoints over its database, its queues and (once the lifespan has
+    started them inside the event loop) its caches."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        metrics: RuntimeMetrics,
+        conn: RedisConnection,
+        db: Database,
+    ) -> None:
+        self.settings, self.metrics, self.conn, self.db = settings, metrics, conn, db
+        self.flows = AsyncFlowProducer(conn.aio, metrics=metrics)
+        self.live = Live()
+        self.catalogue_app = Deferred()
+
+    def routes(self) -> list[Route]:
+        def route(
+            path: str, handler: Callable[[Request], Awaitable[Response]], method: str
+        ) -> Route:
+            return Route(path, self.counted(path, request_response(handler)), methods=[method])
+
+        return [
+            Route(CATALOGUE_ROUTE, self.catalogue_app, methods=["GET"]),
+            route("/users/{user_id:int}/permissions", self.permissions, "GET"),
+            route("/users/{user_id:int}/permissions", self.grant, "POST"),
+            route("/orders", self.create_order, "POST"),
+            route("/orders/{order_id:int}", self.get_order, "GET"),
+            Route("/health", self.health),
+            Route("/metrics", self.metrics_endpoint),
+        ]
+
+    def counted(self, route: str, app: ASGIApp) -> Counted:
+        return Counted(self.db, route, app)
+
+    @asynccontextmanager
+    async def lifespan(self, _: Any) -> AsyncIterator[None]:
+        app: Any = request_response(self.shard)  # Starlette's and our ASGI types differ
+        if self.settings.cache_enabled:
+            app = await self._start_caches(app)
+        self.catalogue_app.app = self.counted(CATALOGUE_ROUTE, app)
+        try:
+            yield
+        finally:
+            for close in self.live.closing:
+                await close()
+            await self.conn.aio.aclose()
+
+    async def _start_caches(self, app: Any) -> Any:
+        """The lookups' cache and the catalogue's response cache, started; `app` behind the
+        latter. The caches count into the service's registry, so /metrics (and the
+        cache-hit-ratio budget) see them. Shard types are warmed before the first request."""
+        cache_metrics = CacheMetrics.from_runtime(self.metrics)
+        catalogue = Catalogue(self.conn.aio, self.metrics, cache_metrics=cache_metrics)
+        responses = AsyncCache(
+            "http-catalogue",
+            self.conn.aio,
+            metrics=cache_metrics,
+            ttl=CATALOGUE_RESPONSE_TTL,
+            local_max_entries=1_000,
+            local_ttl=30,
+        )
+        await catalogue.start()  # in-process layers in use from the first request
+        await responses.start()
+        await catalogue.warm_shard_types(self.db)
+        self.live.lookups = catalogue
+        self.live.closing += [catalogue.aclose, responses.aclose]
+        return CacheMiddleware(app, responses, ttl=CATALOGUE_RESPONSE_TTL, vary=("accept",))
+
+    async def shard(self, request: Request) -> Response:
         name = request.path_params["shard_type"]
 
         async def load() -> dict[str, Any] | None:
-            rows = await db.aquery(
+            rows = await self.db.aquery(
                 "shard_type", "SELECT name, replicas, tier FROM shard_types WHERE name = ?", (name,)
             )
             return dict(zip(("name", "replicas", "tier"), rows[0], strict=True)) if rows else None
 
-        found = await live.lookups.get_or_load(f"shard:{name}", load, ttl=7200)
+        found = await self.live.lookups.get_or_load(f"shard:{name}", load, ttl=7200)
         return JSONResponse(found) if found else JSONResponse({"error": "unknown"}, 404)
 
-    @asynccontextmanager
-    async def lifespan(_: Any) -> AsyncIterator[None]:
-        app: Any = request_response(shard)
-        if settings.cache_enabled:
-            # The caches count into the service's registry, so /metrics (and the
-            # cache-hit-ratio budget) see them. Shard types are warmed before the first request.
-            cache_metrics = CacheMetrics.from_runtime(metrics)
-            catalogue = Catalogue(conn.aio, metrics, cache_metrics=cache_metrics)
-            responses = AsyncCache(
-                "http-catalogue",
-                conn.aio,
-                metrics=cache_metrics,
-                ttl=CATALOGUE_RESPONSE_TTL,
-                local_max_entries=1_000,
-                local_ttl=30,
-            )
-            await catalogue.start()  # in-process layers in use from the first request
-            await responses.start()
-            await catalogue.warm_shard_types(db)
-            live.lookups = catalogue
-            live.closing += [catalogue.aclose, responses.aclose]
-            app = CacheMiddleware(app, responses, ttl=CATALOGUE_RESPONSE_TTL, vary=("accept",))
-        catalogue_app.app = counted(CATALOGUE_ROUTE, app)
-        try:
-            yield
-        finally:
-            for close in live.closing:
-                await close()
-            await conn.aio.aclose()
-
-    async def permissions(request: Request) -> Response:
+    async def permissions(self, request: Request) -> Response:
         user = int(request.path_params["user_id"])
 
         async def load() -> list[str]:
-            rows = await db.aquery(
+            rows = await self.db.aquery(
                 "permissions",
                 "SELECT permission FROM permissions WHERE user_id = ? ORDER BY permission",
                 (user,),
             )
             return [r[0] for r in rows]
 
-        found = await live.lookups.get_or_load(f"perm:{user}", load, ttl=300)
+        found = await self.live.lookups.get_or_load(f"perm:{user}", load, ttl=300)
         return JSONResponse({"user": user, "permissions": found})
 
-    async def grant(request: Request) -> Response:
+    async def grant(self, request: Request) -> Response:
         user = int(request.path_params["user_id"])
         try:
             permission = str(json.loads(await request.body() or b"{}")["permission"])
         except (ValueError, KeyError, TypeError) as exc:
             return JSONResponse({"error": f"bad grant: {exc}"}, 400)
-        await db.aexecute("grant", "INSERT INTO permissions VALUES (?, ?)", (user, permission))
-        await live.lookups.forget_user(user)  # source first, then the cache
+        await self.db.aexecute("grant", "INSERT INTO permissions VALUES (?, ?)", (user, permission))
+        await self.live.lookups.forget_user(user)  # source first, then the cache
         return JSONResponse({"user": user, "granted": permission}, 201)
 
-    def insert_order(user: int, items: list[tuple[str, int]]) -> int:
-        order_id = db.execute(
-            "insert_order",
-            "INSERT INTO orders (user_id, created) VALUES (?, ?)",
-            (user, time.time()),
-        )
-        for sku, qty in items:
-            db.execute(
-                "insert_item", "INSERT INTO order_items VALUES (?, ?, ?)", (order_id, sku, qty)
-            )
-        return order_id
-
-    async def create_order(request: Request) -> Response:
+    async def create_order(self, request: Request) -> Response:
+        """The order in the database, then its flow: a `fulfil` parent that runs once every
+        item's `reserve` child has."""
         try:
             body = json.loads(await request.body() or b"{}")
             items = [(str(i["sku"]), int(i["qty"])) for i in body.get("items", [])]
@@ -237,8 +273,8 @@ def create_app(settings: ServiceSettings, metrics: RuntimeMetrics | None = None)
             return JSONResponse({"error": f"bad order: {exc}"}, 400)
         if not items:
             return JSONResponse({"error": "an order needs items"}, 400)
-        order_id = await db.in_thread(insert_order, user, items)
-        root = await flows.add(
+        order_id = await self.db.in_thread(self._insert_order, user, items)
+        root = await self.flows.add(
             FlowJob(
                 ORDERS_QUEUE,
                 "fulfil",
@@ -251,70 +287,86 @@ def create_app(settings: ServiceSettings, metrics: RuntimeMetrics | None = None)
         )
         return JSONResponse({"order": order_id, "job": root.id}, 201)
 
-    def read_order(order_id: int) -> dict[str, Any] | None:
-        rows = db.query("order", "SELECT id, user_id FROM orders WHERE id = ?", (order_id,))
+    def _insert_order(self, user: int, items: list[tuple[str, int]]) -> int:
+        order_id = self.db.execute(
+            "insert_order",
+            "INSERT INTO orders (user_id, created) VALUES (?, ?)",
+            (user, time.time()),
+        )
+        for sku, qty in items:
+            self.db.execute(
+                "insert_item", "INSERT INTO order_items VALUES (?, ?, ?)", (order_id, sku, qty)
+            )
+        return order_id
+
+    async def get_order(self, request: Request) -> Response:
+        found = await self.db.in_thread(self._read_order, int(request.path_params["order_id"]))
+        return JSONResponse(found) if found else JSONResponse({"error": "no such order"}, 404)
+
+    def _read_order(self, order_id: int) -> dict[str, Any] | None:
+        rows = self.db.query("order", "SELECT id, user_id FROM orders WHERE id = ?", (order_id,))
         if not rows:
             return None
-        if settings.n_plus_one:
-            skus = db.query(
-                "item_skus", "SELECT sku FROM order_items WHERE order_id = ?", (order_id,)
-            )
-            items = [
-                db.query(
-                    "item",
-                    "SELECT sku, qty FROM order_items WHERE order_id = ? AND sku = ?",
-                    (order_id, s[0]),
-                )[0]
-                for s in skus
-            ]
-        else:
-            items = db.query(
-                "items", "SELECT sku, qty FROM order_items WHERE order_id = ?", (order_id,)
-            )
+        items = (
+            self._items_one_by_one(order_id) if self.settings.n_plus_one else self._items(order_id)
+        )
         return {
             "order": order_id,
             "user": rows[0][1],
             "items": [{"sku": s, "qty": q} for s, q in items],
         }
 
-    async def get_order(request: Request) -> Response:
-        found = await db.in_thread(read_order, int(request.path_params["order_id"]))
-        return JSONResponse(found) if found else JSONResponse({"error": "no such order"}, 404)
-
-    async def health(_: Request) -> Response:
-        return JSONResponse({"ok": True})
-
-    async def metrics_endpoint(_: Request) -> Response:
-        return Response(
-            generate_latest(metrics.registry), media_type="text/plain; version=0.0.4; charset=utf-8"
+    def _items(self, order_id: int) -> list[Any]:
+        return self.db.query(
+            "items", "SELECT sku, qty FROM order_items WHERE order_id = ?", (order_id,)
         )
 
-    def route(path: str, handler: Callable[[Request], Awaitable[Response]], method: str) -> Route:
-        return Route(path, counted(path, request_response(handler)), methods=[method])
+    def _items_one_by_one(self, order_id: int) -> list[Any]:
+        """The classic N+1 (`--n-plus-one`): one query for the order's SKUs, then one per item."""
+        skus = self.db.query(
+            "item_skus", "SELECT sku FROM order_items WHERE order_id = ?", (order_id,)
+        )
+        return [
+            self.db.query(
+                "item",
+                "SELECT sku, qty FROM order_items WHERE order_id = ? AND sku = ?",
+                (order_id, s[0]),
+            )[0]
+            for s in skus
+        ]
 
-    app = Starlette(
-        routes=[
-            Route(CATALOGUE_ROUTE, catalogue_app, methods=["GET"]),
-            route("/users/{user_id:int}/permissions", permissions, "GET"),
-            route("/users/{user_id:int}/permissions", grant, "POST"),
-            route("/orders", create_order, "POST"),
-            route("/orders/{order_id:int}", get_order, "GET"),
-            Route("/health", health),
-            Route("/metrics", metrics_endpoint),
-        ],
-        middleware=[
-            Middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM, compresslevel=6),
-            Middleware(CapacityLimit, settings.max_concurrency, settings.delay),
-        ],
-        lifespan=lifespan,
-    )
-    inner = Slowdown(app, settings.slow) if settings.slow else app
-    return mount(ObservabilityMiddleware(inner, metrics), settings.frontend)
+    async def health(self, _: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def metrics_endpoint(self, _: Request) -> Response:
+        return Response(
+            generate_latest(self.metrics.registry),
+            media_type="text/plain; version=0.0.4; charset=utf-8",
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     import uvicorn  # noqa: PLC0415 - only the CLI entry point needs the server
 
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.max_concurrency < 0 or args.delay < 0:
+        parser.error("--max-concurrency and --delay must be >= 0")
+    args.db.parent.mkdir(parents=True, exist_ok=True)
+    settings = ServiceSettings(
+        args.redis,
+        args.db,
+        not args.no_cache,
+        args.n_plus_one,
+        max_concurrency=args.max_concurrency,
+        delay=args.delay / 1000,
+        frontend=FrontendOptions(not args.no_static_compression, not args.no_static_cache),
+        slow=dict(args.slow),
+    )
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
@@ -359,21 +411,7 @@ def main(argv: list[str] | None = None) -> None:
         metavar="ROUTE=AMOUNT",
         help="inject a regression: /orders=25%% (25%% slower) or POST /orders=20ms",
     )
-    args = parser.parse_args(argv)
-    if args.max_concurrency < 0 or args.delay < 0:
-        parser.error("--max-concurrency and --delay must be >= 0")
-    args.db.parent.mkdir(parents=True, exist_ok=True)
-    settings = ServiceSettings(
-        args.redis,
-        args.db,
-        not args.no_cache,
-        args.n_plus_one,
-        max_concurrency=args.max_concurrency,
-        delay=args.delay / 1000,
-        frontend=FrontendOptions(not args.no_static_compression, not args.no_static_cache),
-        slow=dict(args.slow),
-    )
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    return parser
 
 
 if __name__ == "__main__":

@@ -102,6 +102,194 @@ class RunResult:
     """The signal that stopped the load before its end (`SIGTERM`...), else None."""
 
 
+def execute(
+    plan: RunPlan,
+    collectors: Sequence[Collector] = (),
+    console: Console | None = None,
+    on_verdicts: Callable[[list[Verdict], float], None] | None = None,
+    clock: Callable[[], float] = time.time,
+    stop: StopRequest | None = None,
+) -> RunResult:
+    """Raises RunBroken (exit 3) when the target or Redis does not answer, before any load.
+    A `stop` request (a signal: loadtest.stopping) ends the load early: Locust's whole
+    process group is asked to stop, then killed after LOCUST_STOP_GRACE seconds, and the
+    run is recorded `aborted` with the data it has."""
+    console = console or Console()
+    stop = stop or StopRequest()
+    preflight(Reachability(plan.target, plan.redis_url))
+    locator = store_locator(plan.store_path)
+    if plan.alerts is not None and locator.path is None:
+        raise BadInput(f"alerting keeps its tables in a SQLite store, not {locator}")
+    with Store.open(locator) as store:
+        run = _record_run(store, plan, clock)
+        out_dir = plan.runs_dir / run.id
+        options = _locust_options(plan, out_dir)
+        stream = LocustStream(options.stats_file)
+        engine, collectors = _open_alerts(plan, locator, run, collectors)
+        monitor = Monitor(store, run, plan.budgets, collectors, stream, on_verdicts, engine)
+        if stop.requested:  # a signal before any load: record it, start nothing
+            store.finish_run(run.id, clock(), "aborted")
+            info = store.get_run(run.id)
+            return RunResult(info, out_dir, stop.reason, 0, 0, 0, [], engine, stop.name)
+        locust = LocustProcess(options, out_dir / "locust.log")
+        aborted, code = _load(plan, run, locust, stream, monitor, console, clock, stop)
+        return RunResult(
+            store.get_run(run.id),
+            out_dir,
+            aborted,
+            code,
+            stream.total_requests,
+            stream.total_failures,
+            monitor.last_verdicts,
+            engine,
+            stop.name if aborted is not None and aborted == stop.reason else None,
+        )
+
+
+def _record_run(store: Store, plan: RunPlan, clock: Callable[[], float]) -> RunInfo:
+    """The run in the store, with what like-for-like comparisons and people need to know
+    about where and how it ran."""
+    commit, branch = git_info()
+    return store.create_run(
+        started_at=clock(),
+        scenario=plan.scenario,
+        git_commit=commit,
+        git_branch=branch,
+        config_hash=config_hash(plan),
+        environment={**fingerprint(), **plan.load_environment(), **load_identity_of(plan)},
+    )
+
+
+def _locust_options(plan: RunPlan, out_dir: Path) -> LocustOptions:
+    return LocustOptions(
+        plan.target,
+        out_dir,
+        plan.scenario,
+        plan.users,
+        plan.duration,
+        plan.peak_multiplier,
+        plan.locustfile,
+        plan.processes,
+        arrival=plan.arrival,
+        pool=plan.pool,
+        expect_workers=plan.expect_workers,
+        master_bind=plan.master_bind,
+        workers_wait=plan.workers_wait,
+    )
+
+
+def _open_alerts(
+    plan: RunPlan, locator: StoreLocator, run: RunInfo, collectors: Sequence[Collector]
+) -> tuple[AlertEngine | None, Sequence[Collector]]:
+    """The run's alert engine (when alerting is configured), and the collectors with its
+    metrics among them: they are collected like any source, so their series is stored."""
+    if plan.alerts is None:
+        return None, collectors
+    metrics = AlertMetrics()
+    assert locator.path is not None  # checked before the run was recorded
+    engine = AlertEngine.open(plan.alerts, store_path=locator.path, run_id=run.id, metrics=metrics)
+    return engine, [*collectors, metrics]
+
+
+def _load(
+    plan: RunPlan,
+    run: RunInfo,
+    locust: LocustProcess,
+    stream: LocustStream,
+    monitor: Monitor,
+    console: Console,
+    clock: Callable[[], float],
+    stop: StopRequest,
+) -> tuple[str | None, int]:
+    """Run Locust under the monitor and record how the run ended. Returns why it stopped
+    early (or None) and Locust's exit code. A run that sent no request is broken (RunBroken,
+    with the end of Locust's log); so is one whose driving loop raised (re-raised)."""
+    try:
+        locust.start()
+        aborted = _drive(plan, run, locust, monitor, console, clock, stop)
+    except BaseException:
+        locust.stop()
+        locust.wait()
+        monitor.store.finish_run(run.id, clock(), "broken")
+        if monitor.alerts is not None:
+            monitor.alerts.finish("broken", plan.alerts_drain)
+        raise
+    code = locust.wait()
+    status = "aborted" if aborted else "finished"
+    if stream.total_requests == 0 and not aborted:
+        status = "broken"
+    monitor.finish(clock(), status)  # after the backlog, if the store was away
+    if status == "broken":
+        if monitor.alerts is not None:
+            monitor.alerts.finish("broken", plan.alerts_drain)
+        raise RunBroken(
+            f"the run broke: Locust sent no request (exit {code}); its log "
+            f"({locust.log_path}) ends with:\n{locust.log_tail(1500)}"
+        )
+    return aborted, code
+
+
+def _drive(
+    plan: RunPlan,
+    run: RunInfo,
+    locust: LocustProcess,
+    monitor: Monitor,
+    console: Console,
+    clock: Callable[[], float],
+    stop: StopRequest,
+) -> str | None:
+    """Tick the monitor once a second (live view, abort budgets) until Locust has exited.
+    Returns why the load stopped early (an abort budget, a signal), or None. Once asked to
+    stop, Locust gets LOCUST_STOP_GRACE seconds before its process group is killed."""
+    title = f"castiel run {run.id} - {plan.scenario}, {plan.load_description()}, {plan.duration:g}s"
+    live = Live(console=console, refresh_per_second=2) if console.is_terminal else None
+    next_line = 0.0
+    store_down = False
+    aborted: str | None = None
+    stopping_since: float | None = None
+    with live or nullcontext():
+        while True:
+            running = locust.running
+            result = monitor.tick(clock())
+            if (result.store_error is not None) != store_down:
+                store_down = result.store_error is not None
+                console.print(_store_note(result.store_error, result.backlog))
+            elapsed = result.now - run.started_at
+            stats = live_stats(monitor.series.snapshot(), result.now)
+            if live is not None:
+                live.update(render(title, stats, result.verdicts))
+            elif elapsed >= next_line:
+                print(plain_line(elapsed, stats, result.verdicts), flush=True)
+                next_line = elapsed + 5
+            why = result.abort or stop.reason
+            if why and aborted is None:
+                aborted = why
+                console.print(f"[bold red]aborting:[/] {aborted}")
+                locust.stop()
+                stopping_since = time.monotonic()
+            if not running:
+                return aborted
+            if stopping_since is not None and time.monotonic() - stopping_since > LOCUST_STOP_GRACE:
+                locust.kill()
+            pause = max(0.0, plan.interval - (clock() - result.now))
+            if aborted is None:
+                stop.sleep(pause)  # wakes at once on a signal
+            else:
+                time.sleep(pause)
+
+
+def _store_note(error: str | None, backlog: int) -> str:
+    if error is None:
+        return "[green]the store is back[/]: everything collected meanwhile is written"
+    return (
+        f"[yellow]the store is unavailable[/] ({error}); collected data waits in memory "
+        f"({backlog} batch(es)) and is written when it is back"
+    )
+
+
+# --- what a run records about where and how it ran ----------------------------------------------
+
+
 def git_info() -> tuple[str | None, str | None]:
     def git(*args: str) -> str | None:
         try:
@@ -167,156 +355,4 @@ def load_identity_of(plan: RunPlan) -> dict[str, str]:
         target=plan.target,
         budgets_text=plan.budgets_text,
         arrival=plan.arrival.describe() if plan.arrival else "none",
-    )
-
-
-def execute(
-    plan: RunPlan,
-    collectors: Sequence[Collector] = (),
-    console: Console | None = None,
-    on_verdicts: Callable[[list[Verdict], float], None] | None = None,
-    clock: Callable[[], float] = time.time,
-    stop: StopRequest | None = None,
-) -> RunResult:
-    """Raises RunBroken (exit 3) when the target or Redis does not answer, before any load.
-    A `stop` request (a signal: loadtest.stopping) ends the load early: Locust's whole
-    process group is asked to stop, then killed after LOCUST_STOP_GRACE seconds, and the
-    run is recorded `aborted` with the data it has."""
-    console = console or Console()
-    stop = stop or StopRequest()
-    preflight(Reachability(plan.target, plan.redis_url))
-    commit, branch = git_info()
-    locator = store_locator(plan.store_path)
-    if plan.alerts is not None and locator.path is None:
-        raise BadInput(f"alerting keeps its tables in a SQLite store, not {locator}")
-    with Store.open(locator) as store:
-        run = store.create_run(
-            started_at=clock(),
-            scenario=plan.scenario,
-            git_commit=commit,
-            git_branch=branch,
-            config_hash=config_hash(plan),
-            environment={**fingerprint(), **plan.load_environment(), **load_identity_of(plan)},
-        )
-        out_dir = plan.runs_dir / run.id
-        options = LocustOptions(
-            plan.target,
-            out_dir,
-            plan.scenario,
-            plan.users,
-            plan.duration,
-            plan.peak_multiplier,
-            plan.locustfile,
-            plan.processes,
-            arrival=plan.arrival,
-            pool=plan.pool,
-            expect_workers=plan.expect_workers,
-            master_bind=plan.master_bind,
-            workers_wait=plan.workers_wait,
-        )
-        locust = LocustProcess(options, out_dir / "locust.log")
-        stream = LocustStream(options.stats_file)
-        engine = None
-        if plan.alerts is not None:
-            metrics = AlertMetrics()  # collected like any source: its series is in the store
-            assert locator.path is not None  # checked before the run was recorded
-            engine = AlertEngine.open(
-                plan.alerts, store_path=locator.path, run_id=run.id, metrics=metrics
-            )
-            collectors = [*collectors, metrics]
-        monitor = Monitor(store, run, plan.budgets, collectors, stream, on_verdicts, engine)
-        if stop.requested:  # a signal before any load: record it, start nothing
-            store.finish_run(run.id, clock(), "aborted")
-            info = store.get_run(run.id)
-            return RunResult(info, out_dir, stop.reason, 0, 0, 0, [], engine, stop.name)
-        try:
-            locust.start()
-            aborted = _drive(plan, run, locust, monitor, console, clock, stop)
-        except BaseException:
-            locust.stop()
-            locust.wait()
-            store.finish_run(run.id, clock(), "broken")
-            if engine is not None:
-                engine.finish("broken", plan.alerts_drain)
-            raise
-        code = locust.wait()
-        status = "aborted" if aborted else "finished"
-        if stream.total_requests == 0 and not aborted:
-            status = "broken"
-        monitor.finish(clock(), status)  # after the backlog, if the store was away
-        if status == "broken":
-            if engine is not None:
-                engine.finish("broken", plan.alerts_drain)
-            raise RunBroken(
-                f"the run broke: Locust sent no request (exit {code}); its log "
-                f"({locust.log_path}) ends with:\n{locust.log_tail(1500)}"
-            )
-        return RunResult(
-            store.get_run(run.id),
-            out_dir,
-            aborted,
-            code,
-            stream.total_requests,
-            stream.total_failures,
-            monitor.last_verdicts,
-            engine,
-            stop.name if aborted is not None and aborted == stop.reason else None,
-        )
-
-
-def _drive(
-    plan: RunPlan,
-    run: RunInfo,
-    locust: LocustProcess,
-    monitor: Monitor,
-    console: Console,
-    clock: Callable[[], float],
-    stop: StopRequest,
-) -> str | None:
-    """Tick the monitor once a second (live view, abort budgets) until Locust has exited.
-    Returns why the load stopped early (an abort budget, a signal), or None. Once asked to
-    stop, Locust gets LOCUST_STOP_GRACE seconds before its process group is killed."""
-    title = f"castiel run {run.id} - {plan.scenario}, {plan.load_description()}, {plan.duration:g}s"
-    live = Live(console=console, refresh_per_second=2) if console.is_terminal else None
-    next_line = 0.0
-    store_down = False
-    aborted: str | None = None
-    stopping_since: float | None = None
-    with live or nullcontext():
-        while True:
-            running = locust.running
-            result = monitor.tick(clock())
-            if (result.store_error is not None) != store_down:
-                store_down = result.store_error is not None
-                console.print(_store_note(result.store_error, result.backlog))
-            elapsed = result.now - run.started_at
-            stats = live_stats(monitor.series.snapshot(), result.now)
-            if live is not None:
-                live.update(render(title, stats, result.verdicts))
-            elif elapsed >= next_line:
-                print(plain_line(elapsed, stats, result.verdicts), flush=True)
-                next_line = elapsed + 5
-            why = result.abort or stop.reason
-            if why and aborted is None:
-                aborted = why
-                console.print(f"[bold red]aborting:[/] {aborted}")
-                locust.stop()
-                stopping_since = time.monotonic()
-            if not running:
-                return aborted
-            if stopping_since is not None and time.monotonic() - stopping_since > LOCUST_STOP_GRACE:
-                locust.kill()
-            pause = max(0.0, plan.interval - (clock() - result.now))
-            if aborted is None:
-                stop.sleep(pause)  # wakes at once on a signal
-            else:
-                time.sleep(pause)
-
-
-def _store_note(error: str | None, backlog: int) -> str:
-    if error is None:
-        return "[green]the store is back[/]: everything collected meanwhile is written"
-    return (
-        f"[yellow]the store is unavailable[/] ({error}); collected data waits in memory "
-        f"({backlog} batch(es)) and is written when it is back"
     )

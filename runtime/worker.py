@@ -25,14 +25,15 @@ from collections.abc import Awaitable
 from concurrent.futures import Future
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
+from wsgiref.simple_server import WSGIServer
 
-from runtime.connection import RedisSettings, async_client, sync_client
+from runtime.connection import AsyncClient, RedisSettings, SyncClient, async_client, sync_client
 from runtime.correlation import correlation_id, current_job_id
 from runtime.errors import JobTimeoutError, PayloadError, UnrecoverableError, WorkerCrashed
 from runtime.heartbeat import Heartbeat, publish, withdraw
 from runtime.job import Job, corrupt_error, dumps
 from runtime.metrics import QueueDepthCollector, RuntimeMetrics, serve_metrics
-from runtime.queue import AsyncQueue, ChildResults, Fetched, QueueOptions
+from runtime.queue import AsyncQueue, ChildResults, Fetched, QueueOptions, SettleResult
 from runtime.redis_outage import REDIS_FAILED, REDIS_UNAVAILABLE, OutageTracker
 from runtime.settings import WorkerSettings
 from runtime.threads import JobThreads
@@ -144,23 +145,9 @@ class BaseWorker:
                 loop.add_signal_handler(sig, self.request_stop)
         redis_settings = RedisSettings.from_url(s.redis_url, client_name="castiel-worker")
         self._block = min(s.block_timeout, redis_settings.max_block_seconds)
-        client = async_client(redis_settings)
-        # BLPOP holds its connection while blocked; give it a client of its own.
-        blocking_client = async_client(redis_settings)
-        opts = self.queue_options
-        if s.allow_eviction and not opts.allow_eviction:
-            opts = QueueOptions(**{**opts.__dict__, "allow_eviction": True})
-        self.q = AsyncQueue(client, s.queue, opts)
-        self._blocking_q = AsyncQueue(blocking_client, s.queue, opts)
+        client, blocking_client = self._open_queues(redis_settings)
         self._bind_metrics()
-        metrics_server = None
-        depth_client = None
-        if s.metrics_port is not None:
-            depth_client = sync_client(redis_settings)
-            self.metrics.registry.register(QueueDepthCollector(depth_client, [s.queue]))
-            metrics_server, _, self.metrics_port = serve_metrics(
-                self.metrics.registry, s.metrics_port
-            )
+        metrics_server, depth_client = self._serve_metrics(redis_settings)
         if not inspect.iscoroutinefunction(self.process):
             self._threads = JobThreads()
         tasks: list[asyncio.Task[None]] = []
@@ -200,6 +187,30 @@ class BaseWorker:
         if self._crash is not None:
             name, exc = self._crash
             raise WorkerCrashed(f"worker loop {name!r} died: {exc!r}") from exc
+
+    def _open_queues(self, redis_settings: RedisSettings) -> tuple[AsyncClient, AsyncClient]:
+        """The queue, and the same queue on a client of its own for BLPOP (it holds its
+        connection while blocked)."""
+        s, opts = self.settings, self.queue_options
+        if s.allow_eviction and not opts.allow_eviction:
+            opts = QueueOptions(**{**opts.__dict__, "allow_eviction": True})
+        client, blocking_client = async_client(redis_settings), async_client(redis_settings)
+        self.q = AsyncQueue(client, s.queue, opts)
+        self._blocking_q = AsyncQueue(blocking_client, s.queue, opts)
+        return client, blocking_client
+
+    def _serve_metrics(
+        self, redis_settings: RedisSettings
+    ) -> tuple[WSGIServer | None, SyncClient | None]:
+        """/metrics on `metrics_port` (with the queue's depth), when asked for."""
+        if self.settings.metrics_port is None:
+            return None, None
+        depth_client = sync_client(redis_settings)
+        self.metrics.registry.register(QueueDepthCollector(depth_client, [self.settings.queue]))
+        server, _, self.metrics_port = serve_metrics(
+            self.metrics.registry, self.settings.metrics_port
+        )
+        return server, depth_client
 
     def _loop_ended(self, task: asyncio.Task[None]) -> None:
         """A loop that ends of an unexpected error (a bug, not an outage: those are retried
@@ -294,41 +305,16 @@ class BaseWorker:
                         return
                     continue
                 outage.ok()
-                self._record(res.completed_ms, res.failed)
-                if res.rate_limited_ms:
-                    self._m_rate_limited.inc()
-                if res.group_held:
-                    self._m_group_held.inc(res.group_held)
-                for fetched in res.jobs:
-                    self._start(fetched)
-                for job_id, problem in res.corrupt:
-                    log.error("job %s: corrupt job record (%s); failing it", job_id, problem)
-                    self._failures.append((job_id, token, corrupt_error(problem), -1))
-                    self._wake.set()
+                self._took(res, token)
                 if res.jobs or want <= 0 or self._stopping or self._wake.is_set():
                     continue
-                next_delayed = res.next_delayed_ms
                 if res.rate_limited_ms:
                     # Work is waiting but the rate limit is spent: a BLPOP would return at
                     # once (the queue is not empty), so wait for the limit (or a job of ours).
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), res.rate_limited_ms / 1000)
                     continue
-                # Nothing to fetch: block on Redis until work may be ready, a job of ours
-                # finishes, a delayed job falls due, or we are asked to stop.
-                if blpop is None or blpop.done():
-                    blpop = asyncio.create_task(self._blocking_q.wait_for_work(self._block))
-                if woken is None or woken.done():
-                    woken = asyncio.create_task(self._wake.wait())
-                timeout = None if next_delayed < 0 else next_delayed / 1000 + 0.001
-                await asyncio.wait(
-                    {blpop, woken}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                )
-                if blpop.done() and not blpop.cancelled() and blpop.exception() is not None:
-                    error = blpop.exception() or RuntimeError("BLPOP failed")
-                    if not isinstance(error, REDIS_FAILED):
-                        raise error  # a bug, not an outage: the worker stops (_loop_ended)
-                    await self._sleep(outage.failed(error))
+                blpop, woken = await self._idle(blpop, woken, res.next_delayed_ms, outage)
         finally:
             pending = [t for t in (blpop, woken) if t is not None and not t.done()]
             for t in pending:
@@ -336,6 +322,46 @@ class BaseWorker:
             # Let a cancelled BLPOP hand its connection back before the pool is closed.
             if pending:
                 await asyncio.wait(pending, timeout=2)
+
+    def _took(self, res: SettleResult, token: str) -> None:
+        """What one round trip brought back: results recorded, fetched jobs started, corrupt
+        job records failed (on the next round trip)."""
+        assert self._wake is not None
+        self._record(res.completed_ms, res.failed)
+        if res.rate_limited_ms:
+            self._m_rate_limited.inc()
+        if res.group_held:
+            self._m_group_held.inc(res.group_held)
+        for fetched in res.jobs:
+            self._start(fetched)
+        for job_id, problem in res.corrupt:
+            log.error("job %s: corrupt job record (%s); failing it", job_id, problem)
+            self._failures.append((job_id, token, corrupt_error(problem), -1))
+            self._wake.set()
+
+    async def _idle(
+        self,
+        blpop: asyncio.Task[bool] | None,
+        woken: asyncio.Task[bool] | None,
+        next_delayed_ms: int,
+        outage: OutageTracker,
+    ) -> tuple[asyncio.Task[bool], asyncio.Task[bool]]:
+        """Nothing to fetch: block on Redis until work may be ready, a job of ours finishes,
+        a delayed job falls due, or we are asked to stop. The two waits outlive one call (a
+        BLPOP still blocked is reused); the pump cancels them when it ends."""
+        assert self._wake is not None
+        if blpop is None or blpop.done():
+            blpop = asyncio.create_task(self._blocking_q.wait_for_work(self._block))
+        if woken is None or woken.done():
+            woken = asyncio.create_task(self._wake.wait())
+        timeout = None if next_delayed_ms < 0 else next_delayed_ms / 1000 + 0.001
+        await asyncio.wait({blpop, woken}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if blpop.done() and not blpop.cancelled() and blpop.exception() is not None:
+            error = blpop.exception() or RuntimeError("BLPOP failed")
+            if not isinstance(error, REDIS_FAILED):
+                raise error  # a bug, not an outage: the worker stops (_loop_ended)
+            await self._sleep(outage.failed(error))
+        return blpop, woken
 
     def _record(self, done_ms: list[int], failed_out: list[tuple[str, int]]) -> None:
         lost = corrupt = 0

@@ -7,14 +7,76 @@ import base64
 import html
 import smtplib
 import ssl
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from functools import partial
+from typing import Any
 
-from alerts.channel_config import EmailConfig
+from yaml.nodes import Node, ScalarNode
+
 from alerts.channels.base import Outcome, SendContext, SendResult, excerpt, missing_secret
+from alerts.channels.channel import AlertmanagerReceiver, AlertmanagerTarget, Channel
+from alerts.channels.fields import max_alerts, secret
 from alerts.channels.text import facts, limit, plain_text, state_word
 from alerts.model import Notification
-from alerts.secrets import MissingSecret
+from alerts.secrets import MissingSecret, Secret
+from alerts.yamlnodes import fields
+from collectors.yamlspec import SpecContext
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    to: tuple[str, ...]
+    from_addr: str
+    smarthost: str
+    port: int = 587
+    username: str | None = None
+    password: Secret | None = None
+    starttls: bool = True
+    tls: bool = False
+    """Implicit TLS (port 465)."""
+    max_alerts: int = 50
+
+
+def parse(ctx: SpecContext, node: Node, key: str) -> EmailConfig:
+    def to(n: Node, k: str) -> tuple[str, ...]:
+        if isinstance(n, ScalarNode):
+            return (_address(ctx, n, k),)
+        return tuple(_address(ctx, x, f"{k}[{i}]") for i, x in enumerate(ctx.items(n, k)))
+
+    f = fields(
+        ctx,
+        node,
+        key,
+        {
+            "to": to,
+            "from": partial(_address, ctx),
+            "smarthost": ctx.text,
+            "username": ctx.text,
+            "password": partial(secret, ctx),
+            "starttls": ctx.boolean,
+            "tls": ctx.boolean,
+            "max_alerts": partial(max_alerts, ctx),
+        },
+        ("to", "from", "smarthost"),
+    )
+    host, _, port = f.pop("smarthost").rpartition(":")
+    if not host or not port.isdigit():
+        raise ctx.error(node, f"{key}.smarthost", "expected host:port, e.g. smtp.example.com:587")
+    if f.get("tls") and f.get("starttls"):
+        raise ctx.error(node, f"{key}.tls", "choose tls (implicit, port 465) or starttls")
+    starttls = f.pop("starttls", not f.get("tls", False))
+    return EmailConfig(
+        smarthost=host, port=int(port), from_addr=f.pop("from"), starttls=starttls, **f
+    )
+
+
+def _address(ctx: SpecContext, n: Node, k: str) -> str:
+    a = ctx.text(n, k)
+    if "@" not in a or any(c.isspace() for c in a.strip()):
+        raise ctx.error(n, k, f"not an email address: {a!r}")
+    return a.strip()
 
 
 def build(n: Notification, cfg: EmailConfig) -> EmailMessage:
@@ -96,3 +158,33 @@ def _smtp_code(ctx: SendContext, code: int, message: bytes | str) -> SendResult:
     reason = f"smtp {code}: {excerpt(message, ctx.redact, 120)}"
     outcome = Outcome.RETRY if 400 <= code < 500 else Outcome.FAILED
     return SendResult(outcome, reason, code)
+
+
+def to_alertmanager(
+    receiver: str, cfg: EmailConfig, target: AlertmanagerTarget
+) -> AlertmanagerReceiver:
+    conf: dict[str, Any] = {
+        "to": ", ".join(cfg.to),
+        "from": cfg.from_addr,
+        "smarthost": f"{cfg.smarthost}:{cfg.port}",
+        "require_tls": cfg.starttls,
+    }
+    if cfg.username:
+        conf["auth_username"] = cfg.username
+    if cfg.password is not None:
+        conf["auth_password_file"] = target.secret_file(receiver, "password", cfg.password)
+    if cfg.tls and cfg.port != 465:
+        target.notes.append(
+            f"receiver {receiver}: tls (implicit TLS): Alertmanager uses it on port 465 only"
+        )
+    return "email_configs", conf
+
+
+CHANNEL = Channel(
+    name="email",
+    config=EmailConfig,
+    parse=parse,
+    secrets=("password",),
+    send=send,
+    alertmanager=to_alertmanager,
+)

@@ -7,14 +7,78 @@ alias 512, description 15000, details values are strings."""
 from __future__ import annotations
 
 import urllib.parse
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
-from alerts.channel_config import OpsgenieConfig
+from yaml.nodes import Node
+
 from alerts.channels.base import Outcome, SendContext, SendResult, missing_secret, post_json
+from alerts.channels.channel import AlertmanagerReceiver, AlertmanagerTarget, Channel
+from alerts.channels.fields import dedup, secret
 from alerts.channels.text import clip, plain_text
-from alerts.model import Notification, NotifiedAlert, label_text
-from alerts.secrets import MissingSecret
+from alerts.model import Notification, NotifiedAlert, Severity, label_text
+from alerts.secrets import MissingSecret, Secret
+from alerts.yamlnodes import fields, url
+from collectors.yamlspec import SpecContext
+
+OPSGENIE_URL = "https://api.opsgenie.com"
+
+
+@dataclass(frozen=True)
+class OpsgenieConfig:
+    api_key: Secret
+    api_url: str = OPSGENIE_URL
+    dedup: str = "alert"
+    responders: tuple[tuple[tuple[str, str], ...], ...] = ()
+    tags: tuple[str, ...] = ()
+    priorities: tuple[tuple[str, str], ...] = (
+        ("critical", "P1"),
+        ("error", "P2"),
+        ("warning", "P3"),
+        ("info", "P5"),
+    )
+
+
+def parse(ctx: SpecContext, node: Node, key: str) -> OpsgenieConfig:
+    f = fields(
+        ctx,
+        node,
+        key,
+        {
+            "api_key": partial(secret, ctx),
+            "api_url": partial(url, ctx),
+            "dedup": partial(dedup, ctx),
+            "responders": partial(_responders, ctx),
+            "tags": ctx.texts,
+            "priorities": partial(_priorities, ctx),
+        },
+        ("api_key",),
+    )
+    return OpsgenieConfig(**f)
+
+
+def _responders(ctx: SpecContext, n: Node, k: str) -> tuple[tuple[tuple[str, str], ...], ...]:
+    out = []
+    for i, item in enumerate(ctx.items(n, k)):
+        r = ctx.string_map(item, f"{k}[{i}]")
+        d = dict(r)
+        if "type" not in d or not ({"id", "name", "username"} & set(d)):
+            raise ctx.error(
+                item, f"{k}[{i}]", "a responder needs type and one of id, name, username"
+            )
+        out.append(r)
+    return tuple(out)
+
+
+def _priorities(ctx: SpecContext, n: Node, k: str) -> tuple[tuple[str, str], ...]:
+    m = ctx.string_map(n, k)
+    for sev, prio in m:
+        if sev not in tuple(Severity) or prio not in ("P1", "P2", "P3", "P4", "P5"):
+            raise ctx.error(
+                n, f"{k}.{sev}", "map a severity (critical, error, warning, info) to P1..P5"
+            )
+    return tuple(sorted({**dict(OpsgenieConfig.priorities), **dict(m)}.items()))
 
 
 def _create(
@@ -95,3 +159,36 @@ def send(n: Notification, cfg: OpsgenieConfig, ctx: SendContext) -> SendResult:
         if result.outcome is not Outcome.DELIVERED:
             return replace(result, done=i) if per_alert else result
     return result
+
+
+def to_alertmanager(
+    receiver: str, cfg: OpsgenieConfig, target: AlertmanagerTarget
+) -> AlertmanagerReceiver:
+    conf: dict[str, Any] = {"api_key_file": target.secret_file(receiver, "api_key", cfg.api_key)}
+    if cfg.api_url != OPSGENIE_URL:
+        conf["api_url"] = cfg.api_url.rstrip("/") + "/"
+    if cfg.responders:
+        conf["responders"] = [dict(r) for r in cfg.responders]
+    if cfg.tags:
+        conf["tags"] = ",".join(cfg.tags)
+    branches = "".join(
+        f'{{{{ {"if" if i == 0 else "else if"} eq .CommonLabels.severity "{sev}" }}}}{prio}'
+        for i, (sev, prio) in enumerate(cfg.priorities)
+    )
+    conf["priority"] = branches + "{{ else }}P3{{ end }}"
+    if cfg.dedup == "alert":
+        target.notes.append(
+            f"receiver {receiver}: dedup: alert (Alertmanager sends one Opsgenie alert per "
+            "alert group)"
+        )
+    return "opsgenie_configs", conf
+
+
+CHANNEL = Channel(
+    name="opsgenie",
+    config=OpsgenieConfig,
+    parse=parse,
+    secrets=("api_key",),
+    send=send,
+    alertmanager=to_alertmanager,
+)

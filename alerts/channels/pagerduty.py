@@ -6,14 +6,48 @@ idempotent on PagerDuty's side, so a retried notification never opens a second i
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
-from alerts.channel_config import PagerDutyConfig
+from yaml.nodes import Node
+
 from alerts.channels.base import Outcome, SendContext, SendResult, missing_secret, post_json
+from alerts.channels.channel import AlertmanagerReceiver, AlertmanagerTarget, Channel
+from alerts.channels.fields import dedup, secret
 from alerts.channels.text import clip, iso
 from alerts.model import Notification, NotifiedAlert
-from alerts.secrets import MissingSecret
+from alerts.secrets import MissingSecret, Secret
+from alerts.yamlnodes import fields, url
+from collectors.yamlspec import SpecContext
+
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+
+
+@dataclass(frozen=True)
+class PagerDutyConfig:
+    routing_key: Secret
+    url: str = PAGERDUTY_URL
+    source: str = "castiel"
+    dedup: str = "alert"
+    """"alert": one PagerDuty alert per Castiel alert; "group": one per aggregation group."""
+
+
+def parse(ctx: SpecContext, node: Node, key: str) -> PagerDutyConfig:
+    f = fields(
+        ctx,
+        node,
+        key,
+        {
+            "routing_key": partial(secret, ctx),
+            "url": partial(url, ctx),
+            "source": ctx.text,
+            "dedup": partial(dedup, ctx),
+        },
+        ("routing_key",),
+    )
+    return PagerDutyConfig(**f)
+
 
 SEVERITIES = ("critical", "error", "warning", "info")
 
@@ -101,3 +135,32 @@ def send(n: Notification, cfg: PagerDutyConfig, ctx: SendContext) -> SendResult:
         if result.outcome is not Outcome.DELIVERED:
             return replace(result, done=i) if per_alert else result
     return result
+
+
+def to_alertmanager(
+    receiver: str, cfg: PagerDutyConfig, target: AlertmanagerTarget
+) -> AlertmanagerReceiver:
+    conf: dict[str, Any] = {
+        "routing_key_file": target.secret_file(receiver, "routing_key", cfg.routing_key),
+        # Castiel's severities are PagerDuty's four.
+        "severity": '{{ or .CommonLabels.severity "error" }}',
+        "source": cfg.source,
+    }
+    if cfg.url != PAGERDUTY_URL:
+        conf["url"] = cfg.url
+    if cfg.dedup == "alert":
+        target.notes.append(
+            f"receiver {receiver}: dedup: alert (Alertmanager sends one PagerDuty incident per "
+            "alert group; group by every label to get one per alert)"
+        )
+    return "pagerduty_configs", conf
+
+
+CHANNEL = Channel(
+    name="pagerduty",
+    config=PagerDutyConfig,
+    parse=parse,
+    secrets=("routing_key",),
+    send=send,
+    alertmanager=to_alertmanager,
+)

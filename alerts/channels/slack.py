@@ -4,13 +4,47 @@ api.slack.com/reference/block-kit). Limits kept: 50 blocks, header 150 chars, se
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from alerts.channel_config import SlackConfig
+from yaml.nodes import Node
+
 from alerts.channels.base import SendContext, SendResult, missing_secret, post_json
+from alerts.channels.channel import AlertmanagerReceiver, AlertmanagerTarget, Channel
+from alerts.channels.fields import max_alerts, secret_url
 from alerts.channels.text import clip, facts, limit, state_word
 from alerts.model import Notification, NotifiedAlert
-from alerts.secrets import MissingSecret
+from alerts.secrets import MissingSecret, Secret
+from alerts.yamlnodes import fields
+from collectors.yamlspec import SpecContext
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    webhook_url: Secret
+    channel: str | None = None
+    username: str | None = None
+    icon_emoji: str | None = None
+    max_alerts: int = 20
+
+
+def parse(ctx: SpecContext, node: Node, key: str) -> SlackConfig:
+    f = fields(
+        ctx,
+        node,
+        key,
+        {
+            "webhook_url": partial(secret_url, ctx),
+            "channel": ctx.text,
+            "username": ctx.text,
+            "icon_emoji": ctx.text,
+            "max_alerts": partial(max_alerts, ctx),
+        },
+        ("webhook_url",),
+    )
+    return SlackConfig(**f)
+
 
 MAX_ALERTS_CAP = 23
 """2 blocks per alert + 4 around them stays within Slack's 50."""
@@ -91,3 +125,25 @@ def send(n: Notification, cfg: SlackConfig, ctx: SendContext) -> SendResult:
     except MissingSecret as exc:
         return missing_secret(exc)
     return post_json(ctx, url, build(n, cfg))
+
+
+def to_alertmanager(
+    receiver: str, cfg: SlackConfig, target: AlertmanagerTarget
+) -> AlertmanagerReceiver:
+    conf: dict[str, Any] = {
+        "api_url_file": target.secret_file(receiver, "webhook_url", cfg.webhook_url)
+    }
+    for key in ("channel", "username", "icon_emoji"):
+        if getattr(cfg, key):
+            conf[key] = getattr(cfg, key)
+    return "slack_configs", conf
+
+
+CHANNEL = Channel(
+    name="slack",
+    config=SlackConfig,
+    parse=parse,
+    secrets=("webhook_url",),
+    send=send,
+    alertmanager=to_alertmanager,
+)

@@ -5,14 +5,42 @@ MessageCard format is deliberately not offered."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from alerts.channel_config import TeamsConfig
+from yaml.nodes import Node
+
 from alerts.channels.base import SendContext, SendResult, missing_secret, post_json
+from alerts.channels.channel import AlertmanagerReceiver, AlertmanagerTarget, Channel
+from alerts.channels.fields import max_alerts, secret_url
 from alerts.channels.text import facts, limit, state_word
 from alerts.model import Notification, NotifiedAlert
-from alerts.secrets import MissingSecret
+from alerts.secrets import MissingSecret, Secret
+from alerts.yamlnodes import fields
+from collectors.yamlspec import SpecContext
 
+
+@dataclass(frozen=True)
+class TeamsConfig:
+    webhook_url: Secret
+    """A Power Automate Workflows "post to a channel when a webhook request is received" URL."""
+    max_alerts: int = 20
+
+
+def parse(ctx: SpecContext, node: Node, key: str) -> TeamsConfig:
+    f = fields(
+        ctx,
+        node,
+        key,
+        {"webhook_url": partial(secret_url, ctx), "max_alerts": partial(max_alerts, ctx)},
+        ("webhook_url",),
+    )
+    return TeamsConfig(**f)
+
+
+MSTEAMSV2 = (0, 28)
+"""The first Alertmanager release with Workflows webhooks (msteamsv2_configs)."""
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_VERSION = "1.4"
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
@@ -98,3 +126,27 @@ def send(n: Notification, cfg: TeamsConfig, ctx: SendContext) -> SendResult:
     except MissingSecret as exc:
         return missing_secret(exc)
     return post_json(ctx, url, build(n, cfg))
+
+
+def to_alertmanager(
+    receiver: str, cfg: TeamsConfig, target: AlertmanagerTarget
+) -> AlertmanagerReceiver:
+    if target.version < MSTEAMSV2:
+        target.notes.append(
+            f"receiver {receiver}: Microsoft Teams Workflows webhooks need Alertmanager 0.28 "
+            "(msteamsv2_configs); not written for this version"
+        )
+        return None
+    return "msteamsv2_configs", {
+        "webhook_url_file": target.secret_file(receiver, "webhook_url", cfg.webhook_url)
+    }
+
+
+CHANNEL = Channel(
+    name="teams",
+    config=TeamsConfig,
+    parse=parse,
+    secrets=("webhook_url",),
+    send=send,
+    alertmanager=to_alertmanager,
+)

@@ -12,16 +12,48 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from alerts.channel_config import WebhookConfig
+from yaml.nodes import Node
+
 from alerts.channels.base import SendContext, SendResult, missing_secret, post_bytes
+from alerts.channels.channel import AlertmanagerReceiver, AlertmanagerTarget, Channel
+from alerts.channels.fields import max_alerts, secret, secret_url
 from alerts.channels.text import iso, limit
 from alerts.model import Notification, NotifiedAlert
-from alerts.secrets import MissingSecret
+from alerts.secrets import MissingSecret, Secret
+from alerts.yamlnodes import fields
+from collectors.yamlspec import SpecContext
 
 SIGNATURE_HEADER = "X-Castiel-Signature"
 TIMESTAMP_HEADER = "X-Castiel-Timestamp"
+WEBHOOK_URL_FILE = (0, 26)
+"""The first Alertmanager release that reads a webhook URL from a file (url_file)."""
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: Secret
+    hmac_secret: Secret | None = None
+    max_alerts: int = 0
+    """0 = all; otherwise Alertmanager's `max_alerts` (the rest counted in truncatedAlerts)."""
+
+
+def parse(ctx: SpecContext, node: Node, key: str) -> WebhookConfig:
+    f = fields(
+        ctx,
+        node,
+        key,
+        {
+            "url": partial(secret_url, ctx),
+            "hmac_secret": partial(secret, ctx),
+            "max_alerts": partial(max_alerts, ctx),
+        },
+        ("url",),
+    )
+    return WebhookConfig(**f)
 
 
 def am_alert(a: NotifiedAlert) -> dict[str, Any]:
@@ -72,3 +104,32 @@ def send(n: Notification, cfg: WebhookConfig, ctx: SendContext) -> SendResult:
         headers[TIMESTAMP_HEADER] = ts
         headers[SIGNATURE_HEADER] = signature(key, ts, body)
     return post_bytes(ctx, url, body, headers)
+
+
+def to_alertmanager(
+    receiver: str, cfg: WebhookConfig, target: AlertmanagerTarget
+) -> AlertmanagerReceiver:
+    if target.version < WEBHOOK_URL_FILE:
+        target.notes.append(
+            f"receiver {receiver}: Alertmanager reads a webhook URL from a file from 0.26 on "
+            "(url_file), and the URL is a secret; not written for this version"
+        )
+        return None
+    conf: dict[str, Any] = {"url_file": target.secret_file(receiver, "url", cfg.url)}
+    if cfg.max_alerts:
+        conf["max_alerts"] = cfg.max_alerts
+    if cfg.hmac_secret is not None:
+        target.notes.append(
+            f"receiver {receiver}: hmac_secret (Alertmanager does not sign webhooks)"
+        )
+    return "webhook_configs", conf
+
+
+CHANNEL = Channel(
+    name="webhook",
+    config=WebhookConfig,
+    parse=parse,
+    secrets=("url", "hmac_secret"),
+    send=send,
+    alertmanager=to_alertmanager,
+)

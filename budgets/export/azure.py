@@ -21,7 +21,7 @@ from budgets.evaluate import budget_unit
 from budgets.export.options import ExportOptions
 from budgets.export.prometheus import Note, slugs, unexpressed
 from budgets.export.promql import Unexpressible, glob_regex
-from budgets.model import AggKind, Budget, Condition, Level, Op
+from budgets.model import Budget, Condition, Level, Op
 from budgets.selectors import Matcher, MatchKind, Selector
 from budgets.units import format_quantity
 from collectors.azure_kql import (
@@ -35,7 +35,7 @@ from collectors.azure_kql import (
     kql_number,
     percentile_of,
 )
-from collectors.promql import duration
+from collectors.promql import promql_duration
 
 SCHEDULED_QUERY_RULES_API = "2023-12-01"
 WORKBOOKS_API = "2022-04-01"
@@ -114,24 +114,12 @@ def _filters(selector: Selector, family: Family, options: AzureOptions) -> list[
 
 def _summary(budget: Budget, family: Family, window: float) -> str:
     agg = budget.aggregation
-    match agg.kind:
-        case AggKind.PERCENTILE if family.durations:
-            assert agg.q is not None
-            return percentile_of(agg.q)
-        case AggKind.AVG if family.durations:
-            return "sum(d * w) / sum(w)"
-        case AggKind.MAX if family.durations:
-            return "max(d)"
-        case AggKind.MIN if family.durations:
-            return "min(d)"
-        case AggKind.SUM if family.durations:
-            return "sum(d * w)"
-        case AggKind.COUNT | AggKind.SUM:
-            return "todouble(sum(w))"
-        case AggKind.RATE:
-            return f"todouble(sum(w)) / {kql_number(window)}"
-    what = "a histogram" if family.durations else "a count of events"
-    raise Unexpressible(f"{agg} of {what} has no equivalent over one alert window")
+    form = agg.kind.azure.durations if family.durations else agg.kind.azure.events
+    if form is None:
+        what = "a histogram" if family.durations else "a count of events"
+        raise Unexpressible(f"{agg} of {what} has no equivalent over one alert window")
+    percentile = percentile_of(agg.q) if agg.q is not None else ""
+    return form.format(percentile=percentile, window=kql_number(window))
 
 
 def budget_query(budget: Budget, window: float, options: AzureOptions, binned: bool) -> str:
@@ -152,7 +140,7 @@ def budget_query(budget: Budget, window: float, options: AzureOptions, binned: b
         keys.insert(0, f"TimeGenerated = bin({columns.time}, {iso_kql(window)})")
     by = f" by {', '.join(keys)}" if keys else ""
     guard = budget.min_samples > 1
-    if budget.aggregation.kind is AggKind.RATIO:
+    if budget.aggregation.kind.denominator:
         num = all_of(_filters(budget.selector, family, options))
         dens = []
         for d in budget.denominator:
@@ -182,7 +170,7 @@ def _minutes(seconds: float, allowed: Sequence[int]) -> int:
 
 def iso_kql(seconds: float) -> str:
     """A KQL timespan literal: `5m`, `1h`, `90s`."""
-    return duration(seconds)
+    return promql_duration(seconds)
 
 
 def iso_minutes(minutes: int) -> str:

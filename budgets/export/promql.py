@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 from prometheus_client.utils import floatToGoString
 
+from budgets.aggregations import AGGREGATIONS, PERCENTILE
 from budgets.export.catalogue import Catalogue, MetricInfo
-from budgets.model import AggKind, Budget, Condition, Level, PromQLKind
+from budgets.model import Budget, Condition, Level, PromQLKind
 from budgets.selectors import Matcher, MatchKind, Selector
 from collectors.model import MetricKind
-from collectors.promql import DEFAULT_WITHOUT, MAX_GAUGES, duration, substitute_interval
+from collectors.promql import DEFAULT_WITHOUT, MAX_GAUGES, promql_duration, substitute_interval
 
 
 class Unexpressible(ValueError):
@@ -100,51 +101,53 @@ def value(budget: Budget, window: float, catalogue: Catalogue) -> str:
     """The budget's aggregation over the trailing `window`, one series per group."""
     if budget.promql is not None:
         return _promql_value(budget, window)
-    if budget.aggregation.kind is AggKind.RATIO:
+    if budget.aggregation.kind.denominator:
         return ratio(budget, window, catalogue)
     info = info_of(catalogue, budget.selector)
     if info.kind is MetricKind.HISTOGRAM:
         return _histogram_value(budget, window)
     if info.kind is MetricKind.COUNTER:
-        return _counter_value(budget, budget.selector, window)
+        return _counter_value(budget, window)
     return _gauge_value(budget, _gauge_inner(budget, info), window)
 
 
-def _histogram_value(budget: Budget, window: float) -> str:
-    sel, g, w = budget.selector, budget.group_by, duration(window)
-    agg = budget.aggregation
-    match agg.kind:
-        case AggKind.PERCENTILE:
-            assert agg.q is not None
-            buckets = f"sum{by(('le', *g))} (rate({vector(sel, '_bucket')}[{w}]))"
-            return f"histogram_quantile({number(agg.q / 100)}, {buckets})"
-        case AggKind.AVG:
-            total = f"sum{by(g)} (rate({vector(sel, '_sum')}[{w}]))"
-            return f"{total} / sum{by(g)} (rate({vector(sel, '_count')}[{w}]))"
-        case AggKind.COUNT:
-            return f"sum{by(g)} (increase({vector(sel, '_count')}[{w}]))"
-        case AggKind.SUM:
-            return f"sum{by(g)} (increase({vector(sel, '_sum')}[{w}]))"
-        case AggKind.RATE:
-            return f"sum{by(g)} (rate({vector(sel, '_count')}[{w}]))"
-        case AggKind.MIN | AggKind.MAX:
-            raise Unexpressible(
-                f"{agg} of a histogram: Prometheus keeps bucket counts, not the smallest or "
-                "largest observation (a percentile such as p99 is expressible)"
-            )
-    raise Unexpressible(f"{agg} is not defined for a histogram")
-
-
-def _counter_value(budget: Budget, sel: Selector, window: float) -> str:
-    g, w, agg = budget.group_by, duration(window), budget.aggregation
-    if agg.kind is AggKind.RATE:
-        return f"sum{by(g)} (rate({vector(sel)}[{w}]))"
-    if agg.kind in (AggKind.COUNT, AggKind.SUM):
-        return f"sum{by(g)} (increase({vector(sel)}[{w}]))"
-    raise Unexpressible(
-        f"{agg} of a counter is taken over Castiel's per-interval increments, which depend on "
-        "its collection interval; rate, count and sum are expressible"
+def _fill(budget: Budget, form: str, window: float, **parts: str) -> str:
+    """An aggregation's PromQL form (budgets.aggregations.PromQL) for this budget."""
+    agg, g = budget.aggregation, budget.group_by
+    return form.format(
+        by=by(g),
+        by_le=by(("le", *g)),
+        w=promql_duration(window),
+        seconds=number(window),
+        q=number(agg.q / 100) if agg.q is not None else "",
+        **parts,
     )
+
+
+def _histogram_value(budget: Budget, window: float) -> str:
+    agg, sel = budget.aggregation, budget.selector
+    form = agg.kind.promql.histogram
+    if form is None:
+        why = agg.kind.promql.not_histogram or "{agg} is not defined for a histogram"
+        raise Unexpressible(why.format(agg=agg))
+    parts = {s: vector(sel, f"_{s}") for s in ("bucket", "sum", "count")}
+    return _fill(budget, form, window, **parts)
+
+
+def _counter_value(budget: Budget, window: float) -> str:
+    agg = budget.aggregation
+    form = agg.kind.promql.counter
+    if form is None:
+        can = _listing([k.name for k in AGGREGATIONS if k.promql.counter is not None])
+        raise Unexpressible(
+            f"{agg} of a counter is taken over Castiel's per-interval increments, which depend "
+            f"on its collection interval; {can} are expressible"
+        )
+    return _fill(budget, form, window, series=vector(budget.selector))
+
+
+def _listing(names: Sequence[str]) -> str:
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else "".join(names)
 
 
 def _gauge_inner(budget: Budget, info: MetricInfo) -> str:
@@ -155,47 +158,27 @@ def _gauge_inner(budget: Budget, info: MetricInfo) -> str:
     return f"sum{by(budget.group_by)} ({reading})"
 
 
-_OVER_TIME = {
-    AggKind.MAX: "max_over_time",
-    AggKind.MIN: "min_over_time",
-    AggKind.AVG: "avg_over_time",
-    AggKind.COUNT: "count_over_time",
-    AggKind.SUM: "sum_over_time",
-}
-
-
 def _gauge_value(budget: Budget, inner: str, window: float) -> str:
     agg = budget.aggregation
-    w = duration(window)
-    if agg.kind is AggKind.LAST:
-        return inner
-    if agg.kind is AggKind.PERCENTILE:
-        assert agg.q is not None
-        return f"quantile_over_time({number(agg.q / 100)}, ({inner})[{w}:])"
-    if agg.kind in _OVER_TIME:
-        return f"{_OVER_TIME[agg.kind]}(({inner})[{w}:])"
-    raise Unexpressible(f"{agg} is not defined for a gauge (readings, not events)")
+    form = agg.kind.promql.gauge
+    if form is None:
+        raise Unexpressible(f"{agg} is not defined for a gauge (readings, not events)")
+    return _fill(budget, form, window, inner=inner)
 
 
 def _promql_value(budget: Budget, window: float) -> str:
     assert budget.promql is not None
     expr, kind, agg = budget.promql.expr, budget.promql.kind, budget.aggregation
-    g, w = budget.group_by, window
     if kind is PromQLKind.GAUGE:
-        return _gauge_value(budget, f"sum{by(g)} ({expr})", w)
-    over = substitute_interval(expr, w)
-    if kind is PromQLKind.COUNTER:
-        if agg.kind in (AggKind.COUNT, AggKind.SUM):
-            return f"sum{by(g)} ({over})"
-        if agg.kind is AggKind.RATE:
-            return f"sum{by(g)} ({over}) / {number(w)}"
-    elif agg.kind is AggKind.PERCENTILE:
-        assert agg.q is not None
-        return f"histogram_quantile({number(agg.q / 100)}, sum{by(('le', *g))} ({over}))"
-    raise Unexpressible(
-        f"{agg} of a {kind.value} PromQL expression is taken over Castiel's collection "
-        "intervals; the PromQL equivalent is not defined"
-    )
+        return _gauge_value(budget, f"sum{by(budget.group_by)} ({expr})", window)
+    forms = agg.kind.promql
+    form = forms.counter_expression if kind is PromQLKind.COUNTER else forms.histogram_expression
+    if form is None:
+        raise Unexpressible(
+            f"{agg} of a {kind.value} PromQL expression is taken over Castiel's collection "
+            "intervals; the PromQL equivalent is not defined"
+        )
+    return _fill(budget, form, window, over=substitute_interval(expr, window))
 
 
 # --- ratios ------------------------------------------------------------------------------------
@@ -204,7 +187,7 @@ def _promql_value(budget: Budget, window: float) -> str:
 def _events(sel: Selector, window: float, catalogue: Catalogue) -> str:
     """Events per second of one selector: a counter's rate, a histogram's observations."""
     info = info_of(catalogue, sel)
-    w = duration(window)
+    w = promql_duration(window)
     if info.kind is MetricKind.COUNTER:
         return f"rate({vector(sel)}[{w}])"
     if info.kind is MetricKind.HISTOGRAM:
@@ -243,10 +226,10 @@ def samples(budget: Budget, window: float, catalogue: Catalogue) -> str | None:
     if budget.promql is not None:
         return None
     g, w = budget.group_by, window
-    if budget.aggregation.kind is AggKind.RATIO:
+    if budget.aggregation.kind.denominator:
         return f"{events_sum(budget.denominator, w, catalogue, g)} * {number(w)}"
     if info_of(catalogue, budget.selector).kind is MetricKind.HISTOGRAM:
-        return f"sum{by(g)} (increase({vector(budget.selector, '_count')}[{duration(w)}]))"
+        return f"sum{by(g)} (increase({vector(budget.selector, '_count')}[{promql_duration(w)}]))"
     return None
 
 
@@ -270,7 +253,7 @@ class Objective:
         if self.le is None:
             share = ratio(b, window, catalogue)
             return share if b.higher_is_worse else f"1 - ({share})"
-        w, g = duration(window), b.group_by
+        w, g = promql_duration(window), b.group_by
         good = f"sum{by(g)} (rate({vector(b.selector, '_bucket', _le_matcher(self.le))}[{w}]))"
         every = f"sum{by(g)} (rate({vector(b.selector, '_count')}[{w}]))"
         return f"1 - ({good} / {every})"
@@ -302,7 +285,7 @@ def objective(budget: Budget, catalogue: Catalogue) -> Objective:
     _, cond = found
     if budget.promql is not None:
         raise Unexpressible("a PromQL-expression budget has no events to count")
-    if agg.kind is AggKind.RATIO:
+    if agg.kind.denominator:
         allowed = cond.value if cond.higher_is_worse else 1.0 - cond.value
         if not 0.0 < allowed < 1.0:
             raise Unexpressible(f"a ratio threshold {cond} leaves no error budget in (0, 1)")
@@ -313,7 +296,7 @@ def objective(budget: Budget, catalogue: Catalogue) -> Objective:
             else f"{dens} not counted by {budget.selector}"
         )
         return Objective(allowed, what, budget)
-    if agg.kind is not AggKind.PERCENTILE:
+    if agg.kind is not PERCENTILE:
         raise Unexpressible(f"{agg} is not a share of events (ratio and percentile budgets are)")
     assert agg.q is not None
     info = info_of(catalogue, budget.selector)

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from budgets.schema import BUDGET_FILE_SCHEMA
+from budgets.schema import budget_file_schema
 from budgets.spec import BudgetSpecError, load_budget_file
 from castiel.commands.budgets_export import register_export
 from castiel.errors import EXIT_BAD_INPUT, EXIT_PASS
@@ -53,5 +53,5 @@ def validate(args: argparse.Namespace) -> int:
 
 
 def schema(args: argparse.Namespace) -> int:
-    print(json.dumps(BUDGET_FILE_SCHEMA, indent=2))
+    print(json.dumps(budget_file_schema(), indent=2))
     return EXIT_PASS

@@ -32,7 +32,6 @@ from collectors.sources.base import (
     attempt,
     choice,
     http_url,
-    positive_duration,
 )
 
 _AGGREGATIONS = ("Average", "Count", "Minimum", "Maximum", "Total")
@@ -107,7 +106,7 @@ def _parse(ctx: SourceContext, node: Node, key: str) -> AzureSource:
             m["on_partial"][1], f"{key}.on_partial", choice("error", "no-data")
         )
     if "timeout" in m:
-        kw["timeout"] = ctx.parse_text(m["timeout"][1], f"{key}.timeout", positive_duration)
+        kw["timeout"] = ctx.positive_seconds(m["timeout"][1], f"{key}.timeout")
     if "metrics" in m:
         kw["metrics"] = _parse_metrics(ctx, m["metrics"][1], f"{key}.metrics")
     return AzureSource(**kw)
@@ -131,7 +130,7 @@ def _parse_metrics(ctx: SourceContext, node: Node, key: str) -> AzureMetricsSour
             else "Maximum"
         ),
         granularity=(
-            ctx.parse_text(m["granularity"][1], f"{key}.granularity", positive_duration)
+            ctx.positive_seconds(m["granularity"][1], f"{key}.granularity")
             if "granularity" in m
             else 60.0
         ),

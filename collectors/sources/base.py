@@ -123,6 +123,11 @@ class SourceContext(SpecContext):
         except envrefs.UnsetVariable as exc:
             raise self.error(node, key, str(exc)) from None
 
+    def seconds(self, node: Node, key: str) -> float:
+        """A duration read as text like every value here (`${VAR}` expanded);
+        `positive_seconds` reads through it."""
+        return self.parse_text(node, key, parse_duration)
+
     def flag(self, node: Node, key: str) -> bool:
         value = self.text(node, key).lower()
         if value in ("true", "yes", "on"):
@@ -133,14 +138,6 @@ class SourceContext(SpecContext):
 
 
 # --- value checks for `ctx.parse_text` (a ValueError becomes the located message) -------------
-
-
-def positive_duration(text: str) -> float:
-    """A duration in the one grammar (runtime.durations) that must be more than 0."""
-    seconds = parse_duration(text)
-    if seconds <= 0:
-        raise ValueError("must be more than 0")
-    return seconds
 
 
 def http_url(text: str) -> str:

@@ -39,7 +39,6 @@ from collectors.sources.base import (
     attempt,
     choice,
     http_url,
-    positive_duration,
 )
 from collectors.yamlspec import Invalid
 
@@ -146,7 +145,7 @@ def _queries(ctx: SourceContext, node: Node, key: str) -> tuple[NamedQuery, ...]
 # Each key of the section and how its value is read.
 _READERS: dict[str, Callable[[SourceContext, Node, str], Any]] = {
     "url": _text(http_url),
-    "timeout": _text(positive_duration),
+    "timeout": lambda c, n, k: c.positive_seconds(n, k),
     "match": _text(_matchers),
     "metrics": _text(_regex),
     "method": lambda c, n, k: CountMethod(c.parse_text(n, k, choice("exact", "increase"))),
@@ -155,7 +154,7 @@ _READERS: dict[str, Callable[[SourceContext, Node, str], Any]] = {
     "headers": _headers,
     "queries": _queries,
     "defaults": lambda c, n, k: c.flag(n, k),
-    "window": _text(positive_duration),
+    "window": lambda c, n, k: c.positive_seconds(n, k),
 }
 
 

@@ -23,7 +23,6 @@ from collectors.sources.base import (
     SourceKind,
     attempt,
     http_url,
-    positive_duration,
 )
 from collectors.sources.redis import REDIS
 
@@ -48,7 +47,7 @@ def _parse(ctx: SourceContext, node: Node, key: str) -> ScrapeSource:
         raise ctx.error(node, key, "give endpoints: [...] or discover: true")
     timeout = 2.0
     if "timeout" in m:
-        timeout = ctx.parse_text(m["timeout"][1], f"{key}.timeout", positive_duration)
+        timeout = ctx.positive_seconds(m["timeout"][1], f"{key}.timeout")
     return ScrapeSource(endpoints, discover, timeout)
 
 

@@ -7,7 +7,7 @@ budget file can be back-tested against stored runs."""
 import pandas as pd
 import streamlit as st
 
-from budgets.model import AggKind, Aggregation
+from budgets.aggregations import PERCENTILE, Aggregation
 from budgets.selectors import parse_selector
 from budgets.units import Unit, chart_scale
 from dashboard import backtest_panel, charts, common, data, frontend, verdict_frames
@@ -128,7 +128,7 @@ if store is not None and run is not None:
             if selector.matches(s.key)
             and all(s.key.label(k) == val for k, val in dict(row["labels"]).items())
         ]
-        if parsed is not None and parsed.kind is AggKind.PERCENTILE and parsed.q is not None:
+        if parsed is not None and parsed.kind is PERCENTILE and parsed.q is not None:
             start, end = common.run_window(run)
             frame = data.percentile_timeline(series, "name", start, end, qs=(parsed.q,))
             if not frame.empty:

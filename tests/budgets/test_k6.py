@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from budgets.aggregations import MAX
 from budgets.evaluate import evaluate
-from budgets.model import AggKind, Level, Op
+from budgets.model import Level, Op
 from budgets.spec import BudgetSpecError, parse_budgets
 from castiel.cli import main
 from collectors.model import RunInfo
@@ -271,6 +272,6 @@ def test_k6_operators_everywhere() -> None:
     text = "budgets:\n  - {name: a, metric: m, aggregation: max, fail: '!= 3', warn: '< 9'}\n"
     (b,) = parse_budgets(text).budgets
     assert {lv: c.op for lv, c in b.thresholds} == {Level.WARN: Op.LT, Level.FAIL: Op.NE}
-    assert b.aggregation.kind is AggKind.MAX
+    assert b.aggregation.kind is MAX
     with pytest.raises(BudgetSpecError, match=r"not a condition|not a threshold"):
         parse_budgets("budgets:\n  - {name: a, metric: m, aggregation: max, fail: '=> 3'}\n")

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from budgets.aggregations import MAX
 from budgets.evaluate import evaluate
 from budgets.lhci import is_lighthouse_budget, parse_lighthouse_budgets, robots_regex
-from budgets.model import AggKind, Level, MissingPolicy
+from budgets.model import Level, MissingPolicy
 from budgets.selectors import Matcher
 from budgets.spec import BudgetSpecError, load_budget_file
 from collectors.model import SeriesKey
@@ -87,7 +88,7 @@ def test_documented_samples_validate() -> None:
     ]
     script = readme[1]
     assert str(script.selector.name) == '="castiel_page_transfer_bytes"'
-    assert script.aggregation.kind is AggKind.MAX  # LHCI: any run over budget fails
+    assert script.aggregation.kind is MAX  # LHCI: any run over budget fails
     assert script.thresholds[0][0] is Level.FAIL
     assert script.thresholds[0][1].value == 150 * 1024  # KiB of transfer size
     assert script.group_by == ("page",)

@@ -8,8 +8,9 @@ import jsonschema
 import pytest
 import yaml
 
-from budgets.model import AggKind, Aggregation, BaselineRef, Level, MissingPolicy, Scope
-from budgets.schema import BUDGET_FILE_SCHEMA
+from budgets.aggregations import AVG, PERCENTILE, Aggregation
+from budgets.model import BaselineRef, Level, MissingPolicy, Scope
+from budgets.schema import budget_file_schema
 from budgets.selectors import MatchKind, parse_selector
 from budgets.shorthand import parse_condition, parse_shorthand
 from budgets.spec import BudgetSpecError, load_budget_file, parse_budgets
@@ -47,7 +48,7 @@ budgets:
         "b.yaml",
     ).budgets
     assert b.name == "api-p95" and b.description == "fast"
-    assert b.aggregation == Aggregation(AggKind.PERCENTILE, 95.0)
+    assert b.aggregation == Aggregation(PERCENTILE, 95.0)
     assert [(lv, str(c)) for lv, c in b.thresholds] == [
         (Level.WARN, "< 0.2"),
         (Level.FAIL, "< 0.3"),
@@ -86,7 +87,7 @@ thresholds:
     by = {b.name: b for b in bs}
     assert str(by["a"].aggregation) == "p99.9" and str(by["a"].thresholds[0][1]) == "< 1"
     assert [lv for lv, _ in by["b"].thresholds] == [Level.WARN, Level.FAIL]
-    assert by["b"].aggregation.kind is AggKind.AVG
+    assert by["b"].aggregation.kind is AVG
     k6 = by['m{route="/x"} p(95)<200ms']
     assert k6.thresholds == ((Level.FAIL, parse_condition("< 0.2")),)
     assert k6.selector.matches(SeriesKey.of("m", {"route": "/x"}))
@@ -250,12 +251,12 @@ def test_example_file_is_valid_and_covers_every_area() -> None:
     names = {b.name for b in spec.budgets}
     for area in ("api-", "queue-", "job-", "workers-", "cache-", "db-"):
         assert any(n.startswith(area) for n in names), area
-    jsonschema.validate(yaml.safe_load(EXAMPLE.read_text()), BUDGET_FILE_SCHEMA)
+    jsonschema.validate(yaml.safe_load(EXAMPLE.read_text()), budget_file_schema())
 
 
 def test_json_schema_is_valid_and_rejects_what_the_loader_rejects() -> None:
-    jsonschema.Draft202012Validator.check_schema(BUDGET_FILE_SCHEMA)
-    validator = jsonschema.Draft202012Validator(BUDGET_FILE_SCHEMA)
+    jsonschema.Draft202012Validator.check_schema(budget_file_schema())
+    validator = jsonschema.Draft202012Validator(budget_file_schema())
     bad = [
         {"budgets": [{"name": "a", "metric": "m", "aggregation": "p95", "fail": 3}]},
         {"budgets": [{"name": "a", "metric": "m", "aggregaton": "p95", "fail": "<1"}]},

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from budgets.aggregations import Aggregation
 from budgets.evaluate import evaluate
-from budgets.model import Aggregation, Budget, Condition, Level, Op
+from budgets.model import Budget, Condition, Level, Op
 from budgets.selectors import Matcher, Selector
 from collectors.model import (
     Histogram,

@@ -38,10 +38,10 @@ from collectors.promql import (
     add_histograms,
     batch_series,
     classify,
-    duration,
     error_ratio_expr,
     expression_series,
     increase_expr,
+    promql_duration,
     quantile_expr,
     quantile_name,
 )
@@ -70,8 +70,8 @@ TOL_QUANTILE_RANK = 0.01
 
 
 def test_expressions_are_valid_promql_shapes() -> None:
-    assert duration(15) == "15s"
-    assert duration(2.5) == "2500ms"
+    assert promql_duration(15) == "15s"
+    assert promql_duration(2.5) == "2500ms"
     assert increase_expr("x_total", 15, 'job="a"') == (
         'sum without (instance, job) (increase(x_total{job="a"}[15s]))'
     )
@@ -423,7 +423,7 @@ def test_budgets_over_promql_agree_with_budgets_over_a_direct_scrape(stack: Stac
         matchers = f'job="shop",route="{route}"'
         buckets = client.query(
             f"sum by (le) (increase(castiel_http_request_duration_seconds_bucket{{{matchers}}}"
-            f"[{duration(window)}]))",
+            f"[{promql_duration(window)}]))",
             at=end,
         )
         cumulative = sorted((float(b.labels["le"]), b.points[0][1]) for b in buckets)

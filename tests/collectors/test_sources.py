@@ -43,7 +43,7 @@ from collectors.sources.base import (
 )
 from runtime.connection import connect
 from runtime.errors import ConfigError
-from tests.helpers import ROOT
+from tests.helpers import recipe
 
 FULL = """\
 store: .castiel/metrics.db        # another section: not ours, left alone
@@ -145,6 +145,11 @@ def test_a_full_sources_section() -> None:
             "sources:\n  scrape:\n    endpoints: [http://a/metrics]\n    timeout: soon\n",
             "4:14: sources.scrape.timeout:",
             "not a duration",
+        ),
+        (
+            "sources:\n  prometheus:\n    url: http://x\n    window: 0s\n",
+            "4:13: sources.prometheus.window:",
+            "must be longer than 0s",
         ),
         ("sources:\n  scrape: {}\n", "2:11: sources.scrape:", "endpoints"),
         (
@@ -324,19 +329,12 @@ def test_checks_never_show_a_secret_of_the_config() -> None:
     assert scrub(echoed, {"Bearer s3cret"}).detail == "401: header '***' refused"
 
 
-def _recipe(heading: str) -> str:
-    """The python block under `heading` in docs/development.md."""
-    text = (ROOT / "docs" / "development.md").read_text()
-    section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    return section.split("```python\n", 1)[1].split("```", 1)[0]
-
-
 def test_the_new_source_recipe(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str
 ) -> None:
     """docs/development.md "A new source", run as written: the module, one registry line,
     and the source works everywhere sources do."""
-    (tmp_path / "file_source.py").write_text(_recipe("A new source"))
+    (tmp_path / "file_source.py").write_text(recipe("A new source"))
     monkeypatch.syspath_prepend(str(tmp_path))
     file_source = importlib.import_module("file_source")
     kind = file_source.FILE
@@ -364,3 +362,12 @@ def test_the_new_source_recipe(
     assert not check_sources(config)[-1].ok
     with pytest.raises(SourcesConfigError, match=r"c.yaml:2:9: sources.file.path: missing path"):
         parse_sources("sources:\n  file: {}\n", "c.yaml", {})
+
+
+def test_a_duration_is_read_as_text_with_variables_expanded() -> None:
+    """Durations under `sources:` are SpecContext.seconds read the section's way (text,
+    `${VAR}` expanded), the one duration grammar: no reader of its own."""
+    text = "sources:\n  scrape:\n    endpoints: [http://a/metrics]\n    timeout: ${T}\n"
+    config = parse_sources(text, "c.yaml", {"T": "1m30s"})
+    scrape = config.get(SCRAPE)
+    assert scrape is not None and scrape.timeout == 90.0

@@ -20,7 +20,7 @@ from budgets.export.promql import Unexpressible, glob_regex, objective
 from budgets.model import Level
 from budgets.spec import load_budget_file, parse_budgets
 from collectors.model import MetricKind
-from collectors.promql import duration
+from collectors.promql import promql_duration
 from tests.helpers import ROOT, need
 
 HERE = Path(__file__).parent
@@ -175,7 +175,7 @@ def test_names_durations_and_globs() -> None:
         "a_b": "a_b_" + slugs(["a-b", "a_b"])["a_b"][-8:],
     }
     assert slugs(["a-b", "a_b"])["a-b"] != slugs(["a-b", "a_b"])["a_b"]
-    assert [duration(s) for s in (15, 2.5, 300, 3600, 21600, 259200)] == [
+    assert [promql_duration(s) for s in (15, 2.5, 300, 3600, 21600, 259200)] == [
         "15s",
         "2500ms",
         "5m",
