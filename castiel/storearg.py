@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
 from castiel import argtypes
-from castiel.errors import UsageError
-from collectors.locator import DEFAULT_PATH, STORE_ENV, StoreLocator
+from collectors.locator import DEFAULT_PATH, STORE_ENV
 
 HELP = (
     "metrics store: a SQLite file or a postgresql://USER@HOST:PORT/DB URL (password from "
@@ -28,15 +26,3 @@ def add_store_argument(parser: argparse.ArgumentParser, help: str = HELP) -> Non
         metavar="PATH|URL",
         help=help,
     )
-
-
-def sqlite_file(locator: StoreLocator, what: str) -> Path:
-    """The SQLite file of a store for features that still talk to SQLite directly (alerting's
-    tables, alerts/db.py); a clear exit 2 on a PostgreSQL store."""
-    if locator.path is None:
-        raise UsageError(
-            f"{what} keeps its tables in a SQLite store for now, and --store is {locator}: "
-            "give --store a SQLite file for it (the run's metrics can stay in PostgreSQL "
-            "only without alerting)"
-        )
-    return locator.path

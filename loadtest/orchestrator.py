@@ -37,7 +37,7 @@ from loadtest.monitor import Monitor
 from loadtest.preflight import Reachability, preflight
 from loadtest.stopping import LOCUST_STOP_GRACE, StopRequest
 from loadtest.stream import LocustStream
-from runtime.errors import BadInput, RunBroken
+from runtime.errors import RunBroken
 
 
 @dataclass
@@ -52,7 +52,7 @@ class RunPlan:
     locustfile: Path = DEFAULT_LOCUSTFILE
     processes: int = 1
     store_path: Path | StoreLocator = Path(".castiel/castiel.db")
-    """A SQLite file or a PostgreSQL store (alerting needs the former, alerts/db.py)."""
+    """A SQLite file or a PostgreSQL store (alerting keeps its tables in either)."""
     runs_dir: Path = Path(".castiel/runs")
     redis_url: str | None = None
     interval: float = 1.0
@@ -187,8 +187,6 @@ def execute(
     preflight(Reachability(plan.target, plan.redis_url))
     commit, branch = git_info()
     locator = store_locator(plan.store_path)
-    if plan.alerts is not None and locator.path is None:
-        raise BadInput(f"alerting keeps its tables in a SQLite store, not {locator}")
     with Store.open(locator) as store:
         run = store.create_run(
             started_at=clock(),
@@ -219,9 +217,8 @@ def execute(
         engine = None
         if plan.alerts is not None:
             metrics = AlertMetrics()  # collected like any source: its series is in the store
-            assert locator.path is not None  # checked before the run was recorded
             engine = AlertEngine.open(
-                plan.alerts, store_path=locator.path, run_id=run.id, metrics=metrics
+                plan.alerts, store_path=locator, run_id=run.id, metrics=metrics
             )
             collectors = [*collectors, metrics]
         monitor = Monitor(store, run, plan.budgets, collectors, stream, on_verdicts, engine)

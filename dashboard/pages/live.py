@@ -87,7 +87,7 @@ def load_panel(store: Store, path: str, run: RunInfo) -> None:
             column_config={"observed": st.column_config.NumberColumn(format="%.4g")},
         )
     st.subheader("Alerts")
-    common.show_firing(path)
+    common.show_firing(store, path)
 
 
 def runtime_panel(store: Store, path: str, run: RunInfo) -> None:

@@ -15,7 +15,8 @@ from prometheus_client import CollectorRegistry
 from alerts.channels.base import HttpxClient, Outcome, SendResult
 from alerts.config import AlertsConfig, DeliveryPolicy
 from alerts.db import AlertsDB
-from alerts.delivery import DELIVERED, FAILED, PENDING, DeliveryWorker, Outbox, backoff, decide
+from alerts.delivery import DeliveryWorker, backoff, decide
+from alerts.outbox import DELIVERED, FAILED, PENDING, Outbox
 from alerts.metrics import AlertMetrics
 from tests.alerts.helpers import T0, config, notification
 from tests.alerts.receivers import Receiver, Reply

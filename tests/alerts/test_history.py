@@ -13,9 +13,9 @@ import pytest
 
 from alerts import history
 from alerts.db import RETENTION, AlertsDB, AlertsDBError, prune
-from alerts.delivery import recent_attempts, waiting
 from alerts.engine import AlertEngine
 from alerts.metrics import METRIC, AlertMetrics
+from alerts.outbox import recent_attempts, waiting
 from alerts.silences import create_silence, expire_silence, list_silences
 from alerts.snapshot import ORPHAN_AFTER
 from budgets.model import Level

@@ -14,9 +14,10 @@ import pytest
 from alerts.channels.base import HttpxClient
 from alerts.config import AlertsConfig
 from alerts.db import AlertsDB
-from alerts.delivery import DeliveryWorker, Outbox
+from alerts.delivery import DeliveryWorker
 from alerts.engine import AlertEngine
-from alerts.silences import SqliteSilenceStore
+from alerts.outbox import Outbox
+from alerts.silences import SqlSilenceStore
 from budgets.model import Level
 from tests.alerts.helpers import T0, config, inp
 from tests.alerts.receivers import Receiver, Reply
@@ -49,7 +50,7 @@ def _wire(
     worker = DeliveryWorker(
         Outbox(db), cfg, http, clock=clock, env={"PD_KEY": "pdkey1"}, rng=random.Random(seed)
     )
-    engine = AlertEngine(cfg, Outbox(db), SqliteSilenceStore(db), run_id="run-1")
+    engine = AlertEngine(cfg, Outbox(db), SqlSilenceStore(db), run_id="run-1")
     return engine, worker
 
 

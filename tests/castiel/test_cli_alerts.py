@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from alerts.db import AlertsDB
-from alerts.delivery import Outbox
+from alerts.outbox import Outbox
 from tests.alerts.receivers import Receiver, Reply
 from tests.helpers import ROOT
 

@@ -18,9 +18,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from alerts.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
-from alerts.delivery import recent_attempts, waiting
 from alerts.history import events, firing_now
 from alerts.metrics import METRIC
+from alerts.outbox import recent_attempts, waiting
 from budgets.model import Level
 from castiel.redis_server import RedisServer, free_port
 from collectors.store import Store
