@@ -16,8 +16,8 @@ from alerts.channels.base import HttpxClient, Outcome, SendResult
 from alerts.config import AlertsConfig, DeliveryPolicy
 from alerts.db import AlertsDB
 from alerts.delivery import DeliveryWorker, backoff, decide
-from alerts.outbox import DELIVERED, FAILED, PENDING, Outbox
 from alerts.metrics import AlertMetrics
+from alerts.outbox import DELIVERED, FAILED, PENDING, Outbox
 from tests.alerts.helpers import T0, config, notification
 from tests.alerts.receivers import Receiver, Reply
 from tests.helpers import wait_until
