@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -31,8 +30,8 @@ def test_a_silence_cannot_match_everything() -> None:
         new_silence(['a="b"'], starts_at=5, ends_at=1, now=0)
 
 
-def test_store_add_list_expire_and_survive_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "castiel.db"
+def test_store_add_list_expire_and_survive_reopen(store_location: str) -> None:
+    path = store_location
     with AlertsDB.open(path) as db:
         store = SqlSilenceStore(db)
         s = new_silence(
@@ -47,7 +46,7 @@ def test_store_add_list_expire_and_survive_reopen(tmp_path: Path) -> None:
             "import sys; from alerts.db import AlertsDB; from alerts.silences import "
             "SqlSilenceStore as S; print([(x.id, x.comment, [str(m) for m in x.matchers]) "
             "for x in S(AlertsDB.open(sys.argv[1])).list(50)])",
-            str(path),
+            path,
         ],
         cwd=ROOT,
         capture_output=True,
