@@ -157,13 +157,16 @@ def test_monitor_writes_to_postgres(
         assert [v.budget for v in store.verdicts(run.id, "live")] == ["backlog"]
 
 
-def test_alerting_on_a_postgres_store_is_a_clear_exit_2(
-    postgres_url: str, postgres_server: PostgresServer
+def test_alerting_on_a_postgres_store_not_migrated_yet_names_the_command(
+    empty_postgres_url: str, postgres_server: PostgresServer
 ) -> None:
-    result = castiel("alerts", "silence", "list", "--store", postgres_url)
-    assert result.returncode == 2
-    assert "alerting keeps its tables in a SQLite store" in result.stderr
+    result = castiel("alerts", "silence", "list", "--store", empty_postgres_url)
+    assert result.returncode == 3, result.stderr
+    assert "run `castiel store migrate --store URL`" in result.stderr
     assert postgres_server.password not in result.stderr
+    assert castiel("store", "migrate", "--store", empty_postgres_url).returncode == 0
+    listed = castiel("alerts", "silence", "list", "--store", empty_postgres_url)
+    assert listed.returncode == 0 and listed.stdout.strip() == "no silences"
 
 
 def test_bad_store_arguments_exit_2_without_echoing_them(budgets: Path) -> None:
