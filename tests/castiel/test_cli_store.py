@@ -82,9 +82,9 @@ def test_store_migrate_creates_and_upgrades_a_postgres_store(
 ) -> None:
     first = castiel("store", "migrate", "--store", empty_postgres_url)
     assert first.returncode == 0, first.stderr
-    assert "schema version 0 -> 3 (applied 0001, 0002, 0003)" in first.stdout
+    assert "schema version 0 -> 4 (applied 0001, 0002, 0003, 0004)" in first.stdout
     again = castiel("store", "migrate", env={"CASTIEL_STORE": empty_postgres_url})
-    assert again.returncode == 0 and "schema version 3, up to date" in again.stdout
+    assert again.returncode == 0 and "schema version 4, up to date" in again.stdout
     for out in (first, again):
         assert postgres_server.password not in out.stdout + out.stderr
         assert "postgresql://castiel:***@127.0.0.1:" in out.stdout
