@@ -10,6 +10,7 @@ With CI=true a missing redis-server or PostgreSQL fails the run instead of skipp
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,16 @@ from collectors.store import Store
 from tests.helpers import need, need_postgres
 
 TEMPLATE = "castiel_template"
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module() -> Iterator[None]:
+    """Streamlit's AppTest installs the page it runs as `sys.modules["__main__"]` and leaves it
+    there; a later test that spawns processes (multiprocessing "spawn") would then run that page
+    in each child instead of the test. Put the real `__main__` back after every test."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="session")
