@@ -1,12 +1,9 @@
-"""The alert tables in the metrics store's own SQLite file (DESIGN.md: "the store holds ...
-alerts and notification attempts"), default `.castiel/castiel.db`.
-
-The collectors store owns its schema through `PRAGMA user_version` migrations and never looks
-at tables it did not create, so alerting keeps its own `alert_*` tables in the same file,
-created idempotently (`CREATE ... IF NOT EXISTS`) whenever a writer opens it. Before creating
-them, a writer opens the file once as a `collectors.store.Store`, so the file is always a
-migrated store (a read-only dashboard can open it) and a store written by a newer Castiel is
-refused here too.
+"""The alert tables in the metrics store (DESIGN.md: "the store holds ... alerts and
+notification attempts"), on either backend: the SQLite file (default `.castiel/castiel.db`)
+or the team's PostgreSQL database, through the store's one SQL layer (`collectors.database`).
+The tables are defined in `collectors.schema` and created by the store's migration 0004, like
+every other table of the store; stores whose alert tables alerting created itself before
+that revision keep their rows.
 
 Tables: `alert_silences`, `alert_outbox` (the durable delivery queue), `alert_attempts` (every
 delivery attempt), `alert_events` (alert state transitions, `alerts.history`) and
@@ -16,197 +13,126 @@ and attempt reasons are redacted before they are written (alerts.secrets).
 
 Old rows are pruned (`prune`, run when an engine opens): 30 days, like the store's runs.
 
-Read API (every function takes an `AlertsDB` or a store path; with a path it opens the file
-read-only, and returns empty results when no alert table exists yet):
+Read API. Every function takes an `AlertsDB` or where the store is (a path, a
+`postgresql://` URL or a `StoreLocator`; then it is opened read-only and closed after). A
+store whose alert tables do not exist yet (older than revision 0004, opened read-only) reads
+as a store without alerts: empty results.
 
 * `alerts.history.events(db, since=None, run_id=None, limit=500)` -> `list[AlertEvent]`
   (newest first) and `alerts.history.firing_now(db)` -> `list[AlertEvent]`;
-* `alerts.delivery.recent_attempts(db, since=None, receiver=None, failures_only=False,
-  limit=200)` -> `list[Attempt]` (newest first) and `alerts.delivery.waiting(db)` ->
+* `alerts.outbox.recent_attempts(db, since=None, receiver=None, failures_only=False,
+  limit=200)` -> `list[Attempt]` (newest first) and `alerts.outbox.waiting(db)` ->
   `list[OutboxItem]` (notifications not delivered yet);
 * `alerts.silences.list_silences(db, now=None, include_expired=False)`,
-  `alerts.silences.create_silence(store_path, matchers, ...)` and
-  `alerts.silences.expire_silence(store_path, silence_id)` (these two open it for writing).
+  `alerts.silences.create_silence(where, matchers, ...)` and
+  `alerts.silences.expire_silence(where, silence_id)` (these two open it for writing).
+
+A reader that has a `collectors.store.Store` open already shares its connections:
+`AlertsDB.of(store)`.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from collectors.store import DEFAULT_PATH, Store, StoreError, check_store_path, connect_sqlite
+from sqlalchemy import Connection, Executable, delete, func, inspect, select
 
-__all__ = ["DEFAULT_PATH", "AlertsDB", "AlertsDBError", "using"]
-
-TABLES = (
-    "alert_silences",
-    "alert_outbox",
-    "alert_attempts",
-    "alert_events",
-    "alert_engine_state",
+from collectors.database import Database
+from collectors.locator import DEFAULT_PATH, StoreLocator, check_store_path, store_locator
+from collectors.schema import (
+    ALERT_TABLES,
+    alert_attempts,
+    alert_events,
+    alert_outbox,
+    alert_silences,
 )
+from collectors.store import Store, StoreError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS alert_silences (
-    id TEXT PRIMARY KEY,
-    matchers TEXT NOT NULL,
-    starts_at REAL NOT NULL,
-    ends_at REAL NOT NULL,
-    created_at REAL NOT NULL,
-    created_by TEXT NOT NULL,
-    comment TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS alert_outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    receiver TEXT NOT NULL,
-    primary_receiver TEXT NOT NULL,
-    fallback_of INTEGER,
-    chain TEXT NOT NULL,
-    notification TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    next_attempt_at REAL NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    state TEXT NOT NULL DEFAULT 'pending',
-    last_reason TEXT,
-    updated_at REAL
-);
-CREATE INDEX IF NOT EXISTS alert_outbox_due ON alert_outbox (state, next_attempt_at);
-CREATE TABLE IF NOT EXISTS alert_attempts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    outbox_id INTEGER,
-    at REAL NOT NULL,
-    receiver TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    status_code INTEGER,
-    reason TEXT NOT NULL,
-    duration REAL NOT NULL,
-    group_key TEXT NOT NULL,
-    test INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS alert_attempts_at ON alert_attempts (at);
-CREATE TABLE IF NOT EXISTS alert_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    dedup_key TEXT NOT NULL,
-    name TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    level TEXT NOT NULL,
-    severity TEXT NOT NULL,
-    labels TEXT NOT NULL,
-    group_labels TEXT NOT NULL,
-    state TEXT NOT NULL,
-    value REAL,
-    threshold TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    scope TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    run_verdict TEXT,
-    suppressed TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS alert_events_at ON alert_events (at);
-CREATE INDEX IF NOT EXISTS alert_events_key ON alert_events (dedup_key, id);
-CREATE INDEX IF NOT EXISTS alert_events_run ON alert_events (run_id, at);
-CREATE TABLE IF NOT EXISTS alert_engine_state (
-    scope TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    updated_at REAL NOT NULL,
-    run_scoped INTEGER NOT NULL DEFAULT 1
-);
-"""
+__all__ = ["DEFAULT_PATH", "AlertsDB", "AlertsDBError", "StoreLike", "prune", "using"]
 
+StoreLike = str | os.PathLike[str] | StoreLocator
+"""Where a store is: a SQLite path, a `postgresql://` URL or a locator."""
 
 AlertsDBError = StoreError
-"""The store file cannot be opened, read or written for alerting. The alert tables live in
-the store's own file, so their errors are the store's: a `RunBroken` (exit 3), or its
-`NotAStore` (exit 2) for a directory or a foreign file."""
+"""The store cannot be opened, read or written for alerting. The alert tables live in the
+store, so their errors are the store's: a `RunBroken` (exit 3), its `StoreUnavailable` when a
+PostgreSQL server cannot be reached, or `NotAStore` (exit 2) for a directory or a foreign
+file."""
 
 
 class AlertsDB:
-    """One connection, usable from several threads of one process (a lock serialises them);
-    other processes open their own. Every write is one short IMMEDIATE transaction."""
+    """The alert tables of one store, usable from several threads (each transaction takes a
+    connection of the store's pool); other processes open their own. Every write is one
+    short transaction (on SQLite, under the file's single write lock)."""
 
-    def __init__(
-        self, conn: sqlite3.Connection, path: Path, readonly: bool = False, ready: bool = True
-    ) -> None:
-        self._conn = conn
-        self._lock = threading.RLock()
-        self.path = path
-        self.readonly = readonly
-        self.ready = ready
-        """False for a read-only handle on a store without alert tables: reads return []."""
+    def __init__(self, database: Database, *, owned: bool = True) -> None:
+        self._db = database
+        self._owned = owned
+        self._ready = False
 
     @classmethod
     def open(
-        cls,
-        path: str | os.PathLike[str] = DEFAULT_PATH,
-        *,
-        readonly: bool = False,
-        busy_timeout: float = 30.0,
+        cls, where: StoreLike = DEFAULT_PATH, *, readonly: bool = False, busy_timeout: float = 30.0
     ) -> AlertsDB:
-        """`path` is the metrics store (e.g. .castiel/castiel.db)."""
-        p = Path(path)
-        if readonly:
-            return cls._open_readonly(p, busy_timeout)
-        try:
-            Store.open(p, busy_timeout=busy_timeout).close()  # creates/migrates the store
-            conn = connect_sqlite(p, busy_timeout=busy_timeout)
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.executescript(SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise AlertsDBError(f"{p}: {exc}") from exc
-        return cls(conn, p)
+        """Open the store at `where` (a SQLite writer migrates its file on the way; a
+        PostgreSQL store must be at this Castiel's schema: `castiel store migrate`)."""
+        locator = store_locator(where)
+        if locator.path is not None:
+            check_store_path(locator.path)
+        return cls(Database.open(locator, readonly=readonly, busy_timeout=busy_timeout))
 
     @classmethod
-    def _open_readonly(cls, p: Path, busy_timeout: float) -> AlertsDB:
-        check_store_path(p)
-        if not p.exists():
-            raise AlertsDBError(f"{p}: no such store")
-        try:
-            conn = connect_sqlite(p, readonly=True, busy_timeout=busy_timeout)
-            have = {
-                r[0]
-                for r in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'alert_%'"
-                )
-            }
-        except sqlite3.Error as exc:
-            raise AlertsDBError(f"{p}: {exc}") from exc
-        return cls(conn, p, readonly=True, ready=set(TABLES) <= have)
+    def of(cls, store: Store) -> AlertsDB:
+        """The alert tables of an open store, on its connections (closing this handle leaves
+        the store open)."""
+        return cls(store.database, owned=False)
+
+    @property
+    def locator(self) -> StoreLocator:
+        return self._db.locator
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, None for a PostgreSQL store."""
+        return self._db.locator.path
+
+    @property
+    def dialect(self) -> str:
+        return self._db.dialect
+
+    @property
+    def readonly(self) -> bool:
+        return self._db.readonly
+
+    @property
+    def ready(self) -> bool:
+        """Whether the alert tables exist. Only a store older than revision 0004, opened
+        read-only, lacks them; asked again until they appear (a writer migrates the store)."""
+        if not self._ready:
+            with self._db.read() as c:
+                self._ready = set(ALERT_TABLES) <= set(inspect(c).get_table_names())
+        return self._ready
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        if self.readonly:
-            raise AlertsDBError(f"{self.path}: opened read-only")
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise AlertsDBError(f"{self.path}: {exc}") from exc
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: all of it is stored, or none of it."""
+        with self._db.write() as c:
+            yield c
 
-    def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def rows(self, query: Executable) -> list[Any]:
+        """The rows of one query in a read transaction of its own; [] without alert tables."""
         if not self.ready:
             return []
-        with self._lock:
-            try:
-                return self._conn.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise AlertsDBError(f"{self.path}: {exc}") from exc
+        with self._db.read() as c:
+            return list(c.execute(query).all())
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        if self._owned:
+            self._db.close()
 
     def __enter__(self) -> AlertsDB:
         return self
@@ -224,23 +150,24 @@ def prune(db: AlertsDB, now: float, max_age: float = RETENTION) -> int:
     latest event of every alert stays (an alert firing for months is still firing now).
     Returns how many rows went."""
     before = now - max_age
+    e = alert_events
+    latest = select(func.max(e.c.id)).group_by(e.c.dedup_key)
+    statements = (
+        delete(e).where(e.c.at < before, e.c.id.not_in(latest)),
+        delete(alert_attempts).where(alert_attempts.c.at < before),
+        delete(alert_outbox).where(
+            alert_outbox.c.state != "pending", alert_outbox.c.updated_at < before
+        ),
+        delete(alert_silences).where(alert_silences.c.ends_at < before),
+    )
     with db.write() as c:
-        n = c.execute(
-            "DELETE FROM alert_events WHERE at < ? AND id NOT IN "
-            "(SELECT MAX(id) FROM alert_events GROUP BY dedup_key)",
-            (before,),
-        ).rowcount
-        n += c.execute("DELETE FROM alert_attempts WHERE at < ?", (before,)).rowcount
-        n += c.execute(
-            "DELETE FROM alert_outbox WHERE state != 'pending' AND updated_at < ?", (before,)
-        ).rowcount
-        n += c.execute("DELETE FROM alert_silences WHERE ends_at < ?", (before,)).rowcount
-    return n
+        return sum(c.execute(s).rowcount for s in statements)
 
 
 @contextmanager
-def using(db: AlertsDB | str | os.PathLike[str], *, readonly: bool = True) -> Iterator[AlertsDB]:
-    """An open AlertsDB as is, or a store path opened (read-only by default) and closed after."""
+def using(db: AlertsDB | StoreLike, *, readonly: bool = True) -> Iterator[AlertsDB]:
+    """An open AlertsDB as is, or the store at `db` opened (read-only by default) and closed
+    after."""
     if isinstance(db, AlertsDB):
         yield db
         return

@@ -3,15 +3,15 @@ a delivery worker sending them in the background. The deciding is `alerts.pipeli
 (pure); this class holds its state between ticks and does the I/O.
 
     engine = AlertEngine.open(config, store_path=".castiel/castiel.db", run_id=run.id,
-                              registry=registry)
+                              registry=registry)   # or a postgresql:// URL
     engine.evaluate(verdicts, series, run, now)   # every monitor tick (budgets + rules)
     ...
     engine.end_run("fail")   # resolves every alert with the run's verdict attached
     engine.close(drain=10)   # give the outbox up to 10 s; what is left is sent next start
 
-Each tick is one short SQLite transaction in the store file: the new notifications go into
-the outbox, the state transitions into `alert_events` (alerts.history) and the engine's state
-into `alert_engine_state` (alerts.snapshot), so a restarted `castiel monitor` with a
+Each tick is one short transaction in the store (SQLite or PostgreSQL): the new notifications
+go into the outbox, the state transitions into `alert_events` (alerts.history) and the
+engine's state into `alert_engine_state` (alerts.snapshot), so a restarted `castiel monitor` with a
 `deployment` name carries on without paging twice, and the alerts of a run whose process was
 killed are resolved by the next engine that opens the store (`adopt_orphans`). Sending happens
 in the worker's thread: the monitor never waits for a network.
@@ -20,7 +20,6 @@ in the worker's thread: the monitor never waits for a network.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Mapping, Sequence
 
@@ -29,15 +28,16 @@ from prometheus_client import CollectorRegistry
 from alerts import snapshot
 from alerts.channels.base import HttpClient, HttpxClient
 from alerts.config import AlertsConfig
-from alerts.db import AlertsDB, AlertsDBError, prune
-from alerts.delivery import DeliveryWorker, Outbox, insert_notification
+from alerts.db import AlertsDB, AlertsDBError, StoreLike, prune
+from alerts.delivery import DeliveryWorker
 from alerts.from_verdicts import alert_inputs
 from alerts.history import AlertEvent, insert_events
 from alerts.metrics import AlertMetrics
 from alerts.model import AlertInput
+from alerts.outbox import Outbox, insert_notification
 from alerts.pipeline import EngineState, TickResult, tick
 from alerts.rules import evaluate_rules
-from alerts.silences import SilenceStore, SqliteSilenceStore
+from alerts.silences import SilenceStore, SqlSilenceStore
 from budgets.verdict import Verdict
 from collectors.model import RunInfo, SeriesData
 
@@ -106,7 +106,7 @@ class AlertEngine:
         cls,
         config: AlertsConfig,
         *,
-        store_path: str | os.PathLike[str],
+        store_path: StoreLike,
         run_id: str,
         registry: CollectorRegistry | None = None,
         metrics: AlertMetrics | None = None,
@@ -114,25 +114,30 @@ class AlertEngine:
         env: Mapping[str, str] | None = None,
         start: bool = True,
     ) -> AlertEngine:
-        """Wire an engine to the alert tables of the store at `store_path`; a `deployment`
-        scope picks up the state its previous monitor left. Raises AlertsDBError."""
+        """Wire an engine to the alert tables of the store at `store_path` (a SQLite path or
+        a `postgresql://` URL); a `deployment` scope picks up the state its previous monitor
+        left. Raises AlertsDBError."""
         db = AlertsDB.open(store_path)
-        prune(db, time.time())
-        outbox = Outbox(db)
-        if metrics is None:
-            metrics = AlertMetrics(registry or CollectorRegistry())
-        worker = DeliveryWorker(outbox, config, http or HttpxClient(), metrics, env=env)
-        scope = config.deployment or run_id
-        engine = cls(
-            config,
-            outbox,
-            SqliteSilenceStore(db),
-            run_id=run_id,
-            worker=worker,
-            state=snapshot.load(db, scope),
-        )
-        engine.adopt_orphans(time.time())
-        pending = outbox.next_due_at(config.receivers)
+        try:
+            prune(db, time.time())
+            outbox = Outbox(db)
+            if metrics is None:
+                metrics = AlertMetrics(registry or CollectorRegistry())
+            worker = DeliveryWorker(outbox, config, http or HttpxClient(), metrics, env=env)
+            scope = config.deployment or run_id
+            engine = cls(
+                config,
+                outbox,
+                SqlSilenceStore(db),
+                run_id=run_id,
+                worker=worker,
+                state=snapshot.load(db, scope),
+            )
+            engine.adopt_orphans(time.time())
+            pending = outbox.next_due_at(config.receivers)
+        except BaseException:
+            db.close()
+            raise
         if pending is not None:
             log.info("alerts: notifications left by a previous monitor will be sent now")
         if start:

@@ -2,8 +2,8 @@
 table, so the dashboard can draw a timeline and say what is firing now.
 
 Read API (stable; the dashboard's Alerts page and Overview use it). `db` is an open
-`alerts.db.AlertsDB` or the path of the metrics store (then opened read-only; a store without
-alert tables gives empty lists):
+`alerts.db.AlertsDB` or where the metrics store is, a path or a `postgresql://` URL (then
+opened read-only; a store without alert tables gives empty lists):
 
     events(db, since=None, run_id=None, limit=500, dedup_key=None) -> list[AlertEvent]
         transitions, newest first; `since` is a Unix time, `run_id` a run's id.
@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerts.db import AlertsDB, using
+from sqlalchemy import Connection, func, select
+
+from alerts.db import AlertsDB, StoreLike, using
 from alerts.model import AlertState
+from collectors.schema import alert_events
 
 ACTIVE_STATES = (AlertState.FIRING.value, AlertState.NODATA.value)
 
@@ -69,39 +70,52 @@ class AlertEvent:
     """The state before this transition (not stored; set only on freshly made events)."""
 
 
+e = alert_events
 _COLUMNS = (
-    "at, dedup_key, name, kind, level, severity, labels, group_labels, state, value, "
-    "threshold, run_id, scope, summary, run_verdict, suppressed"
+    e.c.at,
+    e.c.dedup_key,
+    e.c.name,
+    e.c.kind,
+    e.c.level,
+    e.c.severity,
+    e.c.labels,
+    e.c.group_labels,
+    e.c.state,
+    e.c.value,
+    e.c.threshold,
+    e.c.run_id,
+    e.c.scope,
+    e.c.summary,
+    e.c.run_verdict,
+    e.c.suppressed,
 )
 
 
-def insert_events(c: sqlite3.Connection, events: Iterable[AlertEvent]) -> None:
+def insert_events(c: Connection, events: Iterable[AlertEvent]) -> None:
     """Write events inside the caller's transaction."""
-    c.executemany(
-        f"INSERT INTO alert_events ({_COLUMNS}) VALUES "  # noqa: S608 (fixed columns)
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                e.at,
-                e.dedup_key,
-                e.name,
-                e.kind,
-                e.level,
-                e.severity,
-                json.dumps(dict(e.labels), sort_keys=True),
-                json.dumps(dict(e.group), sort_keys=True),
-                e.state,
-                e.value if e.value is not None and math.isfinite(e.value) else None,
-                e.threshold,
-                e.run_id,
-                e.scope,
-                e.summary,
-                e.run_verdict,
-                e.suppressed,
-            )
-            for e in events
-        ],
-    )
+    rows = [
+        {
+            "at": ev.at,
+            "dedup_key": ev.dedup_key,
+            "name": ev.name,
+            "kind": ev.kind,
+            "level": ev.level,
+            "severity": ev.severity,
+            "labels": json.dumps(dict(ev.labels), sort_keys=True),
+            "group_labels": json.dumps(dict(ev.group), sort_keys=True),
+            "state": ev.state,
+            "value": ev.value if ev.value is not None and math.isfinite(ev.value) else None,
+            "threshold": ev.threshold,
+            "run_id": ev.run_id,
+            "scope": ev.scope,
+            "summary": ev.summary,
+            "run_verdict": ev.run_verdict,
+            "suppressed": ev.suppressed,
+        }
+        for ev in events
+    ]
+    if rows:
+        c.execute(alert_events.insert(), rows)
 
 
 def record(db: AlertsDB, events: Sequence[AlertEvent]) -> None:
@@ -151,38 +165,31 @@ def _event(row: Sequence[Any]) -> AlertEvent:
 
 
 def events(
-    db: AlertsDB | str | os.PathLike[str],
+    db: AlertsDB | StoreLike,
     since: float | None = None,
     run_id: str | None = None,
     limit: int = 500,
     dedup_key: str | None = None,
 ) -> list[AlertEvent]:
     """Transitions, newest first."""
-    where: list[str] = []
-    params: list[object] = []  # only fixed column names are spliced into the SQL
+    query = select(*_COLUMNS).order_by(e.c.at.desc(), e.c.id.desc()).limit(int(limit))
     if since is not None:
-        where.append("at >= ?")
-        params.append(since)
+        query = query.where(e.c.at >= since)
     if run_id is not None:
-        where.append("run_id = ?")
-        params.append(run_id)
+        query = query.where(e.c.run_id == run_id)
     if dedup_key is not None:
-        where.append("dedup_key = ?")
-        params.append(dedup_key)
-    sql = f"SELECT {_COLUMNS} FROM alert_events"  # noqa: S608 (fixed columns)
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY at DESC, id DESC LIMIT ?"
+        query = query.where(e.c.dedup_key == dedup_key)
     with using(db) as d:
-        return [_event(r) for r in d.read(sql, (*params, int(limit)))]
+        return [_event(r) for r in d.rows(query)]
 
 
-def firing_now(db: AlertsDB | str | os.PathLike[str]) -> list[AlertEvent]:
+def firing_now(db: AlertsDB | StoreLike) -> list[AlertEvent]:
     """The latest transition of every alert that is active (firing or no data) now."""
-    sql = (
-        f"SELECT {_COLUMNS} FROM alert_events WHERE id IN "  # noqa: S608 (fixed columns)
-        "(SELECT MAX(id) FROM alert_events GROUP BY dedup_key) AND state IN (?, ?) "
-        "ORDER BY at DESC, id DESC"
+    latest = select(func.max(e.c.id)).group_by(e.c.dedup_key)
+    query = (
+        select(*_COLUMNS)
+        .where(e.c.id.in_(latest), e.c.state.in_(ACTIVE_STATES))
+        .order_by(e.c.at.desc(), e.c.id.desc())
     )
     with using(db) as d:
-        return [_event(r) for r in d.read(sql, ACTIVE_STATES)]
+        return [_event(r) for r in d.rows(query)]

@@ -1,9 +1,10 @@
 """Silences: matchers plus a time range. Matching is pure (`silenced_by`); storage sits behind
-the small `SilenceStore` interface, with a SQLite implementation in the store's
-`alert_silences` table, so the CLI, the monitor and the dashboard see the same silences across
-processes and restarts (a running monitor reads them every tick).
+the small `SilenceStore` interface, implemented on the store's `alert_silences` table (SQLite
+or PostgreSQL), so the CLI, the monitor and the dashboard see the same silences across
+processes, machines and restarts (a running monitor reads them every tick).
 
-API for the CLI and the dashboard (`db` is an AlertsDB or the store path):
+API for the CLI and the dashboard (`db` is an AlertsDB or where the store is: a path or a
+`postgresql://` URL):
 
     list_silences(db, now=None, include_expired=False) -> list[Silence]   (read-only)
     create_silence(db, ["budget=\"api-latency\"", ...], duration=3600.0 | ends_at=...,
@@ -18,15 +19,17 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from alerts.db import AlertsDB, using
+from sqlalchemy import case, select, update
+
+from alerts.db import AlertsDB, StoreLike, using
 from alerts.matchers import LabelMatcher, matches_all, parse_matcher
+from collectors.schema import alert_silences
 
 log = logging.getLogger(__name__)
 
@@ -93,43 +96,53 @@ class SilenceStore(Protocol):
     def expire(self, silence_id: str, now: float) -> bool: ...
 
 
-class SqliteSilenceStore:
+class SqlSilenceStore:
+    """Silences in the store's `alert_silences` table."""
+
     def __init__(self, db: AlertsDB) -> None:
         self._db = db
 
     def add(self, silence: Silence) -> None:
         with self._db.write() as c:
             c.execute(
-                "INSERT INTO alert_silences (id, matchers, starts_at, ends_at, created_at, "
-                "created_by, comment) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    silence.id,
-                    json.dumps([str(m) for m in silence.matchers]),
-                    silence.starts_at,
-                    silence.ends_at,
-                    silence.created_at,
-                    silence.created_by,
-                    silence.comment,
-                ),
+                alert_silences.insert().values(
+                    id=silence.id,
+                    matchers=json.dumps([str(m) for m in silence.matchers]),
+                    starts_at=silence.starts_at,
+                    ends_at=silence.ends_at,
+                    created_at=silence.created_at,
+                    created_by=silence.created_by,
+                    comment=silence.comment,
+                )
             )
 
     def list(self, now: float, include_expired: bool = False) -> list[Silence]:
-        rows = self._db.read(
-            "SELECT id, matchers, starts_at, ends_at, created_at, created_by, comment "
-            "FROM alert_silences WHERE ?1 OR ends_at > ?2 ORDER BY starts_at, id",
-            (include_expired, now),
-        )
-        return [s for s in map(_from_row, rows) if s is not None]
+        t = alert_silences
+        query = select(
+            t.c.id,
+            t.c.matchers,
+            t.c.starts_at,
+            t.c.ends_at,
+            t.c.created_at,
+            t.c.created_by,
+            t.c.comment,
+        ).order_by(t.c.starts_at, t.c.id)
+        if not include_expired:
+            query = query.where(t.c.ends_at > now)
+        return [s for s in map(_from_row, self._db.rows(query)) if s is not None]
 
     def expire(self, silence_id: str, now: float) -> bool:
         """End a silence now; False when there is no such silence that is still running."""
+        t = alert_silences
         with self._db.write() as c:
-            cur = c.execute(
-                "UPDATE alert_silences SET starts_at = MIN(starts_at, ?1), ends_at = ?1 "
-                "WHERE id = ?2 AND ends_at > ?1",
-                (now, silence_id),
+            result = c.execute(
+                update(t)
+                .where(t.c.id == silence_id, t.c.ends_at > now)
+                .values(
+                    starts_at=case((t.c.starts_at > now, now), else_=t.c.starts_at), ends_at=now
+                )
             )
-            return cur.rowcount > 0
+            return result.rowcount > 0
 
 
 def _seconds(value: object) -> float | None:
@@ -155,16 +168,16 @@ def _from_row(r: Sequence[object]) -> Silence | None:
 
 
 def list_silences(
-    db: AlertsDB | str | os.PathLike[str], now: float | None = None, include_expired: bool = False
+    db: AlertsDB | StoreLike, now: float | None = None, include_expired: bool = False
 ) -> list[Silence]:
     """Active and pending silences (and expired ones with `include_expired`)."""
     at = time.time() if now is None else now
     with using(db) as d:
-        return SqliteSilenceStore(d).list(at, include_expired=include_expired)
+        return SqlSilenceStore(d).list(at, include_expired=include_expired)
 
 
 def create_silence(
-    db: AlertsDB | str | os.PathLike[str],
+    db: AlertsDB | StoreLike,
     matchers: Sequence[str],
     *,
     duration: float | None = None,
@@ -185,13 +198,11 @@ def create_silence(
         matchers, starts_at=start, ends_at=end, now=at, created_by=created_by, comment=comment
     )
     with using(db, readonly=False) as d:
-        SqliteSilenceStore(d).add(silence)
+        SqlSilenceStore(d).add(silence)
     return silence
 
 
-def expire_silence(
-    db: AlertsDB | str | os.PathLike[str], silence_id: str, now: float | None = None
-) -> bool:
+def expire_silence(db: AlertsDB | StoreLike, silence_id: str, now: float | None = None) -> bool:
     at = time.time() if now is None else now
     with using(db, readonly=False) as d:
-        return SqliteSilenceStore(d).expire(silence_id, at)
+        return SqlSilenceStore(d).expire(silence_id, at)

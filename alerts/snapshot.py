@@ -12,15 +12,19 @@ them as firing now."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy import delete as sql_delete
 
 from alerts.db import AlertsDB
 from alerts.grouping import Group, NotifyLog
 from alerts.model import AlertKey, AlertState, Evidence, labelset
 from alerts.pipeline import AlertRecord, EngineState
 from alerts.state import Status
+from collectors.database import dialect_insert
+from collectors.schema import alert_engine_state as t
 
 VERSION = 1
 
@@ -127,30 +131,39 @@ HEARTBEAT = 30.0
 ORPHAN_AFTER = 600.0
 
 
-def save(c: sqlite3.Connection, scope: str, text: str, now: float, run_scoped: bool = True) -> None:
+def save(c: Connection, scope: str, text: str, now: float, run_scoped: bool = True) -> None:
     """Inside the caller's transaction; `text` is `dumps(state)`."""
+    stmt = dialect_insert(c.dialect.name, t).values(
+        scope=scope, state=text, updated_at=now, run_scoped=int(run_scoped)
+    )
     c.execute(
-        "INSERT INTO alert_engine_state (scope, state, updated_at, run_scoped) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (scope) DO UPDATE SET state = excluded.state, "
-        "updated_at = excluded.updated_at, run_scoped = excluded.run_scoped",
-        (scope, text, now, int(run_scoped)),
+        stmt.on_conflict_do_update(
+            index_elements=[t.c.scope],
+            set_={
+                "state": stmt.excluded.state,
+                "updated_at": stmt.excluded.updated_at,
+                "run_scoped": stmt.excluded.run_scoped,
+            },
+        )
     )
 
 
-def delete(c: sqlite3.Connection, scope: str) -> None:
-    c.execute("DELETE FROM alert_engine_state WHERE scope = ?", (scope,))
+def delete(c: Connection, scope: str) -> None:
+    c.execute(sql_delete(t).where(t.c.scope == scope))
 
 
 def take_orphans(
-    c: sqlite3.Connection, now: float, keep: str, older_than: float = ORPHAN_AFTER
+    c: Connection, now: float, keep: str, older_than: float = ORPHAN_AFTER
 ) -> list[tuple[str, EngineState]]:
-    """Inside the caller's (IMMEDIATE) transaction, so two engines never adopt the same run:
-    remove and return the run-scoped states not refreshed for `older_than` seconds."""
+    """Inside the caller's transaction, so two engines never adopt the same run: remove and
+    return the run-scoped states not refreshed for `older_than` seconds. On PostgreSQL the
+    rows are locked (a row another engine is adopting is left to it); on SQLite the write
+    lock is held already."""
     rows = c.execute(
-        "SELECT scope, state FROM alert_engine_state WHERE run_scoped = 1 AND scope != ? "
-        "AND updated_at < ?",
-        (keep, now - older_than),
-    ).fetchall()
+        select(t.c.scope, t.c.state)
+        .where(t.c.run_scoped == 1, t.c.scope != keep, t.c.updated_at < now - older_than)
+        .with_for_update(skip_locked=True)
+    ).all()
     out = []
     for scope, text in rows:
         delete(c, scope)
@@ -164,7 +177,7 @@ def take_orphans(
 
 
 def load(db: AlertsDB, scope: str) -> EngineState:
-    rows = db.read("SELECT state FROM alert_engine_state WHERE scope = ?", (scope,))
+    rows = db.rows(select(t.c.state).where(t.c.scope == scope))
     if not rows:
         return EngineState()
     try:

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 
-from castiel.errors import UsageError
 from collectors.locator import (
     DEFAULT_PATH,
     STORE_ENV,
@@ -49,15 +47,3 @@ def store_path(text: str) -> StoreLocator:
     except StoreError:
         pass  # unreadable: opening it says why (exit 3), as for a store that breaks later
     return locator
-
-
-def sqlite_file(locator: StoreLocator, what: str) -> Path:
-    """The SQLite file of a store for features that still talk to SQLite directly (alerting's
-    tables, alerts/db.py); a clear exit 2 on a PostgreSQL store."""
-    if locator.path is None:
-        raise UsageError(
-            f"{what} keeps its tables in a SQLite store for now, and --store is {locator}: "
-            "give --store a SQLite file for it (the run's metrics can stay in PostgreSQL "
-            "only without alerting)"
-        )
-    return locator.path

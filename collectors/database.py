@@ -47,7 +47,7 @@ CONNECT_TIMEOUT = 5
 """Seconds to wait for a PostgreSQL server to accept a connection."""
 _MIGRATE_LOCK = 0x43A57E1
 """pg_advisory_xact_lock key: one `castiel store migrate` at a time per database."""
-# Tables 0.1.0's alerting kept in the same SQLite file (alerts/db.py) and SQLite's own.
+# Tables alerting created in SQLite stores before revision 0004, and SQLite's own.
 _FOREIGN_OK = re.compile(r"^(alert_.*|sqlite_.*)$")
 
 
@@ -111,7 +111,8 @@ class Database:
         with self.read() as conn:
             state = migrations.schema_state(conn)
         self._refuse_foreign_or_newer(state)
-        if state.version < migrations.LATEST_VERSION:
+        needed = migrations.READABLE_FROM if self.readonly else migrations.LATEST_VERSION
+        if state.version < needed:
             if self.locator.is_sqlite:
                 raise StoreError(
                     f"{self.locator}: schema version {state.version} needs migrating; open it "

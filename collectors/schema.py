@@ -1,7 +1,8 @@
 """The store's tables, once, for both backends (SQLite and PostgreSQL): every query in
-`collectors.store` is built from these `Table`s. The migrations in `collectors/migrations/`
-create the same schema step by step; `tests/collectors/test_store_schema.py` compares a
-migrated database with this module on both backends, so the two cannot drift apart.
+`collectors.store` (and in `alerts/`, for alerting's tables) is built from these `Table`s.
+The migrations in `collectors/migrations/` create the same schema step by step;
+`tests/collectors/test_store_schema.py` compares a migrated database with this module on
+both backends, so the two cannot drift apart.
 
 Types are the portable ones: `Float` is a double on both, `LargeBinary` is BLOB/bytea, JSON
 documents are `Text` (plain JSON, readable by any tool)."""
@@ -122,3 +123,108 @@ settings = Table(
 )
 
 CORE_TABLES = ("runs", "series", "points", "histograms", "verdicts", "baselines", "settings")
+
+# --- alerting's tables -----------------------------------------------------------------------
+# Written and read by `alerts/` (alerts.db, delivery, history, silences, snapshot); the store
+# owns them so that one schema and one set of migrations serve both backends. Ids are
+# AUTOINCREMENT on SQLite, as before revision 0004 (never reused, so "the newest event of an
+# alert" is its largest id), and 64-bit on PostgreSQL (a monitor that runs for years).
+
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+alert_silences = Table(
+    "alert_silences",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("matchers", Text, nullable=False),
+    Column("starts_at", Float, nullable=False),
+    Column("ends_at", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("comment", Text, nullable=False),
+)
+
+alert_outbox = Table(
+    "alert_outbox",
+    metadata,
+    Column("id", _ID, primary_key=True),
+    Column("receiver", Text, nullable=False),
+    Column("primary_receiver", Text, nullable=False),
+    Column("fallback_of", _ID),
+    Column("chain", Text, nullable=False),
+    Column("notification", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("state", Text, nullable=False, server_default="pending"),
+    Column("last_reason", Text),
+    Column("updated_at", Float),
+    # The notification's alert group (`Notification.group_dedup_key`; "" = none): delivery
+    # is ordered per receiver and group, and a newer notification supersedes older ones.
+    Column("group_dedup_key", Text, nullable=False, server_default=""),
+    Column("superseded_by", _ID),
+    Index("alert_outbox_due", "state", "next_attempt_at"),
+    Index("alert_outbox_group", "receiver", "group_dedup_key", "state", "id"),
+    sqlite_autoincrement=True,
+)
+
+alert_attempts = Table(
+    "alert_attempts",
+    metadata,
+    Column("id", _ID, primary_key=True),
+    Column("outbox_id", _ID),
+    Column("at", Float, nullable=False),
+    Column("receiver", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("status_code", Integer),
+    Column("reason", Text, nullable=False),
+    Column("duration", Float, nullable=False),
+    Column("group_key", Text, nullable=False),
+    Column("test", Integer, nullable=False, server_default="0"),
+    Index("alert_attempts_at", "at"),
+    sqlite_autoincrement=True,
+)
+
+alert_events = Table(
+    "alert_events",
+    metadata,
+    Column("id", _ID, primary_key=True),
+    Column("at", Float, nullable=False),
+    Column("dedup_key", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("level", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("labels", Text, nullable=False),
+    Column("group_labels", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("value", Float),
+    Column("threshold", Text, nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("run_verdict", Text),
+    Column("suppressed", Text, nullable=False, server_default=""),
+    Index("alert_events_at", "at"),
+    Index("alert_events_key", "dedup_key", "id"),
+    Index("alert_events_run", "run_id", "at"),
+    sqlite_autoincrement=True,
+)
+
+alert_engine_state = Table(
+    "alert_engine_state",
+    metadata,
+    Column("scope", Text, primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("run_scoped", Integer, nullable=False, server_default="1"),
+)
+
+ALERT_TABLES = (
+    "alert_silences",
+    "alert_outbox",
+    "alert_attempts",
+    "alert_events",
+    "alert_engine_state",
+)

@@ -175,6 +175,12 @@ class Store:
         return self._db.dialect
 
     @property
+    def database(self) -> Database:
+        """The store's connection, for the tables alerting keeps in it (alerts.db): one pool
+        per store, however many layers read it."""
+        return self._db
+
+    @property
     def schema_version(self) -> int:
         with self._db.read() as c:
             return migrations.schema_state(c).version

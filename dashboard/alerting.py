@@ -1,4 +1,4 @@
-"""The Alerts page's tables as DataFrames, from `alerts.history`, `alerts.delivery` and
+"""The Alerts page's tables as DataFrames, from `alerts.history`, `alerts.outbox` and
 `alerts.silences` rows. Pure functions (no Streamlit). Only receiver *names* ever appear:
 the alerts package keeps URLs and keys out of the store and redacts delivery reasons."""
 
@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from alerts.delivery import Attempt
 from alerts.history import AlertEvent
+from alerts.outbox import Attempt
 from alerts.silences import Silence
 
 STATE_ICONS = {

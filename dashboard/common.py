@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from alerts import delivery, history, silences
-from alerts.db import AlertsDBError
+from alerts import history, outbox, silences
+from alerts.db import AlertsDB, AlertsDBError
 from budgets import history as history_mod
 from collectors.locator import STORE_ENV, StoreLocator, store_locator
 from collectors.model import RunInfo, SeriesData
@@ -203,46 +203,52 @@ def run_window(run: RunInfo) -> tuple[float, float]:
     return run.started_at, run.ended_at if run.ended_at is not None else time.time()
 
 
-# --- alerts (read through alerts.history / delivery / silences) ------------------------------
+# --- alerts (read through alerts.history / outbox / silences) ---------------------------------
+# On the store's own connections (AlertsDB.of), cached like the other queries: `path` is the
+# cache key, the Store argument is not hashed.
 
 
 @st.cache_data(ttl=TTL)
-def alert_events(path: str, since: float | None = None, limit: int = 500) -> pd.DataFrame:
+def alert_events(
+    _store: Store, path: str, since: float | None = None, limit: int = 500
+) -> pd.DataFrame:
     try:
-        return alerting.events_frame(history.events(path, since=since, limit=limit))
+        return alerting.events_frame(history.events(AlertsDB.of(_store), since=since, limit=limit))
     except AlertsDBError:
         return alerting.events_frame([])
 
 
 @st.cache_data(ttl=TTL)
-def firing(path: str) -> pd.DataFrame:
+def firing(_store: Store, path: str) -> pd.DataFrame:
     try:
-        return alerting.events_frame(history.firing_now(path))
+        return alerting.events_frame(history.firing_now(AlertsDB.of(_store)))
     except AlertsDBError:
         return alerting.events_frame([])
 
 
 @st.cache_data(ttl=TTL)
-def attempts(path: str, failures_only: bool = False, limit: int = 200) -> pd.DataFrame:
+def attempts(
+    _store: Store, path: str, failures_only: bool = False, limit: int = 200
+) -> pd.DataFrame:
     try:
-        rows = delivery.recent_attempts(path, failures_only=failures_only, limit=limit)
+        rows = outbox.recent_attempts(AlertsDB.of(_store), failures_only=failures_only, limit=limit)
     except AlertsDBError:
         rows = []
     return alerting.attempts_frame(rows)
 
 
-def silence_list(path: str, include_expired: bool) -> pd.DataFrame:
+def silence_list(st_store: Store, include_expired: bool) -> pd.DataFrame:
     # Not cached: after creating or expiring one the reader must see it at once.
     try:
-        rows = silences.list_silences(path, include_expired=include_expired)
+        rows = silences.list_silences(AlertsDB.of(st_store), include_expired=include_expired)
     except AlertsDBError:
         rows = []
     return alerting.silences_frame(rows, time.time())
 
 
-def show_firing(path: str) -> int:
+def show_firing(st_store: Store, path: str) -> int:
     """The alerts firing now, as a table; returns how many."""
-    now = firing(path)
+    now = firing(st_store, path)
     if now.empty:
         st.success("Nothing is firing.")
         return 0

@@ -37,7 +37,7 @@ from loadtest.monitor import Monitor
 from loadtest.preflight import Reachability, preflight
 from loadtest.stopping import LOCUST_STOP_GRACE, StopRequest
 from loadtest.stream import LocustStream
-from runtime.errors import BadInput, RunBroken
+from runtime.errors import RunBroken
 
 
 @dataclass
@@ -52,7 +52,7 @@ class RunPlan:
     locustfile: Path = DEFAULT_LOCUSTFILE
     processes: int = 1
     store_path: Path | StoreLocator = Path(".castiel/castiel.db")
-    """A SQLite file or a PostgreSQL store (alerting needs the former, alerts/db.py)."""
+    """A SQLite file or a PostgreSQL store (alerting keeps its tables in either)."""
     runs_dir: Path = Path(".castiel/runs")
     redis_url: str | None = None
     interval: float = 1.0
@@ -118,8 +118,6 @@ def execute(
     stop = stop or StopRequest()
     preflight(Reachability(plan.target, plan.redis_url))
     locator = store_locator(plan.store_path)
-    if plan.alerts is not None and locator.path is None:
-        raise BadInput(f"alerting keeps its tables in a SQLite store, not {locator}")
     with Store.open(locator) as store:
         run = _record_run(store, plan, clock)
         out_dir = plan.runs_dir / run.id
@@ -186,8 +184,7 @@ def _open_alerts(
     if plan.alerts is None:
         return None, collectors
     metrics = AlertMetrics()
-    assert locator.path is not None  # checked before the run was recorded
-    engine = AlertEngine.open(plan.alerts, store_path=locator.path, run_id=run.id, metrics=metrics)
+    engine = AlertEngine.open(plan.alerts, store_path=locator, run_id=run.id, metrics=metrics)
     return engine, [*collectors, metrics]
 
 

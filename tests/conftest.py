@@ -11,6 +11,7 @@ With CI=true a missing redis-server or PostgreSQL fails the run instead of skipp
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,16 @@ def pytest_configure(config: pytest.Config) -> None:
     if "PYTEST_XDIST_WORKER" in os.environ:
         for name in ("COLUMNS", "LINES"):
             os.environ.pop(name, None)
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module() -> Iterator[None]:
+    """Streamlit's AppTest installs the page it runs as `sys.modules["__main__"]` and leaves it
+    there; a later test that spawns processes (multiprocessing "spawn") would then run that page
+    in each child instead of the test. Put the real `__main__` back after every test."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from collectors.locator import store_locator
 from collectors.model import Batch, Histogram, SeriesKey
@@ -24,6 +24,20 @@ def sql(location: str, query: str, **params: Any) -> list[tuple[Any, ...]]:
 
 def scalar(location: str, query: str, **params: Any) -> Any:
     return sql(location, query, **params)[0][0]
+
+
+def dump(location: str) -> str:
+    """Every row of every table of the store, as text: what a leak check greps."""
+    engine = create_engine(store_locator(location).url)
+    try:
+        with engine.connect() as conn:
+            return "\n".join(
+                repr(tuple(row))
+                for name in sorted(inspect(conn).get_table_names())
+                for row in conn.execute(text(f'SELECT * FROM "{name}"'))
+            )
+    finally:
+        engine.dispose()
 
 
 def fill_run(location: str, started_at: float = 1000.0, seconds: int = 10) -> str:

@@ -1,6 +1,6 @@
 """`castiel alerts …`: validate an alerts config, send a test notification, manage silences,
 and look at delivery attempts. Silences and attempts live in the store's alert tables
-(`--store`, default .castiel/castiel.db)."""
+(`--store`: a SQLite file, default .castiel/castiel.db, or a postgresql:// URL)."""
 
 from __future__ import annotations
 
@@ -23,14 +23,15 @@ from alerts.config import (
     unset_variables,
 )
 from alerts.db import AlertsDB
-from alerts.delivery import Attempt, Outbox, send_now
+from alerts.delivery import send_now
 from alerts.engine import AlertEngine
+from alerts.outbox import Attempt, Outbox
 from alerts.pipeline import test_notification
-from alerts.silences import MAX_SILENCE, SqliteSilenceStore, new_silence
+from alerts.silences import MAX_SILENCE, SqlSilenceStore, new_silence
 from castiel import argtypes
 from castiel.config import ProjectConfig, load_project_config
 from castiel.errors import EXIT_BAD_INPUT, EXIT_BROKEN, EXIT_PASS, UsageError
-from castiel.storearg import add_store_argument, sqlite_file
+from castiel.storearg import add_store_argument
 from collectors.locator import StoreLocator
 from runtime.timestamps import utc_text
 
@@ -141,7 +142,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _db(store: StoreLocator) -> AlertsDB:
-    return AlertsDB.open(sqlite_file(store, "alerting"))
+    return AlertsDB.open(store)
 
 
 def _test(args: argparse.Namespace) -> int:
@@ -222,7 +223,7 @@ def _silence_add(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     with _db(args.store) as db:
-        SqliteSilenceStore(db).add(silence)
+        SqlSilenceStore(db).add(silence)
     print(silence.id)
     return EXIT_PASS
 
@@ -230,7 +231,7 @@ def _silence_add(args: argparse.Namespace) -> int:
 def _silence_list(args: argparse.Namespace) -> int:
     now = time.time()
     with _db(args.store) as db:
-        silences = SqliteSilenceStore(db).list(now, include_expired=args.all)
+        silences = SqlSilenceStore(db).list(now, include_expired=args.all)
     if not silences:
         print("no silences")
         return EXIT_PASS
@@ -245,7 +246,7 @@ def _silence_list(args: argparse.Namespace) -> int:
 
 def _silence_expire(args: argparse.Namespace) -> int:
     with _db(args.store) as db:
-        if not SqliteSilenceStore(db).expire(args.silence_id, time.time()):
+        if not SqlSilenceStore(db).expire(args.silence_id, time.time()):
             raise UsageError(f"no active or pending silence {args.silence_id!r}")
     print(f"expired {args.silence_id}")
     return EXIT_PASS

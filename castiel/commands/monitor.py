@@ -25,7 +25,7 @@ from castiel.commands.alerts import add_alerts_argument, alerts_config_for, fini
 from castiel.commands.sources import Wiring, wire_sources
 from castiel.config import add_config_argument, load_project_config
 from castiel.errors import EXIT_PASS, UsageError
-from castiel.storearg import add_store_argument, sqlite_file
+from castiel.storearg import add_store_argument
 from collectors.store import Store
 from loadtest.live import live_stats, plain_line
 from loadtest.monitor import Monitor
@@ -112,8 +112,6 @@ def _monitor(args: argparse.Namespace, stop: StopRequest) -> int:
     spec = load_budget_file(args.budgets)
     project = load_project_config(args.config)
     alerts = alerts_config_for(args.alerts, project, [b.name for b in spec.budgets])
-    if alerts is not None:
-        sqlite_file(args.store, "alerting")
     # Bad combinations and rejected promql: expressions exit 2 before anything runs, a
     # source that does not answer 3.
     wiring = wire_sources(project, spec.budgets, args.redis, args.metrics)
@@ -161,7 +159,7 @@ def _loop(
             metrics = AlertMetrics(registry)
             engine = AlertEngine.open(
                 alerts,
-                store_path=sqlite_file(args.store, "alerting"),
+                store_path=args.store,
                 run_id=info.id,
                 metrics=metrics,
             )

@@ -21,7 +21,7 @@ from castiel.commands.load_options import load_options
 from castiel.commands.sources import wire_sources
 from castiel.config import add_config_argument, load_project_config
 from castiel.gate import ReportPaths, gate
-from castiel.storearg import add_store_argument, sqlite_file
+from castiel.storearg import add_store_argument
 from collectors.store import Store
 from loadtest.launch import DEFAULT_LOCUSTFILE
 from loadtest.orchestrator import RunPlan, RunResult, execute
@@ -139,8 +139,6 @@ def _run(args: argparse.Namespace, stop: StopRequest) -> int:
     budgets_text = args.budgets.read_text(encoding="utf-8")
     baseline = choice_from_args(args, project.baseline, budgets_text)  # a bad bundle: exit 2
     alerts = alerts_config_for(args.alerts, project, [b.name for b in spec.budgets])
-    if alerts is not None:
-        sqlite_file(args.store, "alerting")
     # Without castiel.yaml or flags, Locust's own numbers are the only source.
     wiring = wire_sources(project, spec.budgets, args.redis, args.metrics, allow_empty=True)
     plan = RunPlan(

@@ -52,6 +52,13 @@ LATEST_VERSION = version_of(known_revisions()[-1])
 """The schema version this Castiel writes (the head revision's number)."""
 
 
+READABLE_FROM = 3
+"""The oldest schema a read-only Castiel reads without migrating it: the revisions after it
+only add alerting's tables and columns, which readers do without (alerts.db: a store whose
+alert tables are missing reads as one without alerts). So a dashboard keeps working on a
+store that no writer of this version has opened yet."""
+
+
 def head_revision() -> str:
     return f"{LATEST_VERSION:04d}"
 
@@ -109,6 +116,7 @@ def same_default(
 
 __all__ = [
     "LATEST_VERSION",
+    "READABLE_FROM",
     "VERSION_TABLE",
     "SchemaState",
     "head_revision",

@@ -1,6 +1,8 @@
 """Alerts: what is firing now, a timeline of every alert's states, the delivery log with its
 failures, and silences (create, expire). The alerts themselves come from `castiel run` /
-`castiel monitor`; this page only reads them (and writes silences, which those read)."""
+`castiel monitor`; this page only reads them (and writes silences, which those read). The
+store may be SQLite or PostgreSQL; silences are written through a connection of their own,
+since the page's store is opened read-only."""
 
 import time
 
@@ -16,29 +18,27 @@ WINDOWS = {"last hour": 3600.0, "last 24 hours": 86400.0, "last 7 days": 7 * 864
 
 st.title("Alerts")
 store_at = common.locator()
-if store_at.path is None:
-    st.info(
-        f"The store is PostgreSQL (`{store_at}`): alerting keeps its tables in a SQLite "
-        "store for now, so there is nothing to show here."
-    )
-    st.stop()
 if not store_at.exists():
     st.info(
         f"No metrics store at `{store_at}` yet. Alerts come from `castiel run` and "
         f"`castiel monitor`; make a first run:\n\n`{common.FIRST_RUN}`"
     )
     st.stop()
-where = str(store_at.path)
+store = common.store()  # SQLite or PostgreSQL: the alert tables live in either
+if store is None:
+    st.stop()
+assert store is not None
+where = common.store_key()
 
 st.subheader("Firing now")
-common.show_firing(where)
+common.show_firing(store, where)
 
 st.subheader("Timeline")
 window = st.radio("show", list(WINDOWS), index=1, horizontal=True, key="alerts_window")
 span = WINDOWS[window]
 # Rounded to the minute, so the cached query is shared by tabs and reruns within its TTL.
 since = None if span is None else (time.time() - span) // 60 * 60
-events = common.alert_events(where, since)
+events = common.alert_events(store, where, since)
 if events.empty:
     st.info(
         "No alert changed state in this period. `castiel run` and `castiel monitor` raise "
@@ -61,7 +61,7 @@ else:
 
 st.subheader("Delivery log")
 failures_only = st.toggle("failures only", key="alerts_failures_only")
-log = common.attempts(where, failures_only)
+log = common.attempts(store, where, failures_only)
 if log.empty:
     st.caption(
         "No delivery attempts yet. Notifications go to the receivers of your alerts "
@@ -88,7 +88,7 @@ flash = st.session_state.pop("silence_flash", None)
 if flash:
     st.success(flash)
 show_expired = st.toggle("include expired", key="alerts_show_expired")
-current = common.silence_list(where, show_expired)
+current = common.silence_list(store, show_expired)
 if current.empty:
     st.caption("No silences. Create one below to mute matching alerts for a while.")
 else:
@@ -107,7 +107,7 @@ else:
             chosen = st.selectbox("silence", running, key="expire_id")
             if st.form_submit_button("Expire now"):
                 try:
-                    ok = silences.expire_silence(where, str(chosen))
+                    ok = silences.expire_silence(store_at, str(chosen))
                 except AlertsDBError as exc:
                     st.error(f"Could not expire it: {exc}")
                 else:
@@ -130,7 +130,7 @@ with st.form("new_silence"):
         try:
             seconds = parse_duration(duration)
             created = silences.create_silence(
-                where,
+                store_at,
                 [m.strip() for m in matchers.splitlines() if m.strip()],
                 duration=seconds,
                 created_by=author,

@@ -108,7 +108,7 @@ def load_panel(store: Store, path: str, run: RunInfo) -> None:
             column_config={"value": st.column_config.TextColumn("observed")},
         )
     st.subheader("Alerts")
-    common.show_firing(path)
+    common.show_firing(store, path)
 
 
 def failures_panel(by_name: dict[str, list[SeriesData]]) -> None:

@@ -21,7 +21,7 @@ if store is not None:
         c2.metric("latest verdict", latest["verdict"])
         c3.metric("running now", int((frame["status"] == "running").sum()))
         st.subheader("Firing now")
-        common.show_firing(path)
+        common.show_firing(store, path)
 
         history, passing = [], {}
         for run_id in list(frame["run"])[:20]:

@@ -27,8 +27,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[AlertsDB]:
-    d = AlertsDB.open(tmp_path / "castiel.db")
+def db(store_location: str) -> Iterator[AlertsDB]:
+    """The alert tables of a new store: a test using it runs on SQLite and on PostgreSQL."""
+    d = AlertsDB.open(store_location)
     yield d
     d.close()
 

@@ -1,6 +1,6 @@
-"""The alert tables live in the metrics store's own file, and the read API the dashboard uses:
-history events and what is firing now, delivery attempts, silences, and the engine's state
-surviving a restart of a `castiel monitor` with a deployment name."""
+"""The alert tables live in the metrics store (SQLite or PostgreSQL), and the read API the
+dashboard uses: history events and what is firing now, delivery attempts, silences, and the
+engine's state surviving a restart of a `castiel monitor` with a deployment name."""
 
 from __future__ import annotations
 
@@ -10,15 +10,19 @@ import time
 from pathlib import Path
 
 import pytest
+from alembic import command
+from sqlalchemy import create_engine
 
 from alerts import history
 from alerts.db import RETENTION, AlertsDB, AlertsDBError, prune
-from alerts.delivery import recent_attempts, waiting
 from alerts.engine import AlertEngine
 from alerts.metrics import METRIC, AlertMetrics
+from alerts.outbox import recent_attempts, waiting
 from alerts.silences import create_silence, expire_silence, list_silences
 from alerts.snapshot import ORPHAN_AFTER
 from budgets.model import Level
+from collectors.locator import store_locator
+from collectors.migrations import apply
 from collectors.store import RetentionPolicy, Store
 from tests.alerts.helpers import T0, config, inp
 
@@ -30,9 +34,11 @@ defaults: {{for: 5s}}
 """
 
 
-def engine(tmp_path: Path, extra: str = "", run_id: str = "run-1") -> AlertEngine:
+def engine(tmp_path: Path, store: str, extra: str = "", run_id: str = "run-1") -> AlertEngine:
+    """An engine on the store at `store` (SQLite or PostgreSQL), its file receiver in
+    `tmp_path`."""
     cfg = config(FILE_CFG.format(out=tmp_path / "n.jsonl", extra=extra))
-    return AlertEngine.open(cfg, store_path=tmp_path / "castiel.db", run_id=run_id, start=False)
+    return AlertEngine.open(cfg, store_path=store, run_id=run_id, start=False)
 
 
 def test_alert_tables_share_the_store_file_and_the_store_still_works(tmp_path: Path) -> None:
@@ -52,22 +58,41 @@ def test_alert_tables_share_the_store_file_and_the_store_still_works(tmp_path: P
         pass
 
 
-def test_read_api_on_a_store_without_alert_tables_is_empty(tmp_path: Path) -> None:
-    path = tmp_path / "castiel.db"
-    Store.open(path).close()
+def _store_at_0003(location: str) -> None:
+    """A store as Castiel made it before revision 0004 (which brought alerting's tables)."""
+    engine = create_engine(store_locator(location).url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(apply.config(conn), "0003")
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA user_version = 3")  # as the store mirrors it
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_read_api_on_a_store_without_alert_tables_is_empty(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    path = (
+        str(tmp_path / "castiel.db")
+        if backend == "sqlite"
+        else str(request.getfixturevalue("empty_postgres_url"))
+    )
+    _store_at_0003(path)
     assert history.events(path) == [] and history.firing_now(path) == []
     assert recent_attempts(path) == [] and waiting(path) == [] and list_silences(path) == []
     with pytest.raises(AlertsDBError, match="no such store"):
         history.events(tmp_path / "missing.db")
 
 
-def test_transitions_are_recorded_as_events(tmp_path: Path) -> None:
-    e = engine(tmp_path)
+def test_transitions_are_recorded_as_events(tmp_path: Path, store_location: str) -> None:
+    e = engine(tmp_path, store_location)
     bad = inp(reached=Level.FAIL, observed=0.5, group={"route": "/a"})
     e.observe([bad], T0)  # pending (for: 5s)
     assert [x.state for x in history.firing_now(e.db)] == []
     e.observe([bad], T0 + 6)  # firing, both levels
-    now = history.firing_now(tmp_path / "castiel.db")
+    now = history.firing_now(store_location)
     assert sorted(x.level for x in now) == ["fail", "warn"]
     fail = next(x for x in now if x.level == "fail")
     assert (fail.name, fail.state, fail.value, fail.threshold) == (
@@ -81,7 +106,7 @@ def test_transitions_are_recorded_as_events(tmp_path: Path) -> None:
     assert fail.dedup_key.startswith("castiel-")
     e.end_run("fail", T0 + 7)
     assert history.firing_now(e.db) == []
-    evs = history.events(tmp_path / "castiel.db", run_id="run-1")
+    evs = history.events(store_location, run_id="run-1")
     assert [x.at for x in evs] == sorted((x.at for x in evs), reverse=True)
     fail_states = [x.state for x in reversed(evs) if x.level == "fail"]
     assert fail_states == ["pending", "firing", "resolved"]
@@ -91,24 +116,28 @@ def test_transitions_are_recorded_as_events(tmp_path: Path) -> None:
     e.close()
 
 
-def test_a_pending_alert_that_recovers_is_recorded_as_inactive(tmp_path: Path) -> None:
-    e = engine(tmp_path)
+def test_a_pending_alert_that_recovers_is_recorded_as_inactive(
+    tmp_path: Path, store_location: str
+) -> None:
+    e = engine(tmp_path, store_location)
     e.observe([inp(reached=Level.WARN, observed=0.25)], T0)
     e.observe([inp(reached=Level.PASS, observed=0.1)], T0 + 1)
     assert [x.state for x in reversed(history.events(e.db))] == ["pending", "inactive"]
     e.close()
 
 
-def test_a_restarted_deployment_monitor_carries_on_without_paging_twice(tmp_path: Path) -> None:
+def test_a_restarted_deployment_monitor_carries_on_without_paging_twice(
+    tmp_path: Path, store_location: str
+) -> None:
     out = tmp_path / "n.jsonl"
     extra = "deployment: prod"
     bad = inp(reached=Level.FAIL, observed=0.5)
-    first = engine(tmp_path, extra, run_id="monitor-1")
+    first = engine(tmp_path, store_location, extra, run_id="monitor-1")
     first.observe([bad], T0)
     first.observe([bad], T0 + 6)
     assert first.worker is not None and first.worker.process_due() == 1
     assert first.close() == 0
-    second = engine(tmp_path, extra, run_id="monitor-2")  # same deployment, new run
+    second = engine(tmp_path, store_location, extra, run_id="monitor-2")  # same deployment, new run
     r = second.observe([bad], T0 + 60)
     assert r.notifications == ()  # still firing, already told
     r = second.observe([inp(reached=Level.PASS)], T0 + 61)
@@ -117,27 +146,29 @@ def test_a_restarted_deployment_monitor_carries_on_without_paging_twice(tmp_path
     second.close()
     statuses = [json.loads(line)["status"] for line in out.read_text().splitlines()]
     assert statuses == ["firing", "resolved"]
-    keys = {x.dedup_key for x in history.events(tmp_path / "castiel.db") if x.level == "fail"}
+    keys = {x.dedup_key for x in history.events(store_location) if x.level == "fail"}
     assert len(keys) == 1  # the same alert across both monitors
 
 
-def test_attempts_and_waiting_notifications_are_readable(tmp_path: Path) -> None:
-    e = engine(tmp_path)
+def test_attempts_and_waiting_notifications_are_readable(
+    tmp_path: Path, store_location: str
+) -> None:
+    e = engine(tmp_path, store_location)
     e.observe([inp(reached=Level.FAIL, observed=0.5)], T0)
     e.observe([inp(reached=Level.FAIL, observed=0.5)], T0 + 6)
-    assert len(waiting(tmp_path / "castiel.db")) == 1
+    assert len(waiting(store_location)) == 1
     assert e.worker is not None
     (tmp_path / "n.jsonl").mkdir()  # the file channel cannot write: a failed attempt
     e.worker.process_due()
-    failures = recent_attempts(tmp_path / "castiel.db", failures_only=True)
+    failures = recent_attempts(store_location, failures_only=True)
     assert len(failures) == 1 and failures[0].receiver == "file"
     assert failures[0].outcome != "delivered" and failures[0].reason
     assert recent_attempts(e.db, receiver="nobody") == []
     e.close()
 
 
-def test_silences_api_with_a_store_path(tmp_path: Path) -> None:
-    path = tmp_path / "castiel.db"
+def test_silences_api_with_a_store_location(store_location: str) -> None:
+    path = store_location
     s = create_silence(
         path, ['budget="api-latency"'], duration=3600, comment="deploy", created_by="ann", now=T0
     )
@@ -164,8 +195,10 @@ def test_notification_counter_is_collected_as_increments() -> None:
     assert len(m.collect(T0 + 1)) == 0
 
 
-def test_old_rows_are_pruned_but_the_latest_state_of_an_alert_stays(tmp_path: Path) -> None:
-    e = engine(tmp_path)
+def test_old_rows_are_pruned_but_the_latest_state_of_an_alert_stays(
+    tmp_path: Path, store_location: str
+) -> None:
+    e = engine(tmp_path, store_location)
     bad = inp(reached=Level.FAIL, observed=0.5)
     e.observe([bad], T0)
     e.observe([bad], T0 + 6)  # firing
@@ -179,22 +212,26 @@ def test_old_rows_are_pruned_but_the_latest_state_of_an_alert_stays(tmp_path: Pa
 
 
 def test_the_alerts_of_a_run_whose_process_died_are_resolved_by_the_next_engine(
-    tmp_path: Path,
+    tmp_path: Path, store_location: str
 ) -> None:
     out = tmp_path / "n.jsonl"
     bad = inp(reached=Level.FAIL, observed=0.5)
-    deployment = engine(tmp_path, "deployment: prod", run_id="monitor-1")  # never adopted
+    deployment = engine(
+        tmp_path, store_location, "deployment: prod", run_id="monitor-1"
+    )  # never adopted
     deployment.observe([bad], T0)
     deployment.observe([bad], T0 + 6)
     deployment.close()
-    dead = engine(tmp_path, run_id="run-killed")
+    dead = engine(tmp_path, store_location, run_id="run-killed")
     dead.observe([bad], T0)
     dead.observe([bad], T0 + 6)  # firing, told; then the process is SIGKILLed
     assert dead.worker is not None and dead.worker.process_due() == 2  # and prod's
     dead.close()
-    assert {e.scope for e in history.firing_now(tmp_path / "castiel.db")} == {"run-killed", "prod"}
+    assert {e.scope for e in history.firing_now(store_location)} == {"run-killed", "prod"}
 
-    nxt = engine(tmp_path, run_id="run-next")  # opens long after T0: run-killed is stale
+    nxt = engine(
+        tmp_path, store_location, run_id="run-next"
+    )  # opens long after T0: run-killed is stale
     assert nxt.worker is not None and nxt.worker.process_due() == 1
     nxt.close()
     lines = [json.loads(x) for x in out.read_text().splitlines()]
@@ -204,18 +241,20 @@ def test_the_alerts_of_a_run_whose_process_died_are_resolved_by_the_next_engine(
         ("resolved", "run-killed"),
     ]
     assert lines[2]["alerts"][0]["evidence"]["run_verdict"] == "abandoned"
-    assert {e.scope for e in history.firing_now(tmp_path / "castiel.db")} == {"prod"}
-    again = engine(tmp_path, run_id="run-third")  # adopted once only
+    assert {e.scope for e in history.firing_now(store_location)} == {"prod"}
+    again = engine(tmp_path, store_location, run_id="run-third")  # adopted once only
     assert again.worker is not None and again.worker.process_due() == 0
     again.close()
 
 
-def test_a_live_engine_keeps_its_state_fresh_so_it_is_never_adopted(tmp_path: Path) -> None:
-    live = engine(tmp_path, run_id="run-live")
+def test_a_live_engine_keeps_its_state_fresh_so_it_is_never_adopted(
+    tmp_path: Path, store_location: str
+) -> None:
+    live = engine(tmp_path, store_location, run_id="run-live")
     now = time.time()
     live.observe([inp(reached=Level.FAIL, observed=0.5)], now)
     live.observe([inp(reached=Level.FAIL, observed=0.5)], now + 6)
-    other = engine(tmp_path, run_id="run-other")
+    other = engine(tmp_path, store_location, run_id="run-other")
     assert other.adopt_orphans(now + 60) == 0  # refreshed within ORPHAN_AFTER
     assert other.adopt_orphans(now + 6 + ORPHAN_AFTER + 1) == 2  # both levels
     other.close()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from alerts.db import AlertsDB
-from alerts.silences import SqliteSilenceStore, new_silence, silenced_by
+from alerts.silences import SqlSilenceStore, new_silence, silenced_by
 from tests.helpers import ROOT
 
 
@@ -31,10 +30,10 @@ def test_a_silence_cannot_match_everything() -> None:
         new_silence(['a="b"'], starts_at=5, ends_at=1, now=0)
 
 
-def test_store_add_list_expire_and_survive_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "castiel.db"
+def test_store_add_list_expire_and_survive_reopen(store_location: str) -> None:
+    path = store_location
     with AlertsDB.open(path) as db:
-        store = SqliteSilenceStore(db)
+        store = SqlSilenceStore(db)
         s = new_silence(
             ['budget="lat"'], starts_at=0, ends_at=100, now=0, created_by="ann", comment="deploy"
         )
@@ -45,9 +44,9 @@ def test_store_add_list_expire_and_survive_reopen(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             "import sys; from alerts.db import AlertsDB; from alerts.silences import "
-            "SqliteSilenceStore as S; print([(x.id, x.comment, [str(m) for m in x.matchers]) "
+            "SqlSilenceStore as S; print([(x.id, x.comment, [str(m) for m in x.matchers]) "
             "for x in S(AlertsDB.open(sys.argv[1])).list(50)])",
-            str(path),
+            path,
         ],
         cwd=ROOT,
         capture_output=True,
@@ -56,7 +55,7 @@ def test_store_add_list_expire_and_survive_reopen(tmp_path: Path) -> None:
     )
     assert f"('{s.id}', 'deploy', ['budget=\"lat\"'])" in out.stdout
     with AlertsDB.open(path) as db:
-        store = SqliteSilenceStore(db)
+        store = SqlSilenceStore(db)
         assert [x.id for x in store.list(50)] == [s.id]
         assert store.expire(s.id, 60)
         assert not store.expire(s.id, 61)

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from alerts.db import AlertsDB
 from alerts.history import events
-from alerts.silences import MAX_SILENCE, SqliteSilenceStore, create_silence, new_silence
+from alerts.silences import MAX_SILENCE, SqlSilenceStore, create_silence, new_silence
 from castiel.cli import main
 from tests.helpers import ROOT
 
@@ -31,7 +31,7 @@ def fill(store: Path) -> str:
         good = new_silence(
             ['budget="ok"'], starts_at=now, ends_at=now + 3600, now=now, comment="fine"
         )
-        SqliteSilenceStore(db).add(good)
+        SqlSilenceStore(db).add(good)
     with sqlite3.connect(store) as c:
         rows = [
             ("far", '["budget=\\"far\\""]', now, FAR, now, "old castiel", "absurd end"),

@@ -49,4 +49,4 @@ def test_the_store_keeps_phases_first_report_wins(store_location: str) -> None:
         store.set_phase(run.id, "spawning_complete", 12.5)
         store.set_phase(run.id, "spawning_complete", 99.0)
         assert store.get_run(run.id).phases == {"spawning_complete": 12.5}
-        assert store.schema_version == 3
+        assert store.schema_version >= 3  # phases came with revision 0003

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from alerts.db import AlertsDB
-from alerts.delivery import Outbox
+from alerts.outbox import Outbox
 from tests.alerts.receivers import Receiver, Reply
 from tests.helpers import ROOT
 
@@ -73,13 +73,13 @@ def config_for(tmp_path: Path, url: str) -> Path:
 
 
 def test_test_sends_a_marked_notification_and_records_it(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, receiver: Receiver, store_location: str
 ) -> None:
     cfg = config_for(tmp_path, receiver.url)
-    store = tmp_path / "castiel.db"
+    store = store_location
     secret_url = f"{receiver.url}/hooks/s3cr3t-path"
     result = castiel(
-        "test", "hook", "--config", str(cfg), "--store", str(store), env={"HOOK_URL": secret_url}
+        "test", "hook", "--config", str(cfg), "--store", store, env={"HOOK_URL": secret_url}
     )
     assert result.returncode == 0, result.stderr
     assert "delivered to hook" in result.stdout
@@ -91,7 +91,7 @@ def test_test_sends_a_marked_notification_and_records_it(
     with AlertsDB.open(store) as db:
         (attempt,) = Outbox(db).attempts()
     assert (attempt.receiver, attempt.outcome, attempt.test) == ("hook", "delivered", True)
-    listing = castiel("attempts", "--store", str(store))
+    listing = castiel("attempts", "--store", store)
     assert "hook" in listing.stdout and "delivered" in listing.stdout and "[test]" in listing.stdout
 
 
@@ -124,8 +124,8 @@ def test_test_exit_codes(tmp_path: Path, receiver: Receiver) -> None:
     assert down.returncode == 3 and "http 503: down for maintenance" in down.stderr
 
 
-def test_silence_create_list_expire(tmp_path: Path) -> None:
-    store = str(tmp_path / "castiel.db")
+def test_silence_create_list_expire(store_location: str) -> None:
+    store = store_location
     added = castiel(
         "silence",
         "create",

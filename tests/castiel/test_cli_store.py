@@ -82,9 +82,9 @@ def test_store_migrate_creates_and_upgrades_a_postgres_store(
 ) -> None:
     first = castiel("store", "migrate", "--store", empty_postgres_url)
     assert first.returncode == 0, first.stderr
-    assert "schema version 0 -> 3 (applied 0001, 0002, 0003)" in first.stdout
+    assert "schema version 0 -> 4 (applied 0001, 0002, 0003, 0004)" in first.stdout
     again = castiel("store", "migrate", env={"CASTIEL_STORE": empty_postgres_url})
-    assert again.returncode == 0 and "schema version 3, up to date" in again.stdout
+    assert again.returncode == 0 and "schema version 4, up to date" in again.stdout
     for out in (first, again):
         assert postgres_server.password not in out.stdout + out.stderr
         assert "postgresql://castiel:***@127.0.0.1:" in out.stdout
@@ -157,13 +157,16 @@ def test_monitor_writes_to_postgres(
         assert [v.budget for v in store.verdicts(run.id, "live")] == ["backlog"]
 
 
-def test_alerting_on_a_postgres_store_is_a_clear_exit_2(
-    postgres_url: str, postgres_server: PostgresServer
+def test_alerting_on_a_postgres_store_not_migrated_yet_names_the_command(
+    empty_postgres_url: str, postgres_server: PostgresServer
 ) -> None:
-    result = castiel("alerts", "silence", "list", "--store", postgres_url)
-    assert result.returncode == 2
-    assert "alerting keeps its tables in a SQLite store" in result.stderr
+    result = castiel("alerts", "silence", "list", "--store", empty_postgres_url)
+    assert result.returncode == 3, result.stderr
+    assert "run `castiel store migrate --store URL`" in result.stderr
     assert postgres_server.password not in result.stderr
+    assert castiel("store", "migrate", "--store", empty_postgres_url).returncode == 0
+    listed = castiel("alerts", "silence", "list", "--store", empty_postgres_url)
+    assert listed.returncode == 0 and listed.stdout.strip() == "no silences"
 
 
 def test_bad_store_arguments_exit_2_without_echoing_them(budgets: Path) -> None:

@@ -18,16 +18,18 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from alerts.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
-from alerts.delivery import recent_attempts, waiting
 from alerts.history import events, firing_now
 from alerts.metrics import METRIC
+from alerts.outbox import recent_attempts, waiting
 from budgets.model import Level
 from castiel.redis_server import RedisServer, free_port
+from collectors.locator import store_locator
 from collectors.store import Store
 from runtime import JobSpec, Queue, connect
 from tests.alerts.receivers import Receiver
 from tests.examples.test_service import start_service
 from tests.helpers import ROOT, wait_until
+from tests.storedb import dump
 
 FAILING = """
 version: 1
@@ -86,15 +88,16 @@ def castiel_run(
 
 @pytest.mark.slow
 def test_a_failing_run_pages_with_evidence_then_resolves_with_its_verdict(
-    service: str, receiver: Receiver, tmp_path: Path
+    service: str, receiver: Receiver, tmp_path: Path, store_location: str
 ) -> None:
-    budgets, alerts, store = tmp_path / "budgets.yaml", tmp_path / "alerts.yaml", tmp_path / "s.db"
+    """On a SQLite store and on a PostgreSQL one: the alert tables live in either."""
+    budgets, alerts, store = tmp_path / "budgets.yaml", tmp_path / "alerts.yaml", store_location
     budgets.write_text(FAILING)
     alerts.write_text(ALERTS)
     result = castiel_run(
         tmp_path,
         *("--target", service, "--budgets", str(budgets), "--alerts", str(alerts)),
-        *("--store", str(store), "--duration", "8s", "--users", "3"),
+        *("--store", store, "--duration", "8s", "--users", "3"),
         env={"HOOK_URL": receiver.url + "/hook", "HOOK_SECRET": SECRET},
     )
     assert result.returncode == 1, result.stdout + result.stderr  # the budget failed
@@ -131,8 +134,13 @@ def test_a_failing_run_pages_with_evidence_then_resolves_with_its_verdict(
     with Store.open(store, readonly=True) as s:
         keys = [k for k, _ in s.series(run.id) if k.name == METRIC]
     assert [k.label("outcome") for k in keys] == ["delivered"]  # the counter, as a series
-    raw = b"".join(p.read_bytes() for p in tmp_path.glob("s.db*"))
-    assert SECRET.encode() not in raw and receiver.url.encode() not in raw
+    stored = dump(store)
+    assert "endpoint p50" in stored  # the dump has the alert rows
+    assert SECRET not in stored and receiver.url not in stored
+    store_file = store_locator(store).path
+    if store_file is not None:  # the SQLite file's bytes, its WAL included
+        raw = b"".join(p.read_bytes() for p in store_file.parent.glob(store_file.name + "*"))
+        assert SECRET.encode() not in raw and receiver.url.encode() not in raw
     assert SECRET not in result.stdout + result.stderr
 
 
@@ -193,48 +201,55 @@ alerts:
 """
 
 
-def monitor_argv(tmp_path: Path, redis_url: str, limit: int, *extra: str) -> list[str]:
-    """`castiel monitor` over MONITOR_BUDGETS (backlog < limit) and the store s.db."""
+def monitor_argv(
+    tmp_path: Path, redis_url: str, limit: int, *extra: str, store: str | None = None
+) -> list[str]:
+    """`castiel monitor` over MONITOR_BUDGETS (backlog < limit) and the store (s.db)."""
     budgets = tmp_path / "b.yaml"
     budgets.write_text(MONITOR_BUDGETS.format(limit=limit))
+    where = store or str(tmp_path / "s.db")
     return [
         *(sys.executable, "-m", "castiel", "monitor"),
-        *("--budgets", str(budgets), "--redis", redis_url, "--store", str(tmp_path / "s.db")),
+        *("--budgets", str(budgets), "--redis", redis_url, "--store", where),
         *extra,
     ]
 
 
-def castiel_monitor(tmp_path: Path, redis_url: str, limit: int) -> subprocess.CompletedProcess[str]:
+def castiel_monitor(
+    tmp_path: Path, redis_url: str, limit: int, store: str | None = None
+) -> subprocess.CompletedProcess[str]:
     argv = monitor_argv(
         tmp_path,
         redis_url,
         limit,
         *("--config", str(tmp_path / "castiel.yaml"), "--interval", "0.5", "--for", "3"),
+        store=store,
     )
     return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
 
 
 def test_a_deployment_monitor_keeps_its_alert_across_a_restart(
-    fresh_redis: RedisServer, tmp_path: Path
+    fresh_redis: RedisServer, tmp_path: Path, store_location: str
 ) -> None:
     """castiel.yaml's `alerts:` section; with a deployment name, stopping the monitor does not
-    resolve the alert and the next monitor neither pages again nor forgets to resolve."""
+    resolve the alert and the next monitor neither pages again nor forgets to resolve. On a
+    SQLite store and on a PostgreSQL one."""
     url = fresh_redis.url
     Queue(connect(url).sync, "work").add_bulk(JobSpec("j", {}) for _ in range(50))
     out = tmp_path / "notifications.jsonl"
     (tmp_path / "castiel.yaml").write_text(PROJECT.format(out=out))
-    first = castiel_monitor(tmp_path, url, limit=10)
+    first = castiel_monitor(tmp_path, url, limit=10, store=store_location)
     assert first.returncode == 0, first.stdout + first.stderr
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert [x["status"] for x in lines] == ["firing"]
-    (still,) = firing_now(tmp_path / "s.db")
+    (still,) = firing_now(store_location)
     assert still.name == "backlog" and still.value == 50.0 and still.scope == "prod"
-    second = castiel_monitor(tmp_path, url, limit=100_000)  # the budget was relaxed
+    second = castiel_monitor(tmp_path, url, limit=100_000, store=store_location)  # relaxed
     assert second.returncode == 0, second.stdout + second.stderr
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert [x["status"] for x in lines] == ["firing", "resolved"]
     assert lines[0]["alerts"][0]["fingerprint"] == lines[1]["alerts"][0]["fingerprint"]
-    assert firing_now(tmp_path / "s.db") == []
+    assert firing_now(store_location) == []
 
 
 def test_a_monitor_without_deployment_resolves_its_alerts_when_it_stops(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from collectors.migrations import LATEST_VERSION, VERSION_TABLE
+from collectors.migrations import LATEST_VERSION, READABLE_FROM, VERSION_TABLE
 from collectors.model import Batch, SeriesKey
 from collectors.store import RetentionPolicy, Store, StoreError
 
@@ -55,7 +55,7 @@ def _assert_legacy_data(s: Store) -> None:
 def test_a_store_of_release_0_1_0_is_read_as_it_is(tmp_path: Path) -> None:
     path = _legacy_copy(tmp_path)
     with Store.open(path, readonly=True) as s:
-        assert s.schema_version == LATEST_VERSION == 3
+        assert s.schema_version == READABLE_FROM == 3  # later revisions: alerting's tables
         _assert_legacy_data(s)
 
 
@@ -71,10 +71,14 @@ def test_a_store_of_release_0_1_0_is_stamped_on_open_and_keeps_everything(
         s.write(new.id, b)
         assert s.load_series(new.id)[0].points[0].value == 1.0
     conn = sqlite3.connect(path)
-    assert conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall() == [("0003",)]
+    assert conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall() == [
+        (f"{LATEST_VERSION:04d}",)
+    ]
     assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"alert_outbox", "alert_events", "alert_silences"} <= tables  # alerting's, untouched
+    assert {"alert_outbox", "alert_events", "alert_silences"} <= tables  # alerting's, kept
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(alert_outbox)")}
+    assert {"group_dedup_key", "superseded_by"} <= columns  # revision 0004
 
 
 def test_an_older_0_1_0_store_is_migrated_in_place(tmp_path: Path) -> None:
