@@ -24,8 +24,10 @@ from runtime.queue_ops import (
     ChildResults,
     Counts,
     Fetched,
+    JobArgs,
     QueueOps,
     QueueOptions,
+    ScriptCall,
     SettleResult,
     outbox_entry,
     plain,
@@ -90,10 +92,11 @@ class _Base:
 
     def _durable_args(self, spec: JobSpec) -> tuple[Any, ...]:
         o = self.ops.options
+        (call,) = self.ops.add_calls([self.ops.spec_args(spec)])
         return (
-            self._scripts["add"],
-            self.ops.key_list,
-            self.ops.add_args([spec]),
+            self._scripts[call.script],
+            call.keys,
+            call.args,
             self.keys.meta,
             spec.job_id,
             o.durable_replicas,
@@ -130,6 +133,9 @@ class Queue(_Base):
     def _run(self, script: str, args: list[Any], client: Any = None) -> Any:
         return self._scripts[script](keys=self.ops.key_list, args=args, client=client)
 
+    def _call(self, call: ScriptCall, client: Any = None) -> Any:
+        return self._scripts[call.script](keys=call.keys, args=call.args, client=client)
+
     def add(self, name: str, data: Any = None, *, durable: bool = False, **opts: Any) -> str:
         """Enqueue one job; returns its id. Options as in `JobSpec`. `durable=True` returns
         only once a replica has the job (see runtime/durable.py)."""
@@ -138,21 +144,21 @@ class Queue(_Base):
             spec = self._durable_spec(name, data, opts)
             reply = run_durable(self.client, *self._durable_args(spec))
             return self._added([reply])[0]
-        reply = self._run("add", self.ops.add_args([self._spec(name, data, opts)]))
-        return self._added([reply])[0]
+        (call,) = self.ops.add_calls([self.ops.spec_args(self._spec(name, data, opts))])
+        return self._added([self._call(call)])[0]
 
     def add_bulk(self, specs: Iterable[JobSpec]) -> list[str]:
         """Enqueue many jobs in one pipelined round trip (chunks of BULK_CHUNK per script)."""
         self._ensure_safe()
-        chunks = self.ops.add_chunks([self.ops.spec_args(spec) for spec in specs])
-        if not chunks:
+        calls = self.ops.add_calls([self.ops.spec_args(spec) for spec in specs])
+        if not calls:
             return []
         if self._cluster:
-            replies = [self._run("add", args) for args in chunks]
+            replies = [self._call(call) for call in calls]
         else:
             with self.client.pipeline(transaction=False) as pipe:
-                for args in chunks:
-                    self._run("add", args, client=pipe)
+                for call in calls:
+                    self._call(call, client=pipe)
                 replies = pipe.execute()
         return self._added(replies)
 
@@ -255,9 +261,9 @@ class AsyncQueue(_Base):
     async def _run(self, script: str, args: list[Any]) -> Any:
         return await self._scripts[script](keys=self.ops.key_list, args=args)
 
-    async def _queue_script(self, pipe: Any, script: str, args: list[Any]) -> None:
-        """Adds a script call to an async pipeline (awaiting it only queues the command)."""
-        await self._scripts[script](keys=self.ops.key_list, args=args, client=pipe)
+    async def _call(self, call: ScriptCall, pipe: Any = None) -> Any:
+        """Runs a script call, or adds it to an async pipeline (awaiting then only queues it)."""
+        return await self._scripts[call.script](keys=call.keys, args=call.args, client=pipe)
 
     async def add(self, name: str, data: Any = None, *, durable: bool = False, **opts: Any) -> str:
         """Enqueue one job; returns its id. Options as in `JobSpec`. `durable=True` returns
@@ -277,19 +283,19 @@ class AsyncQueue(_Base):
         """Enqueue many jobs in one pipelined round trip (chunks of BULK_CHUNK per script)."""
         return await self._add_many([self.ops.spec_args(spec) for spec in specs])
 
-    async def _add_many(self, per_job: list[list[Any]]) -> list[str]:
+    async def _add_many(self, per_job: list[JobArgs]) -> list[str]:
         await self._ensure_safe()
-        chunks = self.ops.add_chunks(per_job)
-        if not chunks:
+        calls = self.ops.add_calls(per_job)
+        if not calls:
             return []
-        if len(chunks) == 1:
-            replies = [await self._run("add", chunks[0])]
+        if len(calls) == 1:
+            replies = [await self._call(calls[0])]
         elif self._cluster:
-            replies = [await self._run("add", args) for args in chunks]
+            replies = [await self._call(call) for call in calls]
         else:
             async with self.client.pipeline(transaction=False) as pipe:
-                for args in chunks:
-                    await self._queue_script(pipe, "add", args)
+                for call in calls:
+                    await self._call(call, pipe)
                 replies = await pipe.execute()
         return self._added(replies)
 

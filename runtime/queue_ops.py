@@ -4,6 +4,7 @@ from job specs, and typed results from replies. Shared by the sync and async que
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,6 +123,18 @@ def outbox_entry(raw: bytes | str) -> dict[str, Any] | None:
     return entry if valid else None
 
 
+JobArgs = list[Any]  # one job's add arguments (QueueOps.spec_args)
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptCall:
+    """One call of a queue script: which, on which keys, with which arguments."""
+
+    script: str
+    keys: list[str]
+    args: list[Any]
+
+
 def seconds_ms(seconds: float) -> int:
     return -1 if seconds < 0 else int(seconds * 1000)
 
@@ -136,8 +149,12 @@ class QueueOps:
         self.options = options
         self.keys = QueueKeys(name)
         self.key_list = self.keys.script_keys()
+        self.ready_keys = self.keys.ready_add_keys()
 
-    def spec_args(self, spec: JobSpec, extra: dict[str, Any] | None = None) -> list[Any]:
+    def spec_args(self, spec: JobSpec, extra: dict[str, Any] | None = None) -> JobArgs:
+        """One job's arguments: [id, meta_json, data_json, delay_ms, lean], where lean is the
+        priority when the job can go through the lean add_ready.lua (ready at once, no dedup
+        key, no flow metadata), else None."""
         o = self.options
         meta: dict[str, Any] = {
             "name": spec.name,
@@ -161,27 +178,36 @@ class QueueOps:
         if extra:
             meta.update(extra)
         data = dumps(spec.data, f"payload of job {spec.name!r} on queue {self.name!r}")
-        return [spec.job_id or "", dumps(meta, "job options"), data, int(spec.delay * 1000)]
+        delay_ms = int(spec.delay * 1000)
+        lean = spec.priority if not delay_ms and spec.dedup_key is None and not extra else None
+        return [spec.job_id or "", dumps(meta, "job options"), data, delay_ms, lean]
 
     def add_args(
         self, specs: list[JobSpec], extras: list[dict[str, Any] | None] | None = None
     ) -> list[Any]:
-        return self.chunk_args(
-            [self.spec_args(s, extras[i] if extras else None) for i, s in enumerate(specs)]
-        )
+        """Arguments of ONE add.lua call for all `specs` (a flow: atomic within the queue)."""
+        per_job = [self.spec_args(s, extras[i] if extras else None) for i, s in enumerate(specs)]
+        return self.script_call(False, per_job).args
 
-    def chunk_args(self, per_job: list[list[Any]]) -> list[Any]:
-        """Arguments of one add script call from each job's `spec_args`."""
+    def add_calls(self, per_job: list[JobArgs]) -> list[ScriptCall]:
+        """The add script calls for jobs, in their order: runs of jobs that can take the lean
+        path go to add_ready.lua, the others to add.lua, BULK_CHUNK jobs per call at most."""
+        calls = []
+        for lean, run in itertools.groupby(per_job, key=lambda job: job[4] is not None):
+            jobs = list(run)
+            for i in range(0, len(jobs), BULK_CHUNK):
+                calls.append(self.script_call(lean, jobs[i : i + BULK_CHUNK]))
+        return calls
+
+    def script_call(self, lean: bool, per_job: list[JobArgs]) -> ScriptCall:
         args: list[Any] = [self.options.events_maxlen]
-        for job_args in per_job:
-            args.extend(job_args)
-        return args
-
-    def add_chunks(self, per_job: list[list[Any]]) -> list[list[Any]]:
-        """Add script calls of BULK_CHUNK jobs each."""
-        return [
-            self.chunk_args(per_job[i : i + BULK_CHUNK]) for i in range(0, len(per_job), BULK_CHUNK)
-        ]
+        if lean:  # id, meta, data, priority
+            for job in per_job:
+                args += (job[0], job[1], job[2], job[4])
+            return ScriptCall("add_ready", self.ready_keys, args)
+        for job in per_job:  # id, meta, data, delay
+            args += job[:4]
+        return ScriptCall("add", self.key_list, args)
 
     @staticmethod
     def parse_add(reply: list[Any]) -> list[str]:
