@@ -65,6 +65,8 @@ LIBRARIES: dict[str, tuple[str, dict[str, str], tuple[str, ...]]] = {
         {"BENCH_CASTIEL_ASYNC_SINGLE": "1", "BENCH_CASTIEL_AUTOPIPELINE": "0"},
         ("single", "concurrent"),
     ),
+    # the worker waiting out each settle round trip (no overlap)
+    "castiel-depth1": ("castiel", {"CASTIEL_SETTLE_DEPTH": "1"}, ("processing",)),
     "bullmq": ("bullmq", {}, PHASES),
     "rq": ("rq", {}, PHASES),
     "arq": ("arq", {}, PHASES),
