@@ -16,7 +16,8 @@ Bounds (docs/development.md lists them too):
 * URLs are checked for their scheme and host up front (`notaurl`, `redis://` are refused);
 * counts are whole numbers with a stated minimum (`--limit -5` is refused);
 * `--store` names the store's file: a directory or a file that is not a Castiel store is
-  refused before anything is created or written.
+  refused before anything is created or written (`castiel/storearg.py`: the store is a
+  platform module, and this one serves the runtime install's commands too).
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from collectors.locator import BadStoreLocator, StoreLocator, store_locator
-from collectors.store import NotAStore, StoreError, check_store_path
 from runtime.connection import RedisSettings
 from runtime.durations import EXAMPLES, format_duration, parse_duration
 from runtime.errors import ConfigError
@@ -161,20 +160,6 @@ def redis_url(text: str) -> str:
     except ConfigError as exc:
         raise _fail(str(exc)) from None
     return text.strip()
-
-
-def store_path(text: str) -> StoreLocator:
-    """The store: a SQLite file (new, or a Castiel store: a directory or a foreign file is
-    refused) or a postgresql:// URL. Never echoes the value (it may hold a password)."""
-    try:
-        locator = store_locator(text)
-        if locator.path is not None:
-            check_store_path(locator.path)
-    except (BadStoreLocator, NotAStore) as exc:
-        raise _fail(str(exc)) from None
-    except StoreError:
-        pass  # unreadable: opening it says why (exit 3), as for a store that breaks later
-    return locator
 
 
 def spelled(seconds: float) -> str:

@@ -8,9 +8,16 @@ import argparse
 import os
 from pathlib import Path
 
-from castiel import argtypes
 from castiel.errors import UsageError
-from collectors.locator import DEFAULT_PATH, STORE_ENV, StoreLocator
+from collectors.locator import (
+    DEFAULT_PATH,
+    STORE_ENV,
+    BadStoreLocator,
+    StoreLocator,
+    check_store_path,
+    store_locator,
+)
+from collectors.store_errors import NotAStore, StoreError
 
 HELP = (
     "metrics store: a SQLite file or a postgresql://USER@HOST:PORT/DB URL (password from "
@@ -23,11 +30,25 @@ def add_store_argument(parser: argparse.ArgumentParser, help: str = HELP) -> Non
     # when the parser is built, i.e. once per `castiel` invocation.
     parser.add_argument(
         "--store",
-        type=argtypes.store_path,
+        type=store_path,
         default=os.environ.get(STORE_ENV) or str(DEFAULT_PATH),
         metavar="PATH|URL",
         help=help,
     )
+
+
+def store_path(text: str) -> StoreLocator:
+    """The store: a SQLite file (new, or a Castiel store: a directory or a foreign file is
+    refused) or a postgresql:// URL. Never echoes the value (it may hold a password)."""
+    try:
+        locator = store_locator(text)
+        if locator.path is not None:
+            check_store_path(locator.path)
+    except (BadStoreLocator, NotAStore) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    except StoreError:
+        pass  # unreadable: opening it says why (exit 3), as for a store that breaks later
+    return locator
 
 
 def sqlite_file(locator: StoreLocator, what: str) -> Path:

@@ -219,7 +219,9 @@ def store_error(locator: StoreLocator, exc: BaseException) -> StoreError | NotAS
     orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     reason = locator.redact(_first_line(orig))
     if isinstance(orig, sqlite3.DatabaseError) and "not a database" in reason:
-        return NotAStore(f"{locator}: {reason} (not a Castiel store)")
+        # Foreign files are refused before opening (check_store_path), so a file that gets
+        # here starts like SQLite: a store that broke, not bad input.
+        return StoreError(f"{locator}: {reason} (the store is corrupt)")
     if not locator.is_sqlite and _is_disconnect(exc, orig):
         return StoreUnavailable(
             f"cannot reach the PostgreSQL store at {locator.where} ({locator}): {reason}"

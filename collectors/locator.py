@@ -192,10 +192,16 @@ def check_store_path(path: Path) -> None:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            tables = conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone()
+            tables = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 6"
+                )
+            ]
         finally:
             conn.close()
     except sqlite3.Error:
         return  # corrupt or locked: opening it says why (StoreError, exit 3)
     if version == 0 and tables:
-        raise NotAStore(f"{path} is an SQLite database, but not a Castiel store")
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise NotAStore(f"{path} is an SQLite database, but not a Castiel store (tables: {shown})")

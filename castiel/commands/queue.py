@@ -10,12 +10,10 @@ import threading
 import time
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from castiel import argtypes
 from castiel.commands import queue_action
 from castiel.errors import UsageError
+from castiel.text_table import text_table
 from runtime.autoscale import ScalingPolicy
 from runtime.connection import connect
 from runtime.heartbeat import read_heartbeats
@@ -137,20 +135,19 @@ def _stats(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    console = Console()
-    table = Table(title=f"queue {q.name}" + (" (paused)" if counts.paused else ""))
-    for state in counts.as_dict():
-        table.add_column(state, justify="right")
-    table.add_row(*(str(v) for v in counts.as_dict().values()))
-    console.print(table)
-    console.print(f"completed/min (last 10, oldest first): {recent['completed']}")
-    console.print(f"failed/min    (last 10, oldest first): {recent['failed']}")
-    wt = Table(title=f"workers ({len(workers)} live, {len(dead)} without heartbeat)")
-    for col in ("id", "in flight", "processed", "failed", "concurrency"):
-        wt.add_column(col)
-    for b in workers:
-        wt.add_row(b.id, str(b.in_flight), str(b.processed), str(b.failed), str(b.concurrency))
-    console.print(wt)
+    by_state = counts.as_dict()
+    title = f"queue {q.name}" + (" (paused)" if counts.paused else "")
+    print(text_table(title, list(by_state), [list(by_state.values())]))
+    print(f"completed/min (last 10, oldest first): {recent['completed']}")
+    print(f"failed/min    (last 10, oldest first): {recent['failed']}")
+    print()
+    print(
+        text_table(
+            f"workers ({len(workers)} live, {len(dead)} without heartbeat)",
+            ("id", "in flight", "processed", "failed", "concurrency"),
+            [(b.id, b.in_flight, b.processed, b.failed, b.concurrency) for b in workers],
+        )
+    )
     return 0
 
 

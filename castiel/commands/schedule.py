@@ -8,16 +8,14 @@ import json
 import signal
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from castiel import argtypes
 from castiel.commands import queue_action
 from castiel.errors import UsageError
+from castiel.text_table import text_table
 from runtime.connection import connect
 from runtime.metrics import RuntimeMetrics, serve_metrics
 from runtime.schedule import Schedule
-from runtime.scheduler import Scheduler, Schedules
+from runtime.scheduler import Scheduler, Schedules, ScheduleStatus
 from runtime.timestamps import utc_text
 
 
@@ -114,6 +112,12 @@ def _ts(t: float | None) -> str:
     return "-" if t is None else utc_text(t, "%Y-%m-%d %H:%M:%S")
 
 
+def _row(item: ScheduleStatus) -> list[str]:
+    s = item.schedule
+    when = s.cron or f"every {s.every:g}s"
+    return [s.id, s.job, when, s.tz, _ts(item.last_fired), _ts(item.next_fire)]
+
+
 def _list(args: argparse.Namespace) -> int:
     items = Schedules(connect(args.redis).sync, args.queue).list()
     if args.json:
@@ -138,15 +142,8 @@ def _list(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    table = Table(title=f"schedules of {args.queue!r}")
-    for col in ("id", "job", "when", "tz", "last fired (UTC)", "next (UTC)"):
-        table.add_column(col)
-    for i in items:
-        s = i.schedule
-        table.add_row(
-            s.id, s.job, s.cron or f"every {s.every:g}s", s.tz, _ts(i.last_fired), _ts(i.next_fire)
-        )
-    Console().print(table)
+    headers = ("id", "job", "when", "tz", "last fired (UTC)", "next (UTC)")
+    print(text_table(f"schedules of {args.queue!r}", headers, [_row(i) for i in items]))
     return 0
 
 

@@ -30,6 +30,9 @@ from collectors.promql import (
     substitute_interval,
 )
 from collectors.sources import (
+    PROMETHEUS,
+    REDIS,
+    SCRAPE,
     RedisSource,
     ScrapeSource,
     SourcesConfig,
@@ -122,14 +125,16 @@ def merged_sources(
     heartbeats advertise; `--metrics` adds scrape endpoints."""
     out = config
     if redis_url:
-        queues = config.redis.queues if config.redis is not None else None
-        out = replace(out, redis=RedisSource(redis_url, queues))
+        configured = config.get(REDIS)
+        queues = configured.queues if configured is not None else None
+        out = out.with_source(REDIS, RedisSource(redis_url, queues))
+    scrape = out.get(SCRAPE)
     if metrics:
-        scrape = out.scrape or ScrapeSource(discover=out.redis is not None)
+        scrape = scrape or ScrapeSource(discover=out.get(REDIS) is not None)
         extra = tuple(m for m in metrics if m not in scrape.endpoints)
-        out = replace(out, scrape=replace(scrape, endpoints=scrape.endpoints + extra))
-    elif redis_url and out.scrape is None:
-        out = replace(out, scrape=ScrapeSource(discover=True))
+        out = out.with_source(SCRAPE, replace(scrape, endpoints=scrape.endpoints + extra))
+    elif redis_url and scrape is None:
+        out = out.with_source(SCRAPE, ScrapeSource(discover=True))
     return out
 
 
@@ -151,7 +156,8 @@ def wire_sources(
     if overlap is not None:
         raise SourcesConfigError([overlap])
     wanted = promql_budgets(budgets)
-    if wanted and sources.prometheus is None:
+    prom = sources.get(PROMETHEUS)
+    if wanted and prom is None:
         b = wanted[0]
         raise UsageError(
             f"{b.location}: {b.name}.promql: this budget names a PromQL expression, but no "
@@ -165,19 +171,18 @@ def wire_sources(
             "nothing to watch: give --redis URL and/or --metrics URL, or a `sources:` section "
             "in castiel.yaml (docs/fleet.md)"
         )
-    if sources.prometheus is not None and wanted:
-        prom = sources.prometheus
+    if prom is not None and wanted:
         check_promql(
             PrometheusClient(prom.url, min(prom.timeout, check_timeout), dict(prom.headers)), wanted
         )
-        sources = replace(
-            sources, prometheus=replace(prom, queries=prom.queries + _named_queries(wanted))
-        )
-    client = connect(sources.redis.url).sync if sources.redis is not None else None
+        queries = prom.queries + _named_queries(wanted)
+        sources = sources.with_source(PROMETHEUS, replace(prom, queries=queries))
+    redis = sources.get(REDIS)
+    client = connect(redis.url).sync if redis is not None else None
     collectors = build_collectors(sources, redis_client=client)
     return Wiring(
         collectors,
-        sources.redis.url if sources.redis is not None else None,
+        redis.url if redis is not None else None,
         ", ".join(c.name for c in collectors),
     )
 

@@ -1,21 +1,16 @@
-"""What the sync and asyncio caches share: names, options, envelopes, script arguments and
-the decisions taken on a hit. No I/O here; the facades do the calls."""
+"""What a cache's entries and script calls look like: options, envelopes (with TTL and
+jitter), script keys and arguments, and how a hit is classified. Pure; `CacheOps`
+(runtime/cache/ops.py) uses it to decide each operation's steps."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import random
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
-
-import redis.asyncio.cluster
-import redis.cluster
 
 from runtime.cache.codec import Codec, JsonCodec
 from runtime.cache.envelope import Envelope, pack, unpack
@@ -85,26 +80,13 @@ def check_tags(tags: Iterable[str]) -> tuple[str, ...]:
     return out
 
 
-def _pool_limit(kwargs: Any) -> int:
-    limit = kwargs.get("max_connections") if isinstance(kwargs, dict) else None
-    # Leave room for the invalidation listener and other users of the client.
+def pool_limit(connection_kwargs: Any) -> int:
+    """How many calls a cache lets run at once on a Redis Cluster client: its pool size, less
+    room for the invalidation listener and other users of the client."""
+    limit = (
+        connection_kwargs.get("max_connections") if isinstance(connection_kwargs, dict) else None
+    )
     return max(1, int(limit) - 4) if limit else 32
-
-
-def sync_gate(client: Any) -> Any:
-    """Redis Cluster clients raise MaxConnectionsError instead of waiting when a node's pool
-    is exhausted (standalone clients here use a blocking pool), so cluster calls queue behind
-    a semaphore of the pool's size. A no-op otherwise."""
-    if isinstance(client, redis.cluster.RedisCluster):
-        kwargs = getattr(client.nodes_manager, "connection_kwargs", None)
-        return threading.BoundedSemaphore(_pool_limit(kwargs))
-    return contextlib.nullcontext()
-
-
-def async_gate(client: Any) -> Any:
-    if isinstance(client, redis.asyncio.cluster.RedisCluster):
-        return asyncio.Semaphore(_pool_limit(getattr(client, "connection_kwargs", None)))
-    return contextlib.nullcontext()
 
 
 def new_token() -> str:

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class LeaderGone(Exception):
+    """The leading load was cancelled; followers load by themselves."""
 
 
 class Flight:
@@ -29,6 +36,22 @@ class SingleFlight:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._flights: dict[str, Flight] = {}
+
+    def run(self, key: str, work: Callable[[], T], wait: float) -> T:
+        """`work()` once per key at a time; a follower waits up to `wait` seconds for the
+        leader's result (or exception), then goes on alone."""
+        flight, leader = self.join(key)
+        if not leader:
+            if flight.done.wait(wait):
+                return flight.result()  # type: ignore[no-any-return]
+            return work()  # the leader is stuck: go on alone
+        try:
+            value = work()
+        except BaseException as exc:
+            self.finish(key, flight, error=exc)
+            raise
+        self.finish(key, flight, value)
+        return value
 
     def join(self, key: str) -> tuple[Flight, bool]:
         """(flight, True if the caller leads it)."""
@@ -52,6 +75,25 @@ class SingleFlight:
 class AsyncSingleFlight:
     def __init__(self) -> None:
         self._flights: dict[str, asyncio.Future[Any]] = {}
+
+    async def run(self, key: str, work: Callable[[], Awaitable[T]], wait: float) -> T:
+        """As `SingleFlight.run`; followers also go on alone if the leader is cancelled."""
+        flight, leader = self.join(key)
+        if not leader:
+            try:
+                return await asyncio.wait_for(asyncio.shield(flight), wait)
+            except (TimeoutError, LeaderGone):
+                return await work()
+        try:
+            value = await work()
+        except asyncio.CancelledError:
+            self.finish(key, flight, error=LeaderGone())
+            raise
+        except BaseException as exc:
+            self.finish(key, flight, error=exc)
+            raise
+        self.finish(key, flight, value)
+        return value
 
     def join(self, key: str) -> tuple[asyncio.Future[Any], bool]:
         flight = self._flights.get(key)

@@ -137,15 +137,18 @@ return {1, removed}
 """
 
 
-class Scripts:
-    """The scripts registered on one client (sync or asyncio: `Script` objects work with
-    both; NOSCRIPT after a flush is handled by redis-py)."""
+SOURCES = {
+    "set_many": SET_MANY,
+    "fill": FILL,
+    "fetch_or_lock": FETCH_OR_LOCK,
+    "acquire": ACQUIRE,
+    "release": RELEASE,
+    "delete": DELETE,
+    "invalidate_tags": INVALIDATE_TAGS,
+}
 
-    def __init__(self, client: Any) -> None:
-        self.set_many = client.register_script(SET_MANY)
-        self.fill = client.register_script(FILL)
-        self.fetch_or_lock = client.register_script(FETCH_OR_LOCK)
-        self.acquire = client.register_script(ACQUIRE)
-        self.release = client.register_script(RELEASE)
-        self.delete = client.register_script(DELETE)
-        self.invalidate_tags = client.register_script(INVALIDATE_TAGS)
+
+def register_scripts(client: Any) -> dict[str, Any]:
+    """The scripts registered on one client, by name (sync or asyncio: `Script` objects work
+    with both; NOSCRIPT after a flush is handled by redis-py)."""
+    return {name: client.register_script(source) for name, source in SOURCES.items()}

@@ -329,7 +329,7 @@ budgets:
   - name: endpoint p50
     metric: locust_request_duration_seconds
     aggregation: p50
-    fail: "< 0.000001"
+    fail: "< 1us"
 """
 
 

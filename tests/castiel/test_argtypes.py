@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from castiel import argtypes
+from castiel import argtypes, storearg
 from collectors.store import Store
 
 
@@ -69,13 +69,17 @@ def test_urls_are_checked_up_front() -> None:
 
 
 def test_store_paths(tmp_path: Path) -> None:
+    """`--store` (castiel/storearg.py: apart from argtypes, which the runtime install's
+    commands import and which must not import the store)."""
     new = tmp_path / "new.db"
-    assert argtypes.store_path(str(new)) == new and not new.exists()
+    assert storearg.store_path(str(new)).path == new and not new.exists()
     Store.open(tmp_path / "ours.db").close()
-    assert argtypes.store_path(str(tmp_path / "ours.db")) == tmp_path / "ours.db"
-    assert "directory" in refused(argtypes.store_path, str(tmp_path))
+    assert storearg.store_path(str(tmp_path / "ours.db")).path == tmp_path / "ours.db"
+    url = "postgresql://castiel:hunter2@127.0.0.1:5432/castiel"
+    assert storearg.store_path(url).path is None
+    assert "directory" in refused(storearg.store_path, str(tmp_path))
     (tmp_path / "notes.txt").write_text("hello")
-    assert "not a Castiel store" in refused(argtypes.store_path, str(tmp_path / "notes.txt"))
+    assert "not a Castiel store" in refused(storearg.store_path, str(tmp_path / "notes.txt"))
     with sqlite3.connect(tmp_path / "theirs.db") as c:
         c.execute("CREATE TABLE t (x)")
-    assert "not a Castiel store" in refused(argtypes.store_path, str(tmp_path / "theirs.db"))
+    assert "not a Castiel store" in refused(storearg.store_path, str(tmp_path / "theirs.db"))

@@ -27,7 +27,7 @@ budgets:
   - name: catalogue p95
     metric: locust_request_duration_seconds{name="/shards/{shard_type}"}
     aggregation: p95
-    fail: "< 2"
+    fail: "< 2s"
     baseline:
       max_regression: 1000%
       on_inconclusive: pass

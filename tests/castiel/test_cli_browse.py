@@ -193,7 +193,7 @@ def test_a_signal_stops_chromium_and_marks_the_run(
         chromium = wait_until(lambda: _children(proc.pid), 30, 0.05, "Chromium to start")[0]
         wait_until(lambda: _runs(tmp_path / "store.db"), 30, 0.05, "the run to be created")
         proc.send_signal(sig)
-        assert proc.wait(30) == 130
+        assert proc.wait(30) == 128 + sig  # the shell convention, as `castiel run` exits
         wait_until(lambda: not _group_alive(chromium), 20, 0.05, "Chromium to be stopped")
     finally:
         proc.kill()
@@ -208,7 +208,7 @@ budgets:
   - name: catalogue p95
     metric: locust_request_duration_seconds{name="/shards/{shard_type}"}
     aggregation: p95
-    fail: "< 2"
+    fail: "< 2s"
   - name: page lcp
     metric: castiel_page_lcp_seconds{page="/"}
     aggregation: p75

@@ -16,6 +16,7 @@ from castiel.cli import main
 from castiel.commands.sources import merged_sources
 from castiel.config import parse_project_config
 from castiel.redis_server import free_port
+from collectors.sources import AZURE, PROMETHEUS, REDIS, SCRAPE
 from collectors.store import Store
 from tests.collectors import test_promql
 from tests.collectors.test_promql import Stack, _traffic
@@ -197,11 +198,13 @@ def test_command_line_flags_merge_into_the_configured_sources() -> None:
     ).sources
     assert merged_sources(config, None, []) == config  # no flags: the file as written
     flagged = merged_sources(config, "redis://127.0.0.1:7002/0", ["http://a:1/metrics"])
-    assert flagged.redis is not None and flagged.redis.url == "redis://127.0.0.1:7002/0"
-    assert flagged.redis.queues == ("orders",)
-    assert flagged.scrape is not None and flagged.scrape.endpoints == ("http://a:1/metrics",)
-    assert flagged.scrape.discover and flagged.prometheus == config.prometheus
+    redis, scrape = flagged.get(REDIS), flagged.get(SCRAPE)
+    assert redis is not None and redis.url == "redis://127.0.0.1:7002/0"
+    assert redis.queues == ("orders",)
+    assert scrape is not None and scrape.endpoints == ("http://a:1/metrics",)
+    assert scrape.discover and flagged.get(PROMETHEUS) == config.get(PROMETHEUS)
     # Without a config, `--redis` alone is what it always was: Redis plus the workers' endpoints.
     bare = merged_sources(parse_project_config("", "castiel.yaml", {}).sources, "redis://h", [])
-    assert bare.redis is not None and bare.scrape is not None and bare.scrape.discover
-    assert bare.prometheus is None and bare.azure is None
+    bare_scrape = bare.get(SCRAPE)
+    assert bare.get(REDIS) is not None and bare_scrape is not None and bare_scrape.discover
+    assert bare.get(PROMETHEUS) is None and bare.get(AZURE) is None

@@ -27,7 +27,7 @@ budgets:
   - name: latency p95
     metric: locust_request_duration_seconds
     aggregation: p95
-    fail: "< 2"
+    fail: "< 2s"
 """
 
 MONITOR_BUDGETS = """

@@ -39,8 +39,18 @@ def castiel_lines(doc: Any) -> Iterator[str]:
                 yield line.strip()
 
 
+# What a CI runner's environment would hold, so the typed arguments see real values.
+CI_ENVIRONMENT = {
+    "REDIS_URL": "redis://redis:6379/0",
+    "BASELINE": "baseline.castiel.jsonl.gz",
+    "CI_DEFAULT_BRANCH": "main",
+}
+
+
 def argv_of(line: str) -> list[str]:
-    """The words of a shell line up to its first control operator (`&`, `&&`, `|`, `;`...)."""
+    """The words of a shell line up to its first control operator (`&`, `&&`, `|`, `;`...),
+    with the CI variables it names expanded."""
+    line = re.sub(r"\$(\w+)", lambda m: CI_ENVIRONMENT.get(m[1], m[0]), line)
     lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
     words = []

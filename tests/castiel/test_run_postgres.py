@@ -25,7 +25,7 @@ budgets:
   - name: catalogue p95
     metric: locust_request_duration_seconds
     aggregation: p95
-    fail: "< 5"
+    fail: "< 5s"
 """
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from alerts.secrets import MissingSecret, Secret
 from collectors.envrefs import Ref, UnsetVariable, expand, references, unset
-from collectors.sources import SourcesConfigError, parse_sources
+from collectors.sources import SCRAPE, SourcesConfigError, parse_sources
 
 
 def test_the_grammar() -> None:
@@ -34,6 +34,7 @@ def test_sources_and_secrets_read_it_the_same_way() -> None:
         "castiel.yaml",
         {},
     )
-    assert cfg.scrape is not None and cfg.scrape.endpoints == ("http://127.0.0.1:9/metrics",)
+    scrape = cfg.get(SCRAPE)
+    assert scrape is not None and scrape.endpoints == ("http://127.0.0.1:9/metrics",)
     with pytest.raises(SourcesConfigError, match=r"castiel.yaml:3:.*\$SCRAPE is not set"):
         parse_sources("sources:\n  scrape:\n    endpoints: ['${SCRAPE}']\n", "castiel.yaml", {})

@@ -10,7 +10,14 @@ from pathlib import Path
 from castiel.redis_server import free_port
 from collectors.model import HistogramSample, MetricKind
 from collectors.prometheus_scrape import PrometheusScrapeCollector
-from collectors.sources import RedisSource, ScrapeSource, SourcesConfig, build_collectors
+from collectors.sources import (
+    REDIS,
+    SCRAPE,
+    RedisSource,
+    ScrapeSource,
+    SourcesConfig,
+    build_collectors,
+)
 from runtime import JobSpec, Queue, RuntimeMetrics, connect, serve_metrics
 from runtime.heartbeat import read_heartbeats
 from tests.examples.test_service import start_service
@@ -83,7 +90,9 @@ def test_worker_metrics_are_counted_once_with_redis_and_discovery(redis_url: str
     runtime collector and discovery on, every job must still be counted once."""
     conn = connect(redis_url)
     collectors = build_collectors(
-        SourcesConfig(redis=RedisSource(redis_url), scrape=ScrapeSource(discover=True)),
+        SourcesConfig()
+        .with_source(REDIS, RedisSource(redis_url))
+        .with_source(SCRAPE, ScrapeSource(discover=True)),
         redis_client=conn.sync,
     )
     proc = start_worker_process(

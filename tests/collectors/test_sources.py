@@ -4,11 +4,15 @@ endpoint, a closed port)."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter, start_http_server
+from yaml.nodes import Node
 
 from castiel.redis_server import free_port
 from collectors.azure_monitor import AzureMetricsCollector, AzureMonitorCollector
@@ -16,15 +20,30 @@ from collectors.prometheus_scrape import PrometheusScrapeCollector
 from collectors.promql import CountMethod, NamedQuery, PromQLCollector, QueryKind
 from collectors.runtime import RuntimeCollector
 from collectors.sources import (
+    AZURE,
+    PROMETHEUS,
+    REDIS,
+    SCRAPE,
+    SOURCES,
     SourcesConfigError,
     build_collectors,
     check_sources,
     load_sources,
     metric_overlap,
     parse_sources,
+    registry,
+)
+from collectors.sources.base import (
+    SourceCheck,
+    SourceContext,
+    SourceKind,
+    incomplete,
+    scrub,
+    secret_values,
 )
 from runtime.connection import connect
 from runtime.errors import ConfigError
+from tests.helpers import ROOT
 
 FULL = """\
 store: .castiel/metrics.db        # another section: not ours, left alone
@@ -61,10 +80,13 @@ ENV = {"REDIS_URL": "redis://127.0.0.1:6390/0", "PROM_TOKEN": "s3cret"}
 
 def test_a_full_sources_section() -> None:
     c = parse_sources(FULL, "castiel.yaml", ENV)
-    assert c.redis is not None and c.redis.url == "redis://127.0.0.1:6390/0"
-    assert c.redis.queues == ("orders", "stock")
-    assert c.scrape is not None and c.scrape.discover and c.scrape.timeout == 1.5
-    p = c.prometheus
+    r = c.get(REDIS)
+    assert r is not None and r.url == "redis://127.0.0.1:6390/0"
+    assert r.queues == ("orders", "stock")
+    assert "6390" not in repr(r)  # a Redis URL may carry a password
+    s = c.get(SCRAPE)
+    assert s is not None and s.discover and s.timeout == 1.5
+    p = c.get(PROMETHEUS)
     assert p is not None and p.match == 'job="shop", env=~"prod.*"'
     assert p.method is CountMethod.INCREASE and p.quantiles == (0.5, 0.999)
     assert p.headers == (("Authorization", "Bearer s3cret"),)
@@ -76,7 +98,7 @@ def test_a_full_sources_section() -> None:
         ),
         NamedQuery("orders", "sum(increase(castiel_jobs_total[$__interval]))", QueryKind.COUNTER),
     )
-    a = c.azure
+    a = c.get(AZURE)
     assert a is not None and a.workspace_id == "ws-default" and a.schema == "workspace"
     assert a.roles == ("shop-api",) and a.on_partial == "no-data" and a.timeout == 120
     assert a.metrics is not None and a.metrics.names == ("serverLoad",)
@@ -244,3 +266,101 @@ def test_check_of_a_dead_redis_is_a_failed_row_not_an_exception(scheme: str) -> 
     (result,) = check_sources(parse_sources(text, "castiel.yaml", {}), timeout=1)
     assert not result.ok and "does not answer" in result.detail
     assert result.target == f"{scheme}://{nodes}"  # no password in the table
+
+
+def test_every_registered_source_is_complete() -> None:
+    """A source is one object: name, frozen config model with its secret fields out of
+    repr(), schema (parse), collectors (build), check and series view."""
+    assert [kind.name for kind in SOURCES] == ["redis", "scrape", "prometheus", "azure"]
+    for kind in SOURCES:
+        assert incomplete(kind) == [], kind.name
+    assert len({kind.name for kind in SOURCES}) == len(SOURCES)
+
+
+def test_an_incomplete_source_is_told_what_it_lacks() -> None:
+    @dataclass  # not frozen
+    class Loose:
+        token: str
+
+    @dataclass(frozen=True)
+    class Leaky:
+        token: str  # secret, but shown by repr()
+
+    def parse(ctx: SourceContext, node: Node, key: str) -> Any:
+        raise AssertionError
+
+    loose = SourceKind("Bad Name", Loose, parse, lambda s, c: [], lambda s, c: [])
+    assert incomplete(loose) == [
+        "name 'Bad Name' is not a lower-case key",
+        "Loose is not a frozen dataclass",
+    ]
+    leaky = SourceKind(
+        "leaky", Leaky, parse, lambda s, c: [], lambda s, c: [], secret_fields=("token", "nope")
+    )
+    assert incomplete(leaky) == [
+        "secret field 'token' shows in repr() (field(repr=False))",
+        "secret field 'nope' is not a field of Leaky",
+    ]
+
+
+def test_checks_never_show_a_secret_of_the_config() -> None:
+    """The values of secret fields are scrubbed from whatever a check reports."""
+    port = free_port()
+    text = (
+        f'sources:\n  redis: {{url: "redis://:hunter2@127.0.0.1:{port}/0"}}\n'
+        f'  prometheus: {{url: "http://127.0.0.1:{port}", '
+        'headers: {Authorization: "Bearer s3cret"}}\n'
+    )
+    config = parse_sources(text, "castiel.yaml", {})
+    prom = config.get(PROMETHEUS)
+    assert prom is not None
+    assert secret_values(PROMETHEUS, prom) == {"Bearer s3cret"}
+    assert secret_values(REDIS, config.get(REDIS)) == {"hunter2"}
+    results = check_sources(config, timeout=1)
+    assert [r.ok for r in results] == [False, False]
+    assert "hunter2" not in " ".join(f"{r.target} {r.detail}" for r in results)
+    # Whatever a source echoes (an error body quoting the request, say) is scrubbed too.
+    echoed = SourceCheck("prometheus", "p", False, "401: header 'Bearer s3cret' refused")
+    assert scrub(echoed, {"Bearer s3cret"}).detail == "401: header '***' refused"
+
+
+def _recipe(heading: str) -> str:
+    """The python block under `heading` in docs/development.md."""
+    text = (ROOT / "docs" / "development.md").read_text()
+    section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_new_source_recipe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    """docs/development.md "A new source", run as written: the module, one registry line,
+    and the source works everywhere sources do."""
+    (tmp_path / "file_source.py").write_text(_recipe("A new source"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    file_source = importlib.import_module("file_source")
+    kind = file_source.FILE
+    assert incomplete(kind) == []
+    monkeypatch.setattr(registry, "SOURCES", (*registry.SOURCES, kind))
+
+    gauges = tmp_path / "gauges.json"
+    gauges.write_text('{"shop_open_carts": 12, "shop_stock_low": 3}')
+    config = parse_sources(
+        f'sources:\n  redis: {{url: "{redis_url}"}}\n  file: {{path: "{gauges}"}}\n', "c.yaml", {}
+    )
+    assert config.get(kind) == file_source.FileSource(str(gauges))
+    collectors = build_collectors(config, redis_client=connect(redis_url).sync)
+    batch = collectors[-1].collect(100.0)
+    assert {(s.key.name, s.point.value) for s in batch.scalars} == {
+        ("shop_open_carts", 12.0),
+        ("shop_stock_low", 3.0),
+    }
+    assert [(c.source, c.ok, c.detail) for c in check_sources(config)][-1] == (
+        "file",
+        True,
+        "2 gauges",
+    )
+    gauges.write_text("not json")
+    assert not check_sources(config)[-1].ok
+    with pytest.raises(SourcesConfigError, match=r"c.yaml:2:9: sources.file.path: missing path"):
+        parse_sources("sources:\n  file: {}\n", "c.yaml", {})

@@ -21,7 +21,7 @@ budgets:
     metric: locust_request_duration_seconds
     aggregation: p95
     group_by: [name]
-    fail: "< 2"
+    fail: "< 2s"
 """
 
 

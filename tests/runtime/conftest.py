@@ -8,6 +8,7 @@ import pytest
 
 from runtime import connect
 from runtime.connection import RedisConnection
+from tests.runtime.cache_shells import CacheFactory
 
 
 @pytest.fixture(params=["standalone", pytest.param("cluster", marks=pytest.mark.cluster)])
@@ -26,3 +27,12 @@ def conn(any_url: str) -> Iterator[RedisConnection]:
 @pytest.fixture
 def url(any_url: str) -> str:
     return any_url
+
+
+@pytest.fixture(params=["sync", "async"])
+def make_cache(request: pytest.FixtureRequest, conn: RedisConnection) -> Iterator[CacheFactory]:
+    """Builds caches of one shell (`Cache`, then `AsyncCache` driven from a loop thread) on
+    `conn`: each behavioural cache test runs against both, on a server and on a cluster."""
+    factory = CacheFactory(request.param, conn)
+    yield factory
+    factory.close()

@@ -1,6 +1,7 @@
 """Redis killed mid-run: callers keep getting values from the loader, metrics count the
 errors, the outage is logged once, and caching resumes when Redis is back. On a standalone
-redis-server and on a Redis Cluster whose node holding the cache's slot is killed."""
+redis-server and on a Redis Cluster whose node holding the cache's slot is killed; with
+`Cache` and with `AsyncCache`."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import redis
 
 from castiel.redis_server import RedisClusterServers, RedisServer
 from runtime import connect
-from runtime.cache import Cache, CacheMetrics
+from runtime.cache import CacheMetrics
 from runtime.connection import RedisConnection
 from tests.helpers import need, wait_until
+from tests.runtime.cache_shells import CacheFactory
 
 
 @pytest.fixture
@@ -39,13 +41,24 @@ def errors(metrics: CacheMetrics, cache: str) -> float:
 
 
 def run_through_outage(
+    shell: str,
     conn: RedisConnection,
     kill: Any,
     restart: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caches = CacheFactory(shell, conn)
+    try:
+        _outage(caches, kill, restart, caplog)
+    finally:
+        caches.close()
+
+
+def _outage(
+    caches: CacheFactory, kill: Any, restart: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     metrics = CacheMetrics()
-    cache = Cache("outage", conn.sync, ttl=60, metrics=metrics, retry_after=0.2)
+    cache = caches("outage", ttl=60, metrics=metrics, retry_after=0.2)
     loads: list[str] = []
 
     def loader(key: str) -> Any:
@@ -86,19 +99,21 @@ def run_through_outage(
     )
 
 
+@pytest.mark.parametrize("shell", ["sync", "async"])
 def test_redis_killed_mid_run_standalone(
-    fresh_redis: RedisServer, caplog: pytest.LogCaptureFixture
+    shell: str, fresh_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     conn = connect(fresh_redis.url, retries=0, socket_timeout=0.5, connect_timeout=0.5)
     try:
-        run_through_outage(conn, fresh_redis.kill, fresh_redis.start, caplog)
+        run_through_outage(shell, conn, fresh_redis.kill, fresh_redis.start, caplog)
     finally:
         conn.close()
 
 
 @pytest.mark.cluster
+@pytest.mark.parametrize("shell", ["sync", "async"])
 def test_redis_killed_mid_run_cluster(
-    own_cluster: RedisClusterServers, caplog: pytest.LogCaptureFixture
+    shell: str, own_cluster: RedisClusterServers, caplog: pytest.LogCaptureFixture
 ) -> None:
     conn = connect(own_cluster.url, retries=0, socket_timeout=0.5, connect_timeout=0.5)
     slot = conn.sync.keyslot("castiel:cache:{outage}:a")
@@ -125,6 +140,6 @@ def test_redis_killed_mid_run_cluster(
         )
 
     try:
-        run_through_outage(conn, owner.kill, restart, caplog)
+        run_through_outage(shell, conn, owner.kill, restart, caplog)
     finally:
         conn.close()

@@ -18,6 +18,7 @@ from runtime.cache import Cache
 from runtime.connection import RedisConnection
 from tests.helpers import wait_until
 from tests.runtime.cache_procs import GO, HOLDING, LOADS, READY
+from tests.runtime.cache_shells import CacheFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 # Stated bound on invalidation delay (docs/cache.md): after invalidate_tags/delete returns,
@@ -64,14 +65,14 @@ def test_200_concurrent_loads_over_4_processes_run_the_loader_once(
 
 @pytest.mark.parametrize("behaviour", ["crash", "hang"])
 def test_a_lock_holder_that_crashes_or_hangs_blocks_nobody_past_the_lock_timeout(
-    url: str, conn: RedisConnection, behaviour: str
+    url: str, conn: RedisConnection, make_cache: CacheFactory, behaviour: str
 ) -> None:
     lock_timeout = 1.0
     holder = spawn("hold", url, "held", behaviour, str(lock_timeout))
     try:
         wait_until(lambda: conn.sync.exists(HOLDING), 20, message="the holder to take the lock")
         took_lock = time.monotonic()
-        cache = Cache("held", conn.sync, ttl=60, lock_timeout=lock_timeout, poll_interval=0.01)
+        cache = make_cache("held", ttl=60, lock_timeout=lock_timeout, poll_interval=0.01)
         value = cache.get_or_load("k", lambda: "from-a-live-process")
         waited = time.monotonic() - took_lock
     finally:

@@ -1,19 +1,24 @@
-"""The cache's pure parts: envelope, TTL jitter, XFetch, the in-process layer's rules."""
+"""The cache's pure parts: envelope, TTL jitter, XFetch, the in-process layer's rules, and
+the step protocol of `CacheOps` driven by hand."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import pytest
+import redis.exceptions
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runtime.cache import CacheOptions, JsonCodec
+from runtime.cache import CacheMetrics, CacheOptions, CacheUnavailableError, JsonCodec
 from runtime.cache.envelope import Envelope, pack, unpack
 from runtime.cache.errors import CacheError
 from runtime.cache.invalidation import decode_message, encode_message
 from runtime.cache.local import LocalLayer
+from runtime.cache.ops import CacheOps
 from runtime.cache.policy import jittered_ms, should_refresh_early
+from runtime.cache.steps import Flight, Get, Load, Script
 from runtime.errors import ConfigError
 
 json_values = st.recursive(
@@ -117,3 +122,79 @@ def test_invalidation_messages() -> None:
     inv = decode_message(encode_message("me", ["a"], ["t"]))
     assert inv is not None and (inv.origin, inv.keys, inv.tags) == ("me", ("a",), ("t",))
     assert decode_message(b"not json") is None
+
+
+# -- the step protocol (runtime/cache/ops.py), driven by hand: no Redis, no shell ------------
+
+
+def _ops(**options: object) -> CacheOps:
+    return CacheOps("units", None, dict(options), None, CacheMetrics(), lambda: 1000.0, None)
+
+
+def test_a_redis_hit_is_one_get_and_a_miss_goes_through_the_flight_to_the_lock() -> None:
+    ops = _ops(ttl=60, jitter=0, early_refresh_beta=0)
+    fresh = pack(Envelope("v", 2_000_000, 5), JsonCodec())
+    hit = ops.get_or_load("k", None, ())
+    assert next(hit) == Get("castiel:cache:{units}:k")
+    with pytest.raises(StopIteration) as done:
+        hit.send(fresh)
+    assert done.value.value == "v"
+
+    miss = ops.get_or_load("k", None, ())
+    next(miss)
+    flight = miss.send(None)
+    assert isinstance(flight, Flight) and flight.key == "k"
+    lock = next(flight.steps)
+    assert isinstance(lock, Script) and lock.name == "fetch_or_lock"
+    assert isinstance(flight.steps.send([2, b"0"]), Load)  # we hold the lock: load
+    fill = flight.steps.send({"n": 1})
+    assert isinstance(fill, Script) and fill.name == "fill"
+    with pytest.raises(StopIteration) as loaded:
+        flight.steps.send(1)
+    assert loaded.value.value == {"n": 1}
+
+
+def test_redis_down_is_thrown_in_and_the_loader_answers_without_redis() -> None:
+    ops = _ops()
+    steps = ops.get_or_load("k", None, ())
+    next(steps)
+    flight = steps.throw(redis.exceptions.ConnectionError("refused"))
+    assert isinstance(flight, Flight)
+    assert next(flight.steps) == Load()
+    with pytest.raises(StopIteration) as done:
+        flight.steps.send("from the loader")
+    assert done.value.value == "from the loader"
+    # Within retry_after, the next call does not even try Redis.
+    skipped = ops.get_or_load("k", None, ())
+    assert isinstance(next(skipped), Flight)
+
+
+def test_a_failing_loader_releases_the_lock_even_when_cancelled() -> None:
+    ops = _ops()
+    steps = ops.get_or_load("k", None, ())
+    next(steps)
+    fill = steps.send(None).steps
+    next(fill)
+    assert fill.send([2, b"0"]) == Load()
+    release = fill.throw(asyncio.CancelledError())
+    assert isinstance(release, Script) and release.name == "release" and release.shielded
+    with pytest.raises(asyncio.CancelledError):
+        fill.send(1)
+
+
+def test_a_plain_get_is_decided_before_and_after_the_one_call() -> None:
+    ops = _ops(ttl=60)
+    fresh = pack(Envelope("v", 2_000_000), JsonCodec())  # clock: 1,000,000 ms
+    stale = pack(Envelope("old", 999_999), JsonCodec())
+    ticket = ops.before_read()
+    assert ticket == 0
+    assert ops.read_reply("k", fresh, ticket, "dflt") == "v"
+    assert ops.read_reply("k", stale, ticket, "dflt") == "dflt"
+    assert ops.read_reply("k", b"not an envelope", ticket, "dflt") == "dflt"
+    assert ops.read_reply("k", None, ticket, "dflt") == "dflt"
+    assert (ops.m.redis.hits, ops.m.redis.misses) == (1, 3)
+    assert ops.read_failed(redis.exceptions.ConnectionError("refused"), "dflt") == "dflt"
+    assert ops.before_read() is None  # within retry_after: do not even try
+    closed = _ops(fail_open=False)
+    with pytest.raises(CacheUnavailableError):
+        closed.read_failed(redis.exceptions.ConnectionError("refused"), "dflt")
