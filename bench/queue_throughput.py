@@ -218,9 +218,11 @@ class Bench:
         module, extra, phases = LIBRARIES[runs.library]
         peer = importlib.import_module(f"bench.peers.{module}_peer")
         runs.settings = peer.SETTINGS
-        for mode in (p for p in phases if p in self.phases):
-            if mode == "processing" and "bulk" not in self.phases:
-                self.enqueue(runs.library, peer, extra, "bulk")  # the jobs to process
+        modes = [p for p in phases if p in self.phases]
+        for mode in modes:
+            if mode == "processing" and "bulk" not in modes:
+                # A variant measured for processing only (castiel-depth1) queues its own jobs.
+                self.enqueue(runs.library, peer, extra, "bulk")
             sample = self.process(runs.library, peer, extra) if mode == "processing" else None
             if sample is None:
                 sample = self.enqueue(runs.library, peer, extra, mode)
