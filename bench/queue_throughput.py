@@ -65,8 +65,8 @@ LIBRARIES: dict[str, tuple[str, dict[str, str], tuple[str, ...]]] = {
         {"BENCH_CASTIEL_ASYNC_SINGLE": "1", "BENCH_CASTIEL_AUTOPIPELINE": "0"},
         ("single", "concurrent"),
     ),
-    # the worker waiting out each settle round trip (no overlap)
-    "castiel-depth1": ("castiel", {"CASTIEL_SETTLE_DEPTH": "1"}, ("processing",)),
+    # the worker with two settle calls in flight (overlapped; the default waits out each one)
+    "castiel-depth2": ("castiel", {"CASTIEL_SETTLE_DEPTH": "2"}, ("processing",)),
     "bullmq": ("bullmq", {}, PHASES),
     "rq": ("rq", {}, PHASES),
     "arq": ("arq", {}, PHASES),
@@ -221,7 +221,7 @@ class Bench:
         modes = [p for p in phases if p in self.phases]
         for mode in modes:
             if mode == "processing" and "bulk" not in modes:
-                # A variant measured for processing only (castiel-depth1) queues its own jobs.
+                # A variant measured for processing only (castiel-depth2) queues its own jobs.
                 self.enqueue(runs.library, peer, extra, "bulk")
             sample = self.process(runs.library, peer, extra) if mode == "processing" else None
             if sample is None:
