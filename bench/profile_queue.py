@@ -108,7 +108,7 @@ def measure(url: str, name: str, n: int, top: int) -> None:
     )
     flush()
     prepare(url, n)
-    prof = cProfile.Profile()
+    prof = cProfile.Profile(time.process_time)
     prof.enable()
     fn(url, n)
     prof.disable()

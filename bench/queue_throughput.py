@@ -65,6 +65,8 @@ LIBRARIES: dict[str, tuple[str, dict[str, str], tuple[str, ...]]] = {
         {"BENCH_CASTIEL_ASYNC_SINGLE": "1", "BENCH_CASTIEL_AUTOPIPELINE": "0"},
         ("single", "concurrent"),
     ),
+    # the worker with two settle calls in flight (overlapped; the default waits out each one)
+    "castiel-depth2": ("castiel", {"CASTIEL_SETTLE_DEPTH": "2"}, ("processing",)),
     "bullmq": ("bullmq", {}, PHASES),
     "rq": ("rq", {}, PHASES),
     "arq": ("arq", {}, PHASES),
@@ -73,6 +75,7 @@ LIBRARIES: dict[str, tuple[str, dict[str, str], tuple[str, ...]]] = {
     "celery": ("celery", {}, PHASES),
 }
 DEFAULT = ("castiel", "castiel-async", "bullmq", "rq", "arq", "saq", "dramatiq", "celery")
+BASELINE_ENV = "BENCH_SOURCE"  # a variant's processes run from this checkout
 POLL = 0.05  # seconds between queue-count polls (the same for every library)
 
 
@@ -116,7 +119,7 @@ class Bench:
         return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
     def env(self, peer: ModuleType, extra: dict[str, str]) -> dict[str, str]:
-        paths = [str(ROOT), *getattr(peer, "worker_env", dict)().values()]
+        paths = [str(_source(extra)), *getattr(peer, "worker_env", dict)().values()]
         return {
             **os.environ,
             **extra,
@@ -135,7 +138,7 @@ class Bench:
         r0 = self.redis_cpu()
         out = subprocess.run(
             argv,
-            cwd=ROOT,
+            cwd=_source(extra),
             env=self.env(peer, extra),
             capture_output=True,
             text=True,
@@ -163,7 +166,7 @@ class Bench:
         log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
         worker = subprocess.Popen(
             peer.worker_argv(url),
-            cwd=ROOT,
+            cwd=_source(extra),
             env=self.env(peer, extra),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -215,9 +218,11 @@ class Bench:
         module, extra, phases = LIBRARIES[runs.library]
         peer = importlib.import_module(f"bench.peers.{module}_peer")
         runs.settings = peer.SETTINGS
-        for mode in (p for p in phases if p in self.phases):
-            if mode == "processing" and "bulk" not in self.phases:
-                self.enqueue(runs.library, peer, extra, "bulk")  # the jobs to process
+        modes = [p for p in phases if p in self.phases]
+        for mode in modes:
+            if mode == "processing" and "bulk" not in modes:
+                # A variant measured for processing only (castiel-depth2) queues its own jobs.
+                self.enqueue(runs.library, peer, extra, "bulk")
             sample = self.process(runs.library, peer, extra) if mode == "processing" else None
             if sample is None:
                 sample = self.enqueue(runs.library, peer, extra, mode)
@@ -227,6 +232,11 @@ class Bench:
                 f"{sample.client_us:,.1f} µs client CPU/job, {sample.redis_us:,.1f} µs Redis"
             )
             self.console.print(line if not sample.error else f"[red]{line}: {sample.error}[/red]")
+
+
+def _source(extra: dict[str, str]) -> Path:
+    """The checkout a library variant runs from: this one, or --baseline's."""
+    return Path(extra.get(BASELINE_ENV, ROOT))
 
 
 def _tree_cpu(proc: psutil.Process) -> float:
@@ -344,8 +354,24 @@ def main() -> None:
         "--phases", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}"
     )
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also measure Castiel from this checkout (say, a git worktree of the commit to "
+        "compare with), as castiel-baseline, interleaved with the others (A/B)",
+    )
     args = parser.parse_args()
     names = [n.strip() for n in args.only.split(",") if n.strip()]
+    if args.baseline is not None:
+        LIBRARIES["castiel-baseline"] = (
+            "castiel",
+            {BASELINE_ENV: str(args.baseline.resolve())},
+            PHASES,
+        )
+        if "castiel-baseline" not in names:
+            names.insert(
+                names.index("castiel") + 1 if "castiel" in names else 0, "castiel-baseline"
+            )
     unknown = set(names) - set(LIBRARIES)
     if unknown:
         parser.error(f"unknown libraries: {', '.join(sorted(unknown))}")

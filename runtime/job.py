@@ -181,11 +181,11 @@ class CorruptRecord(ValueError):
 def read_job(queue: str, job_id: str, meta: bytes | str, data: bytes | str) -> Job:
     """A leased job from its stored record; CorruptRecord says what cannot be read."""
     try:
-        fields = json.loads(meta)
+        fields = loads(meta)
     except ValueError:
         raise CorruptRecord("meta is not JSON") from None
     try:
-        payload = json.loads(data)
+        payload = loads(data)
     except ValueError as exc:
         raise CorruptRecord(f"payload is not JSON ({exc})") from None
     try:

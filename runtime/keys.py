@@ -132,6 +132,10 @@ class QueueKeys:
         """KEYS of schedule_fire.lua: the queue's keys, then the schedules' own two."""
         return [*self.script_keys(), self.schedules, self.schedule_state]
 
+    def ready_add_keys(self) -> list[str]:
+        """KEYS of add_ready.lua (the lean add), in the order that script declares them."""
+        return [self.wait, self.jobs, self.data, self.meta, self.notify, self.events]
+
     def script_keys(self) -> list[str]:
         """KEYS for every queue script; the order matches runtime/lua/_prelude.lua."""
         return [

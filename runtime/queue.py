@@ -7,310 +7,48 @@ which builds script arguments and parses replies; they differ only in how they c
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio.cluster
 import redis.cluster
 
 from runtime.autopipeline import Batcher
-from runtime.backoff import Backoff
-from runtime.correlation import correlation_id
 from runtime.durable import run_durable, run_durable_async
-from runtime.errors import ConfigError
-from runtime.job import CorruptRecord, Job, JobSpec, JobState, dumps, loads, read_job
+from runtime.job import Job, JobSpec, JobState
 from runtime.keys import QueueKeys, queues_key
 from runtime.metrics import RuntimeMetrics
+from runtime.queue_ops import (
+    ChildResults,
+    Counts,
+    Fetched,
+    JobArgs,
+    QueueOps,
+    QueueOptions,
+    ScriptCall,
+    SettleResult,
+    outbox_entry,
+    plain,
+    seconds_ms,
+    state_attr,
+)
 from runtime.safety import check_eviction_policy, check_eviction_policy_async
 from runtime.scripts import SCRIPT_NAMES, script_source
 
+__all__ = [
+    "AsyncQueue",
+    "ChildResults",
+    "Counts",
+    "Fetched",
+    "Queue",
+    "QueueOps",
+    "QueueOptions",
+    "SettleResult",
+]
+
 log = logging.getLogger("castiel.queue")
-
-BULK_CHUNK = 500  # jobs per add script call; a pipeline carries many chunks in one round trip
-
-
-@dataclass(frozen=True)
-class QueueOptions:
-    """Retention and defaults of one queue. Ages are seconds; -1 disables that bound."""
-
-    keep_completed: int = 1000
-    keep_completed_age: float = 24 * 3600
-    keep_failed: int = 10_000
-    keep_failed_age: float = 7 * 24 * 3600
-    events_maxlen: int = 10_000
-    stats_retention_minutes: int = 24 * 60
-    default_attempts: int = 1
-    default_backoff: Backoff = field(default_factory=Backoff)
-    default_timeout: float | None = None
-    allow_eviction: bool = False
-    durable_replicas: int = 1  # add(durable=True): replicas that must confirm the job...
-    durable_timeout: float = 2.0  # ...within this many seconds (runtime/durable.py)
-
-    def __post_init__(self) -> None:
-        if self.keep_completed < -1 or self.keep_failed < -1:
-            raise ConfigError("keep_completed/keep_failed must be >= 0 (or -1 for unbounded)")
-        if self.default_attempts < 1:
-            raise ConfigError("default_attempts must be >= 1")
-        if self.durable_replicas < 1 or self.durable_timeout <= 0:
-            raise ConfigError("durable_replicas must be >= 1 and durable_timeout > 0 seconds")
-
-
-@dataclass(frozen=True)
-class Counts:
-    wait: int
-    delayed: int
-    active: int
-    completed: int
-    failed: int
-    paused: bool
-    waiting_children: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {s.value: getattr(self, state_attr(s)) for s in JobState}
-
-
-def state_attr(state: JobState) -> str:
-    """Attribute (and QueueKeys property) name of a state: waiting-children → waiting_children."""
-    return state.value.replace("-", "_")
-
-
-@dataclass(frozen=True)
-class ChildResults:
-    """What a flow parent's children produced, by child ref ("queue:id")."""
-
-    values: dict[str, Any]  # results of children that completed
-    failures: dict[str, Any]  # error records of children that failed (and were ignored)
-
-
-@dataclass(frozen=True)
-class SettleResult:
-    """What one settle-and-fetch round trip did."""
-
-    completed_ms: list[int]  # processing ms per acknowledged job, -1: lease lost, -2: corrupt
-    failed: list[tuple[str, int]]  # ('retry'|'failed'|'lost'|'corrupt', processing ms)
-    jobs: list[Fetched]
-    corrupt: list[tuple[str, str]]  # (id, what is wrong) of leased jobs that cannot be read
-    next_delayed_ms: int  # -1 when nothing is delayed
-    paused: bool
-    rate_limited_ms: int  # > 0: the queue's rate limit frees a slot in this many ms
-    group_held: int  # jobs put back because their group was over its rate limit
-    flow_events: int  # outbox entries written for flow parents
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """A job handed to a worker, with the lease token that proves it still holds it."""
-
-    job: Job
-    token: str
-    wait_ms: int
-
-
-def _s(raw: bytes | str) -> str:
-    return raw.decode() if isinstance(raw, bytes) else raw
-
-
-def _as_stored(raw: bytes | str | None) -> Any:
-    try:
-        return loads(raw)
-    except ValueError:
-        return _s(raw) if raw is not None else None
-
-
-def _outbox_entry(raw: bytes | str) -> dict[str, Any] | None:
-    """A flow outbox entry written by settle.lua, or None when it is corrupt."""
-    try:
-        entry = json.loads(raw)
-    except ValueError:
-        return None
-    valid = (
-        isinstance(entry, dict)
-        and isinstance(entry.get("c"), str)
-        and isinstance(entry.get("p"), str)
-        and ":" in entry["p"]
-        and entry.get("ok") in (0, 1)
-        and isinstance(entry.get("r"), str)
-    )
-    return entry if valid else None
-
-
-def _ms(seconds: float) -> int:
-    return -1 if seconds < 0 else int(seconds * 1000)
-
-
-class QueueOps:
-    """Pure argument building and reply parsing shared by the sync and async queues."""
-
-    def __init__(self, name: str, options: QueueOptions) -> None:
-        if not name or any(c in name for c in "{}: "):
-            raise ConfigError(f"queue name {name!r} must be non-empty without '{{', '}}', ':', ' '")
-        self.name = name
-        self.options = options
-        self.keys = QueueKeys(name)
-        self.key_list = self.keys.script_keys()
-
-    def spec_args(self, spec: JobSpec, extra: dict[str, Any] | None = None) -> list[Any]:
-        o = self.options
-        meta: dict[str, Any] = {
-            "name": spec.name,
-            "pri": spec.priority,
-            "att": spec.attempts or o.default_attempts,
-            "bo": (spec.backoff or o.default_backoff).to_list(),
-        }
-        timeout = spec.timeout if spec.timeout is not None else o.default_timeout
-        if timeout is not None:
-            meta["to"] = timeout
-        corr = spec.correlation_id or correlation_id.get()
-        if corr:
-            meta["corr"] = corr
-        if spec.dedup_key is not None:
-            meta["dd"] = spec.dedup_key
-            meta["ddm"] = spec.dedup_mode
-            if spec.dedup_window is not None:
-                meta["ddt"] = int(spec.dedup_window * 1000)
-        if spec.group is not None:
-            meta["grp"] = spec.group
-        if extra:
-            meta.update(extra)
-        data = dumps(spec.data, f"payload of job {spec.name!r} on queue {self.name!r}")
-        return [spec.job_id or "", dumps(meta, "job options"), data, int(spec.delay * 1000)]
-
-    def add_args(
-        self, specs: list[JobSpec], extras: list[dict[str, Any] | None] | None = None
-    ) -> list[Any]:
-        return self.chunk_args(
-            [self.spec_args(s, extras[i] if extras else None) for i, s in enumerate(specs)]
-        )
-
-    def chunk_args(self, per_job: list[list[Any]]) -> list[Any]:
-        """Arguments of one add script call from each job's `spec_args`."""
-        args: list[Any] = [self.options.events_maxlen]
-        for job_args in per_job:
-            args.extend(job_args)
-        return args
-
-    def add_chunks(self, per_job: list[list[Any]]) -> list[list[Any]]:
-        """Add script calls of BULK_CHUNK jobs each."""
-        return [
-            self.chunk_args(per_job[i : i + BULK_CHUNK]) for i in range(0, len(per_job), BULK_CHUNK)
-        ]
-
-    @staticmethod
-    def parse_add(reply: list[Any]) -> list[str]:
-        return [_s(reply[i]) for i in range(0, len(reply), 2)]
-
-    @staticmethod
-    def created(reply: list[Any]) -> int:
-        return sum(int(reply[i]) for i in range(1, len(reply), 2))
-
-    def settle_args(
-        self,
-        completed: list[tuple[str, str, str]],
-        failed: list[tuple[str, str, str, int]],
-        fetch: int,
-        token: str,
-        lease_ms: int,
-        worker_id: str,
-    ) -> list[Any]:
-        o = self.options
-        args: list[Any] = [
-            len(completed),
-            len(failed),
-            o.keep_completed,
-            _ms(o.keep_completed_age),
-            o.keep_failed,
-            _ms(o.keep_failed_age),
-            o.events_maxlen,
-            o.stats_retention_minutes,
-            fetch,
-            token,
-            lease_ms,
-            worker_id,
-        ]
-        for c in completed:
-            args.extend(c)
-        for f in failed:
-            args.extend(f)
-        return args
-
-    def parse_fetch(
-        self, reply: list[Any], token: str
-    ) -> tuple[list[Fetched], list[tuple[str, str]]]:
-        """Leased jobs, and (id, problem) of those whose stored record cannot be read here
-        (the scripts check only what they use; the worker fails these as corrupt)."""
-        jobs, corrupt = [], []
-        for i in range(4, len(reply), 4):
-            job_id = _s(reply[i])
-            try:
-                job = read_job(self.name, job_id, reply[i + 1], reply[i + 2])
-            except CorruptRecord as exc:
-                corrupt.append((job_id, str(exc)))
-                continue
-            jobs.append(Fetched(job, token, int(reply[i + 3])))
-        return jobs, corrupt
-
-    def parse_job(self, job_id: str, raw: list[Any]) -> Job | None:
-        """The job for inspection. A payload, result or error that is not JSON (a corrupt
-        record) comes back as its raw text; a meta that cannot be read raises CorruptRecord."""
-        meta, data, result, error = raw
-        if meta is None:
-            return None
-        job = read_job(self.name, job_id, meta, "null")
-        job.data, job.result, job.error = _as_stored(data), _as_stored(result), _as_stored(error)
-        return job
-
-    @staticmethod
-    def rate_limit_mapping(prefix: str, max_jobs: int, per_seconds: float) -> dict[str, int]:
-        if max_jobs < 1 or per_seconds <= 0:
-            raise ConfigError("a rate limit needs max_jobs >= 1 and per_seconds > 0")
-        return {f"{prefix}_max": max_jobs, f"{prefix}_ms": int(per_seconds * 1000)}
-
-    @staticmethod
-    def children_fields(job: Job) -> list[str]:
-        return [f"{job.id}|{ref}" for ref in job.children]
-
-    @staticmethod
-    def parse_children(job: Job, raw: list[Any]) -> ChildResults:
-        values: dict[str, Any] = {}
-        failures: dict[str, Any] = {}
-        for ref, value in zip(job.children, raw, strict=True):
-            if value is None:
-                continue
-            text = _s(value)
-            (values if text[0] == "1" else failures)[ref] = loads(text[1:])
-        return ChildResults(values, failures)
-
-    @staticmethod
-    def parse_counts(raw: list[Any]) -> Counts:
-        wait, delayed, active, completed, failed, parents = (int(x) for x in raw[:6])
-        return Counts(
-            wait,
-            delayed,
-            active,
-            completed,
-            failed,
-            paused=raw[6] is not None,
-            waiting_children=parents,
-        )
-
-    def parse_settle(self, reply: list[Any], token: str) -> SettleResult:
-        done_raw, fail_raw, fetch_raw, flow = reply
-        jobs, corrupt = self.parse_fetch(fetch_raw, token)
-        return SettleResult(
-            completed_ms=[int(x) for x in done_raw],
-            failed=[(_s(fail_raw[i]), int(fail_raw[i + 1])) for i in range(0, len(fail_raw), 2)],
-            jobs=jobs,
-            corrupt=corrupt,
-            next_delayed_ms=int(fetch_raw[0]),
-            paused=bool(int(fetch_raw[1])),
-            rate_limited_ms=int(fetch_raw[2]),
-            group_held=int(fetch_raw[3]),
-            flow_events=int(flow),
-        )
 
 
 class _Base:
@@ -354,10 +92,11 @@ class _Base:
 
     def _durable_args(self, spec: JobSpec) -> tuple[Any, ...]:
         o = self.ops.options
+        (call,) = self.ops.add_calls([self.ops.spec_args(spec)])
         return (
-            self._scripts["add"],
-            self.ops.key_list,
-            self.ops.add_args([spec]),
+            self._scripts[call.script],
+            call.keys,
+            call.args,
             self.keys.meta,
             spec.job_id,
             o.durable_replicas,
@@ -394,6 +133,9 @@ class Queue(_Base):
     def _run(self, script: str, args: list[Any], client: Any = None) -> Any:
         return self._scripts[script](keys=self.ops.key_list, args=args, client=client)
 
+    def _call(self, call: ScriptCall, client: Any = None) -> Any:
+        return self._scripts[call.script](keys=call.keys, args=call.args, client=client)
+
     def add(self, name: str, data: Any = None, *, durable: bool = False, **opts: Any) -> str:
         """Enqueue one job; returns its id. Options as in `JobSpec`. `durable=True` returns
         only once a replica has the job (see runtime/durable.py)."""
@@ -402,21 +144,21 @@ class Queue(_Base):
             spec = self._durable_spec(name, data, opts)
             reply = run_durable(self.client, *self._durable_args(spec))
             return self._added([reply])[0]
-        reply = self._run("add", self.ops.add_args([self._spec(name, data, opts)]))
-        return self._added([reply])[0]
+        (call,) = self.ops.add_calls([self.ops.spec_args(self._spec(name, data, opts))])
+        return self._added([self._call(call)])[0]
 
     def add_bulk(self, specs: Iterable[JobSpec]) -> list[str]:
         """Enqueue many jobs in one pipelined round trip (chunks of BULK_CHUNK per script)."""
         self._ensure_safe()
-        chunks = self.ops.add_chunks([self.ops.spec_args(spec) for spec in specs])
-        if not chunks:
+        calls = self.ops.add_calls([self.ops.spec_args(spec) for spec in specs])
+        if not calls:
             return []
         if self._cluster:
-            replies = [self._run("add", args) for args in chunks]
+            replies = [self._call(call) for call in calls]
         else:
             with self.client.pipeline(transaction=False) as pipe:
-                for args in chunks:
-                    self._run("add", args, client=pipe)
+                for call in calls:
+                    self._call(call, client=pipe)
                 replies = pipe.execute()
         return self._added(replies)
 
@@ -466,12 +208,12 @@ class Queue(_Base):
     def job_ids(self, state: JobState, start: int = 0, count: int = 100) -> list[str]:
         """Ids in a state, oldest first (waiting: in the order they will run)."""
         key = getattr(self.keys, state_attr(state))
-        return [_s(x) for x in self.client.zrange(key, start, start + count - 1)]
+        return [plain(x) for x in self.client.zrange(key, start, start + count - 1)]
 
     def retry_failed(self, job_ids: Iterable[str] = (), limit: int = 1000) -> list[str]:
         """Move failed jobs (the given ids, or up to `limit` oldest) back to waiting."""
         args = [self.ops.options.events_maxlen, limit, *job_ids]
-        return [_s(x) for x in self._run("retry_failed", args)]
+        return [plain(x) for x in self._run("retry_failed", args)]
 
     def per_minute(self) -> dict[str, dict[int, int]]:
         """Completed and failed counts per minute (epoch seconds of the minute's start)."""
@@ -519,9 +261,9 @@ class AsyncQueue(_Base):
     async def _run(self, script: str, args: list[Any]) -> Any:
         return await self._scripts[script](keys=self.ops.key_list, args=args)
 
-    async def _queue_script(self, pipe: Any, script: str, args: list[Any]) -> None:
-        """Adds a script call to an async pipeline (awaiting it only queues the command)."""
-        await self._scripts[script](keys=self.ops.key_list, args=args, client=pipe)
+    async def _call(self, call: ScriptCall, pipe: Any = None) -> Any:
+        """Runs a script call, or adds it to an async pipeline (awaiting then only queues it)."""
+        return await self._scripts[call.script](keys=call.keys, args=call.args, client=pipe)
 
     async def add(self, name: str, data: Any = None, *, durable: bool = False, **opts: Any) -> str:
         """Enqueue one job; returns its id. Options as in `JobSpec`. `durable=True` returns
@@ -541,19 +283,19 @@ class AsyncQueue(_Base):
         """Enqueue many jobs in one pipelined round trip (chunks of BULK_CHUNK per script)."""
         return await self._add_many([self.ops.spec_args(spec) for spec in specs])
 
-    async def _add_many(self, per_job: list[list[Any]]) -> list[str]:
+    async def _add_many(self, per_job: list[JobArgs]) -> list[str]:
         await self._ensure_safe()
-        chunks = self.ops.add_chunks(per_job)
-        if not chunks:
+        calls = self.ops.add_calls(per_job)
+        if not calls:
             return []
-        if len(chunks) == 1:
-            replies = [await self._run("add", chunks[0])]
+        if len(calls) == 1:
+            replies = [await self._call(calls[0])]
         elif self._cluster:
-            replies = [await self._run("add", args) for args in chunks]
+            replies = [await self._call(call) for call in calls]
         else:
             async with self.client.pipeline(transaction=False) as pipe:
-                for args in chunks:
-                    await self._queue_script(pipe, "add", args)
+                for call in calls:
+                    await self._call(call, pipe)
                 replies = await pipe.execute()
         return self._added(replies)
 
@@ -575,7 +317,7 @@ class AsyncQueue(_Base):
 
     async def retry_failed(self, job_ids: Iterable[str] = (), limit: int = 1000) -> list[str]:
         args = [self.ops.options.events_maxlen, limit, *job_ids]
-        return [_s(x) for x in await self._run("retry_failed", args)]
+        return [plain(x) for x in await self._run("retry_failed", args)]
 
     async def set_rate_limit(self, max_jobs: int, per_seconds: float) -> None:
         await self.client.hset(
@@ -615,7 +357,7 @@ class AsyncQueue(_Base):
             entries = await queue.client.zrange(queue.keys.outbox, 0, limit - 1)
             delivered = []
             for raw in entries:
-                entry = _outbox_entry(raw)
+                entry = outbox_entry(raw)
                 if entry is None:
                     log.error("flow outbox of %r: dropped a corrupt entry %r", queue.name, raw)
                     delivered.append(raw)
@@ -623,7 +365,7 @@ class AsyncQueue(_Base):
                 parent_queue, _, parent_id = entry["p"].partition(":")
                 target = resolve(parent_queue)
                 o = target.ops.options
-                status = _s(
+                status = plain(
                     await target._run(
                         "child_done",
                         [
@@ -634,7 +376,7 @@ class AsyncQueue(_Base):
                             entry["r"],
                             o.events_maxlen,
                             o.keep_failed,
-                            _ms(o.keep_failed_age),
+                            seconds_ms(o.keep_failed_age),
                             o.stats_retention_minutes,
                         ],
                     )
@@ -670,7 +412,7 @@ class AsyncQueue(_Base):
         if not held:
             return []
         reply = await self._run("extend", [lease_ms, *(x for pair in held for x in pair)])
-        return [_s(x) for x in reply]
+        return [plain(x) for x in reply]
 
     async def sweep_stalled(self, max_stalls: int, limit: int = 1000) -> tuple[int, int, int]:
         """Return expired leases to waiting (or fail them past max_stalls); close expired
@@ -683,7 +425,7 @@ class AsyncQueue(_Base):
                 limit,
                 o.events_maxlen,
                 o.keep_failed,
-                _ms(o.keep_failed_age),
+                seconds_ms(o.keep_failed_age),
                 o.stats_retention_minutes,
             ],
         )

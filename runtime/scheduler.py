@@ -198,7 +198,7 @@ class Scheduler:
         new_mark = due.mark if due.mark is not None else last
         if due.mark is not None or entry.mark is None:
             ops = self._ops[queue]
-            _, meta, data, delay = ops.spec_args(s.job_spec())
+            _, meta, data, delay, _ = ops.spec_args(s.job_spec())
             args = [s.id, entry.raw, entry.mark or "", new_mark]
             args += [ops.options.events_maxlen, meta, data, delay, *due.fire]
             fired = int(await self._fire(keys=ops.keys.schedule_keys(), args=args))

@@ -1,4 +1,5 @@
-"""Loads the queue's Lua scripts (each prefixed with the shared prelude) once per process."""
+"""Loads the queue's Lua scripts once per process: each prefixed with the shared prelude, which
+declares the queue's 23 keys, except the lean ones that declare their own few keys."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ SCRIPT_NAMES = (
     "pause",
     "child_done",
     "schedule_fire",
+    "add_ready",
 )
+STANDALONE = frozenset({"add_ready"})  # no prelude: fewer keys, less for Redis to set up
 
 
 @cache
@@ -23,4 +26,5 @@ def script_source(name: str) -> str:
     if name not in SCRIPT_NAMES:
         raise KeyError(name)
     lua = files("runtime") / "lua"
-    return (lua / "_prelude.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
+    own = (lua / f"{name}.lua").read_text()
+    return own if name in STANDALONE else (lua / "_prelude.lua").read_text() + "\n" + own

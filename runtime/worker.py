@@ -52,6 +52,79 @@ class _Held:
     thread: Future[Any] | None = None  # a sync `process` call, which cannot be interrupted
 
 
+@dataclass(frozen=True)
+class _Empty:
+    """What the fetches that found nothing said about when to look again. With calls
+    overlapping, a reply can be older than one handled before it, so the soonest wins (too
+    soon costs one fetch; too late would leave a due job waiting)."""
+
+    next_delayed_ms: int  # -1: nothing delayed
+    rate_limited_ms: int  # 0: not rate-limited
+
+    @classmethod
+    def of(cls, res: SettleResult, before: _Empty | None) -> _Empty:
+        new = cls(res.next_delayed_ms, res.rate_limited_ms)
+        if before is None:
+            return new
+        delays = [d for d in (new.next_delayed_ms, before.next_delayed_ms) if d >= 0]
+        limits = [d for d in (new.rate_limited_ms, before.rate_limited_ms) if d > 0]
+        return cls(min(delays, default=-1), min(limits, default=0))
+
+
+@dataclass
+class _Call:
+    """A settle call in flight: the acknowledgements it carries (queued again if it fails)
+    and how many jobs it fetches."""
+
+    completed: list[tuple[str, str, str]]
+    failures: list[tuple[str, str, str, int]]
+    fetch: int
+    token: str
+
+
+class _IdleWait:
+    """The pump's wait while the queue has nothing for it: blocks on Redis (BLPOP on the
+    queue's notify list), not polling, until a job may be ready, a job of ours finishes, a
+    delayed job falls due or the queue's rate limit frees a slot, or we are asked to stop."""
+
+    def __init__(self, worker: BaseWorker) -> None:
+        self.worker = worker
+        self.blpop: asyncio.Task[bool] | None = None
+        self.woken: asyncio.Task[bool] | None = None
+
+    async def wait(self, empty: _Empty, outage: OutageTracker) -> None:
+        w = self.worker
+        assert w._wake is not None
+        if empty.rate_limited_ms:
+            # Work is waiting but the rate limit is spent: a BLPOP would return at once (the
+            # queue is not empty), so wait for the limit (or a job of ours).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(w._wake.wait(), empty.rate_limited_ms / 1000)
+            return
+        if self.blpop is None or self.blpop.done():
+            self.blpop = asyncio.create_task(w._blocking_q.wait_for_work(w._block))
+        if self.woken is None or self.woken.done():
+            self.woken = asyncio.create_task(w._wake.wait())
+        delayed = empty.next_delayed_ms
+        timeout = None if delayed < 0 else delayed / 1000 + 0.001
+        await asyncio.wait(
+            {self.blpop, self.woken}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if self.blpop.done() and not self.blpop.cancelled() and self.blpop.exception() is not None:
+            error = self.blpop.exception() or RuntimeError("BLPOP failed")
+            if not isinstance(error, REDIS_FAILED):
+                raise error  # a bug, not an outage: the worker stops (_loop_ended)
+            await w._sleep(outage.failed(error))
+
+    async def close(self) -> None:
+        pending = [t for t in (self.blpop, self.woken) if t is not None and not t.done()]
+        for t in pending:
+            t.cancel()
+        # Let a cancelled BLPOP hand its connection back before the pool is closed.
+        if pending:
+            await asyncio.wait(pending, timeout=2)
+
+
 async def _bounded(step: Awaitable[Any], what: str, timeout: float = 5.0) -> None:
     try:
         await asyncio.wait_for(step, timeout)
@@ -255,7 +328,8 @@ class BaseWorker:
         self._m_retries = m.retries.labels(q)
         self._m_processing = m.processing.labels(q)
         self._m_wait = m.waiting.labels(q)
-        self._m_in_flight = m.in_flight.labels(q)
+        # Read at scrape time: no gauge update per job.
+        m.in_flight.labels(q).set_function(lambda: len(self._held))
         self._m_stall_requeued = m.stalls.labels(q, "requeued")
         self._m_stall_failed = m.stalls.labels(q, "failed")
         self._m_rate_limited = m.rate_limited.labels(q)
@@ -272,60 +346,104 @@ class BaseWorker:
     # -- the pump: acknowledge + fetch in one round trip -------------------------------------
 
     async def _pump(self) -> None:
+        """Sends settle calls (acknowledge what finished, fetch what fits) and starts what they
+        fetch. Up to `settle_depth` calls are in flight at once, each fetching at most its share
+        of `concurrency`: the worker runs the jobs of one reply while Redis runs the next call,
+        instead of idling through every round trip."""
         assert self._wake is not None
-        s = self.settings
-        lease_ms = int(s.lease * 1000)
+        calls: dict[asyncio.Task[SettleResult], _Call] = {}
         outage = self._outage("worker")
-        blpop: asyncio.Task[bool] | None = None
-        woken: asyncio.Task[bool] | None = None
+        idle = _IdleWait(self)
+        starved: _Empty | None = None  # a fetch found nothing: wait for work first
         try:
             while True:
                 self._wake.clear()
-                completed, self._completed = self._completed, []
-                failures, self._failures = self._failures, []
-                want = 0 if self._stopping else s.concurrency - len(self._held)
-                if not completed and not failures and want <= 0:
-                    if self._stopping and not self._held:
-                        return
+                done = [t for t in calls if t.done()]
+                if done:
+                    received = await self._receive(done, calls, outage)
+                    if received is None:  # Redis is away: their acks are queued again
+                        if self._stopping and self._force:
+                            return
+                        continue
+                    for sent, res in received:
+                        if sent.fetch > 0:
+                            starved = None if res.jobs else _Empty.of(res, starved)
+                pending = sum(c.fetch for c in calls.values())
+                while len(calls) < self.settings.settle_depth:
+                    call = self._next_call(pending, starved is not None)
+                    if call is None:
+                        break
+                    task = asyncio.create_task(self._settle(call))
+                    task.add_done_callback(self._call_done)
+                    calls[task] = call
+                    pending += call.fetch
+                if self._stopping and not calls and not self._held:
+                    return
+                if calls or self._stopping or starved is None or self._wake.is_set():
                     await self._wake.wait()
                     continue
-                self._seq += 1
-                token = f"{self.worker_id}:{self._seq}"
-                try:
-                    res = await self.q.settle_and_fetch(
-                        completed, failures, max(0, want), token, lease_ms, self.worker_id
-                    )
-                    if res.flow_events:
-                        await self._deliver_flow_events()
-                except REDIS_FAILED as exc:
-                    self._completed[:0] = completed
-                    self._failures[:0] = failures
-                    await self._sleep(outage.failed(exc))
-                    if self._stopping and self._force:
-                        return
-                    continue
-                outage.ok()
-                self._took(res, token)
-                if res.jobs or want <= 0 or self._stopping or self._wake.is_set():
-                    continue
-                if res.rate_limited_ms:
-                    # Work is waiting but the rate limit is spent: a BLPOP would return at
-                    # once (the queue is not empty), so wait for the limit (or a job of ours).
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), res.rate_limited_ms / 1000)
-                    continue
-                blpop, woken = await self._idle(blpop, woken, res.next_delayed_ms, outage)
+                await idle.wait(starved, outage)
+                starved = None
         finally:
-            pending = [t for t in (blpop, woken) if t is not None and not t.done()]
-            for t in pending:
+            for t in calls:
                 t.cancel()
-            # Let a cancelled BLPOP hand its connection back before the pool is closed.
-            if pending:
-                await asyncio.wait(pending, timeout=2)
+            await idle.close()
 
-    def _took(self, res: SettleResult, token: str) -> None:
-        """What one round trip brought back: results recorded, fetched jobs started, corrupt
-        job records failed (on the next round trip)."""
+    def _call_done(self, _: asyncio.Task[SettleResult]) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    def _next_call(self, pending: int, starved: bool) -> _Call | None:
+        """The next settle call: what finished, and as many jobs as there are free slots (less
+        those the calls in flight will fill), at most a call's share. None: nothing to send
+        (once a fetch found nothing, fetching alone waits for work)."""
+        s = self.settings
+        want = 0 if self._stopping else s.concurrency - len(self._held) - pending
+        fetch = max(0, min(want, -(-s.concurrency // s.settle_depth)))
+        if not self._completed and not self._failures and (fetch == 0 or starved):
+            return None
+        self._seq += 1
+        call = _Call(self._completed, self._failures, fetch, f"{self.worker_id}:{self._seq}")
+        self._completed, self._failures = [], []
+        return call
+
+    async def _settle(self, call: _Call) -> SettleResult:
+        lease_ms = int(self.settings.lease * 1000)
+        return await self.q.settle_and_fetch(
+            call.completed, call.failures, call.fetch, call.token, lease_ms, self.worker_id
+        )
+
+    async def _receive(
+        self,
+        done: list[asyncio.Task[SettleResult]],
+        calls: dict[asyncio.Task[SettleResult], _Call],
+        outage: OutageTracker,
+    ) -> list[tuple[_Call, SettleResult]] | None:
+        """Handles finished settle calls: records their outcomes and starts the jobs they
+        fetched. None when Redis was away: the acknowledgements of the calls that failed are
+        queued again (settle.lua acknowledges a job once, whatever is resent), after a
+        backoff. An error that is not an outage is a bug: it propagates and the worker stops."""
+        received, failed = [], None
+        for task in done:
+            call = calls.pop(task)
+            try:
+                res = task.result()
+                if res.flow_events:
+                    await self._deliver_flow_events()
+            except REDIS_FAILED as exc:
+                self._completed[:0] = call.completed
+                self._failures[:0] = call.failures
+                failed = exc
+                continue
+            self._apply(res, call.token)
+            received.append((call, res))
+        if failed is not None:
+            await self._sleep(outage.failed(failed))
+            return None
+        outage.ok()
+        return received
+
+    def _apply(self, res: SettleResult, token: str) -> None:
         assert self._wake is not None
         self._record(res.completed_ms, res.failed)
         if res.rate_limited_ms:
@@ -338,30 +456,6 @@ class BaseWorker:
             log.error("job %s: corrupt job record (%s); failing it", job_id, problem)
             self._failures.append((job_id, token, corrupt_error(problem), -1))
             self._wake.set()
-
-    async def _idle(
-        self,
-        blpop: asyncio.Task[bool] | None,
-        woken: asyncio.Task[bool] | None,
-        next_delayed_ms: int,
-        outage: OutageTracker,
-    ) -> tuple[asyncio.Task[bool], asyncio.Task[bool]]:
-        """Nothing to fetch: block on Redis until work may be ready, a job of ours finishes,
-        a delayed job falls due, or we are asked to stop. The two waits outlive one call (a
-        BLPOP still blocked is reused); the pump cancels them when it ends."""
-        assert self._wake is not None
-        if blpop is None or blpop.done():
-            blpop = asyncio.create_task(self._blocking_q.wait_for_work(self._block))
-        if woken is None or woken.done():
-            woken = asyncio.create_task(self._wake.wait())
-        timeout = None if next_delayed_ms < 0 else next_delayed_ms / 1000 + 0.001
-        await asyncio.wait({blpop, woken}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if blpop.done() and not blpop.cancelled() and blpop.exception() is not None:
-            error = blpop.exception() or RuntimeError("BLPOP failed")
-            if not isinstance(error, REDIS_FAILED):
-                raise error  # a bug, not an outage: the worker stops (_loop_ended)
-            await self._sleep(outage.failed(error))
-        return blpop, woken
 
     def _record(self, done_ms: list[int], failed_out: list[tuple[str, int]]) -> None:
         lost = corrupt = 0
@@ -406,7 +500,6 @@ class BaseWorker:
         self._m_wait.observe(fetched.wait_ms / 1000)
         task = asyncio.create_task(self._run_job(fetched))
         self._held[fetched.job.id] = _Held(fetched, task)
-        self._m_in_flight.inc()
 
     async def _run_job(self, fetched: Fetched) -> None:
         job = fetched.job
@@ -432,9 +525,7 @@ class BaseWorker:
             else:
                 self._completed.append((job.id, fetched.token, encoded))
         finally:
-            held = self._held.pop(job.id, None)
-            if held is not None:
-                self._m_in_flight.dec()
+            self._held.pop(job.id, None)
             assert self._wake is not None
             self._wake.set()
 

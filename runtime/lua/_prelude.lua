@@ -112,7 +112,9 @@ local function trim_finished(zkey, keep_count, keep_age_ms, now)
       for _, id in ipairs(extra) do doomed[#doomed + 1] = id end
     end
   end
-  for _, id in ipairs(doomed) do
+  -- Flow parents keep their children's results in a hash of their own; most queues have none.
+  local parents = redis.call('SCARD', K_PARENTS) > 0
+  for _, id in ipairs(parents and doomed or {}) do
     if redis.call('SREM', K_PARENTS, id) == 1 then
       local m = load_meta(id)
       if m and type(m.kids) == 'table' then
@@ -187,8 +189,9 @@ local function wake(n)
   if n > 0 then
     local tokens = {}
     for i = 1, math.min(n, 32) do tokens[i] = '1' end
-    redis.call('LPUSH', K_NOTIFY, unpack(tokens))
-    redis.call('LTRIM', K_NOTIFY, 0, 63)
+    if redis.call('LPUSH', K_NOTIFY, unpack(tokens)) > 64 then
+      redis.call('LTRIM', K_NOTIFY, 0, 63)
+    end
   end
 end
 

@@ -45,7 +45,8 @@ for i = done_base, fail_base - 1, 3 do
     m.state = 'completed'
     m.finished = now
     save_meta(id, m)
-    redis.call('HSET', K_RESULTS, id, ARGV[i + 2])
+    -- A job that returned nothing stores nothing: get_job reads a missing result as None.
+    if ARGV[i + 2] ~= 'null' then redis.call('HSET', K_RESULTS, id, ARGV[i + 2]) end
     redis.call('ZADD', K_COMPLETED, now, id)
     event(maxlen, 'completed', id)
     notify_parent(id, m, 1, ARGV[i + 2], now)

@@ -163,10 +163,13 @@ def _failover_run(cluster: RedisClusterServers, name: str, durable: bool) -> tup
             return c.wait + c.active + c.delayed == 0
 
         wait_until(drained, 120, interval=0.2, message="the workers to drain the queue")
-        assert all(w.poll() is None for w in workers), "the workers carried on by themselves"
+        exited = [w.poll() for w in workers if w.poll() is not None]
     finally:
-        for w in workers:
-            _stop(w, timeout=30)
+        # A worker that exited says why in its output: keep it for the assertion below.
+        outputs = [_stop(w, timeout=30) for w in workers]
+    assert not exited, f"the workers carried on by themselves; exit codes {exited}:\n" + "\n".join(
+        out[-4000:] for out in outputs
+    )
     ran = {k.decode() for k in r.hkeys(RUNS_KEY)}
     lost = acked - ran
     window = sum(1 for t, _ in producers.acked if killed_at - 1 <= t < killed_at)

@@ -311,13 +311,28 @@ def test_finished_jobs_expire_by_age(conn: RedisConnection) -> None:
     assert q.job_ids(JobState.COMPLETED) == ["new"]
 
 
-def test_events_stream_records_lifecycle(conn: RedisConnection) -> None:
-    q = Queue(conn.sync, "q")
+def test_events_stream_records_lifecycle_when_asked(conn: RedisConnection) -> None:
+    q = Queue(conn.sync, "q", events_maxlen=100)
     q.add("x", job_id="j")
-    fetch(conn, "q", 1, token="t")
-    settle(conn, "q", completed=[("j", "t", "null")])
+    res = aq_call(conn, "q", "settle_and_fetch", [], [], 1, "t", 30_000, "w1", events_maxlen=100)
+    assert [f.job.id for f in res.jobs] == ["j"]
+    settle(conn, "q", completed=[("j", "t", "null")], events_maxlen=100)
     events = [(e[b"event"], e[b"id"]) for _, e in conn.sync.xrange(q.keys.events)]
     assert events == [(b"added", b"j"), (b"active", b"j"), (b"completed", b"j")]
+    Queue(conn.sync, "quiet").add("x")  # the default: no stream
+    assert conn.sync.exists(Queue(conn.sync, "quiet").keys.events) == 0
+
+
+def test_a_job_that_returns_nothing_stores_no_result(conn: RedisConnection) -> None:
+    q = Queue(conn.sync, "q")
+    q.add("x", job_id="none")
+    q.add("x", job_id="some")
+    fetch(conn, "q", 2, token="t")
+    settle(conn, "q", completed=[("none", "t", "null"), ("some", "t", '{"ok":1}')])
+    assert conn.sync.hkeys(q.keys.results) == [b"some"]
+    none, some = q.get_job("none"), q.get_job("some")
+    assert none is not None and (none.state, none.result) == (JobState.COMPLETED, None)
+    assert some is not None and (some.state, some.result) == (JobState.COMPLETED, {"ok": 1})
 
 
 def test_every_key_shares_the_queue_hash_tag(conn: RedisConnection) -> None:

@@ -56,10 +56,11 @@ class Echo(BaseWorker):
         return {"echo": job.data}
 
 
-def test_processes_every_job_with_bounded_concurrency(redis_url: str) -> None:
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_processes_every_job_with_bounded_concurrency(redis_url: str, depth: int) -> None:
     q = _queue(redis_url)
     q.add_bulk(JobSpec("e", {"i": i, "ms": 5}) for i in range(300))
-    w = Echo(redis_url=redis_url, concurrency=7)
+    w = Echo(redis_url=redis_url, concurrency=7, settle_depth=depth)
     run_worker_until(w, _drained(q))
     assert w.processed == 300
     assert 1 < w.max_running <= 7
@@ -297,11 +298,12 @@ def test_settings_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.cluster
-def test_worker_on_redis_cluster(cluster_url: str) -> None:
+@pytest.mark.parametrize("depth", [1, 2])
+def test_worker_on_redis_cluster(cluster_url: str, depth: int) -> None:
     q = _queue(cluster_url)
     q.add_bulk(JobSpec("e", {"i": i, "ms": 1}) for i in range(200))
     q.add("e", {"ms": 1}, job_id="later", delay=0.3)
-    w = Echo(redis_url=cluster_url, concurrency=10)
+    w = Echo(redis_url=cluster_url, concurrency=10, settle_depth=depth)
     run_worker_until(w, _drained(q))
     assert w.processed == 201 and q.counts().completed == 201
 
