@@ -62,8 +62,10 @@ TOL_INCREASE_RATIO = 0.02  # absolute (max seen 0.003)
 TOL_QUANTILE = 0.10  # histogram_quantile (rank q*n) vs the merged histogram (nearest rank) ...
 # ... or, in rank: inside a classic bucket both are linear guesses, so one observation more or
 # less below the rank moves the value by a whole share of a wide bucket. The merged p95 must
-# sit at rank 0.95 of PromQL's own cumulative buckets within two observations plus 1 %.
-TOL_QUANTILE_RANK = 0.01
+# sit at rank 0.95 of PromQL's own cumulative buckets within two observations plus 3 %: those
+# buckets come from `increase`, which extrapolates each bucket to the window's edges on its own
+# (251 requests counted for 226 sent, seen on a loaded machine), so the rank moves with them.
+TOL_QUANTILE_RANK = 0.03
 
 
 # --- pure parts --------------------------------------------------------------------------------
