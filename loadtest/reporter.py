@@ -33,13 +33,13 @@ from typing import IO, Any
 
 import gevent
 import locust.runners
-import psutil
 from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import bucket_response_time
 from locust.user.task import DefaultTaskSet
 
+from loadtest.cpu import Cpu
 from loadtest.pacing import PacingState, pacing_state
 from loadtest.slices import EntrySnapshot, Slicer, slice_bounds
 
@@ -103,17 +103,6 @@ def count_iterations(detail: Detail) -> None:
         detail.iterations += 1
 
     DefaultTaskSet.execute_task = execute_task  # type: ignore[method-assign]
-
-
-class Cpu:
-    """This process's CPU use since the previous reading (percent of one core)."""
-
-    def __init__(self) -> None:
-        self.process = psutil.Process()
-        self.process.cpu_percent(None)  # the first reading only starts the clock
-
-    def percent(self) -> float:
-        return float(self.process.cpu_percent(None))
 
 
 def _sleep_to_next_second() -> None:
