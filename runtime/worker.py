@@ -21,7 +21,6 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable
-from concurrent.futures import Future
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 from wsgiref.simple_server import WSGIServer
@@ -30,6 +29,7 @@ from runtime.connection import AsyncClient, RedisSettings, SyncClient, async_cli
 from runtime.correlation import correlation_id, current_job_id
 from runtime.errors import JobTimeoutError, WorkerCrashed
 from runtime.heartbeat import Heartbeat, publish, withdraw
+from runtime.held import Held, drain
 from runtime.idle_wait import EmptyFetches, IdleWait
 from runtime.job import Job, corrupt_error, dumps
 from runtime.job_outcomes import OutcomeMetrics, failure_record
@@ -40,14 +40,6 @@ from runtime.settings import WorkerSettings
 from runtime.threads import JobThreads
 
 log = logging.getLogger("castiel.worker")
-
-
-@dataclass
-class _Held:
-    fetched: Fetched
-    task: asyncio.Task[None]
-    lost: bool = False
-    thread: Future[Any] | None = None  # a sync `process` call, which cannot be interrupted
 
 
 @dataclass
@@ -96,7 +88,7 @@ class BaseWorker:
         self.failed = 0
         self._stopping = False
         self._force = False
-        self._held: dict[str, _Held] = {}
+        self._held: dict[str, Held] = {}
         self._completed: list[tuple[str, str, str]] = []
         self._failures: list[tuple[str, str, str, int]] = []
         self._wake: asyncio.Event | None = None
@@ -172,7 +164,7 @@ class BaseWorker:
             for loop_task in (*tasks, pump):
                 loop_task.add_done_callback(self._loop_ended)
             await self._stop_event.wait()
-            await self._drain()
+            await drain(self._held, self.q, s.grace, lambda: self._force, self._forced)
             self._wake.set()
             await asyncio.wait({pump})
         finally:
@@ -393,7 +385,7 @@ class BaseWorker:
     def _start(self, fetched: Fetched) -> None:
         self._m_wait.observe(fetched.wait_ms / 1000)
         task = asyncio.create_task(self._run_job(fetched))
-        self._held[fetched.job.id] = _Held(fetched, task)
+        self._held[fetched.job.id] = Held(fetched, task)
 
     async def _run_job(self, fetched: Fetched) -> None:
         job = fetched.job
@@ -473,49 +465,6 @@ class BaseWorker:
     async def children(self, job: Job) -> ChildResults:
         """Results (and ignored failures) of a flow parent's children, by "queue:id"."""
         return await self.q.children_results(job)
-
-    # -- shutdown --------------------------------------------------------------------------
-
-    async def _drain(self) -> None:
-        """Give in-flight jobs `grace` seconds, then hand the rest back to waiting at once.
-
-        Except jobs whose code runs in a thread, which cannot be interrupted: handing those
-        back would let another worker run them while they still run here. They keep their
-        (renewed) leases until they end; a second signal stops waiting for them, and their
-        leases then lapse when the process is gone."""
-        s = self.settings
-        tasks = [h.task for h in self._held.values()]
-        if tasks and not self._force and s.grace > 0:
-            log.info("stopping: waiting up to %.1fs for %d job(s)", s.grace, len(tasks))
-            await asyncio.wait(tasks, timeout=s.grace)
-        running = [h for h in self._held.values() if h.thread is not None and not h.thread.cancel()]
-        leftover = [h for h in self._held.values() if all(h is not r for r in running)]
-        for h in leftover:  # no await since the lists were made: none of them can finish now
-            h.task.cancel()
-        await asyncio.gather(*(h.task for h in leftover), return_exceptions=True)
-        if leftover:
-            held = [(h.fetched.job.id, h.fetched.token) for h in leftover]
-            try:
-                n = await self.q.release(held)
-                log.info("handed %d unfinished job(s) back to waiting", n)
-            except REDIS_UNAVAILABLE as exc:
-                log.warning("could not hand back %d job(s) (%s); the sweep will", len(held), exc)
-        if running and not self._force:
-            log.warning(
-                "stopping: %d job(s) still running in threads cannot be interrupted; keeping "
-                "their leases until they end (a second signal exits without them: their "
-                "leases then lapse and they run again)",
-                len(running),
-            )
-            assert self._forced is not None
-            forced = asyncio.create_task(self._forced.wait())
-            ended = asyncio.gather(*(h.task for h in running), return_exceptions=True)
-            either: set[asyncio.Future[Any]] = {forced, ended}
-            await asyncio.wait(either, return_when="FIRST_COMPLETED")
-            forced.cancel()
-        for h in running:
-            h.task.cancel()  # stops awaiting the thread; the job's lease is left to lapse
-        await asyncio.gather(*(h.task for h in running), return_exceptions=True)
 
     # -- leases, stalls and heartbeat ------------------------------------------------------
 
