@@ -19,19 +19,20 @@ import os
 import signal
 import socket
 import time
-import traceback
 import uuid
 from collections.abc import Awaitable
-from concurrent.futures import Future
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 from wsgiref.simple_server import WSGIServer
 
 from runtime.connection import AsyncClient, RedisSettings, SyncClient, async_client, sync_client
 from runtime.correlation import correlation_id, current_job_id
-from runtime.errors import JobTimeoutError, PayloadError, UnrecoverableError, WorkerCrashed
+from runtime.errors import JobTimeoutError, WorkerCrashed
 from runtime.heartbeat import Heartbeat, publish, withdraw
+from runtime.held import Held, drain
+from runtime.idle_wait import EmptyFetches, IdleWait
 from runtime.job import Job, corrupt_error, dumps
+from runtime.job_outcomes import OutcomeMetrics, failure_record
 from runtime.metrics import QueueDepthCollector, RuntimeMetrics, serve_metrics
 from runtime.queue import AsyncQueue, ChildResults, Fetched, QueueOptions, SettleResult
 from runtime.redis_outage import REDIS_FAILED, REDIS_UNAVAILABLE, OutageTracker
@@ -39,36 +40,6 @@ from runtime.settings import WorkerSettings
 from runtime.threads import JobThreads
 
 log = logging.getLogger("castiel.worker")
-
-# What settle.lua reports instead of a processing time for a job it could not complete.
-LEASE_LOST, RECORD_CORRUPT = -1, -2
-
-
-@dataclass
-class _Held:
-    fetched: Fetched
-    task: asyncio.Task[None]
-    lost: bool = False
-    thread: Future[Any] | None = None  # a sync `process` call, which cannot be interrupted
-
-
-@dataclass(frozen=True)
-class _Empty:
-    """What the fetches that found nothing said about when to look again. With calls
-    overlapping, a reply can be older than one handled before it, so the soonest wins (too
-    soon costs one fetch; too late would leave a due job waiting)."""
-
-    next_delayed_ms: int  # -1: nothing delayed
-    rate_limited_ms: int  # 0: not rate-limited
-
-    @classmethod
-    def of(cls, res: SettleResult, before: _Empty | None) -> _Empty:
-        new = cls(res.next_delayed_ms, res.rate_limited_ms)
-        if before is None:
-            return new
-        delays = [d for d in (new.next_delayed_ms, before.next_delayed_ms) if d >= 0]
-        limits = [d for d in (new.rate_limited_ms, before.rate_limited_ms) if d > 0]
-        return cls(min(delays, default=-1), min(limits, default=0))
 
 
 @dataclass
@@ -80,49 +51,6 @@ class _Call:
     failures: list[tuple[str, str, str, int]]
     fetch: int
     token: str
-
-
-class _IdleWait:
-    """The pump's wait while the queue has nothing for it: blocks on Redis (BLPOP on the
-    queue's notify list), not polling, until a job may be ready, a job of ours finishes, a
-    delayed job falls due or the queue's rate limit frees a slot, or we are asked to stop."""
-
-    def __init__(self, worker: BaseWorker) -> None:
-        self.worker = worker
-        self.blpop: asyncio.Task[bool] | None = None
-        self.woken: asyncio.Task[bool] | None = None
-
-    async def wait(self, empty: _Empty, outage: OutageTracker) -> None:
-        w = self.worker
-        assert w._wake is not None
-        if empty.rate_limited_ms:
-            # Work is waiting but the rate limit is spent: a BLPOP would return at once (the
-            # queue is not empty), so wait for the limit (or a job of ours).
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(w._wake.wait(), empty.rate_limited_ms / 1000)
-            return
-        if self.blpop is None or self.blpop.done():
-            self.blpop = asyncio.create_task(w._blocking_q.wait_for_work(w._block))
-        if self.woken is None or self.woken.done():
-            self.woken = asyncio.create_task(w._wake.wait())
-        delayed = empty.next_delayed_ms
-        timeout = None if delayed < 0 else delayed / 1000 + 0.001
-        await asyncio.wait(
-            {self.blpop, self.woken}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        if self.blpop.done() and not self.blpop.cancelled() and self.blpop.exception() is not None:
-            error = self.blpop.exception() or RuntimeError("BLPOP failed")
-            if not isinstance(error, REDIS_FAILED):
-                raise error  # a bug, not an outage: the worker stops (_loop_ended)
-            await w._sleep(outage.failed(error))
-
-    async def close(self) -> None:
-        pending = [t for t in (self.blpop, self.woken) if t is not None and not t.done()]
-        for t in pending:
-            t.cancel()
-        # Let a cancelled BLPOP hand its connection back before the pool is closed.
-        if pending:
-            await asyncio.wait(pending, timeout=2)
 
 
 async def _bounded(step: Awaitable[Any], what: str, timeout: float = 5.0) -> None:
@@ -160,7 +88,7 @@ class BaseWorker:
         self.failed = 0
         self._stopping = False
         self._force = False
-        self._held: dict[str, _Held] = {}
+        self._held: dict[str, Held] = {}
         self._completed: list[tuple[str, str, str]] = []
         self._failures: list[tuple[str, str, str, int]] = []
         self._wake: asyncio.Event | None = None
@@ -236,7 +164,7 @@ class BaseWorker:
             for loop_task in (*tasks, pump):
                 loop_task.add_done_callback(self._loop_ended)
             await self._stop_event.wait()
-            await self._drain()
+            await drain(self._held, self.q, s.grace, lambda: self._force, self._forced)
             self._wake.set()
             await asyncio.wait({pump})
         finally:
@@ -321,12 +249,7 @@ class BaseWorker:
 
     def _bind_metrics(self) -> None:
         m, q = self.metrics, self.settings.queue
-        self._m_completed = m.jobs.labels(q, "completed")
-        self._m_failed = m.jobs.labels(q, "failed")
-        self._m_retried = m.jobs.labels(q, "retried")
-        self._m_lost = m.jobs.labels(q, "lease_lost")
-        self._m_retries = m.retries.labels(q)
-        self._m_processing = m.processing.labels(q)
+        self._outcomes = OutcomeMetrics(m, q)
         self._m_wait = m.waiting.labels(q)
         # Read at scrape time: no gauge update per job.
         m.in_flight.labels(q).set_function(lambda: len(self._held))
@@ -353,8 +276,8 @@ class BaseWorker:
         assert self._wake is not None
         calls: dict[asyncio.Task[SettleResult], _Call] = {}
         outage = self._outage("worker")
-        idle = _IdleWait(self)
-        starved: _Empty | None = None  # a fetch found nothing: wait for work first
+        idle = IdleWait(self._wake, self._blocking_q, self._block, self._sleep)
+        starved: EmptyFetches | None = None  # a fetch found nothing: wait for work first
         try:
             while True:
                 self._wake.clear()
@@ -367,7 +290,7 @@ class BaseWorker:
                         continue
                     for sent, res in received:
                         if sent.fetch > 0:
-                            starved = None if res.jobs else _Empty.of(res, starved)
+                            starved = None if res.jobs else EmptyFetches.of(res, starved)
                 pending = sum(c.fetch for c in calls.values())
                 while len(calls) < self.settings.settle_depth:
                     call = self._next_call(pending, starved is not None)
@@ -445,7 +368,9 @@ class BaseWorker:
 
     def _apply(self, res: SettleResult, token: str) -> None:
         assert self._wake is not None
-        self._record(res.completed_ms, res.failed)
+        ok, failed = self._outcomes.record(res.completed_ms, res.failed)
+        self.processed += ok
+        self.failed += failed
         if res.rate_limited_ms:
             self._m_rate_limited.inc()
         if res.group_held:
@@ -457,49 +382,10 @@ class BaseWorker:
             self._failures.append((job_id, token, corrupt_error(problem), -1))
             self._wake.set()
 
-    def _record(self, done_ms: list[int], failed_out: list[tuple[str, int]]) -> None:
-        lost = corrupt = 0
-        for ms in done_ms:
-            if ms == LEASE_LOST:
-                lost += 1
-            elif ms == RECORD_CORRUPT:
-                corrupt += 1
-            else:
-                self._m_processing.observe(ms / 1000)
-        ok = len(done_ms) - lost - corrupt
-        self.processed += ok
-        if ok:
-            self._m_completed.inc(ok)
-        for outcome, ms in failed_out:
-            if outcome == "lost":
-                lost += 1
-                continue
-            if outcome == "corrupt":
-                corrupt += 1
-                continue
-            self._m_processing.observe(ms / 1000)
-            if outcome == "retry":
-                self._m_retried.inc()
-                self._m_retries.inc()
-            else:
-                self.failed += 1
-                self._m_failed.inc()
-        if corrupt:
-            self.failed += corrupt
-            self._m_failed.inc(corrupt)
-            log.error("%d finished job(s) had a corrupt record by then; failed them", corrupt)
-        if lost:
-            self._m_lost.inc(lost)
-            log.warning(
-                "%d job(s) finished after their lease was reclaimed; the results "
-                "were discarded (another worker runs them again)",
-                lost,
-            )
-
     def _start(self, fetched: Fetched) -> None:
         self._m_wait.observe(fetched.wait_ms / 1000)
         task = asyncio.create_task(self._run_job(fetched))
-        self._held[fetched.job.id] = _Held(fetched, task)
+        self._held[fetched.job.id] = Held(fetched, task)
 
     async def _run_job(self, fetched: Fetched) -> None:
         job = fetched.job
@@ -521,7 +407,7 @@ class BaseWorker:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._failures.append(self._failure(fetched, exc))
+                self._failures.append(failure_record(fetched, exc, self.worker_id))
             else:
                 self._completed.append((job.id, fetched.token, encoded))
         finally:
@@ -561,42 +447,6 @@ class BaseWorker:
             log.error("more timed-out threads than concurrency (%d): restarting", limit)
             self.request_stop()
 
-    def _failure(self, fetched: Fetched, exc: Exception) -> tuple[str, str, str, int]:
-        job = fetched.job
-        unrecoverable = isinstance(exc, UnrecoverableError | PayloadError)
-        if unrecoverable or job.attempts_made >= job.max_attempts:
-            delay_ms = -1
-        else:
-            delay_ms = int(job.backoff.delay(job.attempts_made) * 1000)
-        if not unrecoverable and delay_ms >= 0:
-            log.warning(
-                "job %s (%s) attempt %d/%d failed: %r; retrying in %.2fs",
-                job.id,
-                job.name,
-                job.attempts_made,
-                job.max_attempts,
-                exc,
-                delay_ms / 1000,
-            )
-        else:
-            log.error(
-                "job %s (%s) failed after attempt %d/%d: %r",
-                job.id,
-                job.name,
-                job.attempts_made,
-                job.max_attempts,
-                exc,
-            )
-        error = {
-            "type": type(exc).__name__,
-            "message": str(exc),
-            "traceback": "".join(traceback.format_exception(exc)),
-            "attempt": job.attempts_made,
-            "worker": self.worker_id,
-            "at": time.time(),
-        }
-        return job.id, fetched.token, dumps(error, "error record"), delay_ms
-
     # -- flows -------------------------------------------------------------------------------
 
     def _queue_for(self, name: str) -> AsyncQueue:
@@ -615,49 +465,6 @@ class BaseWorker:
     async def children(self, job: Job) -> ChildResults:
         """Results (and ignored failures) of a flow parent's children, by "queue:id"."""
         return await self.q.children_results(job)
-
-    # -- shutdown --------------------------------------------------------------------------
-
-    async def _drain(self) -> None:
-        """Give in-flight jobs `grace` seconds, then hand the rest back to waiting at once.
-
-        Except jobs whose code runs in a thread, which cannot be interrupted: handing those
-        back would let another worker run them while they still run here. They keep their
-        (renewed) leases until they end; a second signal stops waiting for them, and their
-        leases then lapse when the process is gone."""
-        s = self.settings
-        tasks = [h.task for h in self._held.values()]
-        if tasks and not self._force and s.grace > 0:
-            log.info("stopping: waiting up to %.1fs for %d job(s)", s.grace, len(tasks))
-            await asyncio.wait(tasks, timeout=s.grace)
-        running = [h for h in self._held.values() if h.thread is not None and not h.thread.cancel()]
-        leftover = [h for h in self._held.values() if all(h is not r for r in running)]
-        for h in leftover:  # no await since the lists were made: none of them can finish now
-            h.task.cancel()
-        await asyncio.gather(*(h.task for h in leftover), return_exceptions=True)
-        if leftover:
-            held = [(h.fetched.job.id, h.fetched.token) for h in leftover]
-            try:
-                n = await self.q.release(held)
-                log.info("handed %d unfinished job(s) back to waiting", n)
-            except REDIS_UNAVAILABLE as exc:
-                log.warning("could not hand back %d job(s) (%s); the sweep will", len(held), exc)
-        if running and not self._force:
-            log.warning(
-                "stopping: %d job(s) still running in threads cannot be interrupted; keeping "
-                "their leases until they end (a second signal exits without them: their "
-                "leases then lapse and they run again)",
-                len(running),
-            )
-            assert self._forced is not None
-            forced = asyncio.create_task(self._forced.wait())
-            ended = asyncio.gather(*(h.task for h in running), return_exceptions=True)
-            either: set[asyncio.Future[Any]] = {forced, ended}
-            await asyncio.wait(either, return_when="FIRST_COMPLETED")
-            forced.cancel()
-        for h in running:
-            h.task.cancel()  # stops awaiting the thread; the job's lease is left to lapse
-        await asyncio.gather(*(h.task for h in running), return_exceptions=True)
 
     # -- leases, stalls and heartbeat ------------------------------------------------------
 
