@@ -74,7 +74,7 @@ def test_the_alerts_page_creates_and_expires_a_silence_in_postgres(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fill_run(postgres_url)
-    at = _app(str(DASHBOARD / "pages" / PAGES["alerts"]), postgres_url, monkeypatch)
+    at = _app(str(DASHBOARD / "views" / PAGES["alerts"]), postgres_url, monkeypatch)
     at.text_area(key="silence_matchers").set_value('budget="too tight"')
     at.text_input(key="silence_by").set_value("lead")
     next(b for b in at.button if b.label == "Create silence").click().run()
