@@ -2,7 +2,7 @@
 soaks at 1-second resolution must render in under 1.5 s of server time.
 
     .venv/bin/python bench/dashboard_render.py [--runs 50] [--endpoints 8] [--repeat 3]
-        [--store PATH|URL]
+        [--store PATH|URL [--reuse]]
 
 The store gets `--runs` finished 1-hour runs of one branch and scenario, each checked (its
 verdicts with their traces recorded, p95 stepping up by 20 % from the 35th run so History has
@@ -16,6 +16,9 @@ within the TTL (another tab, a fragment tick).
 
 `--store` builds the store there instead of a temporary SQLite file: a file path, or a
 PostgreSQL URL (a migrated, empty database; the password from $PGPASSWORD or ~/.pgpass).
+`--reuse` measures a store this benchmark filled before (same `--runs` and `--endpoints`)
+without filling it again: before and after a change, against the same data, without the
+minutes a fill takes.
 """
 
 from __future__ import annotations
@@ -283,9 +286,19 @@ def main() -> int:
     ap.add_argument(
         "--store", help="build the store here (a new file path or an empty database URL)"
     )
+    ap.add_argument(
+        "--reuse",
+        action="store_true",
+        help="--store was filled by an earlier run of this benchmark: measure it as it is",
+    )
     args = ap.parse_args()
+    if args.reuse and not args.store:
+        ap.error("--reuse needs --store")
     with tempfile.TemporaryDirectory() as tmp:
         where = args.store or str(Path(tmp) / "castiel.db")
+        if args.reuse:
+            print(f"store: {where.split('@')[-1]} as filled before (--reuse)")
+            return _report(render_times(where, args.repeat), args.repeat)
         now = time.time()
         t = time.perf_counter()
         try:
@@ -303,9 +316,13 @@ def main() -> int:
             f"caches, workers), {size}, filled in {time.perf_counter() - t:.0f} s"
         )
         times = render_times(where, args.repeat)
+    return _report(times, args.repeat)
+
+
+def _report(times: dict[str, Timing], repeat: int) -> int:
     print(
         f"\n{'page':<10} {'cold s':>7} {'cold CPU s':>11} {'warm s':>7} {'warm CPU s':>11}"
-        f"   (median of {args.repeat}; load average {os.getloadavg()[0]:.1f})"
+        f"   (median of {repeat}; load average {os.getloadavg()[0]:.1f})"
     )
     worst = 0.0
     for name, tm in times.items():

@@ -36,7 +36,9 @@ class VerdictSource(Protocol):
 
     def runs(self, limit: int = ...) -> list[RunInfo]: ...
 
-    def verdicts(self, run_id: str, source: str | None = ...) -> list[VerdictRecord]: ...
+    def verdicts_of(
+        self, run_ids: Sequence[str], source: str | None = ...
+    ) -> dict[str, list[VerdictRecord]]: ...
 
 
 @dataclass(frozen=True)
@@ -116,21 +118,25 @@ def read_entries(
     given; up to and including `until`), oldest first. A history compares like with like:
     a peak run's numbers are not a normal run's, and a run stopped early or found
     inconclusive (its numbers cannot be trusted) is no point of it."""
+    candidates = [
+        run
+        for run in store.runs(SCAN)
+        if run.status == "finished"
+        and run.verdict != "inconclusive"
+        and (branch is None or run.git_branch == branch)
+        and (scenario is None or run.scenario == scenario)
+        and (until is None or (run.started_at, run.id) <= (until.started_at, until.id))
+    ]
     picked: list[Entry] = []
-    for run in store.runs(SCAN):
-        if run.status != "finished" or run.verdict == "inconclusive":
-            continue
-        if (branch is not None and run.git_branch != branch) or (
-            scenario is not None and run.scenario != scenario
-        ):
-            continue
-        if until is not None and (run.started_at, run.id) > (until.started_at, until.id):
-            continue
-        records = store.verdicts(run.id, source)
-        if records:
-            picked.append(Entry(run, tuple(verdict_from_record(r) for r in records)))
-            if len(picked) >= last:
-                break
+    # The newest `last` candidates in one query; more only when some had no verdicts.
+    while candidates and len(picked) < last:
+        chunk, candidates = candidates[:last], candidates[last:]
+        found = store.verdicts_of([run.id for run in chunk], source)
+        for run in chunk:
+            if records := found.get(run.id):
+                picked.append(Entry(run, tuple(verdict_from_record(r) for r in records)))
+                if len(picked) >= last:
+                    break
     return picked[::-1]
 
 

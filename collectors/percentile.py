@@ -72,8 +72,23 @@ def histogram_percentiles(
     `lo`/`hi`: exact extremes (inf/-inf when unknown), `below(k)`: per row, the non-zero
     observations in bucket columns `0..k[row]`, `width`: the number of bucket columns,
     `reported`: the value each column reports (`collectors.model.bucket_values`)."""
+    return values_at_ranks(nearest_rank(q, n), n, zero, lo, hi, below, width, reported)
+
+
+def values_at_ranks(
+    rank: I64,
+    n: I64,
+    zero: I64,
+    lo: F64,
+    hi: F64,
+    below: Callable[[I64], INT],
+    width: int,
+    reported: F64,
+) -> F64:
+    """The value of each row's observation of rank `rank` (1-based, from `nearest_rank`),
+    as `histogram_percentiles` reads it. Many ranks of one histogram (a whole CDF) are many
+    rows that share its counts: one binary search answers them all."""
     rows = n.size
-    rank = nearest_rank(q, n)
     out = np.zeros(rows)
     if width:
         need = rank - zero

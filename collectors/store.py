@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, or_, select, update
+from sqlalchemy import Connection, Select, Table, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from collectors import migrations
@@ -107,6 +107,26 @@ class VerdictRecord:
     payload: Mapping[str, Any] = field(default_factory=dict)
     evaluated_at: float = 0.0
     source: str = "check"
+
+
+_IDS_PER_QUERY = 500
+"""Run ids per `IN (...)` list: well under SQLite's limit on bound parameters."""
+
+
+def _verdict_query(source: str | None) -> Select[Any]:
+    query = select(
+        verdicts.c.budget,
+        verdicts.c.group_key,
+        verdicts.c.status,
+        verdicts.c.payload,
+        verdicts.c.evaluated_at,
+        verdicts.c.source,
+    )
+    return query if source is None else query.where(verdicts.c.source == source)
+
+
+def _verdict_from_row(r: Sequence[Any]) -> VerdictRecord:
+    return VerdictRecord(r[0], json.loads(r[1]), r[2], json.loads(r[3]), r[4], r[5])
 
 
 def new_run_id(now: float) -> str:
@@ -474,20 +494,30 @@ class Store:
     def verdicts(self, run_id: str, source: str | None = None) -> list[VerdictRecord]:
         with self._db.read() as c:
             pk = self._run_pk(c, run_id)
-            query = select(
-                verdicts.c.budget,
-                verdicts.c.group_key,
-                verdicts.c.status,
-                verdicts.c.payload,
-                verdicts.c.evaluated_at,
-                verdicts.c.source,
-            ).where(verdicts.c.run_pk == pk)
-            if source is not None:
-                query = query.where(verdicts.c.source == source)
+            query = _verdict_query(source).where(verdicts.c.run_pk == pk)
             rows = c.execute(query.order_by(verdicts.c.id)).all()
-        return [
-            VerdictRecord(r[0], json.loads(r[1]), r[2], json.loads(r[3]), r[4], r[5]) for r in rows
-        ]
+        return [_verdict_from_row(r) for r in rows]
+
+    def verdicts_of(
+        self, run_ids: Sequence[str], source: str | None = None
+    ) -> dict[str, list[VerdictRecord]]:
+        """The verdicts of many runs in one query (a history of 50 runs is one round trip to
+        a PostgreSQL store, not 50): {run id: its verdicts, as `verdicts` returns them}. A
+        run without verdicts, or unknown (pruned since it was listed), is left out."""
+        out: dict[str, list[VerdictRecord]] = {}
+        wanted = list(dict.fromkeys(run_ids))
+        with self._db.read() as c:
+            for i in range(0, len(wanted), _IDS_PER_QUERY):
+                query = (
+                    _verdict_query(source)
+                    .add_columns(runs.c.id)
+                    .select_from(verdicts.join(runs, runs.c.pk == verdicts.c.run_pk))
+                    .where(runs.c.id.in_(wanted[i : i + _IDS_PER_QUERY]))
+                    .order_by(verdicts.c.id)
+                )
+                for r in c.execute(query):
+                    out.setdefault(r[6], []).append(_verdict_from_row(r))
+        return out
 
     # --- retention -----------------------------------------------------------------------
 

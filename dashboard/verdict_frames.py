@@ -152,8 +152,9 @@ def budget_history(store: Store, run_ids: Sequence[str]) -> pd.DataFrame:
     """For the sparkline column: per budget and group, the observed value in each of
     `run_ids` (oldest first), from what `castiel check` recorded for those runs."""
     values: dict[tuple[str, str], list[float | None]] = {}
+    found = store.verdicts_of(run_ids, "check")
     for i, run_id in enumerate(run_ids):
-        for record in store.verdicts(run_id, "check"):
+        for record in found.get(run_id, []):
             v = verdict_from_record(record)
             group = ", ".join(f"{k}={val}" for k, val in v.group) or "-"
             observed = v.observed if v.observed is not None and math.isfinite(v.observed) else None

@@ -14,7 +14,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sqlalchemy import event
 
+from budgets.history import read_entries
+from budgets.model import Condition, Level, Op
+from budgets.verdict import Verdict, Window
 from collectors.migrations import LATEST_VERSION, VERSION_TABLE
 from collectors.model import Batch, Histogram, MetricKind, SeriesKey
 from collectors.store import (
@@ -384,3 +388,64 @@ def test_a_colliding_run_id_is_drawn_again(
         with pytest.raises(StoreError, match="'other-id' already exists"):
             s.create_run(started_at=2.0, run_id="other-id")
         assert [r.id for r in s.runs()] == ["other-id", "same-id"]
+
+
+def test_verdicts_of_many_runs_in_one_query(
+    store_location: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """History reads 50 runs' verdicts: one query (per 500 runs), not one per run, with the
+    same records `verdicts` returns for each run, in their order."""
+
+    def record(i: int, k: int) -> VerdictRecord:
+        v = Verdict(
+            budget="p95",
+            status=Level.PASS,
+            aggregation="p95",
+            observed=i + k / 10,
+            thresholds=((Level.FAIL, Condition(Op.LT, 9.0)),),
+            sample_count=10,
+            window=Window(i, i + 0.5),
+            scope="run",
+            group=(("route", f"/r{k}"),),
+            metric="castiel_http_request_duration_seconds",
+        )
+        return VerdictRecord("p95", {"route": f"/r{k}"}, "pass", v.to_json(), i)
+
+    with Store.open(store_location) as s:
+        ids = []
+        for i in range(5):
+            run = s.create_run(started_at=float(i), scenario="soak", git_branch="main")
+            s.finish_run(run.id, i + 0.5)
+            if i != 2:  # a run checked without verdicts is no point of a history
+                s.record_verdicts(run.id, [record(i, k) for k in range(3)])
+                s.record_verdicts(run.id, [VerdictRecord("live", {}, "warn")], source="live")
+            ids.append(run.id)
+        statements: list[str] = []
+        event.listen(
+            s.database.engine,
+            "before_cursor_execute",
+            lambda conn, cursor, statement, *rest: statements.append(statement),
+        )
+        found = s.verdicts_of([*ids, "no-such-run"], "check")
+        assert len([q for q in statements if "FROM verdicts" in q]) == 1
+        assert set(found) == {ids[0], ids[1], ids[3], ids[4]}
+        for run_id in found:
+            assert found[run_id] == s.verdicts(run_id, "check")
+        assert [r.group["route"] for r in found[ids[4]]] == ["/r0", "/r1", "/r2"]
+        every = s.verdicts_of(ids)
+        assert [r.source for r in every[ids[1]]] == ["check"] * 3 + ["live"]
+        assert s.verdicts_of([]) == {}
+
+        monkeypatch.setattr("collectors.store._IDS_PER_QUERY", 2)
+        assert s.verdicts_of(ids, "check") == found  # split into 3 queries, same answer
+        monkeypatch.undo()
+
+        statements.clear()
+        entries = read_entries(s, branch="main", scenario="soak", last=2)
+        assert len([q for q in statements if "FROM verdicts" in q]) == 1  # the newest 2 runs
+        assert [e.run.id for e in entries] == [ids[3], ids[4]]  # oldest first
+        assert entries[-1].verdicts[0].observed == 4.0
+        statements.clear()
+        # ids[2] has none: a second query reaches further back for the third run.
+        assert [e.run.id for e in read_entries(s, last=3)] == [ids[1], ids[3], ids[4]]
+        assert len([q for q in statements if "FROM verdicts" in q]) == 2
