@@ -154,3 +154,14 @@ def test_histories_split_budgets_and_groups() -> None:
     assert [h.budget for h in histories(mixed)] == ["checkout p95", "queue wait"]
     [only] = histories(mixed, "queue wait")
     assert [p.value for p in only.points] == [4.0, 5.0, 6.0] and only.changes == ()
+
+
+def test_a_hundredfold_step_with_an_uneven_run_after_it_is_found() -> None:
+    """Real runs of the example service (test_history_e2e): p50 of 3 ms, then a 400 ms delay
+    with one run at 625 ms. On the linear scale that run's spread hid a 130-fold step
+    (p = 6e-4 against 1e-4); noise proportional to the level is tested on the log scale."""
+    fast = [0.002997, 0.002997, 0.003, 0.002997]
+    assert [c.index for c in detect([*fast, 0.4025, 0.625])] == [4]
+    (found,) = detect([*fast, 0.4025, 0.625, 0.4025])
+    assert found.index == 4 and found.mean_before == pytest.approx(0.0029978, rel=1e-3)
+    assert found.mean_after == pytest.approx((0.4025 * 2 + 0.625) / 3)

@@ -50,9 +50,10 @@ def test_per_second_counts_of_a_distributed_run_have_no_gaps_and_add_up(tmp_path
     locust_total, _ = locust_requests(run_dir)
     assert sum(counts.values()) == locust_total > 60
     seconds = sorted(counts)
-    # Whole seconds, but the last: it ends when the run ends (a whole-run count includes it).
+    # Whole seconds, but the last: it ends when the run ends (a whole-run count includes it),
+    # and covers the last whole second too when the stop came before that second was cut.
     assert all(b - a == 1 for a, b in itertools.pairwise(seconds[:-1])), seconds
-    assert 0 < seconds[-1] - seconds[-2] <= 1, seconds
+    assert 0 < seconds[-1] - seconds[-2] < 2, seconds
     # Steady part (after the ramp, before the stop): every second has its requests. With
     # Locust's 3 s reports taken as they arrive, two of every three seconds were 0.
     steady = [counts[t] for t in seconds[3:-2]]
