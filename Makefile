@@ -54,7 +54,7 @@ lint: $(STAMP)
 
 # The suite mostly waits (servers starting, load tests of fixed length), so it runs in
 # parallel processes even on two cores; one file per process keeps module fixtures shared.
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 3
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
 test: $(STAMP) system-deps lint

@@ -154,7 +154,10 @@ def test_a_run_on_a_fresh_runner_gates_on_the_downloaded_bundle(
     assert "warning" not in label  # the same load: users, duration, locustfile, target, budgets
     (p95,) = [v for v in report["verdicts"] if v["budget"] == "catalogue p95"]
     assert p95["baseline"]["baseline_run"] == main_run.run_id
-    assert p95["baseline"]["outcome"] == "pass" and p95["baseline"]["baseline_value"] > 0
+    # Compared against the bundle's numbers: same code, so no regression (a short run on a
+    # loaded machine may leave the comparison inconclusive, never failed).
+    assert p95["baseline"]["outcome"] in ("pass", "inconclusive")
+    assert p95["baseline"]["baseline_value"] > 0
     with Store.open(store_locator, readonly=True) as s:
         assert [r.id for r in s.runs()] == [report["run"]["id"]]  # compared, not imported
 

@@ -24,8 +24,10 @@ budgets:
     aggregation: p50
     fail: "< 10s"
 """
-FAST, SLOW = 4, 3
-"""Runs before the delay, and runs with it (the first of them at the delay's commit)."""
+FAST, SLOW = 5, 4
+"""Runs before the delay, and runs with it (the first of them at the delay's commit). A p50 of
+4 users over 5 s moves between 3 and 7 ms from run to run, and a change must not rest on one
+run, so the 400 ms step is confirmed by the 2nd or 3rd run after it (docs/budgets.md)."""
 
 
 def git(repo: Path, *args: str) -> str:

@@ -95,7 +95,9 @@ def test_heartbeat_histograms_become_interval_histograms(redis_url: str) -> None
         proc.wait()
     total = sum(h.point.histogram.count for h in seen)
     p50 = seen[0].point.histogram.percentile(50)
-    assert total == 10 and p50 is not None and 0.01 <= p50 <= 0.1
+    # 20 ms jobs: the median is their duration (plus the event loop's lag on a loaded
+    # machine), in seconds, not milliseconds.
+    assert total == 10 and p50 is not None and 0.01 <= p50 <= 0.5
     # The killed worker's heartbeat expires: it becomes unhealthy, not silently gone.
     wait_until(
         lambda: any(
