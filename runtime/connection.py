@@ -172,6 +172,30 @@ def sync_client(settings: RedisSettings) -> SyncClient:
     return redis.Redis(connection_pool=pool)
 
 
+class _WritesFailAsConnectionErrors:
+    """redis-py 8.1's asyncio connection leaks transport internals when it is disconnected
+    while a write is under way (a concurrent `disconnect(nowait=True)`, as its own error
+    paths and a cluster's topology refresh do, or a peer reset: redis/redis-py#4287): an
+    AttributeError or TypeError about a None writer instead of a ConnectionError. Those
+    bypass every retry and killed a worker's heartbeat loop during a Cluster failover."""
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        try:
+            await super().send_packed_command(command, check_health)  # type: ignore[misc]
+        except (AttributeError, TypeError) as exc:
+            if "NoneType" not in str(exc):
+                raise
+            raise redis.exceptions.ConnectionError(
+                "the connection was closed while writing to it"
+            ) from exc
+
+
+def _safe_connection_class(base: type[Any]) -> type[Any]:
+    """`base` (redis-py's Connection, SSLConnection or UnixDomainSocketConnection) with
+    writes that fail as ConnectionErrors."""
+    return type(f"Castiel{base.__name__}", (_WritesFailAsConnectionErrors, base), {})
+
+
 class GatedAsyncRedisCluster(redis.asyncio.cluster.RedisCluster):
     """redis-py's asyncio cluster client, but commands beyond `max_connections` in flight wait
     for a free slot (up to `pool_timeout`, then ConnectionError, as the standalone client's
@@ -182,6 +206,12 @@ class GatedAsyncRedisCluster(redis.asyncio.cluster.RedisCluster):
 
     def __init__(self, *args: Any, pool_timeout: float = 5.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # redis-py picks the connection class itself; nodes discovered later are built from
+        # these kwargs (the dict is shared with the nodes manager).
+        safe = _safe_connection_class(self.connection_kwargs["connection_class"])
+        self.connection_kwargs["connection_class"] = safe
+        for node in self.nodes_manager.startup_nodes.values():
+            node.connection_class = safe
         self._gate = asyncio.Semaphore(int(kwargs.get("max_connections", 100)))
         self._pool_timeout = pool_timeout
 
@@ -225,6 +255,7 @@ def async_client(settings: RedisSettings) -> AsyncClient:
         retry=retry,
         **settings._common(),
     )
+    pool.connection_class = _safe_connection_class(pool.connection_class)
     return redis.asyncio.Redis(connection_pool=pool)
 
 

@@ -39,6 +39,17 @@ def _ms(seconds: float) -> int:
     return math.floor(seconds * 1000)
 
 
+def _mark_before(stored: bytes | str | None, ms: int) -> bool:
+    """Whether a stored "last fired" mark exists and lies before `ms` (an unreadable one is
+    replaced: the scheduler would heal it anyway)."""
+    if stored is None:
+        return False
+    try:
+        return int(stored) < ms
+    except ValueError:
+        return True
+
+
 @dataclass(frozen=True)
 class ScheduleStatus:
     schedule: Schedule
@@ -58,19 +69,31 @@ class Schedules:
     def upsert(self, schedule: Schedule) -> Schedule:
         """Create or replace; returns the schedule as saved. A new schedule counts from now
         (no past tick fires). An interval schedule without an anchor keeps the anchor it had
-        when only its job changes, so editing it does not shift its ticks."""
+        when only its job changes, so editing it does not shift its ticks; a new interval is
+        anchored at now, and its first tick is one interval later."""
+        # One reading, whole ms: the anchor and the "last fired" mark must be the same instant,
+        # or the tick at the anchor itself falls after the mark and fires at the save.
+        now_ms = _ms(self.clock())
+        mark: int | None = None  # set when the anchor is new: ticks before it never fire
         if schedule.every is not None and schedule.anchor is None:
-            anchor = round(self.clock(), 3)
+            anchor: float = now_ms / 1000
+            mark = now_ms
             current = self.client.hget(self.keys.schedules, schedule.id)
             if current is not None:
                 with contextlib.suppress(ConfigError):
                     old = Schedule.from_json(current)
                     if old.every == schedule.every and old.anchor is not None:
-                        anchor = old.anchor
+                        anchor, mark = old.anchor, None
             schedule = replace(schedule, anchor=anchor)
+        move_mark = mark is not None and _mark_before(
+            self.client.hget(self.keys.schedule_state, schedule.id), mark
+        )
         with self.client.pipeline(transaction=False) as pipe:
             pipe.hset(self.keys.schedules, schedule.id, schedule.to_json())
-            pipe.hsetnx(self.keys.schedule_state, schedule.id, str(_ms(self.clock())))
+            if move_mark:
+                pipe.hset(self.keys.schedule_state, schedule.id, str(mark))
+            else:
+                pipe.hsetnx(self.keys.schedule_state, schedule.id, str(now_ms))
             pipe.sadd(queues_key(), self.queue)
             pipe.execute()
         return schedule

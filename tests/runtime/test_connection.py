@@ -7,8 +7,12 @@ import asyncio
 import time
 
 import pytest
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.exceptions
 
 from runtime import ConfigError, RedisSettings, connect
+from runtime.redis_outage import REDIS_FAILED
 
 
 def test_settings_reach_the_pools() -> None:
@@ -95,3 +99,44 @@ def test_cluster_clients_work(cluster_url: str) -> None:
 
     assert asyncio.run(go()) == b"2"
     conn.close()
+
+
+async def _write_while_disconnected(client: object) -> BaseException | None:
+    """Sends a command on one of `client`'s connections while another task disconnects it
+    (what redis-py's own error paths and a cluster's topology refresh do to a shared
+    connection): redis-py 8.1 raised AttributeError ('NoneType' ... 'writelines')."""
+    if isinstance(client, redis.asyncio.cluster.RedisCluster):
+        await client.initialize()
+        node = client.get_default_node()
+        assert node is not None
+        conn = node.acquire_connection()
+    else:
+        assert isinstance(client, redis.asyncio.Redis)
+        conn = await client.connection_pool.get_connection()
+    await conn.connect()
+    write = asyncio.create_task(conn.send_command("PING"))
+    cut = asyncio.create_task(conn.disconnect(nowait=True))
+    error, _ = await asyncio.gather(write, cut, return_exceptions=True)
+    assert isinstance(error, BaseException | None)
+    return error
+
+
+@pytest.mark.parametrize("topology", ["standalone", "cluster"])
+def test_a_connection_closed_during_a_write_is_a_connection_error(
+    topology: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("cluster_url" if topology == "cluster" else "redis_url")
+    conn = connect(url, connect_timeout=2.0)
+
+    async def go() -> BaseException | None:
+        try:
+            error = await _write_while_disconnected(conn.aio)
+            # ...and the client carries on: the next command reconnects.
+            assert await conn.aio.ping() is True
+            return error
+        finally:
+            await conn.aclose()
+
+    error = asyncio.run(go())
+    assert isinstance(error, redis.exceptions.ConnectionError), repr(error)
+    assert isinstance(error, REDIS_FAILED)

@@ -364,11 +364,35 @@ def test_upsert_list_remove(connection: RedisConnection) -> None:
     admin.upsert(Schedule("digest", "send", cron="0 8 * * *", tz="Europe/Berlin"))
     listed = {st.schedule.id: st for st in admin.list()}
     assert sorted(listed) == ["digest", "poll"]
-    assert listed["poll"].schedule.every == 30 and listed["poll"].last_fired == 1000.0
+    # ...and moves the mark there: no tick of the new interval before the edit fires.
+    assert listed["poll"].schedule.every == 30 and listed["poll"].last_fired == 1030.0
     assert listed["poll"].next_fire == 1060.0
     assert listed["digest"].next_fire == ms("1970-01-01T08:00:00+01:00") / 1000
     assert admin.remove("poll") is True and admin.remove("poll") is False
     assert [st.schedule.id for st in admin.list()] == ["digest"]
+
+
+def test_the_first_tick_is_one_interval_after_the_save_whatever_the_clock_reads(
+    connection: RedisConnection,
+) -> None:
+    # 1000.0006 rounds up to 1000.001 s but floors to 1000000 ms: an anchor and a mark taken
+    # from two readings (or two roundings) put the anchor after the mark, and a tick fired at
+    # the moment of the save (seen in CI under load).
+    clock = Clock(1000.0006)
+    admin = Schedules(connection.sync, "mail", clock=clock)
+    saved = admin.upsert(Schedule("poll", "fetch", every=0.3))
+    assert saved.anchor is not None
+    (status,) = admin.list()
+    assert status.next_fire == pytest.approx(saved.anchor + 0.3, abs=1e-9)
+    # Changing the interval re-anchors at now: the next tick is again one interval later.
+    clock.t = 1001.2346
+    edited = admin.upsert(Schedule("poll", "fetch", every=0.5))
+    assert edited.anchor is not None
+    (status,) = admin.list()
+    assert status.last_fired is not None
+    # No tick of the new interval before the edit is due (the old mark was 1000000 ms).
+    assert due_ticks(edited, round(status.last_fired * 1000), 1001235).fire == []
+    assert status.next_fire == pytest.approx(edited.anchor + 0.5, abs=1e-9)
 
 
 def test_a_removed_or_edited_schedule_never_fires_its_old_self(
