@@ -298,6 +298,8 @@ def _ratio(ours: float | None, theirs: float | None) -> str:
 def report(runs: list[LibraryRuns], console: Console) -> None:
     ours = next((r for r in runs if r.library == "castiel"), None)
     for phase in PHASES:
+        if not any(r.samples[phase] for r in runs):
+            continue  # not asked for (--phases)
         table = Table(title=f"{phase} (medians; ratio = Castiel / library)")
         for col in ("library", "jobs/s", "ratio", "client µs/job", "redis µs/job", "rounds"):
             table.add_column(col, justify="left" if col == "library" else "right")

@@ -4,6 +4,8 @@ noise, one slow run never a change point, and the history model that names the c
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,6 +17,7 @@ from budgets.model import Condition, Level, Op
 from budgets.units import Unit
 from budgets.verdict import Verdict
 from collectors.model import RunInfo
+from tests.helpers import ROOT
 
 NOISE = 0.05
 """Run-to-run noise of a p95 (coefficient of variation)."""
@@ -165,3 +168,15 @@ def test_a_hundredfold_step_with_an_uneven_run_after_it_is_found() -> None:
     (found,) = detect([*fast, 0.4025, 0.625, 0.4025])
     assert found.index == 4 and found.mean_before == pytest.approx(0.0029978, rel=1e-3)
     assert found.mean_after == pytest.approx((0.4025 * 2 + 0.625) / 3)
+
+
+def test_loading_history_and_baselines_does_not_import_scipy() -> None:
+    # scipy takes 0.3-0.7 s to import: `castiel check` pays it only when a test runs.
+    probe = (
+        "import sys, budgets.history, budgets.baseline, castiel.changes; "
+        "print(sorted(m for m in sys.modules if m.startswith('scipy')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
